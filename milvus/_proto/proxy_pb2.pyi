@@ -1,0 +1,23 @@
+from pymilvus.grpc_gen import common_pb2 as _common_pb2
+from milvus._proto import internal_pb2 as _internal_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class InvalidateCollMetaCacheRequest(_message.Message):
+    __slots__ = ("base", "db_name", "collectionName", "collectionID", "aliases")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    DB_NAME_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONNAME_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    ALIASES_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    db_name: str
+    collectionName: str
+    collectionID: int
+    aliases: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., db_name: _Optional[str] = ..., collectionName: _Optional[str] = ..., collectionID: _Optional[int] = ..., aliases: _Optional[_Iterable[str]] = ...) -> None: ...

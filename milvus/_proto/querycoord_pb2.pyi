@@ -1,0 +1,133 @@
+from pymilvus.grpc_gen import common_pb2 as _common_pb2
+from milvus._proto import internal_pb2 as _internal_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class LoadStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LOAD_STATUS_NONE: _ClassVar[LoadStatus]
+    LOADING: _ClassVar[LoadStatus]
+    LOADED: _ClassVar[LoadStatus]
+LOAD_STATUS_NONE: LoadStatus
+LOADING: LoadStatus
+LOADED: LoadStatus
+
+class LoadCollectionRequest(_message.Message):
+    __slots__ = ("base", "dbID", "collectionID", "replica_number", "resource_groups", "refresh", "load_fields")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    DBID_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    REFRESH_FIELD_NUMBER: _ClassVar[int]
+    LOAD_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    dbID: int
+    collectionID: int
+    replica_number: int
+    resource_groups: _containers.RepeatedScalarFieldContainer[str]
+    refresh: bool
+    load_fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., dbID: _Optional[int] = ..., collectionID: _Optional[int] = ..., replica_number: _Optional[int] = ..., resource_groups: _Optional[_Iterable[str]] = ..., refresh: _Optional[bool] = ..., load_fields: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ReleaseCollectionRequest(_message.Message):
+    __slots__ = ("base", "dbID", "collectionID")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    DBID_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    dbID: int
+    collectionID: int
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., dbID: _Optional[int] = ..., collectionID: _Optional[int] = ...) -> None: ...
+
+class LoadPartitionsRequest(_message.Message):
+    __slots__ = ("base", "dbID", "collectionID", "partitionIDs", "replica_number", "refresh")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    DBID_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONIDS_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    REFRESH_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    dbID: int
+    collectionID: int
+    partitionIDs: _containers.RepeatedScalarFieldContainer[int]
+    replica_number: int
+    refresh: bool
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., dbID: _Optional[int] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ..., replica_number: _Optional[int] = ..., refresh: _Optional[bool] = ...) -> None: ...
+
+class ReleasePartitionsRequest(_message.Message):
+    __slots__ = ("base", "dbID", "collectionID", "partitionIDs")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    DBID_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONIDS_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    dbID: int
+    collectionID: int
+    partitionIDs: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., dbID: _Optional[int] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class GetLoadStateRequest(_message.Message):
+    __slots__ = ("base", "collectionID", "partitionIDs")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONIDS_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    collectionID: int
+    partitionIDs: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class GetLoadStateResponse(_message.Message):
+    __slots__ = ("status", "state", "progress")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    state: LoadStatus
+    progress: int
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., state: _Optional[_Union[LoadStatus, str]] = ..., progress: _Optional[int] = ...) -> None: ...
+
+class ShardLeader(_message.Message):
+    __slots__ = ("channel_name", "node_id", "address")
+    CHANNEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    channel_name: str
+    node_id: int
+    address: str
+    def __init__(self, channel_name: _Optional[str] = ..., node_id: _Optional[int] = ..., address: _Optional[str] = ...) -> None: ...
+
+class Replica(_message.Message):
+    __slots__ = ("id", "collectionID", "node_ids", "shard_leaders")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    NODE_IDS_FIELD_NUMBER: _ClassVar[int]
+    SHARD_LEADERS_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    collectionID: int
+    node_ids: _containers.RepeatedScalarFieldContainer[int]
+    shard_leaders: _containers.RepeatedCompositeFieldContainer[ShardLeader]
+    def __init__(self, id: _Optional[int] = ..., collectionID: _Optional[int] = ..., node_ids: _Optional[_Iterable[int]] = ..., shard_leaders: _Optional[_Iterable[_Union[ShardLeader, _Mapping]]] = ...) -> None: ...
+
+class GetShardLeadersRequest(_message.Message):
+    __slots__ = ("base", "collectionID")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    collectionID: int
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ...) -> None: ...
+
+class GetShardLeadersResponse(_message.Message):
+    __slots__ = ("status", "replicas")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    replicas: _containers.RepeatedCompositeFieldContainer[Replica]
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ...) -> None: ...

