@@ -22,16 +22,23 @@ def service_handler(
     service: _descriptor.ServiceDescriptor,
     impl: object,
     wrap: Callable[[str, Callable[..., Any]], Callable[..., Any]] | None = None,
+    allow_missing: bool = False,
 ) -> grpc.GenericRpcHandler:
     """A gRPC handler calling ``impl.<MethodName>(request)`` for every unary method of ``service``.
 
     ``wrap(method_name, fn)`` may decorate each call (metrics, error mapping); the wrapped
-    function receives ``(request, context)``.
+    function receives ``(request, context)``.  With ``allow_missing`` (the public service,
+    which has more methods than this server offers) a method ``impl`` lacks answers gRPC
+    UNIMPLEMENTED instead of failing the wiring.
     """
     handlers: dict[str, grpc.RpcMethodHandler] = {}
     for method in service.methods:
+        if method.client_streaming or method.server_streaming:
+            continue
         fn = getattr(impl, method.name, None)
         if fn is None:
+            if allow_missing:
+                continue
             raise TypeError(f"{type(impl).__name__} does not implement {service.full_name}.{method.name}")
         request_cls = message_class(method.input_type)
         response_cls = message_class(method.output_type)
