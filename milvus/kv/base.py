@@ -73,7 +73,11 @@ class CompareOp(enum.Enum):
 
 @dataclass(frozen=True)
 class Compare:
-    """A condition on one key.  A missing key has value b"" and revisions/version 0."""
+    """A condition on one key.
+
+    A missing key has revisions and version 0; any VALUE comparison on a missing key fails
+    (etcd cannot tell a missing value from an empty one, so it refuses to compare).
+    """
 
     key: str
     target: CompareTarget
@@ -134,7 +138,9 @@ class TxnResult:
 def compare_holds(cmp: Compare, kv: KeyValue | None) -> bool:
     """Evaluate one comparison against the current state of its key (shared by local backends)."""
     if cmp.target is CompareTarget.VALUE:
-        current: bytes | int = kv.value if kv else b""
+        if kv is None:
+            return False
+        current: bytes | int = kv.value
     elif cmp.target is CompareTarget.MOD:
         current = kv.mod_revision if kv else 0
     elif cmp.target is CompareTarget.CREATE:
@@ -156,7 +162,12 @@ class Watch(abc.ABC):
 
     @abc.abstractmethod
     def get(self, timeout: float | None = None) -> Event | None:
-        """The next event, or None when ``timeout`` passed (or the watch was cancelled)."""
+        """The next event, or None when ``timeout`` passed or the watch was cancelled/closed.
+
+        Raises ``CompactedError`` when the history the watch still had to deliver was
+        compacted, and ``KVError`` when the stream broke (the store became unreachable);
+        the watch is then over and every later call raises the same error.
+        """
 
     @abc.abstractmethod
     def cancel(self) -> None: ...
@@ -236,11 +247,20 @@ class KV(abc.ABC):
 
 
 def prefix_end(prefix: str) -> str:
-    """The smallest key greater than every key starting with ``prefix`` (etcd's range_end)."""
-    raw = bytearray(prefix.encode())
-    while raw:
-        if raw[-1] < 0xFF:
-            raw[-1] += 1
-            return raw.decode("utf-8", errors="surrogateescape")
-        raw.pop()
+    """The smallest key greater than every key starting with ``prefix`` (etcd's range_end).
+
+    Keys order as their UTF-8 bytes, which is code-point order, so the bound is found on
+    code points and is always a valid key.  ``"\\0"`` means "no upper bound" (etcd's
+    convention), returned for the empty prefix.
+    """
+    chars = list(prefix)
+    while chars:
+        code = ord(chars[-1])
+        if code < 0x10FFFF:
+            code += 1
+            if 0xD800 <= code <= 0xDFFF:  # surrogates are not encodable: skip them
+                code = 0xE000
+            chars[-1] = chr(code)
+            return "".join(chars)
+        chars.pop()
     return "\0"
