@@ -1,0 +1,23 @@
+"""Service discovery: sessions in the meta store (cluster) or in process (standalone)."""
+
+from milvus.session.base import (
+    Session,
+    SessionEvent,
+    SessionEventType,
+    SessionRegistry,
+    SessionWatch,
+    check_role,
+)
+from milvus.session.kv import KVSessionRegistry
+from milvus.session.local import LocalSessionRegistry
+
+__all__ = [
+    "KVSessionRegistry",
+    "LocalSessionRegistry",
+    "Session",
+    "SessionEvent",
+    "SessionEventType",
+    "SessionRegistry",
+    "SessionWatch",
+    "check_role",
+]
