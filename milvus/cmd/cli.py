@@ -1,0 +1,123 @@
+"""The ``milvus`` command: run a role, print the version, render or check a config file.
+
+Exit codes: 0 success (and after a clean stop), 1 a component failed to start or stop,
+2 bad usage or a bad config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import yaml
+
+import milvus
+from milvus.cmd.lifecycle import install_signal_handlers
+from milvus.cmd.roles import PORT_KEYS, ROLES, build_process
+from milvus.config import Config, ConfigError, render_yaml
+from milvus.util.log import check_format, parse_level, setup_logging
+
+log = logging.getLogger("milvus.cmd")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="milvus", description="A vector database with the architecture of Milvus 2.x.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run one role (or every role in one process: standalone)")
+    run.add_argument("role", choices=ROLES, metavar="ROLE", help=" | ".join(ROLES))
+    run.add_argument("--config", metavar="FILE", help="YAML config file (MILVUS_* env vars override it)")
+    run.add_argument("--data-dir", metavar="DIR", help="overrides common.dataDir")
+    run.add_argument("--port", type=int, metavar="N", help="overrides the role's gRPC port (e.g. proxy.port)")
+    run.add_argument("--metrics-port", type=int, metavar="N", help="overrides metrics.port")
+
+    config = commands.add_parser("config", help="render the default config or check a config file")
+    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    config_commands.add_parser("render", help="print the default YAML config with every setting")
+    check = config_commands.add_parser("check", help="load a config file (and MILVUS_* env) and report errors")
+    check.add_argument("file", metavar="FILE")
+    return parser
+
+
+def _load_config(path: str | None, env: Mapping[str, str], overrides: Mapping[str, Any]) -> Config:
+    """Config.load with file and YAML errors reported as ConfigError."""
+    try:
+        return Config.load(path, env=env, overrides=overrides)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+
+
+def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    overrides: dict[str, Any] = {}
+    if args.data_dir is not None:
+        overrides["common.dataDir"] = args.data_dir
+    if args.metrics_port is not None:
+        overrides["metrics.port"] = args.metrics_port
+    if args.port is not None:
+        overrides[PORT_KEYS[args.role]] = args.port
+    try:
+        config = _load_config(args.config, env, overrides)
+        log_context = setup_logging(config["log.level"], config["log.format"], args.role)
+    except (ConfigError, ValueError) as exc:
+        sys.stderr.write(f"milvus: config error: {exc}\n")
+        return EXIT_USAGE
+
+    process = build_process(args.role, config)
+
+    def ready() -> None:
+        log_context.node_id = process.session.server_id
+        log.info("%s", process.ready_message())
+
+    log.info("starting milvus %s %s", args.role, milvus.__version__)
+    with install_signal_handlers(process.runner):
+        code = process.runner.run(on_ready=ready)
+    if process.runner.abandoned:
+        # threads of the abandoned components could keep the interpreter alive: the stop
+        # timeout is a promise to whoever sent the signal, so leave now
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _config_check(path: str, env: Mapping[str, str]) -> int:
+    try:
+        config = _load_config(path, env, {})
+        parse_level(config["log.level"])
+        check_format(config["log.format"])
+    except (ConfigError, ValueError) as exc:
+        sys.stderr.write(f"milvus: config error: {exc}\n")
+        return EXIT_USAGE
+    sys.stdout.write(f"{path}: ok\n")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    """Entry point of the ``milvus`` command; returns the process exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    env = os.environ if env is None else env
+    if args.version:
+        sys.stdout.write(f"milvus {milvus.__version__}\n")
+        return EXIT_OK
+    if args.command == "run":
+        return _run(args, env)
+    if args.command == "config":
+        if args.config_command == "render":
+            sys.stdout.write(render_yaml())
+            return EXIT_OK
+        return _config_check(args.file, env)
+    parser.print_usage(sys.stderr)
+    return EXIT_USAGE
