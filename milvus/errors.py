@@ -69,12 +69,39 @@ TimeTravelOutOfRange = _error("TimeTravelOutOfRange", 1100, _LEGACY.IllegalArgum
 
 
 def to_status(exc: BaseException) -> common_pb2.Status:
-    """The status a client sees for ``exc`` (unknown exceptions become an internal error)."""
+    """The status a client sees for ``exc`` (unknown exceptions become an internal error).
+
+    Besides ``MilvusError``, any exception with a ``to_status()`` method (such as
+    ``milvus.schema.SchemaError``) answers with the status it builds itself.
+    """
     if isinstance(exc, MilvusError):
         return common_pb2.Status(error_code=exc.legacy, code=exc.code, reason=exc.message)
+    own = getattr(exc, "to_status", None)
+    if callable(own):
+        return own()
     return common_pb2.Status(
         error_code=_LEGACY.UnexpectedError, code=ServiceInternal.code, reason=f"internal error: {exc!r}"
     )
+
+
+def error_response(response_cls: type, exc: BaseException):
+    """A ``response_cls`` message answering ``exc``: the status itself, or a message whose
+    ``status`` field carries it (every response of the public and internal services has one)."""
+    status = to_status(exc)
+    if response_cls.DESCRIPTOR.full_name == common_pb2.Status.DESCRIPTOR.full_name:
+        return status
+    return response_cls(status=status)
+
+
+def from_status(status: common_pb2.Status) -> MilvusError:
+    """The error a failed ``status`` from another role stands for (code and reason kept)."""
+    return MilvusError(status.reason, code=status.code or MilvusError.code, legacy=status.error_code)
+
+
+def check_status(status: common_pb2.Status) -> None:
+    """Raise the error a status from another role carries; return when it is a success."""
+    if status.code != 0 or status.error_code != common_pb2.ErrorCode.Success:
+        raise from_status(status)
 
 
 OK = common_pb2.Status()

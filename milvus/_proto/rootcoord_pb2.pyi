@@ -46,7 +46,7 @@ class AllocIDResponse(_message.Message):
     def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., ID: _Optional[int] = ..., count: _Optional[int] = ...) -> None: ...
 
 class CollectionInfo(_message.Message):
-    __slots__ = ("id", "db_id", "db_name", "name", "schema", "shards_num", "virtual_channels", "physical_channels", "created_ts", "consistency_level", "properties", "partitions", "aliases", "num_partitions", "schema_version")
+    __slots__ = ("id", "db_id", "db_name", "name", "schema", "shards_num", "virtual_channels", "physical_channels", "created_ts", "consistency_level", "properties", "partitions", "aliases", "num_partitions", "schema_version", "updated_ts")
     ID_FIELD_NUMBER: _ClassVar[int]
     DB_ID_FIELD_NUMBER: _ClassVar[int]
     DB_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -62,6 +62,7 @@ class CollectionInfo(_message.Message):
     ALIASES_FIELD_NUMBER: _ClassVar[int]
     NUM_PARTITIONS_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_TS_FIELD_NUMBER: _ClassVar[int]
     id: int
     db_id: int
     db_name: str
@@ -77,7 +78,8 @@ class CollectionInfo(_message.Message):
     aliases: _containers.RepeatedScalarFieldContainer[str]
     num_partitions: int
     schema_version: int
-    def __init__(self, id: _Optional[int] = ..., db_id: _Optional[int] = ..., db_name: _Optional[str] = ..., name: _Optional[str] = ..., schema: _Optional[bytes] = ..., shards_num: _Optional[int] = ..., virtual_channels: _Optional[_Iterable[str]] = ..., physical_channels: _Optional[_Iterable[str]] = ..., created_ts: _Optional[int] = ..., consistency_level: _Optional[_Union[_common_pb2.ConsistencyLevel, str]] = ..., properties: _Optional[_Iterable[_Union[_common_pb2.KeyValuePair, _Mapping]]] = ..., partitions: _Optional[_Iterable[_Union[PartitionInfo, _Mapping]]] = ..., aliases: _Optional[_Iterable[str]] = ..., num_partitions: _Optional[int] = ..., schema_version: _Optional[int] = ...) -> None: ...
+    updated_ts: int
+    def __init__(self, id: _Optional[int] = ..., db_id: _Optional[int] = ..., db_name: _Optional[str] = ..., name: _Optional[str] = ..., schema: _Optional[bytes] = ..., shards_num: _Optional[int] = ..., virtual_channels: _Optional[_Iterable[str]] = ..., physical_channels: _Optional[_Iterable[str]] = ..., created_ts: _Optional[int] = ..., consistency_level: _Optional[_Union[_common_pb2.ConsistencyLevel, str]] = ..., properties: _Optional[_Iterable[_Union[_common_pb2.KeyValuePair, _Mapping]]] = ..., partitions: _Optional[_Iterable[_Union[PartitionInfo, _Mapping]]] = ..., aliases: _Optional[_Iterable[str]] = ..., num_partitions: _Optional[int] = ..., schema_version: _Optional[int] = ..., updated_ts: _Optional[int] = ...) -> None: ...
 
 class PartitionInfo(_message.Message):
     __slots__ = ("id", "name", "created_ts", "collection_id")
@@ -90,6 +92,18 @@ class PartitionInfo(_message.Message):
     created_ts: int
     collection_id: int
     def __init__(self, id: _Optional[int] = ..., name: _Optional[str] = ..., created_ts: _Optional[int] = ..., collection_id: _Optional[int] = ...) -> None: ...
+
+class AliasInfo(_message.Message):
+    __slots__ = ("name", "collection_id", "db_id", "created_ts")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    DB_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_TS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    collection_id: int
+    db_id: int
+    created_ts: int
+    def __init__(self, name: _Optional[str] = ..., collection_id: _Optional[int] = ..., db_id: _Optional[int] = ..., created_ts: _Optional[int] = ...) -> None: ...
 
 class DatabaseInfo(_message.Message):
     __slots__ = ("id", "name", "created_ts", "properties")

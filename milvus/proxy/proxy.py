@@ -1,0 +1,129 @@
+"""The proxy role's logic: the front door's state (meta cache, DDL) and its internal service.
+
+It talks to the root coordinator only through a client with the ``RootCoord`` service's
+methods (a ``GrpcClient`` in a cluster, a ``LocalClient`` in one process).  The public
+protocol is translated by ``milvus.proxy.service``; this module raises ``milvus.errors``.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+from dataclasses import dataclass
+from typing import Any
+
+from pymilvus.grpc_gen import common_pb2, milvus_pb2
+
+import milvus
+from milvus import errors
+from milvus._proto import internal_pb2, proxy_pb2, rootcoord_pb2
+from milvus.config import Config
+from milvus.proxy.ddl import Ddl, RootCoordCaller
+from milvus.proxy.meta_cache import MetaCache
+from milvus.proxy.validate import NameRules
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DB = "default"
+# the Milvus release whose public API this server speaks (what GetVersion reports)
+API_VERSION = "v2.5.0"
+
+
+@dataclass(frozen=True)
+class ProxyParams:
+    max_name_length: int = 255
+    deploy_mode: str = "STANDALONE"  # or CLUSTER, as Milvus reports it
+
+    @classmethod
+    def from_config(cls, config: Config, deploy_mode: str = "STANDALONE") -> ProxyParams:
+        return cls(max_name_length=config["proxy.maxNameLength"], deploy_mode=deploy_mode)
+
+
+class Proxy:
+    name = "proxy"
+
+    def __init__(self, rootcoord: Any, params: ProxyParams | None = None):
+        """``rootcoord`` is a client with the RootCoord service's methods."""
+        self.params = params or ProxyParams()
+        self._rootcoord = RootCoordCaller(rootcoord)
+        self.cache = MetaCache(self._fetch_collection)
+        self.names = NameRules(self.params.max_name_length)
+        self.ddl = Ddl(self._rootcoord, self.cache, self.names)
+        self._serving = False
+
+    # ---- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._serving = True
+
+    def stop(self) -> None:
+        self._serving = False
+        self.cache.clear()
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        return self._serving, {"cached_collections": len(self.cache)}
+
+    def check_serving(self) -> None:
+        if not self._serving:
+            raise errors.ServiceNotReady("service not ready[proxy]")
+
+    # ---- connection and server info -------------------------------------------------
+
+    def server_info(self) -> common_pb2.ServerInfo:
+        return common_pb2.ServerInfo(
+            build_tags=API_VERSION,
+            git_commit=f"milvus-py {milvus.__version__}",
+            go_version=f"Python {platform.python_version()}",
+            deploy_mode=self.params.deploy_mode,
+            reserved={"server": "milvus-py", "version": milvus.__version__},
+        )
+
+    def connect(self, db: str, client: common_pb2.ClientInfo) -> int:
+        """Check the client's database exists; the identifier its later calls carry."""
+        names = self._rootcoord("ListDatabases", milvus_pb2.ListDatabasesRequest()).db_names
+        if db not in names:
+            raise errors.DatabaseNotFound(f"database not found[database={db}]")
+        identifier = self._rootcoord("AllocTimestamp", rootcoord_pb2.AllocTimestampRequest(count=1)).timestamp
+        log.info("client connected: sdk=%s %s host=%s user=%s db=%s id=%d", client.sdk_type,
+                 client.sdk_version, client.host, client.user, db, identifier)
+        return identifier & ((1 << 63) - 1)
+
+    def version(self) -> str:
+        return API_VERSION
+
+    def check_health(self) -> list[str]:
+        """Why the cluster is not healthy (empty when it is)."""
+        if not self._serving:
+            return ["proxy is not serving"]
+        try:
+            states = self._rootcoord_states()
+        except errors.MilvusError as exc:
+            return [f"rootcoord: {exc.message}"]
+        if states.state.state != internal_pb2.HEALTHY:
+            return [f"rootcoord is {internal_pb2.StateCode.Name(states.state.state)}"]
+        return []
+
+    def _rootcoord_states(self) -> internal_pb2.ComponentStates:
+        return self._rootcoord("GetComponentStates", internal_pb2.GetComponentStatesRequest())
+
+    def alloc_timestamp(self) -> int:
+        return self._rootcoord("AllocTimestamp", rootcoord_pb2.AllocTimestampRequest(count=1)).timestamp
+
+    # ---- the meta cache -------------------------------------------------------------
+
+    def _fetch_collection(self, db: str, name: str, collection_id: int) -> rootcoord_pb2.CollectionInfo:
+        request = rootcoord_pb2.DescribeCollectionInternalRequest(
+            db_name=db, collection_name=name, collection_id=collection_id)
+        return self._rootcoord("DescribeCollectionInternal", request).collection
+
+    # ---- the internal Proxy service -------------------------------------------------
+
+    def GetComponentStates(self, request: internal_pb2.GetComponentStatesRequest) -> internal_pb2.ComponentStates:
+        state = internal_pb2.HEALTHY if self._serving else internal_pb2.INITIALIZING
+        return internal_pb2.ComponentStates(
+            state=internal_pb2.ComponentInfo(role=self.name, state=state), status=errors.OK)
+
+    def InvalidateCollectionMetaCache(self, request: proxy_pb2.InvalidateCollMetaCacheRequest) -> common_pb2.Status:
+        db = request.db_name or DEFAULT_DB
+        self.cache.invalidate(db, [request.collectionName, *request.aliases], request.collectionID)
+        return errors.OK

@@ -1,0 +1,225 @@
+"""The public gRPC adapter: MilvusService (``pymilvus.grpc_gen``) onto the proxy's logic.
+
+Each method translates one request into calls on ``Proxy``/``Ddl`` and their results into
+the response pymilvus reads, nothing more.  Two things happen for every call in one place
+(``_wrap``): the database is resolved (the request's ``db_name``, else the ``dbname``
+metadata header pymilvus sends, else ``default``) and any exception becomes the error
+status of the method's response type, so a bad request never escapes as a gRPC error.
+Methods this adapter lacks answer UNIMPLEMENTED.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf.message import Message
+from pymilvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
+
+from milvus import errors
+from milvus.proxy.proxy import DEFAULT_DB, Proxy
+from milvus.rpc import service_handler
+from milvus.rpc.server import message_class
+from milvus.schema import describe_schema
+from milvus.tso import parse_ts
+
+log = logging.getLogger(__name__)
+
+MILVUS_SERVICE = milvus_pb2.DESCRIPTOR.services_by_name["MilvusService"]
+_OK = errors.OK
+
+
+@dataclass(frozen=True)
+class CallInfo:
+    """What a call carries besides its request: the metadata headers pymilvus adds."""
+
+    db_name: str = ""
+    identifier: str = ""
+    request_id: str = ""
+
+    @classmethod
+    def from_metadata(cls, metadata: Iterable[tuple[str, Any]] | None) -> CallInfo:
+        headers = {key: value for key, value in (metadata or ())}
+        return cls(
+            db_name=str(headers.get("dbname", "")),
+            identifier=str(headers.get("identifier", "")),
+            request_id=str(headers.get("client-request-id", "")),
+        )
+
+
+NO_CALL_INFO = CallInfo()
+
+
+def _with_db(request: Message, call: CallInfo) -> Message:
+    """A copy of ``request`` whose ``db_name`` names the database the call is about."""
+    resolved = type(request)()
+    resolved.CopyFrom(request)
+    resolved.db_name = request.db_name or call.db_name or DEFAULT_DB
+    return resolved
+
+
+class MilvusServiceAdapter:
+    def __init__(self, proxy: Proxy):
+        self._proxy = proxy
+        self._ddl = proxy.ddl
+
+    def handler(self) -> grpc.GenericRpcHandler:
+        return service_handler(MILVUS_SERVICE, self, wrap=self._wrap, allow_missing=True)
+
+    def _wrap(self, name: str, _call: Callable[..., Any]) -> Callable[[Any, grpc.ServicerContext], Any]:
+        response_cls = message_class(MILVUS_SERVICE.methods_by_name[name].output_type)
+        method = getattr(self, name)
+
+        def behaviour(request: Any, context: grpc.ServicerContext) -> Any:
+            try:
+                self._proxy.check_serving()
+                return method(request, CallInfo.from_metadata(context.invocation_metadata()))
+            except Exception as exc:  # noqa: BLE001 - the one place errors become statuses
+                if not isinstance(exc, errors.MilvusError) and not hasattr(exc, "to_status"):
+                    log.exception("MilvusService.%s failed", name)
+                return errors.error_response(response_cls, exc)
+
+        behaviour.__name__ = name
+        return behaviour
+
+    # ---- connection, version, health ------------------------------------------------
+
+    def Connect(self, request: milvus_pb2.ConnectRequest, call: CallInfo = NO_CALL_INFO) -> milvus_pb2.ConnectResponse:
+        identifier = self._proxy.connect(call.db_name or DEFAULT_DB, request.client_info)
+        return milvus_pb2.ConnectResponse(status=_OK, server_info=self._proxy.server_info(), identifier=identifier)
+
+    def GetVersion(self, request: milvus_pb2.GetVersionRequest, call: CallInfo = NO_CALL_INFO):
+        return milvus_pb2.GetVersionResponse(status=_OK, version=self._proxy.version())
+
+    def CheckHealth(self, request: milvus_pb2.CheckHealthRequest, call: CallInfo = NO_CALL_INFO):
+        reasons = self._proxy.check_health()
+        return milvus_pb2.CheckHealthResponse(status=_OK, isHealthy=not reasons, reasons=reasons)
+
+    def GetComponentStates(self, request: milvus_pb2.GetComponentStatesRequest, call: CallInfo = NO_CALL_INFO):
+        healthy = not self._proxy.check_health()
+        code = common_pb2.StateCode.Healthy if healthy else common_pb2.StateCode.Abnormal
+        return milvus_pb2.ComponentStates(
+            state=milvus_pb2.ComponentInfo(role="proxy", state_code=code), status=_OK)
+
+    def AllocTimestamp(self, request: milvus_pb2.AllocTimestampRequest, call: CallInfo = NO_CALL_INFO):
+        return milvus_pb2.AllocTimestampResponse(status=_OK, timestamp=self._proxy.alloc_timestamp())
+
+    # ---- databases ------------------------------------------------------------------
+
+    def CreateDatabase(self, request: milvus_pb2.CreateDatabaseRequest, call: CallInfo = NO_CALL_INFO):
+        self._ddl.create_database(request)
+        return _OK
+
+    def DropDatabase(self, request: milvus_pb2.DropDatabaseRequest, call: CallInfo = NO_CALL_INFO):
+        self._ddl.drop_database(request)
+        return _OK
+
+    def AlterDatabase(self, request: milvus_pb2.AlterDatabaseRequest, call: CallInfo = NO_CALL_INFO):
+        self._ddl.alter_database(request)
+        return _OK
+
+    def ListDatabases(self, request: milvus_pb2.ListDatabasesRequest, call: CallInfo = NO_CALL_INFO):
+        return self._ddl.list_databases(request)
+
+    def DescribeDatabase(self, request: milvus_pb2.DescribeDatabaseRequest, call: CallInfo = NO_CALL_INFO):
+        return self._ddl.describe_database(request)
+
+    # ---- collections ----------------------------------------------------------------
+
+    def CreateCollection(self, request: milvus_pb2.CreateCollectionRequest, call: CallInfo = NO_CALL_INFO):
+        self._ddl.create_collection(_with_db(request, call))
+        return _OK
+
+    def DropCollection(self, request: milvus_pb2.DropCollectionRequest, call: CallInfo = NO_CALL_INFO):
+        self._ddl.drop_collection(_with_db(request, call))
+        return _OK
+
+    def AlterCollection(self, request: milvus_pb2.AlterCollectionRequest, call: CallInfo = NO_CALL_INFO):
+        self._ddl.alter_collection(_with_db(request, call))
+        return _OK
+
+    def RenameCollection(self, request: milvus_pb2.RenameCollectionRequest, call: CallInfo = NO_CALL_INFO):
+        self._ddl.rename_collection(_with_db(request, call))
+        return _OK
+
+    def HasCollection(self, request: milvus_pb2.HasCollectionRequest, call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        return milvus_pb2.BoolResponse(
+            status=_OK, value=self._ddl.has_collection(request.db_name, request.collection_name))
+
+    def DescribeCollection(self, request: milvus_pb2.DescribeCollectionRequest, call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        info = self._ddl.describe_collection(request.db_name, request.collection_name, request.collectionID)
+        physical_ms = parse_ts(info.created_ts)[0]
+        return milvus_pb2.DescribeCollectionResponse(
+            status=_OK,
+            schema=describe_schema(schema_pb2.CollectionSchema.FromString(info.schema)),
+            collectionID=info.id,
+            collection_name=info.name,
+            db_name=info.db_name,
+            db_id=info.db_id,
+            virtual_channel_names=info.virtual_channels,
+            physical_channel_names=info.physical_channels,
+            shards_num=info.shards_num,
+            aliases=info.aliases,
+            consistency_level=info.consistency_level,
+            properties=info.properties,
+            num_partitions=info.num_partitions,
+            created_timestamp=info.created_ts,
+            created_utc_timestamp=physical_ms,
+            update_timestamp=info.updated_ts,
+        )
+
+    def ShowCollections(self, request: milvus_pb2.ShowCollectionsRequest, call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        collections = self._ddl.show_collections(request.db_name, request.collection_names)
+        return milvus_pb2.ShowCollectionsResponse(
+            status=_OK,
+            collection_names=[c.name for c in collections],
+            collection_ids=[c.id for c in collections],
+            created_timestamps=[c.created_ts for c in collections],
+            created_utc_timestamps=[parse_ts(c.created_ts)[0] for c in collections],
+            # loading is the query coordinator's: nothing is reported loaded yet
+            inMemory_percentages=[0] * len(collections),
+            query_service_available=[False] * len(collections),
+            shards_num=[c.shards_num for c in collections],
+        )
+
+    # ---- partitions -----------------------------------------------------------------
+
+    def CreatePartition(self, request: milvus_pb2.CreatePartitionRequest, call: CallInfo = NO_CALL_INFO):
+        self._ddl.create_partition(_with_db(request, call))
+        return _OK
+
+    def DropPartition(self, request: milvus_pb2.DropPartitionRequest, call: CallInfo = NO_CALL_INFO):
+        self._ddl.drop_partition(_with_db(request, call))
+        return _OK
+
+    def HasPartition(self, request: milvus_pb2.HasPartitionRequest, call: CallInfo = NO_CALL_INFO):
+        return milvus_pb2.BoolResponse(status=_OK, value=self._ddl.has_partition(_with_db(request, call)))
+
+    def ShowPartitions(self, request: milvus_pb2.ShowPartitionsRequest, call: CallInfo = NO_CALL_INFO):
+        return self._ddl.show_partitions(_with_db(request, call))
+
+    # ---- aliases --------------------------------------------------------------------
+
+    def CreateAlias(self, request: milvus_pb2.CreateAliasRequest, call: CallInfo = NO_CALL_INFO):
+        self._ddl.create_alias(_with_db(request, call))
+        return _OK
+
+    def AlterAlias(self, request: milvus_pb2.AlterAliasRequest, call: CallInfo = NO_CALL_INFO):
+        self._ddl.alter_alias(_with_db(request, call))
+        return _OK
+
+    def DropAlias(self, request: milvus_pb2.DropAliasRequest, call: CallInfo = NO_CALL_INFO):
+        self._ddl.drop_alias(_with_db(request, call))
+        return _OK
+
+    def DescribeAlias(self, request: milvus_pb2.DescribeAliasRequest, call: CallInfo = NO_CALL_INFO):
+        return self._ddl.describe_alias(_with_db(request, call))
+
+    def ListAliases(self, request: milvus_pb2.ListAliasesRequest, call: CallInfo = NO_CALL_INFO):
+        return self._ddl.list_aliases(_with_db(request, call))

@@ -1,0 +1,43 @@
+"""The settings the root coordinator reads, taken from the config once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from milvus.config import Config
+from milvus.schema import DEFAULT_LIMITS, SchemaLimits
+
+DEFAULT_PARTITIONS_WITH_PARTITION_KEY = 16  # Milvus common.DefaultPartitionsWithPartitionKey
+
+
+@dataclass(frozen=True)
+class RootCoordParams:
+    cluster_prefix: str = "by-dev"
+    dml_channel_prefix: str = "rootcoord-dml"
+    dml_channel_num: int = 16
+    default_partition: str = "_default"
+    max_databases: int = 64
+    max_partitions: int = 1024
+    max_collections: int = 65536
+    max_collections_per_db: int = 65536
+    max_shards: int = 16
+    schema_limits: SchemaLimits = field(default_factory=lambda: DEFAULT_LIMITS)
+
+    @classmethod
+    def from_config(cls, config: Config) -> RootCoordParams:
+        return cls(
+            cluster_prefix=config["common.clusterPrefix"],
+            dml_channel_prefix=config["common.chanNamePrefix.rootCoordDml"],
+            dml_channel_num=config["rootCoord.dmlChannelNum"],
+            default_partition=config["common.defaultPartitionName"],
+            max_databases=config["rootCoord.maxDatabaseNum"],
+            max_partitions=config["rootCoord.maxPartitionNum"],
+            max_collections=config["quotaAndLimits.limits.maxCollectionNum"],
+            max_collections_per_db=config["quotaAndLimits.limits.maxCollectionNumPerDB"],
+            max_shards=config["proxy.maxShardNum"],
+            schema_limits=SchemaLimits(
+                max_name_length=config["proxy.maxNameLength"],
+                max_field_num=config["proxy.maxFieldNum"],
+                max_vector_field_num=config["proxy.maxVectorFieldNum"],
+            ),
+        )
