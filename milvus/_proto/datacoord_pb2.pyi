@@ -17,12 +17,23 @@ class SegmentState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FLUSHING: _ClassVar[SegmentState]
     FLUSHED: _ClassVar[SegmentState]
     DROPPED: _ClassVar[SegmentState]
+
+class SegmentLevel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SEGMENT_LEVEL_LEGACY: _ClassVar[SegmentLevel]
+    SEGMENT_LEVEL_L0: _ClassVar[SegmentLevel]
+    SEGMENT_LEVEL_L1: _ClassVar[SegmentLevel]
+    SEGMENT_LEVEL_L2: _ClassVar[SegmentLevel]
 SEGMENT_STATE_NONE: SegmentState
 GROWING: SegmentState
 SEALED: SegmentState
 FLUSHING: SegmentState
 FLUSHED: SegmentState
 DROPPED: SegmentState
+SEGMENT_LEVEL_LEGACY: SegmentLevel
+SEGMENT_LEVEL_L0: SegmentLevel
+SEGMENT_LEVEL_L1: SegmentLevel
+SEGMENT_LEVEL_L2: SegmentLevel
 
 class FieldBinlog(_message.Message):
     __slots__ = ("field_id", "binlogs")
@@ -49,7 +60,7 @@ class Binlog(_message.Message):
     def __init__(self, entries_num: _Optional[int] = ..., timestamp_from: _Optional[int] = ..., timestamp_to: _Optional[int] = ..., log_path: _Optional[str] = ..., log_size: _Optional[int] = ..., log_id: _Optional[int] = ...) -> None: ...
 
 class SegmentInfo(_message.Message):
-    __slots__ = ("id", "collection_id", "partition_id", "insert_channel", "num_of_rows", "state", "max_row_num", "last_expire_time", "start_position", "dml_position", "binlogs", "statslogs", "deltalogs", "compaction_from", "level")
+    __slots__ = ("id", "collection_id", "partition_id", "insert_channel", "num_of_rows", "state", "max_row_num", "last_expire_time", "start_position", "dml_position", "binlogs", "statslogs", "deltalogs", "compaction_from", "level", "dropped_at", "db_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     COLLECTION_ID_FIELD_NUMBER: _ClassVar[int]
     PARTITION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -65,6 +76,8 @@ class SegmentInfo(_message.Message):
     DELTALOGS_FIELD_NUMBER: _ClassVar[int]
     COMPACTION_FROM_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_AT_FIELD_NUMBER: _ClassVar[int]
+    DB_ID_FIELD_NUMBER: _ClassVar[int]
     id: int
     collection_id: int
     partition_id: int
@@ -80,7 +93,9 @@ class SegmentInfo(_message.Message):
     deltalogs: _containers.RepeatedCompositeFieldContainer[FieldBinlog]
     compaction_from: _containers.RepeatedScalarFieldContainer[int]
     level: int
-    def __init__(self, id: _Optional[int] = ..., collection_id: _Optional[int] = ..., partition_id: _Optional[int] = ..., insert_channel: _Optional[str] = ..., num_of_rows: _Optional[int] = ..., state: _Optional[_Union[SegmentState, str]] = ..., max_row_num: _Optional[int] = ..., last_expire_time: _Optional[int] = ..., start_position: _Optional[_Union[_internal_pb2.MsgPosition, _Mapping]] = ..., dml_position: _Optional[_Union[_internal_pb2.MsgPosition, _Mapping]] = ..., binlogs: _Optional[_Iterable[_Union[FieldBinlog, _Mapping]]] = ..., statslogs: _Optional[_Iterable[_Union[FieldBinlog, _Mapping]]] = ..., deltalogs: _Optional[_Iterable[_Union[FieldBinlog, _Mapping]]] = ..., compaction_from: _Optional[_Iterable[int]] = ..., level: _Optional[int] = ...) -> None: ...
+    dropped_at: int
+    db_id: int
+    def __init__(self, id: _Optional[int] = ..., collection_id: _Optional[int] = ..., partition_id: _Optional[int] = ..., insert_channel: _Optional[str] = ..., num_of_rows: _Optional[int] = ..., state: _Optional[_Union[SegmentState, str]] = ..., max_row_num: _Optional[int] = ..., last_expire_time: _Optional[int] = ..., start_position: _Optional[_Union[_internal_pb2.MsgPosition, _Mapping]] = ..., dml_position: _Optional[_Union[_internal_pb2.MsgPosition, _Mapping]] = ..., binlogs: _Optional[_Iterable[_Union[FieldBinlog, _Mapping]]] = ..., statslogs: _Optional[_Iterable[_Union[FieldBinlog, _Mapping]]] = ..., deltalogs: _Optional[_Iterable[_Union[FieldBinlog, _Mapping]]] = ..., compaction_from: _Optional[_Iterable[int]] = ..., level: _Optional[int] = ..., dropped_at: _Optional[int] = ..., db_id: _Optional[int] = ...) -> None: ...
 
 class SegmentIDRequest(_message.Message):
     __slots__ = ("count", "channel_name", "collectionID", "partitionID")
@@ -157,7 +172,7 @@ class FlushResponse(_message.Message):
     def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., dbID: _Optional[int] = ..., collectionID: _Optional[int] = ..., segmentIDs: _Optional[_Iterable[int]] = ..., flushSegmentIDs: _Optional[_Iterable[int]] = ..., flush_ts: _Optional[int] = ...) -> None: ...
 
 class SaveBinlogPathsRequest(_message.Message):
-    __slots__ = ("base", "segmentID", "collectionID", "partitionID", "field2BinlogPaths", "field2StatslogPaths", "deltalogs", "checkpoint", "flushed", "channel", "num_rows")
+    __slots__ = ("base", "segmentID", "collectionID", "partitionID", "field2BinlogPaths", "field2StatslogPaths", "deltalogs", "checkpoint", "flushed", "channel", "num_rows", "level", "segment_position", "start_position")
     BASE_FIELD_NUMBER: _ClassVar[int]
     SEGMENTID_FIELD_NUMBER: _ClassVar[int]
     COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
@@ -169,6 +184,9 @@ class SaveBinlogPathsRequest(_message.Message):
     FLUSHED_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     NUM_ROWS_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_POSITION_FIELD_NUMBER: _ClassVar[int]
+    START_POSITION_FIELD_NUMBER: _ClassVar[int]
     base: _common_pb2.MsgBase
     segmentID: int
     collectionID: int
@@ -180,7 +198,10 @@ class SaveBinlogPathsRequest(_message.Message):
     flushed: bool
     channel: str
     num_rows: int
-    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., segmentID: _Optional[int] = ..., collectionID: _Optional[int] = ..., partitionID: _Optional[int] = ..., field2BinlogPaths: _Optional[_Iterable[_Union[FieldBinlog, _Mapping]]] = ..., field2StatslogPaths: _Optional[_Iterable[_Union[FieldBinlog, _Mapping]]] = ..., deltalogs: _Optional[_Iterable[_Union[FieldBinlog, _Mapping]]] = ..., checkpoint: _Optional[_Union[_internal_pb2.MsgPosition, _Mapping]] = ..., flushed: _Optional[bool] = ..., channel: _Optional[str] = ..., num_rows: _Optional[int] = ...) -> None: ...
+    level: int
+    segment_position: _internal_pb2.MsgPosition
+    start_position: _internal_pb2.MsgPosition
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., segmentID: _Optional[int] = ..., collectionID: _Optional[int] = ..., partitionID: _Optional[int] = ..., field2BinlogPaths: _Optional[_Iterable[_Union[FieldBinlog, _Mapping]]] = ..., field2StatslogPaths: _Optional[_Iterable[_Union[FieldBinlog, _Mapping]]] = ..., deltalogs: _Optional[_Iterable[_Union[FieldBinlog, _Mapping]]] = ..., checkpoint: _Optional[_Union[_internal_pb2.MsgPosition, _Mapping]] = ..., flushed: _Optional[bool] = ..., channel: _Optional[str] = ..., num_rows: _Optional[int] = ..., level: _Optional[int] = ..., segment_position: _Optional[_Union[_internal_pb2.MsgPosition, _Mapping]] = ..., start_position: _Optional[_Union[_internal_pb2.MsgPosition, _Mapping]] = ...) -> None: ...
 
 class GetSegmentInfoRequest(_message.Message):
     __slots__ = ("base", "segmentIDs", "includeUnHealthy")
@@ -237,14 +258,92 @@ class GetRecoveryInfoResponse(_message.Message):
     def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., channels: _Optional[_Iterable[_Union[VchannelInfo, _Mapping]]] = ..., segments: _Optional[_Iterable[_Union[SegmentInfo, _Mapping]]] = ...) -> None: ...
 
 class WatchChannelsRequest(_message.Message):
-    __slots__ = ("collectionID", "channelNames", "properties")
+    __slots__ = ("collectionID", "channelNames", "properties", "schema", "start_positions", "dbID")
     COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
     CHANNELNAMES_FIELD_NUMBER: _ClassVar[int]
     PROPERTIES_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    START_POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    DBID_FIELD_NUMBER: _ClassVar[int]
     collectionID: int
     channelNames: _containers.RepeatedScalarFieldContainer[str]
     properties: _containers.RepeatedCompositeFieldContainer[_common_pb2.KeyValuePair]
-    def __init__(self, collectionID: _Optional[int] = ..., channelNames: _Optional[_Iterable[str]] = ..., properties: _Optional[_Iterable[_Union[_common_pb2.KeyValuePair, _Mapping]]] = ...) -> None: ...
+    schema: bytes
+    start_positions: _containers.RepeatedCompositeFieldContainer[_internal_pb2.MsgPosition]
+    dbID: int
+    def __init__(self, collectionID: _Optional[int] = ..., channelNames: _Optional[_Iterable[str]] = ..., properties: _Optional[_Iterable[_Union[_common_pb2.KeyValuePair, _Mapping]]] = ..., schema: _Optional[bytes] = ..., start_positions: _Optional[_Iterable[_Union[_internal_pb2.MsgPosition, _Mapping]]] = ..., dbID: _Optional[int] = ...) -> None: ...
+
+class ChannelWatchInfo(_message.Message):
+    __slots__ = ("vchannel", "collectionID", "dbID", "node_id", "schema", "start_position")
+    VCHANNEL_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    DBID_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    START_POSITION_FIELD_NUMBER: _ClassVar[int]
+    vchannel: str
+    collectionID: int
+    dbID: int
+    node_id: int
+    schema: bytes
+    start_position: _internal_pb2.MsgPosition
+    def __init__(self, vchannel: _Optional[str] = ..., collectionID: _Optional[int] = ..., dbID: _Optional[int] = ..., node_id: _Optional[int] = ..., schema: _Optional[bytes] = ..., start_position: _Optional[_Union[_internal_pb2.MsgPosition, _Mapping]] = ...) -> None: ...
+
+class GetFlushStateRequest(_message.Message):
+    __slots__ = ("base", "collectionID", "segmentIDs", "flush_ts")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTIDS_FIELD_NUMBER: _ClassVar[int]
+    FLUSH_TS_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    collectionID: int
+    segmentIDs: _containers.RepeatedScalarFieldContainer[int]
+    flush_ts: int
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., segmentIDs: _Optional[_Iterable[int]] = ..., flush_ts: _Optional[int] = ...) -> None: ...
+
+class GetFlushStateResponse(_message.Message):
+    __slots__ = ("status", "flushed")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    FLUSHED_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    flushed: bool
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., flushed: _Optional[bool] = ...) -> None: ...
+
+class DropCollectionRequest(_message.Message):
+    __slots__ = ("base", "collectionID")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    collectionID: int
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ...) -> None: ...
+
+class DropPartitionRequest(_message.Message):
+    __slots__ = ("base", "collectionID", "partitionID")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONID_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    collectionID: int
+    partitionID: int
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., partitionID: _Optional[int] = ...) -> None: ...
+
+class GetCollectionStatisticsRequest(_message.Message):
+    __slots__ = ("base", "collectionID", "partitionIDs")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONIDS_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    collectionID: int
+    partitionIDs: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class GetCollectionStatisticsResponse(_message.Message):
+    __slots__ = ("status", "row_count")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ROW_COUNT_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    row_count: int
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., row_count: _Optional[int] = ...) -> None: ...
 
 class UpdateChannelCheckpointRequest(_message.Message):
     __slots__ = ("base", "channel_checkpoints")

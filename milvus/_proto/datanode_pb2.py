@@ -27,7 +27,7 @@ from milvus._proto import internal_pb2 as internal__pb2
 from milvus._proto import datacoord_pb2 as datacoord__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0e\x64\x61tanode.proto\x12\x0fmilvus.internal\x1a\x0c\x63ommon.proto\x1a\x0einternal.proto\x1a\x0f\x64\x61tacoord.proto\"\x84\x01\n\x15WatchDmChannelRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12/\n\x08vchannel\x18\x02 \x01(\x0b\x32\x1d.milvus.internal.VchannelInfo\x12\x0e\n\x06schema\x18\x03 \x01(\x0c\"[\n\x17UnwatchDmChannelRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12\x14\n\x0c\x63hannel_name\x18\x02 \x01(\t\"\xa2\x01\n\x14\x46lushSegmentsRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12\x0c\n\x04\x64\x62ID\x18\x02 \x01(\x03\x12\x14\n\x0c\x63ollectionID\x18\x03 \x01(\x03\x12\x12\n\nsegmentIDs\x18\x04 \x03(\x03\x12\x14\n\x0c\x63hannel_name\x18\x05 \x01(\t\x12\x10\n\x08\x66lush_ts\x18\x06 \x01(\x04\x32\xfd\x02\n\x08\x44\x61taNode\x12\x64\n\x12GetComponentStates\x12*.milvus.internal.GetComponentStatesRequest\x1a .milvus.internal.ComponentStates\"\x00\x12W\n\x0eWatchDmChannel\x12&.milvus.internal.WatchDmChannelRequest\x1a\x1b.milvus.proto.common.Status\"\x00\x12[\n\x10UnwatchDmChannel\x12(.milvus.internal.UnwatchDmChannelRequest\x1a\x1b.milvus.proto.common.Status\"\x00\x12U\n\rFlushSegments\x12%.milvus.internal.FlushSegmentsRequest\x1a\x1b.milvus.proto.common.Status\"\x00\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0e\x64\x61tanode.proto\x12\x0fmilvus.internal\x1a\x0c\x63ommon.proto\x1a\x0einternal.proto\x1a\x0f\x64\x61tacoord.proto\"\xb4\x01\n\x15WatchDmChannelRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12/\n\x08vchannel\x18\x02 \x01(\x0b\x32\x1d.milvus.internal.VchannelInfo\x12\x0e\n\x06schema\x18\x03 \x01(\x0c\x12.\n\x08segments\x18\x04 \x03(\x0b\x32\x1c.milvus.internal.SegmentInfo\"i\n\x17UnwatchDmChannelRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12\x14\n\x0c\x63hannel_name\x18\x02 \x01(\t\x12\x0c\n\x04\x64rop\x18\x03 \x01(\x08\"\xa2\x01\n\x14\x46lushSegmentsRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12\x0c\n\x04\x64\x62ID\x18\x02 \x01(\x03\x12\x14\n\x0c\x63ollectionID\x18\x03 \x01(\x03\x12\x12\n\nsegmentIDs\x18\x04 \x03(\x03\x12\x14\n\x0c\x63hannel_name\x18\x05 \x01(\t\x12\x10\n\x08\x66lush_ts\x18\x06 \x01(\x04\x32\xfd\x02\n\x08\x44\x61taNode\x12\x64\n\x12GetComponentStates\x12*.milvus.internal.GetComponentStatesRequest\x1a .milvus.internal.ComponentStates\"\x00\x12W\n\x0eWatchDmChannel\x12&.milvus.internal.WatchDmChannelRequest\x1a\x1b.milvus.proto.common.Status\"\x00\x12[\n\x10UnwatchDmChannel\x12(.milvus.internal.UnwatchDmChannelRequest\x1a\x1b.milvus.proto.common.Status\"\x00\x12U\n\rFlushSegments\x12%.milvus.internal.FlushSegmentsRequest\x1a\x1b.milvus.proto.common.Status\"\x00\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,11 +35,11 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'datanode_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_WATCHDMCHANNELREQUEST']._serialized_start=83
-  _globals['_WATCHDMCHANNELREQUEST']._serialized_end=215
-  _globals['_UNWATCHDMCHANNELREQUEST']._serialized_start=217
-  _globals['_UNWATCHDMCHANNELREQUEST']._serialized_end=308
-  _globals['_FLUSHSEGMENTSREQUEST']._serialized_start=311
-  _globals['_FLUSHSEGMENTSREQUEST']._serialized_end=473
-  _globals['_DATANODE']._serialized_start=476
-  _globals['_DATANODE']._serialized_end=857
+  _globals['_WATCHDMCHANNELREQUEST']._serialized_end=263
+  _globals['_UNWATCHDMCHANNELREQUEST']._serialized_start=265
+  _globals['_UNWATCHDMCHANNELREQUEST']._serialized_end=370
+  _globals['_FLUSHSEGMENTSREQUEST']._serialized_start=373
+  _globals['_FLUSHSEGMENTSREQUEST']._serialized_end=535
+  _globals['_DATANODE']._serialized_start=538
+  _globals['_DATANODE']._serialized_end=919
 # @@protoc_insertion_point(module_scope)

@@ -10,22 +10,26 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class WatchDmChannelRequest(_message.Message):
-    __slots__ = ("base", "vchannel", "schema")
+    __slots__ = ("base", "vchannel", "schema", "segments")
     BASE_FIELD_NUMBER: _ClassVar[int]
     VCHANNEL_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
     base: _common_pb2.MsgBase
     vchannel: _datacoord_pb2.VchannelInfo
     schema: bytes
-    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., vchannel: _Optional[_Union[_datacoord_pb2.VchannelInfo, _Mapping]] = ..., schema: _Optional[bytes] = ...) -> None: ...
+    segments: _containers.RepeatedCompositeFieldContainer[_datacoord_pb2.SegmentInfo]
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., vchannel: _Optional[_Union[_datacoord_pb2.VchannelInfo, _Mapping]] = ..., schema: _Optional[bytes] = ..., segments: _Optional[_Iterable[_Union[_datacoord_pb2.SegmentInfo, _Mapping]]] = ...) -> None: ...
 
 class UnwatchDmChannelRequest(_message.Message):
-    __slots__ = ("base", "channel_name")
+    __slots__ = ("base", "channel_name", "drop")
     BASE_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    DROP_FIELD_NUMBER: _ClassVar[int]
     base: _common_pb2.MsgBase
     channel_name: str
-    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., channel_name: _Optional[str] = ...) -> None: ...
+    drop: bool
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., channel_name: _Optional[str] = ..., drop: _Optional[bool] = ...) -> None: ...
 
 class FlushSegmentsRequest(_message.Message):
     __slots__ = ("base", "dbID", "collectionID", "segmentIDs", "channel_name", "flush_ts")

@@ -1,0 +1,124 @@
+"""Which data node consumes which vchannel, persisted so that a restart re-asks the same nodes.
+
+Policy: a new channel goes to the registered data node with the fewest channels (ties to
+the lowest node id).  Channels wait unassigned (node 0) while no data node is registered;
+a node that joins takes them.  When a node leaves, its channels move to the others, which
+replay them from the checkpoint.  Not thread-safe: the data coordinator calls it under its
+lock and makes the calls to the nodes after releasing it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from milvus._proto import datacoord_pb2, internal_pb2
+from milvus.metastore.datacoord_catalog import DataCoordCatalog
+
+UNASSIGNED = 0
+
+
+def _copy(watch: datacoord_pb2.ChannelWatchInfo) -> datacoord_pb2.ChannelWatchInfo:
+    out = datacoord_pb2.ChannelWatchInfo()
+    out.CopyFrom(watch)
+    return out
+
+
+class ChannelManager:
+    def __init__(self, catalog: DataCoordCatalog):
+        self._catalog = catalog
+        self._watches: dict[str, datacoord_pb2.ChannelWatchInfo] = {}
+        self._nodes: dict[int, Any] = {}  # node id -> DataNode client
+
+    def recover(self) -> None:
+        self._watches = {w.vchannel: w for w in self._catalog.list_watches()}
+
+    # ---- nodes --------------------------------------------------------------------------
+
+    @property
+    def node_ids(self) -> list[int]:
+        return sorted(self._nodes)
+
+    def client(self, node_id: int) -> Any | None:
+        return self._nodes.get(node_id)
+
+    def add_node(self, node_id: int, client: Any) -> list[datacoord_pb2.ChannelWatchInfo]:
+        """Register a data node; returns the channels it was given (unassigned ones)."""
+        if node_id == UNASSIGNED:
+            raise ValueError("data node id 0 is reserved")
+        self._nodes[node_id] = client
+        return self.assign_orphans()
+
+    def assign_orphans(self) -> list[datacoord_pb2.ChannelWatchInfo]:
+        """Give the channels of no registered node to the registered ones; returns those moved."""
+        if not self._nodes:
+            return []
+        return self._assign([w for w in self._watches.values() if w.node_id not in self._nodes])
+
+    def remove_node(self, node_id: int) -> list[datacoord_pb2.ChannelWatchInfo]:
+        """Forget a data node; returns its channels with their new nodes (maybe unassigned)."""
+        self._nodes.pop(node_id, None)
+        return self._assign([w for w in self._watches.values() if w.node_id == node_id])
+
+    def _pick(self, load: dict[int, int]) -> int:
+        if not self._nodes:
+            return UNASSIGNED
+        return min(self._nodes, key=lambda n: (load.get(n, 0), n))
+
+    def _assign(self, watches: Iterable[datacoord_pb2.ChannelWatchInfo]) -> list[datacoord_pb2.ChannelWatchInfo]:
+        load: dict[int, int] = {}
+        for w in self._watches.values():
+            load[w.node_id] = load.get(w.node_id, 0) + 1
+        changed = []
+        for watch in sorted(watches, key=lambda w: w.vchannel):
+            new = _copy(watch)
+            load[watch.node_id] = load.get(watch.node_id, 0) - 1
+            new.node_id = self._pick(load)
+            load[new.node_id] = load.get(new.node_id, 0) + 1
+            changed.append(new)
+        self._catalog.save_watches(changed)
+        for new in changed:
+            self._watches[new.vchannel] = new
+        return [w for w in changed if w.node_id != UNASSIGNED]
+
+    # ---- channels -----------------------------------------------------------------------
+
+    def watch(
+        self, collection_id: int, vchannels: Sequence[str], schema: bytes, db_id: int = 0,
+        start_positions: Sequence[internal_pb2.MsgPosition] = (),
+    ) -> list[datacoord_pb2.ChannelWatchInfo]:
+        """Record new channels and assign them; returns the assigned ones (known ones are kept)."""
+        new = []
+        for i, vchannel in enumerate(vchannels):
+            current = self._watches.get(vchannel)
+            if current is not None:
+                if current.collectionID != collection_id:
+                    raise ValueError(f"channel {vchannel} belongs to collection {current.collectionID}")
+                continue
+            watch = datacoord_pb2.ChannelWatchInfo(
+                vchannel=vchannel, collectionID=collection_id, dbID=db_id, schema=schema, node_id=UNASSIGNED,
+            )
+            if i < len(start_positions):
+                watch.start_position.CopyFrom(start_positions[i])
+            new.append(watch)
+        self._catalog.save_watches(new)
+        for watch in new:
+            self._watches[watch.vchannel] = watch
+        return self._assign(new)
+
+    def get(self, vchannel: str) -> datacoord_pb2.ChannelWatchInfo | None:
+        return self._watches.get(vchannel)
+
+    def all(self) -> list[datacoord_pb2.ChannelWatchInfo]:
+        return sorted(self._watches.values(), key=lambda w: w.vchannel)
+
+    def of_collection(self, collection_id: int) -> list[datacoord_pb2.ChannelWatchInfo]:
+        return [w for w in self.all() if w.collectionID == collection_id]
+
+    def drop(self, vchannels: Iterable[str]) -> list[datacoord_pb2.ChannelWatchInfo]:
+        """Forget channels (watch records and checkpoints); returns what they were."""
+        gone = [self._watches[v] for v in vchannels if v in self._watches]
+        self._catalog.drop_channels(w.vchannel for w in gone)
+        for watch in gone:
+            del self._watches[watch.vchannel]
+        return gone

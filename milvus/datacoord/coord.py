@@ -1,0 +1,501 @@
+"""The data coordinator: segment allocation, seal and flush, channel checkpoints, recovery.
+
+Each method of the ``DataCoord`` service (``proto/datacoord.proto``) takes and returns its
+protobuf messages; failures are raised as ``milvus.errors`` exceptions and answered as
+statuses by one decorator.  Meta changes happen under one lock; calls to data nodes, to the
+ID/timestamp allocators and to object storage happen outside it (a data node called from
+here may call back, and the root coordinator that allocates may be calling us).
+
+Injected by the composition root: the meta store (already rooted at the meta prefix),
+``alloc_id(n)`` (first of ``n`` fresh ids) and ``alloc_ts(n)`` (first of ``n`` fresh
+timestamps), both the root coordinator's in Milvus; object storage for garbage collection
+(optional); data node clients through ``add_data_node``.
+
+Recovery: ``start`` reloads segments, checkpoints and channel assignments from the meta
+store, re-sends ``WatchDmChannel`` for every assigned channel (a node already watching it
+ignores the repeat) and ``FlushSegments`` for every sealed, unflushed segment.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from milvus import errors
+from milvus._proto import datacoord_pb2, datanode_pb2, internal_pb2
+from milvus.datacoord.channels import UNASSIGNED, ChannelManager
+from milvus.datacoord.gc import GarbageCollector
+from milvus.datacoord.params import DataCoordParams
+from milvus.datacoord.segments import DROPPED, FLUSHED, GROWING, L0, SEALED, SegmentManager, copy_segment
+from milvus.kv.base import KV
+from milvus.metastore.datacoord_catalog import DataCoordCatalog
+from milvus.rpc.server import message_class
+from milvus.storage.base import ObjectStorage
+from milvus.tso import compose_ts, parse_ts
+
+log = logging.getLogger(__name__)
+
+SERVICE = datacoord_pb2.DESCRIPTOR.services_by_name["DataCoord"]
+_OK = errors.OK
+_ID_BATCH = 64  # segment ids fetched from the allocator at a time
+
+
+def _answers(fn: Callable[[DataCoord, Any], Any]) -> Callable[[DataCoord, Any], Any]:
+    """Serve one RPC: refuse while not started, and answer any exception with a status."""
+    response_cls = message_class(SERVICE.methods_by_name[fn.__name__].output_type)
+
+    @functools.wraps(fn)
+    def call(self: DataCoord, request: Any) -> Any:
+        try:
+            if not self._serving:
+                raise errors.ServiceNotReady("service not ready[datacoord]")
+            return fn(self, request)
+        except Exception as exc:  # noqa: BLE001 - the one place errors become statuses
+            if not isinstance(exc, errors.MilvusError):
+                log.exception("DataCoord.%s failed", fn.__name__)
+            return errors.error_response(response_cls, exc)
+
+    return call
+
+
+def _add_ms(ts: int, ms: int) -> int:
+    physical, logical = parse_ts(ts)
+    return compose_ts(physical + ms, logical)
+
+
+def _stripped(segment: datacoord_pb2.SegmentInfo) -> datacoord_pb2.SegmentInfo:
+    out = copy_segment(segment)
+    for name in ("binlogs", "statslogs", "deltalogs"):
+        out.ClearField(name)
+    return out
+
+
+class DataCoord:
+    """Segments, channels and checkpoints of one cluster."""
+
+    name = "datacoord"
+
+    def __init__(
+        self,
+        kv: KV,
+        *,
+        alloc_id: Callable[[int], int],
+        alloc_ts: Callable[[int], int],
+        params: DataCoordParams | None = None,
+        storage: ObjectStorage | None = None,
+        node_id: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ):
+        self._params = params or DataCoordParams()
+        self._catalog = DataCoordCatalog(kv)
+        self._alloc_id = alloc_id
+        self._alloc_ts = alloc_ts
+        self._node_id = node_id
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._ids_lock = threading.Lock()
+        self._id_pool: collections.deque[int] = collections.deque()  # segment ids fetched ahead
+        self._segments = SegmentManager(self._catalog, self._params, clock)
+        self._channels = ChannelManager(self._catalog)
+        self._checkpoints: dict[str, internal_pb2.MsgPosition] = {}
+        self._unconfirmed: set[str] = set()  # channels whose WatchDmChannel did not go through yet
+        self._gc = (GarbageCollector(storage, self._params.gc_drop_tolerance, self._params.gc_missing_tolerance,
+                                     wall_clock) if storage is not None else None)
+        self._last_gc = clock()
+        self._serving = False
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    def start(self, run_ticker: bool = True) -> None:
+        """Recover from the meta store and re-ask the data nodes; ``run_ticker`` starts the
+        background loop (seal by age, flush retries, GC); tests drive ``tick`` themselves."""
+        floor = _add_ms(self._alloc_ts(1), self._params.assignment_expiration_ms)
+        with self._lock:
+            self._segments.recover(floor)
+            self._channels.recover()
+            self._checkpoints = self._catalog.list_checkpoints()
+            self._channels.assign_orphans()
+            self._unconfirmed = {w.vchannel for w in self._channels.all() if w.node_id != UNASSIGNED}
+        self._serving = True
+        self._send_watches()
+        self._send_flushes(self._collect_due_flushes())
+        if run_ticker:
+            self._stop.clear()
+            self._ticker = threading.Thread(target=self._tick_loop, name="datacoord-ticker", daemon=True)
+            self._ticker.start()
+
+    def stop(self) -> None:
+        self._serving = False
+        self._stop.set()
+        ticker, self._ticker = self._ticker, None
+        if ticker is not None:
+            ticker.join()
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        with self._lock:
+            return self._serving, {"channels": len(self._channels.all()), "data_nodes": self._channels.node_ids}
+
+    def _tick_loop(self) -> None:
+        while not self._stop.wait(self._params.tick_interval):
+            try:
+                self.tick()
+            except Exception:  # noqa: BLE001 - the loop must outlive one bad pass
+                log.exception("datacoord tick failed")
+
+    def tick(self) -> None:
+        """One pass of the background work: seal old segments, retry flushes and watches, GC."""
+        now = self._clock()
+        with self._lock:
+            self._segments.seal(self._segments.expired(now))
+        self._send_flushes(self._collect_due_flushes())
+        self._send_watches()
+        if self._gc is not None and now - self._last_gc >= self._params.gc_interval:
+            self._last_gc = now
+            self.collect_garbage()
+
+    def collect_garbage(self) -> int:
+        """One GC pass now; returns how many files were removed."""
+        if self._gc is None:
+            return 0
+        with self._lock:
+            snapshot = self._segments.select()
+        result = self._gc.collect(snapshot)
+        with self._lock:
+            self._segments.forget(result.collected_segments)
+        return result.removed_files
+
+    # ---- data nodes -----------------------------------------------------------------------
+
+    def add_data_node(self, node_id: int, client: Any) -> None:
+        """Register a data node (its DataNode client); it takes the channels nobody consumes."""
+        with self._lock:
+            assigned = self._channels.add_node(node_id, client)
+            self._unconfirmed.update(w.vchannel for w in assigned)
+        if self._serving:
+            self._send_watches()
+
+    def remove_data_node(self, node_id: int) -> None:
+        """A data node left: its channels move to the remaining nodes (replayed from the checkpoint)."""
+        with self._lock:
+            moved = self._channels.remove_node(node_id)
+            self._unconfirmed.update(w.vchannel for w in moved)
+        if self._serving:
+            self._send_watches()
+
+    def _watch_request(self, watch: datacoord_pb2.ChannelWatchInfo) -> datanode_pb2.WatchDmChannelRequest:
+        """Under the lock: what a data node needs to consume ``watch`` from its checkpoint."""
+        info = self._vchannel_info(watch)
+        request = datanode_pb2.WatchDmChannelRequest(vchannel=info, schema=watch.schema)
+        floor = info.seek_position.timestamp
+        for segment in self._segments.select(channel=watch.vchannel):
+            if segment.state == DROPPED or not segment.HasField("dml_position"):
+                continue
+            if segment.dml_position.timestamp >= floor:
+                request.segments.append(_stripped(segment))
+        return request
+
+    def _vchannel_info(self, watch: datacoord_pb2.ChannelWatchInfo,
+                       partition_ids: Iterable[int] | None = None) -> datacoord_pb2.VchannelInfo:
+        info = datacoord_pb2.VchannelInfo(collectionID=watch.collectionID, channelName=watch.vchannel)
+        checkpoint = self._checkpoints.get(watch.vchannel)
+        if checkpoint is not None:
+            info.seek_position.CopyFrom(checkpoint)
+        elif watch.HasField("start_position"):
+            info.seek_position.CopyFrom(watch.start_position)
+            info.seek_position.channel_name = watch.vchannel
+        else:
+            info.seek_position.channel_name = watch.vchannel
+        for segment in self._segments.select(channel=watch.vchannel, partition_ids=partition_ids):
+            if segment.state == FLUSHED:
+                info.flushedSegmentIds.append(segment.id)
+            elif segment.state in (GROWING, SEALED):
+                info.unflushedSegmentIds.append(segment.id)
+            elif segment.state == DROPPED:
+                info.dropped_segmentIds.append(segment.id)
+        return info
+
+    def _send_watches(self) -> None:
+        with self._lock:
+            calls = []
+            for vchannel in sorted(self._unconfirmed):
+                watch = self._channels.get(vchannel)
+                client = self._channels.client(watch.node_id) if watch is not None else None
+                if client is None:
+                    self._unconfirmed.discard(vchannel)  # dropped, or waits for a node to join
+                    continue
+                calls.append((vchannel, watch.node_id, client, self._watch_request(watch)))
+        for vchannel, node_id, client, request in calls:
+            if self._call(client, "WatchDmChannel", request, f"watch {vchannel} on data node {node_id}"):
+                with self._lock:
+                    current = self._channels.get(vchannel)
+                    if current is not None and current.node_id == node_id:
+                        self._unconfirmed.discard(vchannel)
+
+    def _collect_due_flushes(self) -> list[tuple[Any, datanode_pb2.FlushSegmentsRequest]]:
+        with self._lock:
+            return self._flush_requests(self._segments.flush_due(self._clock()))
+
+    def _flush_requests(
+        self, sealed: Iterable[datacoord_pb2.SegmentInfo], flush_ts: int = 0,
+        channels: Iterable[datacoord_pb2.ChannelWatchInfo] = (),
+    ) -> list[tuple[Any, datanode_pb2.FlushSegmentsRequest]]:
+        """Under the lock: one FlushSegments per channel with sealed segments (and per extra
+        channel in ``channels``); each flush_ts covers the expiry of its segments' assignments."""
+        by_channel: dict[str, list[datacoord_pb2.SegmentInfo]] = {w.vchannel: [] for w in channels}
+        for segment in sealed:
+            by_channel.setdefault(segment.insert_channel, []).append(segment)
+        out = []
+        now = self._clock()
+        for vchannel, segments in sorted(by_channel.items()):
+            watch = self._channels.get(vchannel)
+            client = self._channels.client(watch.node_id) if watch is not None else None
+            if client is None:
+                continue  # retried once a node watches it
+            ts = max([flush_ts] + [s.last_expire_time for s in segments])
+            request = datanode_pb2.FlushSegmentsRequest(
+                collectionID=watch.collectionID, segmentIDs=[s.id for s in segments], channel_name=vchannel,
+                flush_ts=ts, dbID=watch.dbID,
+            )
+            request.base.sourceID = self._node_id
+            out.append((client, request))
+            self._segments.flush_sent((s.id for s in segments), now)
+        return out
+
+    def _send_flushes(self, calls: list[tuple[Any, datanode_pb2.FlushSegmentsRequest]]) -> None:
+        for client, request in calls:
+            self._call(client, "FlushSegments", request, f"flush {list(request.segmentIDs)} of {request.channel_name}")
+
+    @staticmethod
+    def _call(client: Any, method: str, request: Any, what: str) -> bool:
+        try:
+            errors.check_status(getattr(client, method)(request))
+            return True
+        except Exception as exc:  # noqa: BLE001 - a node may be down; the ticker retries
+            log.warning("datacoord: cannot %s: %s", what, exc)
+            return False
+
+    def _check_owner(self, request: Any, vchannel: str) -> datacoord_pb2.ChannelWatchInfo | None:
+        """The channel's watch; refuses a data node that no longer owns the channel."""
+        watch = self._channels.get(vchannel)
+        source = request.base.sourceID if request.HasField("base") else 0
+        if watch is not None and source and watch.node_id not in (source, UNASSIGNED):
+            raise errors.ChannelNotFound(f"channel {vchannel} is now watched by data node {watch.node_id}, "
+                                         f"not {source}")
+        return watch
+
+    def _newer_checkpoint(self, position: internal_pb2.MsgPosition) -> bool:
+        current = self._checkpoints.get(position.channel_name)
+        return current is None or position.timestamp >= current.timestamp
+
+    # ---- RPCs -----------------------------------------------------------------------------------
+
+    def GetComponentStates(self, request: internal_pb2.GetComponentStatesRequest) -> internal_pb2.ComponentStates:
+        state = internal_pb2.HEALTHY if self._serving else internal_pb2.INITIALIZING
+        return internal_pb2.ComponentStates(
+            state=internal_pb2.ComponentInfo(node_id=self._node_id, role="datacoord", state=state), status=_OK,
+        )
+
+    @_answers
+    def AssignSegmentID(self, request: datacoord_pb2.AssignSegmentIDRequest) -> datacoord_pb2.AssignSegmentIDResponse:
+        wanted = list(request.segmentIDRequests)
+        for r in wanted:
+            if r.count < 1:
+                raise errors.ParameterInvalid(f"segment assignment needs a positive row count, got {r.count}")
+        if not wanted:
+            return datacoord_pb2.AssignSegmentIDResponse(status=_OK)
+        expire = _add_ms(self._alloc_ts(1), self._params.assignment_expiration_ms)
+        while True:
+            # each entry opens at most one segment; ids are fetched outside the lock
+            with self._lock:
+                if len(self._id_pool) >= len(wanted):
+                    response, calls = self._assign(wanted, expire)
+                    break
+            self._refill_ids(len(wanted))
+        self._send_flushes(calls)
+        return response
+
+    def _refill_ids(self, at_least: int) -> None:
+        with self._ids_lock:
+            if len(self._id_pool) >= at_least:
+                return
+            count = max(at_least, _ID_BATCH)
+            first = self._alloc_id(count)
+        with self._lock:
+            self._id_pool.extend(range(first, first + count))
+
+    def _assign(self, wanted, expire: int):
+        """Under the lock, with enough ids pooled: the assignments and the flushes they cause."""
+        response = datacoord_pb2.AssignSegmentIDResponse(status=_OK)
+        sealed: list[datacoord_pb2.SegmentInfo] = []
+        for r in wanted:
+            watch = self._channels.get(r.channel_name)
+            if watch is None or watch.collectionID != r.collectionID:
+                raise errors.ChannelNotFound(
+                    f"channel {r.channel_name} is not a watched channel of collection {r.collectionID}")
+        for r in wanted:
+            watch = self._channels.get(r.channel_name)
+            segment, newly_sealed = self._segments.allocate(
+                r.channel_name, r.collectionID, r.partitionID, r.count, expire, self._id_pool.popleft,
+                db_id=watch.dbID,
+            )
+            sealed += newly_sealed
+            response.segIDAssignments.append(datacoord_pb2.SegmentIDAssignment(
+                segID=segment.id, channel_name=r.channel_name, count=r.count, collectionID=r.collectionID,
+                partitionID=r.partitionID, expire_time=expire, status=_OK,
+            ))
+        return response, self._flush_requests(sealed)
+
+    @_answers
+    def Flush(self, request: datacoord_pb2.FlushRequest) -> datacoord_pb2.FlushResponse:
+        now_ts = self._alloc_ts(1)
+        with self._lock:
+            growing = self._segments.select(request.collectionID, states=[GROWING])
+            self._segments.seal(growing)
+            sealed = self._segments.select(request.collectionID, states=[SEALED])
+            flushed = [s for s in self._segments.select(request.collectionID, states=[FLUSHED]) if s.level != L0]
+            flush_ts = max([now_ts] + [s.last_expire_time for s in sealed])
+            # every channel hears the flush, so its deletes and checkpoint reach flush_ts too
+            calls = self._flush_requests(sealed, flush_ts, self._channels.of_collection(request.collectionID))
+        self._send_flushes(calls)
+        return datacoord_pb2.FlushResponse(
+            status=_OK, dbID=request.dbID, collectionID=request.collectionID,
+            segmentIDs=[s.id for s in sealed], flushSegmentIDs=[s.id for s in flushed], flush_ts=flush_ts,
+        )
+
+    @_answers
+    def GetFlushState(self, request: datacoord_pb2.GetFlushStateRequest) -> datacoord_pb2.GetFlushStateResponse:
+        """Flushed once every listed segment is flushed (or dropped) and, with a flush_ts,
+        every channel of the collection has a checkpoint at or past it."""
+        with self._lock:
+            for sid in request.segmentIDs:
+                segment = self._segments.get(sid)
+                if segment is not None and segment.state not in (FLUSHED, DROPPED):
+                    return datacoord_pb2.GetFlushStateResponse(status=_OK, flushed=False)
+            if request.flush_ts:
+                for watch in self._channels.of_collection(request.collectionID):
+                    checkpoint = self._checkpoints.get(watch.vchannel)
+                    if checkpoint is None or checkpoint.timestamp < request.flush_ts:
+                        return datacoord_pb2.GetFlushStateResponse(status=_OK, flushed=False)
+        return datacoord_pb2.GetFlushStateResponse(status=_OK, flushed=True)
+
+    @_answers
+    def SaveBinlogPaths(self, request: datacoord_pb2.SaveBinlogPathsRequest):
+        with self._lock:
+            segment = self._segments.get(request.segmentID)
+            channel = request.channel or (segment.insert_channel if segment is not None else "")
+            watch = self._check_owner(request, channel)
+            if watch is None and (segment is None or segment.state == DROPPED):
+                return _OK  # the collection was dropped meanwhile: nothing to record
+            checkpoint = None
+            if request.HasField("checkpoint") and watch is not None:
+                checkpoint = internal_pb2.MsgPosition()
+                checkpoint.CopyFrom(request.checkpoint)
+                checkpoint.channel_name = channel
+                if not self._newer_checkpoint(checkpoint):
+                    checkpoint = None
+            try:
+                saved = self._segments.save_binlog_paths(request, checkpoint)
+            except KeyError:
+                raise errors.SegmentNotFound(f"segment {request.segmentID} not found") from None
+            if saved is not None and checkpoint is not None:
+                self._checkpoints[channel] = checkpoint
+        return _OK
+
+    @_answers
+    def UpdateChannelCheckpoint(self, request: datacoord_pb2.UpdateChannelCheckpointRequest):
+        with self._lock:
+            newer = []
+            for position in request.channel_checkpoints:
+                if self._check_owner(request, position.channel_name) is None:
+                    continue  # dropped meanwhile
+                if self._newer_checkpoint(position):
+                    newer.append(position)
+            self._catalog.save_checkpoints(newer)
+            for position in newer:
+                self._checkpoints[position.channel_name] = position
+        return _OK
+
+    @_answers
+    def GetSegmentInfo(self, request: datacoord_pb2.GetSegmentInfoRequest) -> datacoord_pb2.GetSegmentInfoResponse:
+        """The known segments among the ids (dropped ones only with includeUnHealthy)."""
+        response = datacoord_pb2.GetSegmentInfoResponse(status=_OK)
+        with self._lock:
+            for sid in request.segmentIDs:
+                segment = self._segments.get(sid)
+                if segment is None or (segment.state == DROPPED and not request.includeUnHealthy):
+                    continue
+                response.infos.append(segment)
+        return response
+
+    @_answers
+    def GetRecoveryInfo(self, request: datacoord_pb2.GetRecoveryInfoRequest) -> datacoord_pb2.GetRecoveryInfoResponse:
+        response = datacoord_pb2.GetRecoveryInfoResponse(status=_OK)
+        partitions = list(request.partitionIDs) or None
+        with self._lock:
+            for watch in self._channels.of_collection(request.collectionID):
+                response.channels.append(self._vchannel_info(watch, partitions))
+            response.segments.extend(self._segments.select(
+                request.collectionID, states=[GROWING, SEALED, FLUSHED], partition_ids=partitions))
+        return response
+
+    @_answers
+    def WatchChannels(self, request: datacoord_pb2.WatchChannelsRequest):
+        if not request.schema:
+            raise errors.ParameterMissing("WatchChannels needs the collection schema")
+        with self._lock:
+            try:
+                assigned = self._channels.watch(
+                    request.collectionID, list(request.channelNames), request.schema, request.dbID,
+                    list(request.start_positions),
+                )
+            except ValueError as exc:
+                raise errors.ParameterInvalid(str(exc)) from None
+            self._unconfirmed.update(w.vchannel for w in assigned)
+        self._send_watches()
+        return _OK
+
+    @_answers
+    def DropCollection(self, request: datacoord_pb2.DropCollectionRequest):
+        """Mark the collection's segments dropped and stop consuming its channels; GC removes
+        the files after ``dataCoord.gc.dropTolerance``."""
+        ts = self._alloc_ts(1)
+        with self._lock:
+            self._segments.mark_dropped(self._segments.select(request.collectionID), ts)
+            watches = self._channels.of_collection(request.collectionID)
+            calls = [(self._channels.client(w.node_id), w) for w in watches]
+            self._channels.drop(w.vchannel for w in watches)
+            for watch in watches:
+                self._checkpoints.pop(watch.vchannel, None)
+                self._unconfirmed.discard(watch.vchannel)
+        for client, watch in calls:
+            if client is not None:
+                unwatch = datanode_pb2.UnwatchDmChannelRequest(channel_name=watch.vchannel, drop=True)
+                self._call(client, "UnwatchDmChannel", unwatch, f"unwatch {watch.vchannel}")
+        return _OK
+
+    @_answers
+    def DropPartition(self, request: datacoord_pb2.DropPartitionRequest):
+        ts = self._alloc_ts(1)
+        with self._lock:
+            doomed = [s for s in self._segments.select(request.collectionID, partition_ids=[request.partitionID])
+                      if s.partition_id == request.partitionID]
+            self._segments.mark_dropped(doomed, ts)
+        return _OK
+
+    @_answers
+    def GetCollectionStatistics(
+        self, request: datacoord_pb2.GetCollectionStatisticsRequest
+    ) -> datacoord_pb2.GetCollectionStatisticsResponse:
+        with self._lock:
+            segments = self._segments.select(request.collectionID, states=[GROWING, SEALED, FLUSHED],
+                                             partition_ids=list(request.partitionIDs) or None)
+            rows = sum(s.num_of_rows for s in segments if s.level != L0)
+        return datacoord_pb2.GetCollectionStatisticsResponse(status=_OK, row_count=rows)

@@ -1,0 +1,194 @@
+"""The data node: consumes DML vchannels, buffers growing segments, writes binlogs.
+
+Each method of the ``DataNode`` service (``proto/datanode.proto``) takes and returns its
+protobuf messages; failures are answered as statuses by one decorator.  One consumer thread
+per watched vchannel (``ChannelWorker``), subscribed as ``datanode-{node}-{vchannel}`` and
+positioned after the checkpoint the data coordinator sent.
+
+Injected by the composition root: the message queue, object storage, the data coordinator's
+client (``SaveBinlogPaths``, ``UpdateChannelCheckpoint``) and ``alloc_id(n)`` (first of
+``n`` fresh ids: log ids and L0 segment ids).
+
+Stopping writes nothing: buffered rows are already durable in the message queue after the
+channel checkpoint, and the next consumer of the channel replays them.  (Flushing on stop
+would only make stops slower and still not cover a crash, which replay must handle anyway.)
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pymilvus.grpc_gen import schema_pb2
+
+from milvus import errors
+from milvus._proto import datacoord_pb2, datanode_pb2, internal_pb2
+from milvus.datanode.buffer import ChannelBuffer, Position, SyncPolicy
+from milvus.datanode.channel import ChannelWorker, pchannel_of
+from milvus.datanode.params import DataNodeParams
+from milvus.datanode.sync import Syncer
+from milvus.mq.base import MQ
+from milvus.mq.base import Position as MQPosition
+from milvus.rpc.server import message_class
+from milvus.schema import CollectionSchemaModel
+from milvus.storage.base import ObjectStorage
+
+log = logging.getLogger(__name__)
+
+SERVICE = datanode_pb2.DESCRIPTOR.services_by_name["DataNode"]
+_OK = errors.OK
+
+
+def _answers(fn: Callable[[DataNode, Any], Any]) -> Callable[[DataNode, Any], Any]:
+    """Serve one RPC: refuse while not started, and answer any exception with a status."""
+    response_cls = message_class(SERVICE.methods_by_name[fn.__name__].output_type)
+
+    @functools.wraps(fn)
+    def call(self: DataNode, request: Any) -> Any:
+        try:
+            if not self._serving:
+                raise errors.ServiceNotReady(f"service not ready[datanode {self.node_id}]")
+            return fn(self, request)
+        except Exception as exc:  # noqa: BLE001 - the one place errors become statuses
+            if not isinstance(exc, errors.MilvusError) and not hasattr(exc, "to_status"):
+                log.exception("DataNode.%s failed", fn.__name__)
+            return errors.error_response(response_cls, exc)
+
+    return call
+
+
+def subscription_name(node_id: int, vchannel: str) -> str:
+    return f"datanode-{node_id}-{vchannel}"
+
+
+class DataNode:
+    name = "datanode"
+
+    def __init__(
+        self,
+        mq: MQ,
+        storage: ObjectStorage,
+        datacoord: Any,
+        *,
+        alloc_id: Callable[[int], int],
+        node_id: int = 1,
+        params: DataNodeParams | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.node_id = node_id
+        self._mq = mq
+        self._storage = storage
+        self._datacoord = datacoord
+        self._alloc_id = alloc_id
+        self._params = params or DataNodeParams()
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._workers: dict[str, ChannelWorker] = {}
+        self._serving = False
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._serving = True
+
+    def stop(self) -> None:
+        self._serving = False
+        with self._lock:
+            workers, self._workers = list(self._workers.values()), {}
+        for worker in workers:
+            worker.stop()
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        with self._lock:
+            dead = [v for v, w in self._workers.items() if not w.is_alive()]
+            return self._serving and not dead, {"channels": sorted(self._workers), "dead": dead}
+
+    @property
+    def channels(self) -> list[str]:
+        with self._lock:
+            return sorted(self._workers)
+
+    # ---- RPCs ----------------------------------------------------------------------------------
+
+    def GetComponentStates(self, request: internal_pb2.GetComponentStatesRequest) -> internal_pb2.ComponentStates:
+        state = internal_pb2.HEALTHY if self._serving else internal_pb2.INITIALIZING
+        return internal_pb2.ComponentStates(
+            state=internal_pb2.ComponentInfo(node_id=self.node_id, role="datanode", state=state), status=_OK,
+        )
+
+    @_answers
+    def WatchDmChannel(self, request: datanode_pb2.WatchDmChannelRequest):
+        """Consume the vchannel after its seek position; a channel already watched is left as is."""
+        info = request.vchannel
+        vchannel = info.channelName
+        with self._lock:
+            if vchannel in self._workers:
+                return _OK
+            worker = self._new_worker(request)
+            self._workers[vchannel] = worker
+        worker.start()
+        log.info("data node %d watches %s from %r", self.node_id, vchannel, info.seek_position.msg_id)
+        return _OK
+
+    def _new_worker(self, request: datanode_pb2.WatchDmChannelRequest) -> ChannelWorker:
+        info = request.vchannel
+        vchannel = info.channelName
+        if not request.schema:
+            raise errors.ParameterMissing(f"WatchDmChannel {vchannel}: the collection schema is missing")
+        try:
+            pchannel = pchannel_of(vchannel)
+        except ValueError as exc:
+            raise errors.ParameterInvalid(str(exc)) from None
+        pk_field = CollectionSchemaModel(schema_pb2.CollectionSchema.FromString(request.schema)).primary_field.name
+        seek = info.seek_position
+        start_id = self._mq.id_from_bytes(seek.msg_id) if seek.msg_id else None
+        segment_positions: dict[int, Any] = {}
+        delete_positions: dict[int, Any] = {}
+        for segment in request.segments:
+            if not segment.HasField("dml_position") or not segment.dml_position.msg_id:
+                continue
+            position = self._mq.id_from_bytes(segment.dml_position.msg_id)
+            if segment.level == datacoord_pb2.SEGMENT_LEVEL_L0:
+                current = delete_positions.get(segment.partition_id)
+                if current is None or current < position:
+                    delete_positions[segment.partition_id] = position
+            else:
+                segment_positions[segment.id] = position
+        params = self._params
+        buffer = ChannelBuffer(
+            vchannel, Position(start_id, seek.timestamp),
+            SyncPolicy(params.max_buffer_rows, params.max_buffer_size, params.max_buffer_age), self._clock,
+            segment_positions=segment_positions, delete_positions=delete_positions,
+            dropped_segments=info.dropped_segmentIds,
+        )
+        syncer = Syncer(vchannel, pk_field, self._storage, self._datacoord, self._alloc_id, self.node_id)
+        consumer = self._mq.subscribe(pchannel, subscription_name(self.node_id, vchannel), MQPosition.EARLIEST)
+        try:
+            consumer.seek(start_id if start_id is not None else MQPosition.EARLIEST)
+        except Exception:
+            consumer.close()
+            raise
+        return ChannelWorker(self._mq, consumer, buffer, syncer, self._datacoord, params, self.node_id, self._clock)
+
+    @_answers
+    def UnwatchDmChannel(self, request: datanode_pb2.UnwatchDmChannelRequest):
+        with self._lock:
+            worker = self._workers.pop(request.channel_name, None)
+        if worker is not None:
+            worker.stop(drop=request.drop)
+        return _OK
+
+    @_answers
+    def FlushSegments(self, request: datanode_pb2.FlushSegmentsRequest):
+        """Flush the segments once tsafe reaches flush_ts (asynchronously; the data coordinator
+        sees the result in SaveBinlogPaths and the channel checkpoint)."""
+        with self._lock:
+            worker = self._workers.get(request.channel_name)
+        if worker is None:
+            raise errors.ChannelNotFound(f"data node {self.node_id} does not watch {request.channel_name}")
+        worker.request_flush(request.flush_ts, list(request.segmentIDs))
+        return _OK
