@@ -26,35 +26,47 @@ from pymilvus.grpc_gen import common_pb2 as common__pb2
 from milvus._proto import internal_pb2 as internal__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10querycoord.proto\x12\x0fmilvus.internal\x1a\x0c\x63ommon.proto\x1a\x0einternal.proto\"\xbe\x01\n\x15LoadCollectionRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12\x0c\n\x04\x64\x62ID\x18\x02 \x01(\x03\x12\x14\n\x0c\x63ollectionID\x18\x03 \x01(\x03\x12\x16\n\x0ereplica_number\x18\x04 \x01(\x05\x12\x17\n\x0fresource_groups\x18\x05 \x03(\t\x12\x0f\n\x07refresh\x18\x06 \x01(\x08\x12\x13\n\x0bload_fields\x18\x07 \x03(\t\"j\n\x18ReleaseCollectionRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12\x0c\n\x04\x64\x62ID\x18\x02 \x01(\x03\x12\x14\n\x0c\x63ollectionID\x18\x03 \x01(\x03\"\xa6\x01\n\x15LoadPartitionsRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12\x0c\n\x04\x64\x62ID\x18\x02 \x01(\x03\x12\x14\n\x0c\x63ollectionID\x18\x03 \x01(\x03\x12\x14\n\x0cpartitionIDs\x18\x04 \x03(\x03\x12\x16\n\x0ereplica_number\x18\x05 \x01(\x05\x12\x0f\n\x07refresh\x18\x06 \x01(\x08\"\x80\x01\n\x18ReleasePartitionsRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12\x0c\n\x04\x64\x62ID\x18\x02 \x01(\x03\x12\x14\n\x0c\x63ollectionID\x18\x03 \x01(\x03\x12\x14\n\x0cpartitionIDs\x18\x04 \x03(\x03\"m\n\x13GetLoadStateRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12\x14\n\x0c\x63ollectionID\x18\x02 \x01(\x03\x12\x14\n\x0cpartitionIDs\x18\x03 \x03(\x03\"\x81\x01\n\x14GetLoadStateResponse\x12+\n\x06status\x18\x01 \x01(\x0b\x32\x1b.milvus.proto.common.Status\x12*\n\x05state\x18\x02 \x01(\x0e\x32\x1b.milvus.internal.LoadStatus\x12\x10\n\x08progress\x18\x03 \x01(\x03\"E\n\x0bShardLeader\x12\x14\n\x0c\x63hannel_name\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\x03\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\"r\n\x07Replica\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x14\n\x0c\x63ollectionID\x18\x02 \x01(\x03\x12\x10\n\x08node_ids\x18\x03 \x03(\x03\x12\x33\n\rshard_leaders\x18\x04 \x03(\x0b\x32\x1c.milvus.internal.ShardLeader\"Z\n\x16GetShardLeadersRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12\x14\n\x0c\x63ollectionID\x18\x02 \x01(\x03\"r\n\x17GetShardLeadersResponse\x12+\n\x06status\x18\x01 \x01(\x0b\x32\x1b.milvus.proto.common.Status\x12*\n\x08replicas\x18\x02 \x03(\x0b\x32\x18.milvus.internal.Replica*;\n\nLoadStatus\x12\x14\n\x10LOAD_STATUS_NONE\x10\x00\x12\x0b\n\x07LOADING\x10\x01\x12\n\n\x06LOADED\x10\x02\x32\xa9\x05\n\nQueryCoord\x12\x64\n\x12GetComponentStates\x12*.milvus.internal.GetComponentStatesRequest\x1a .milvus.internal.ComponentStates\"\x00\x12W\n\x0eLoadCollection\x12&.milvus.internal.LoadCollectionRequest\x1a\x1b.milvus.proto.common.Status\"\x00\x12]\n\x11ReleaseCollection\x12).milvus.internal.ReleaseCollectionRequest\x1a\x1b.milvus.proto.common.Status\"\x00\x12W\n\x0eLoadPartitions\x12&.milvus.internal.LoadPartitionsRequest\x1a\x1b.milvus.proto.common.Status\"\x00\x12]\n\x11ReleasePartitions\x12).milvus.internal.ReleasePartitionsRequest\x1a\x1b.milvus.proto.common.Status\"\x00\x12]\n\x0cGetLoadState\x12$.milvus.internal.GetLoadStateRequest\x1a%.milvus.internal.GetLoadStateResponse\"\x00\x12\x66\n\x0fGetShardLeaders\x12\'.milvus.internal.GetShardLeadersRequest\x1a(.milvus.internal.GetShardLeadersResponse\"\x00\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10querycoord.proto\x12\x0fmilvus.internal\x1a\x0c\x63ommon.proto\x1a\x0einternal.proto\"\xd6\x01\n\x12\x43ollectionLoadInfo\x12\x14\n\x0c\x63ollectionID\x18\x01 \x01(\x03\x12\x0c\n\x04\x64\x62ID\x18\x02 \x01(\x03\x12,\n\tload_type\x18\x03 \x01(\x0e\x32\x19.milvus.internal.LoadType\x12\x14\n\x0cpartitionIDs\x18\x04 \x03(\x03\x12\x16\n\x0ereplica_number\x18\x05 \x01(\x05\x12+\n\x06status\x18\x06 \x01(\x0e\x32\x1b.milvus.internal.LoadStatus\x12\x13\n\x0bload_fields\x18\x07 \x03(\t\"\xbe\x01\n\x15LoadCollectionRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12\x0c\n\x04\x64\x62ID\x18\x02 \x01(\x03\x12\x14\n\x0c\x63ollectionID\x18\x03 \x01(\x03\x12\x16\n\x0ereplica_number\x18\x04 \x01(\x05\x12\x17\n\x0fresource_groups\x18\x05 \x03(\t\x12\x0f\n\x07refresh\x18\x06 \x01(\x08\x12\x13\n\x0bload_fields\x18\x07 \x03(\t\"j\n\x18ReleaseCollectionRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12\x0c\n\x04\x64\x62ID\x18\x02 \x01(\x03\x12\x14\n\x0c\x63ollectionID\x18\x03 \x01(\x03\"\xa6\x01\n\x15LoadPartitionsRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12\x0c\n\x04\x64\x62ID\x18\x02 \x01(\x03\x12\x14\n\x0c\x63ollectionID\x18\x03 \x01(\x03\x12\x14\n\x0cpartitionIDs\x18\x04 \x03(\x03\x12\x16\n\x0ereplica_number\x18\x05 \x01(\x05\x12\x0f\n\x07refresh\x18\x06 \x01(\x08\"\x80\x01\n\x18ReleasePartitionsRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12\x0c\n\x04\x64\x62ID\x18\x02 \x01(\x03\x12\x14\n\x0c\x63ollectionID\x18\x03 \x01(\x03\x12\x14\n\x0cpartitionIDs\x18\x04 \x03(\x03\"m\n\x13GetLoadStateRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12\x14\n\x0c\x63ollectionID\x18\x02 \x01(\x03\x12\x14\n\x0cpartitionIDs\x18\x03 \x03(\x03\"\x81\x01\n\x14GetLoadStateResponse\x12+\n\x06status\x18\x01 \x01(\x0b\x32\x1b.milvus.proto.common.Status\x12*\n\x05state\x18\x02 \x01(\x0e\x32\x1b.milvus.internal.LoadStatus\x12\x10\n\x08progress\x18\x03 \x01(\x03\"E\n\x0bShardLeader\x12\x14\n\x0c\x63hannel_name\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\x03\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\"r\n\x07Replica\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x14\n\x0c\x63ollectionID\x18\x02 \x01(\x03\x12\x10\n\x08node_ids\x18\x03 \x03(\x03\x12\x33\n\rshard_leaders\x18\x04 \x03(\x0b\x32\x1c.milvus.internal.ShardLeader\"Z\n\x16GetShardLeadersRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12\x14\n\x0c\x63ollectionID\x18\x02 \x01(\x03\"r\n\x17GetShardLeadersResponse\x12+\n\x06status\x18\x01 \x01(\x0b\x32\x1b.milvus.proto.common.Status\x12*\n\x08replicas\x18\x02 \x03(\x0b\x32\x18.milvus.internal.Replica\"a\n\x1cShowLoadedCollectionsRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12\x15\n\rcollectionIDs\x18\x02 \x03(\x03\"u\n\x1dShowLoadedCollectionsResponse\x12+\n\x06status\x18\x01 \x01(\x0b\x32\x1b.milvus.proto.common.Status\x12\x15\n\rcollectionIDs\x18\x02 \x03(\x03\x12\x10\n\x08progress\x18\x03 \x03(\x03\"_\n\x1bShowLoadedPartitionsRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12\x14\n\x0c\x63ollectionID\x18\x02 \x01(\x03\"\x8f\x01\n\x1cShowLoadedPartitionsResponse\x12+\n\x06status\x18\x01 \x01(\x0b\x32\x1b.milvus.proto.common.Status\x12,\n\tload_type\x18\x02 \x01(\x0e\x32\x19.milvus.internal.LoadType\x12\x14\n\x0cpartitionIDs\x18\x03 \x03(\x03*;\n\nLoadStatus\x12\x14\n\x10LOAD_STATUS_NONE\x10\x00\x12\x0b\n\x07LOADING\x10\x01\x12\n\n\x06LOADED\x10\x02*H\n\x08LoadType\x12\x12\n\x0eLOAD_TYPE_NONE\x10\x00\x12\x13\n\x0fLOAD_COLLECTION\x10\x01\x12\x13\n\x0fLOAD_PARTITIONS\x10\x02\x32\x9a\x07\n\nQueryCoord\x12\x64\n\x12GetComponentStates\x12*.milvus.internal.GetComponentStatesRequest\x1a .milvus.internal.ComponentStates\"\x00\x12W\n\x0eLoadCollection\x12&.milvus.internal.LoadCollectionRequest\x1a\x1b.milvus.proto.common.Status\"\x00\x12]\n\x11ReleaseCollection\x12).milvus.internal.ReleaseCollectionRequest\x1a\x1b.milvus.proto.common.Status\"\x00\x12W\n\x0eLoadPartitions\x12&.milvus.internal.LoadPartitionsRequest\x1a\x1b.milvus.proto.common.Status\"\x00\x12]\n\x11ReleasePartitions\x12).milvus.internal.ReleasePartitionsRequest\x1a\x1b.milvus.proto.common.Status\"\x00\x12]\n\x0cGetLoadState\x12$.milvus.internal.GetLoadStateRequest\x1a%.milvus.internal.GetLoadStateResponse\"\x00\x12\x66\n\x0fGetShardLeaders\x12\'.milvus.internal.GetShardLeadersRequest\x1a(.milvus.internal.GetShardLeadersResponse\"\x00\x12x\n\x15ShowLoadedCollections\x12-.milvus.internal.ShowLoadedCollectionsRequest\x1a..milvus.internal.ShowLoadedCollectionsResponse\"\x00\x12u\n\x14ShowLoadedPartitions\x12,.milvus.internal.ShowLoadedPartitionsRequest\x1a-.milvus.internal.ShowLoadedPartitionsResponse\"\x00\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'querycoord_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LOADSTATUS']._serialized_start=1306
-  _globals['_LOADSTATUS']._serialized_end=1365
-  _globals['_LOADCOLLECTIONREQUEST']._serialized_start=68
-  _globals['_LOADCOLLECTIONREQUEST']._serialized_end=258
-  _globals['_RELEASECOLLECTIONREQUEST']._serialized_start=260
-  _globals['_RELEASECOLLECTIONREQUEST']._serialized_end=366
-  _globals['_LOADPARTITIONSREQUEST']._serialized_start=369
-  _globals['_LOADPARTITIONSREQUEST']._serialized_end=535
-  _globals['_RELEASEPARTITIONSREQUEST']._serialized_start=538
-  _globals['_RELEASEPARTITIONSREQUEST']._serialized_end=666
-  _globals['_GETLOADSTATEREQUEST']._serialized_start=668
-  _globals['_GETLOADSTATEREQUEST']._serialized_end=777
-  _globals['_GETLOADSTATERESPONSE']._serialized_start=780
-  _globals['_GETLOADSTATERESPONSE']._serialized_end=909
-  _globals['_SHARDLEADER']._serialized_start=911
-  _globals['_SHARDLEADER']._serialized_end=980
-  _globals['_REPLICA']._serialized_start=982
-  _globals['_REPLICA']._serialized_end=1096
-  _globals['_GETSHARDLEADERSREQUEST']._serialized_start=1098
-  _globals['_GETSHARDLEADERSREQUEST']._serialized_end=1188
-  _globals['_GETSHARDLEADERSRESPONSE']._serialized_start=1190
-  _globals['_GETSHARDLEADERSRESPONSE']._serialized_end=1304
-  _globals['_QUERYCOORD']._serialized_start=1368
-  _globals['_QUERYCOORD']._serialized_end=2049
+  _globals['_LOADSTATUS']._serialized_start=1984
+  _globals['_LOADSTATUS']._serialized_end=2043
+  _globals['_LOADTYPE']._serialized_start=2045
+  _globals['_LOADTYPE']._serialized_end=2117
+  _globals['_COLLECTIONLOADINFO']._serialized_start=68
+  _globals['_COLLECTIONLOADINFO']._serialized_end=282
+  _globals['_LOADCOLLECTIONREQUEST']._serialized_start=285
+  _globals['_LOADCOLLECTIONREQUEST']._serialized_end=475
+  _globals['_RELEASECOLLECTIONREQUEST']._serialized_start=477
+  _globals['_RELEASECOLLECTIONREQUEST']._serialized_end=583
+  _globals['_LOADPARTITIONSREQUEST']._serialized_start=586
+  _globals['_LOADPARTITIONSREQUEST']._serialized_end=752
+  _globals['_RELEASEPARTITIONSREQUEST']._serialized_start=755
+  _globals['_RELEASEPARTITIONSREQUEST']._serialized_end=883
+  _globals['_GETLOADSTATEREQUEST']._serialized_start=885
+  _globals['_GETLOADSTATEREQUEST']._serialized_end=994
+  _globals['_GETLOADSTATERESPONSE']._serialized_start=997
+  _globals['_GETLOADSTATERESPONSE']._serialized_end=1126
+  _globals['_SHARDLEADER']._serialized_start=1128
+  _globals['_SHARDLEADER']._serialized_end=1197
+  _globals['_REPLICA']._serialized_start=1199
+  _globals['_REPLICA']._serialized_end=1313
+  _globals['_GETSHARDLEADERSREQUEST']._serialized_start=1315
+  _globals['_GETSHARDLEADERSREQUEST']._serialized_end=1405
+  _globals['_GETSHARDLEADERSRESPONSE']._serialized_start=1407
+  _globals['_GETSHARDLEADERSRESPONSE']._serialized_end=1521
+  _globals['_SHOWLOADEDCOLLECTIONSREQUEST']._serialized_start=1523
+  _globals['_SHOWLOADEDCOLLECTIONSREQUEST']._serialized_end=1620
+  _globals['_SHOWLOADEDCOLLECTIONSRESPONSE']._serialized_start=1622
+  _globals['_SHOWLOADEDCOLLECTIONSRESPONSE']._serialized_end=1739
+  _globals['_SHOWLOADEDPARTITIONSREQUEST']._serialized_start=1741
+  _globals['_SHOWLOADEDPARTITIONSREQUEST']._serialized_end=1836
+  _globals['_SHOWLOADEDPARTITIONSRESPONSE']._serialized_start=1839
+  _globals['_SHOWLOADEDPARTITIONSRESPONSE']._serialized_end=1982
+  _globals['_QUERYCOORD']._serialized_start=2120
+  _globals['_QUERYCOORD']._serialized_end=3042
 # @@protoc_insertion_point(module_scope)

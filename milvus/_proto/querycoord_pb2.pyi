@@ -14,9 +14,36 @@ class LoadStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LOAD_STATUS_NONE: _ClassVar[LoadStatus]
     LOADING: _ClassVar[LoadStatus]
     LOADED: _ClassVar[LoadStatus]
+
+class LoadType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LOAD_TYPE_NONE: _ClassVar[LoadType]
+    LOAD_COLLECTION: _ClassVar[LoadType]
+    LOAD_PARTITIONS: _ClassVar[LoadType]
 LOAD_STATUS_NONE: LoadStatus
 LOADING: LoadStatus
 LOADED: LoadStatus
+LOAD_TYPE_NONE: LoadType
+LOAD_COLLECTION: LoadType
+LOAD_PARTITIONS: LoadType
+
+class CollectionLoadInfo(_message.Message):
+    __slots__ = ("collectionID", "dbID", "load_type", "partitionIDs", "replica_number", "status", "load_fields")
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    DBID_FIELD_NUMBER: _ClassVar[int]
+    LOAD_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONIDS_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    LOAD_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    collectionID: int
+    dbID: int
+    load_type: LoadType
+    partitionIDs: _containers.RepeatedScalarFieldContainer[int]
+    replica_number: int
+    status: LoadStatus
+    load_fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, collectionID: _Optional[int] = ..., dbID: _Optional[int] = ..., load_type: _Optional[_Union[LoadType, str]] = ..., partitionIDs: _Optional[_Iterable[int]] = ..., replica_number: _Optional[int] = ..., status: _Optional[_Union[LoadStatus, str]] = ..., load_fields: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class LoadCollectionRequest(_message.Message):
     __slots__ = ("base", "dbID", "collectionID", "replica_number", "resource_groups", "refresh", "load_fields")
@@ -131,3 +158,39 @@ class GetShardLeadersResponse(_message.Message):
     status: _common_pb2.Status
     replicas: _containers.RepeatedCompositeFieldContainer[Replica]
     def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ...) -> None: ...
+
+class ShowLoadedCollectionsRequest(_message.Message):
+    __slots__ = ("base", "collectionIDs")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONIDS_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    collectionIDs: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionIDs: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class ShowLoadedCollectionsResponse(_message.Message):
+    __slots__ = ("status", "collectionIDs", "progress")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONIDS_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    collectionIDs: _containers.RepeatedScalarFieldContainer[int]
+    progress: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., collectionIDs: _Optional[_Iterable[int]] = ..., progress: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class ShowLoadedPartitionsRequest(_message.Message):
+    __slots__ = ("base", "collectionID")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    collectionID: int
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ...) -> None: ...
+
+class ShowLoadedPartitionsResponse(_message.Message):
+    __slots__ = ("status", "load_type", "partitionIDs")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    LOAD_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONIDS_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    load_type: LoadType
+    partitionIDs: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., load_type: _Optional[_Union[LoadType, str]] = ..., partitionIDs: _Optional[_Iterable[int]] = ...) -> None: ...

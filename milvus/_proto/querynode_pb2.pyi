@@ -11,18 +11,20 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class QWatchDmChannelRequest(_message.Message):
-    __slots__ = ("base", "replicaID", "vchannel", "schema", "partitionIDs")
+    __slots__ = ("base", "replicaID", "vchannel", "schema", "partitionIDs", "unflushed_segments")
     BASE_FIELD_NUMBER: _ClassVar[int]
     REPLICAID_FIELD_NUMBER: _ClassVar[int]
     VCHANNEL_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_FIELD_NUMBER: _ClassVar[int]
     PARTITIONIDS_FIELD_NUMBER: _ClassVar[int]
+    UNFLUSHED_SEGMENTS_FIELD_NUMBER: _ClassVar[int]
     base: _common_pb2.MsgBase
     replicaID: int
     vchannel: _datacoord_pb2.VchannelInfo
     schema: bytes
     partitionIDs: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., replicaID: _Optional[int] = ..., vchannel: _Optional[_Union[_datacoord_pb2.VchannelInfo, _Mapping]] = ..., schema: _Optional[bytes] = ..., partitionIDs: _Optional[_Iterable[int]] = ...) -> None: ...
+    unflushed_segments: _containers.RepeatedCompositeFieldContainer[_datacoord_pb2.SegmentInfo]
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., replicaID: _Optional[int] = ..., vchannel: _Optional[_Union[_datacoord_pb2.VchannelInfo, _Mapping]] = ..., schema: _Optional[bytes] = ..., partitionIDs: _Optional[_Iterable[int]] = ..., unflushed_segments: _Optional[_Iterable[_Union[_datacoord_pb2.SegmentInfo, _Mapping]]] = ...) -> None: ...
 
 class QUnwatchDmChannelRequest(_message.Message):
     __slots__ = ("base", "collectionID", "channel_name")
@@ -58,38 +60,77 @@ class ReleaseSegmentsRequest(_message.Message):
     segmentIDs: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., segmentIDs: _Optional[_Iterable[int]] = ...) -> None: ...
 
+class QLoadPartitionsRequest(_message.Message):
+    __slots__ = ("base", "collectionID", "partitionIDs")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONIDS_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    collectionID: int
+    partitionIDs: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class QReleasePartitionsRequest(_message.Message):
+    __slots__ = ("base", "collectionID", "partitionIDs")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONIDS_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    collectionID: int
+    partitionIDs: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ...) -> None: ...
+
 class ShardRequest(_message.Message):
-    __slots__ = ("base", "collectionID", "partitionIDs", "channels", "guarantee_ts", "travel_ts", "serialized_plan", "placeholder_group", "topk", "nq", "output_field_ids", "metric_type", "search_params")
+    __slots__ = ("base", "collectionID", "partitionIDs", "channels", "guarantee_ts", "travel_ts", "placeholder_group", "topk", "nq", "output_field_ids", "metric_type", "search_params", "anns_field", "expr", "expr_template_values", "primary_keys", "limit", "offset", "count_only")
+    class ExprTemplateValuesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _schema_pb2.TemplateValue
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_schema_pb2.TemplateValue, _Mapping]] = ...) -> None: ...
     BASE_FIELD_NUMBER: _ClassVar[int]
     COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
     PARTITIONIDS_FIELD_NUMBER: _ClassVar[int]
     CHANNELS_FIELD_NUMBER: _ClassVar[int]
     GUARANTEE_TS_FIELD_NUMBER: _ClassVar[int]
     TRAVEL_TS_FIELD_NUMBER: _ClassVar[int]
-    SERIALIZED_PLAN_FIELD_NUMBER: _ClassVar[int]
     PLACEHOLDER_GROUP_FIELD_NUMBER: _ClassVar[int]
     TOPK_FIELD_NUMBER: _ClassVar[int]
     NQ_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_IDS_FIELD_NUMBER: _ClassVar[int]
     METRIC_TYPE_FIELD_NUMBER: _ClassVar[int]
     SEARCH_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    ANNS_FIELD_FIELD_NUMBER: _ClassVar[int]
+    EXPR_FIELD_NUMBER: _ClassVar[int]
+    EXPR_TEMPLATE_VALUES_FIELD_NUMBER: _ClassVar[int]
+    PRIMARY_KEYS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    COUNT_ONLY_FIELD_NUMBER: _ClassVar[int]
     base: _common_pb2.MsgBase
     collectionID: int
     partitionIDs: _containers.RepeatedScalarFieldContainer[int]
     channels: _containers.RepeatedScalarFieldContainer[str]
     guarantee_ts: int
     travel_ts: int
-    serialized_plan: bytes
     placeholder_group: bytes
     topk: int
     nq: int
     output_field_ids: _containers.RepeatedScalarFieldContainer[int]
     metric_type: str
     search_params: bytes
-    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ..., channels: _Optional[_Iterable[str]] = ..., guarantee_ts: _Optional[int] = ..., travel_ts: _Optional[int] = ..., serialized_plan: _Optional[bytes] = ..., placeholder_group: _Optional[bytes] = ..., topk: _Optional[int] = ..., nq: _Optional[int] = ..., output_field_ids: _Optional[_Iterable[int]] = ..., metric_type: _Optional[str] = ..., search_params: _Optional[bytes] = ...) -> None: ...
+    anns_field: str
+    expr: str
+    expr_template_values: _containers.MessageMap[str, _schema_pb2.TemplateValue]
+    primary_keys: _schema_pb2.IDs
+    limit: int
+    offset: int
+    count_only: bool
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ..., channels: _Optional[_Iterable[str]] = ..., guarantee_ts: _Optional[int] = ..., travel_ts: _Optional[int] = ..., placeholder_group: _Optional[bytes] = ..., topk: _Optional[int] = ..., nq: _Optional[int] = ..., output_field_ids: _Optional[_Iterable[int]] = ..., metric_type: _Optional[str] = ..., search_params: _Optional[bytes] = ..., anns_field: _Optional[str] = ..., expr: _Optional[str] = ..., expr_template_values: _Optional[_Mapping[str, _schema_pb2.TemplateValue]] = ..., primary_keys: _Optional[_Union[_schema_pb2.IDs, _Mapping]] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ..., count_only: _Optional[bool] = ...) -> None: ...
 
 class ShardSearchResults(_message.Message):
-    __slots__ = ("status", "num_queries", "top_k", "ids", "scores", "topks", "arrow_fields", "metric_type")
+    __slots__ = ("status", "num_queries", "top_k", "ids", "scores", "topks", "arrow_fields", "metric_type", "read_ts")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     NUM_QUERIES_FIELD_NUMBER: _ClassVar[int]
     TOP_K_FIELD_NUMBER: _ClassVar[int]
@@ -98,6 +139,7 @@ class ShardSearchResults(_message.Message):
     TOPKS_FIELD_NUMBER: _ClassVar[int]
     ARROW_FIELDS_FIELD_NUMBER: _ClassVar[int]
     METRIC_TYPE_FIELD_NUMBER: _ClassVar[int]
+    READ_TS_FIELD_NUMBER: _ClassVar[int]
     status: _common_pb2.Status
     num_queries: int
     top_k: int
@@ -106,16 +148,65 @@ class ShardSearchResults(_message.Message):
     topks: _containers.RepeatedScalarFieldContainer[int]
     arrow_fields: bytes
     metric_type: str
-    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., num_queries: _Optional[int] = ..., top_k: _Optional[int] = ..., ids: _Optional[_Union[_schema_pb2.IDs, _Mapping]] = ..., scores: _Optional[_Iterable[float]] = ..., topks: _Optional[_Iterable[int]] = ..., arrow_fields: _Optional[bytes] = ..., metric_type: _Optional[str] = ...) -> None: ...
+    read_ts: int
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., num_queries: _Optional[int] = ..., top_k: _Optional[int] = ..., ids: _Optional[_Union[_schema_pb2.IDs, _Mapping]] = ..., scores: _Optional[_Iterable[float]] = ..., topks: _Optional[_Iterable[int]] = ..., arrow_fields: _Optional[bytes] = ..., metric_type: _Optional[str] = ..., read_ts: _Optional[int] = ...) -> None: ...
 
 class ShardQueryResults(_message.Message):
-    __slots__ = ("status", "ids", "arrow_fields", "count")
+    __slots__ = ("status", "ids", "arrow_fields", "count", "read_ts")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
     ARROW_FIELDS_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
+    READ_TS_FIELD_NUMBER: _ClassVar[int]
     status: _common_pb2.Status
     ids: _schema_pb2.IDs
     arrow_fields: bytes
     count: int
-    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., ids: _Optional[_Union[_schema_pb2.IDs, _Mapping]] = ..., arrow_fields: _Optional[bytes] = ..., count: _Optional[int] = ...) -> None: ...
+    read_ts: int
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., ids: _Optional[_Union[_schema_pb2.IDs, _Mapping]] = ..., arrow_fields: _Optional[bytes] = ..., count: _Optional[int] = ..., read_ts: _Optional[int] = ...) -> None: ...
+
+class GetDataDistributionRequest(_message.Message):
+    __slots__ = ("base",)
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ...) -> None: ...
+
+class ChannelDistribution(_message.Message):
+    __slots__ = ("channel_name", "collectionID", "tsafe", "partitionIDs")
+    CHANNEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    TSAFE_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONIDS_FIELD_NUMBER: _ClassVar[int]
+    channel_name: str
+    collectionID: int
+    tsafe: int
+    partitionIDs: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, channel_name: _Optional[str] = ..., collectionID: _Optional[int] = ..., tsafe: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class SegmentDistribution(_message.Message):
+    __slots__ = ("id", "collectionID", "partitionID", "channel", "num_rows", "sealed")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    NUM_ROWS_FIELD_NUMBER: _ClassVar[int]
+    SEALED_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    collectionID: int
+    partitionID: int
+    channel: str
+    num_rows: int
+    sealed: bool
+    def __init__(self, id: _Optional[int] = ..., collectionID: _Optional[int] = ..., partitionID: _Optional[int] = ..., channel: _Optional[str] = ..., num_rows: _Optional[int] = ..., sealed: _Optional[bool] = ...) -> None: ...
+
+class GetDataDistributionResponse(_message.Message):
+    __slots__ = ("status", "node_id", "channels", "segments")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    node_id: int
+    channels: _containers.RepeatedCompositeFieldContainer[ChannelDistribution]
+    segments: _containers.RepeatedCompositeFieldContainer[SegmentDistribution]
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., node_id: _Optional[int] = ..., channels: _Optional[_Iterable[_Union[ChannelDistribution, _Mapping]]] = ..., segments: _Optional[_Iterable[_Union[SegmentDistribution, _Mapping]]] = ...) -> None: ...

@@ -1,0 +1,219 @@
+"""Checkers: compare the target with the distribution and say what to do (pure functions).
+
+The distribution is what the query nodes report (``GetDataDistribution``).  Each replica
+serves every vchannel of its collection on one shard leader, and every flushed segment of a
+channel on that channel's leader (which also holds the channel's deletes).  Rules:
+
+* a leader that does not watch its channel gets ``WatchChannel``;
+* a flushed segment of the target the leader does not serve sealed gets ``LoadSegments``
+  (the node hands off its growing copy atomically);
+* a sealed segment no longer in the target is released only once every target segment of
+  its channel is served on that node (so a compaction's replacements answer first);
+* a channel watched by a node that is not its leader is unwatched once the leader watches it;
+  everything served for a collection that is not loaded is released.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from milvus._proto import querycoord_pb2, querynode_pb2
+from milvus.querycoord.target import CollectionTarget
+
+
+@dataclass
+class NodeDist:
+    """One query node's report: watched channels and sealed segments, per collection."""
+
+    node_id: int
+    channels: set[tuple[int, str]] = field(default_factory=set)
+    sealed: dict[tuple[int, int], str] = field(default_factory=dict)  # (collection, segment) -> channel
+
+    @classmethod
+    def from_proto(cls, node_id: int, resp: querynode_pb2.GetDataDistributionResponse) -> NodeDist:
+        dist = cls(node_id)
+        dist.channels = {(c.collectionID, c.channel_name) for c in resp.channels}
+        dist.sealed = {(s.collectionID, s.id): s.channel for s in resp.segments if s.sealed}
+        return dist
+
+    def sealed_of(self, collection_id: int) -> dict[int, str]:
+        return {seg: ch for (coll, seg), ch in self.sealed.items() if coll == collection_id}
+
+
+@dataclass(frozen=True)
+class WatchChannel:
+    node_id: int
+    collection_id: int
+    channel: str
+    replica_id: int
+
+
+@dataclass(frozen=True)
+class UnwatchChannel:
+    node_id: int
+    collection_id: int
+    channel: str
+
+
+@dataclass(frozen=True)
+class LoadSegments:
+    node_id: int
+    collection_id: int
+    segment_ids: tuple[int, ...]
+    replica_id: int
+
+
+@dataclass(frozen=True)
+class ReleaseSegments:
+    node_id: int
+    collection_id: int
+    segment_ids: tuple[int, ...]
+
+
+Task = WatchChannel | UnwatchChannel | LoadSegments | ReleaseSegments
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A loaded collection as the checker sees it."""
+
+    info: querycoord_pb2.CollectionLoadInfo
+    replicas: list[querycoord_pb2.Replica]
+    target: CollectionTarget | None
+
+
+def leaders(replica: querycoord_pb2.Replica) -> dict[str, int]:
+    return {leader.channel_name: leader.node_id for leader in replica.shard_leaders}
+
+
+def assign_replicas(collection_id: int, replica_ids: list[int], nodes: Iterable[int],
+                    channels: Iterable[str]) -> list[querycoord_pb2.Replica]:
+    """New replicas over ``nodes`` (each node in one replica), channels spread round-robin."""
+    nodes = sorted(nodes)
+    channels = sorted(channels)
+    count = len(replica_ids)
+    replicas = []
+    for i, replica_id in enumerate(replica_ids):
+        members = nodes[i::count]
+        replica = querycoord_pb2.Replica(id=replica_id, collectionID=collection_id, node_ids=members)
+        for j, channel in enumerate(channels):
+            replica.shard_leaders.add(channel_name=channel, node_id=members[j % len(members)])
+        replicas.append(replica)
+    return replicas
+
+
+def fix_replicas(replicas: list[querycoord_pb2.Replica], channels: Iterable[str],
+                 alive: Iterable[int]) -> list[querycoord_pb2.Replica]:
+    """The replicas that need a change (copies): dead members dropped, free alive nodes
+    adopted by empty replicas, channels without a live leader given one."""
+    alive = sorted(set(alive))
+    used = {n for r in replicas for n in r.node_ids if n in alive}
+    free = [n for n in alive if n not in used]
+    changed = []
+    for replica in replicas:
+        members = [n for n in replica.node_ids if n in alive]
+        if not members and free:
+            members = [free.pop(0)]
+        current = leaders(replica)
+        new_leaders = {}
+        for j, channel in enumerate(sorted(channels)):
+            node = current.get(channel)
+            if node not in members:
+                node = members[j % len(members)] if members else 0
+            new_leaders[channel] = node
+        if members != list(replica.node_ids) or new_leaders != current:
+            fixed = querycoord_pb2.Replica(id=replica.id, collectionID=replica.collectionID, node_ids=members)
+            for channel, node in sorted(new_leaders.items()):
+                fixed.shard_leaders.add(channel_name=channel, node_id=node)
+            changed.append(fixed)
+    return changed
+
+
+def check(collections: Iterable[Loaded], dist: Mapping[int, NodeDist]) -> list[Task]:
+    """Every task that brings the distribution closer to the targets."""
+    tasks: list[Task] = []
+    loaded_ids = set()
+    for coll in collections:
+        loaded_ids.add(coll.info.collectionID)
+        if coll.target is not None:
+            tasks += _check_collection(coll, coll.target, dist)
+    # whatever a node serves for a collection that is not loaded goes
+    for node_id, nd in sorted(dist.items()):
+        for coll_id, channel in sorted(nd.channels):
+            if coll_id not in loaded_ids:
+                tasks.append(UnwatchChannel(node_id, coll_id, channel))
+        stray: dict[int, list[int]] = {}
+        for (coll_id, seg), _ in sorted(nd.sealed.items()):
+            if coll_id not in loaded_ids:
+                stray.setdefault(coll_id, []).append(seg)
+        tasks += [ReleaseSegments(node_id, c, tuple(segs)) for c, segs in sorted(stray.items())]
+    return tasks
+
+
+def _check_collection(coll: Loaded, target: CollectionTarget, dist: Mapping[int, NodeDist]) -> list[Task]:
+    cid = coll.info.collectionID
+    tasks: list[Task] = []
+    wanted_channels: dict[int, set[str]] = {}  # node -> channels it leads
+    for replica in coll.replicas:
+        lead = leaders(replica)
+        for channel in sorted(target.channels):
+            node = lead.get(channel, 0)
+            nd = dist.get(node)
+            if nd is None:
+                continue  # no live leader yet: fix_replicas assigns one
+            wanted_channels.setdefault(node, set()).add(channel)
+            if (cid, channel) not in nd.channels:
+                tasks.append(WatchChannel(node, cid, channel, replica.id))
+        # sealed segments, per leader node
+        missing: dict[int, list[int]] = {}
+        for seg_id, info in sorted(target.sealed.items()):
+            node = lead.get(info.insert_channel, 0)
+            nd = dist.get(node)
+            if nd is not None and (cid, seg_id) not in nd.sealed:
+                missing.setdefault(node, []).append(seg_id)
+        tasks += [LoadSegments(node, cid, tuple(segs), replica.id) for node, segs in sorted(missing.items())]
+
+    for node_id, nd in sorted(dist.items()):
+        served = nd.sealed_of(cid)
+        extra = []
+        for seg_id, channel in sorted(served.items()):
+            if seg_id in target.sealed and target.sealed[seg_id].insert_channel in wanted_channels.get(node_id, ()):
+                continue
+            # keep it until every target segment of its channel answers on this node
+            complete = all(s.id in served for s in target.sealed_of(channel))
+            leader_elsewhere = channel not in wanted_channels.get(node_id, ())
+            if complete or leader_elsewhere:
+                extra.append(seg_id)
+        if extra:
+            tasks.append(ReleaseSegments(node_id, cid, tuple(extra)))
+        for coll_id, channel in sorted(nd.channels):
+            if coll_id != cid or channel in wanted_channels.get(node_id, ()):
+                continue
+            # the channel moved (or went): unwatch once a leader of it serves it
+            if channel not in target.channels or any((cid, channel) in d.channels for n, d in dist.items()
+                                                     if channel in wanted_channels.get(n, ())):
+                tasks.append(UnwatchChannel(node_id, cid, channel))
+    return tasks
+
+
+def progress(coll: Loaded, dist: Mapping[int, NodeDist]) -> int:
+    """Percent of the target served: watched channels and sealed segments, over all replicas."""
+    target = coll.target
+    if target is None:
+        return 0
+    cid = coll.info.collectionID
+    total = done = 0
+    for replica in coll.replicas:
+        lead = leaders(replica)
+        for channel in target.channels:
+            total += 1
+            nd = dist.get(lead.get(channel, 0))
+            done += nd is not None and (cid, channel) in nd.channels
+        for seg_id, info in target.sealed.items():
+            total += 1
+            nd = dist.get(lead.get(info.insert_channel, 0))
+            done += nd is not None and (cid, seg_id) in nd.sealed
+    if not coll.replicas:
+        return 0
+    return 100 if total == 0 else done * 100 // total

@@ -1,0 +1,438 @@
+"""The QueryCoord service (proto/querycoord.proto): load/release, replicas, shard leaders.
+
+Injected by the composition root: the meta store (rooted at the meta prefix), a DataCoord
+client (recovery info: checkpoints and segments), a RootCoord client (schemas and
+vchannels), ``alloc_id(n)`` for replica ids, and query node clients through ``add_node``.
+
+``LoadCollection``/``LoadPartitions`` only record what must be loaded (and its replicas) in
+the meta store; a background loop — the checker — refreshes each loaded collection's target
+from the data coordinator, reads every node's distribution, and runs the tasks that close
+the gap (watch channels, load new flushed segments, release dropped ones).  So a restart,
+a new flushed segment or a node that lost its state all converge the same way.
+``GetLoadState`` reports how much of the target is served.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from milvus import errors
+from milvus._proto import internal_pb2, querycoord_pb2, querynode_pb2
+from milvus.kv.base import KV
+from milvus.metastore.querycoord_catalog import QueryCoordCatalog
+from milvus.querycoord import checker
+from milvus.querycoord.checker import Loaded, NodeDist
+from milvus.querycoord.meta import LoadMeta
+from milvus.querycoord.target import TargetManager, check
+from milvus.rpc.server import message_class
+
+log = logging.getLogger(__name__)
+
+SERVICE = querycoord_pb2.DESCRIPTOR.services_by_name["QueryCoord"]
+
+
+def _answers(fn: Callable[[QueryCoord, Any], Any]) -> Callable[[QueryCoord, Any], Any]:
+    """Serve one RPC: refuse while not started; answer any exception with a status."""
+    response_cls = message_class(SERVICE.methods_by_name[fn.__name__].output_type)
+
+    @functools.wraps(fn)
+    def call(self: QueryCoord, request: Any) -> Any:
+        try:
+            if not self._serving:
+                raise errors.ServiceNotReady("service not ready[querycoord]")
+            return fn(self, request)
+        except Exception as exc:  # noqa: BLE001 - the one place errors become statuses
+            if not isinstance(exc, errors.MilvusError):
+                log.exception("QueryCoord.%s failed", fn.__name__)
+            return errors.error_response(response_cls, exc)
+
+    return call
+
+
+@dataclass
+class _Node:
+    node_id: int
+    client: Any
+    address: str
+
+
+class QueryCoord:
+    name = "querycoord"
+
+    def __init__(self, kv: KV, *, datacoord: Any, rootcoord: Any, alloc_id: Callable[[int], int],
+                 check_interval: float = 1.0, node_id: int = 0):
+        self._meta = LoadMeta(QueryCoordCatalog(kv))
+        self._targets = TargetManager(datacoord, rootcoord)
+        self._alloc_id = alloc_id
+        self._interval = check_interval
+        self._node_id = node_id
+        self._nodes_lock = threading.Lock()
+        self._nodes: dict[int, _Node] = {}
+        self._round_lock = threading.Lock()  # one checker round at a time
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._serving = False
+        self._rounds = 0
+        self._state_lock = threading.Lock()
+        self._progress: dict[int, int] = {}  # percent of the target served
+        self._ready: set[int] = set()  # collections whose whole target was served once
+        self._last_dist: dict[int, NodeDist] = {}
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    def start(self, run_checker: bool = True) -> None:
+        """Reload what was loaded; ``run_checker`` starts the background loop (tests may
+        drive ``check_once`` themselves)."""
+        self._meta.recover()
+        self._serving = True
+        if run_checker:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name="querycoord-checker", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._serving = False
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        with self._nodes_lock:
+            nodes = sorted(self._nodes)
+        return self._serving, {"query_nodes": nodes, "rounds": self._rounds}
+
+    # ---- query nodes ---------------------------------------------------------------------
+
+    def add_node(self, node_id: int, client: Any, address: str = "") -> None:
+        with self._nodes_lock:
+            self._nodes[node_id] = _Node(node_id, client, address)
+        self.trigger()
+
+    def remove_node(self, node_id: int) -> None:
+        with self._nodes_lock:
+            self._nodes.pop(node_id, None)
+        self.trigger()
+
+    def _node(self, node_id: int) -> _Node | None:
+        with self._nodes_lock:
+            return self._nodes.get(node_id)
+
+    def _node_ids(self) -> list[int]:
+        with self._nodes_lock:
+            return sorted(self._nodes)
+
+    # ---- the checker ---------------------------------------------------------------------
+
+    def trigger(self) -> None:
+        """Run a checker round soon (instead of at the next interval)."""
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.check_once()
+            except Exception:  # noqa: BLE001 - a failed round is retried at the next one
+                log.exception("query coordinator check round failed")
+            self._wake.wait(self._interval)
+            self._wake.clear()
+
+    def _distribution(self) -> dict[int, NodeDist]:
+        dist = {}
+        with self._nodes_lock:
+            nodes = list(self._nodes.values())
+        for node in nodes:
+            try:
+                resp = node.client.GetDataDistribution(querynode_pb2.GetDataDistributionRequest())
+                check(resp.status, f"distribution of query node {node.node_id}")
+            except Exception as exc:  # noqa: BLE001 - an unreachable node serves nothing
+                log.warning("query node %d did not report its distribution: %s", node.node_id, exc)
+                continue
+            dist[node.node_id] = NodeDist.from_proto(node.node_id, resp)
+        return dist
+
+    def _loaded(self, refresh: bool) -> list[Loaded]:
+        out = []
+        for info in self._meta.collections():
+            target = self._targets.get(info.collectionID)
+            if refresh or target is None:
+                try:
+                    target = self._targets.refresh(info)
+                except Exception as exc:  # noqa: BLE001 - keep the last target we had
+                    log.warning("target of collection %d not refreshed: %s", info.collectionID, exc)
+            out.append(Loaded(info, self._meta.replicas(info.collectionID), target))
+        return out
+
+    def check_once(self) -> None:
+        """One round: refresh targets, fix replicas, read the distribution, run the tasks,
+        update load states."""
+        with self._round_lock:
+            alive = self._node_ids()
+            collections = self._loaded(refresh=True)
+            for coll in collections:
+                if coll.target is not None:
+                    fixed = checker.fix_replicas(coll.replicas, coll.target.channels, alive)
+                    if fixed:
+                        self._meta.put_replicas(fixed)
+            collections = self._loaded(refresh=False)
+            dist = self._distribution()
+            for task in checker.check(collections, dist):
+                self._run(task)
+            dist = self._distribution()
+            for coll in collections:
+                self._update_progress(coll, dist)
+            with self._state_lock:
+                self._last_dist = dist
+            self._rounds += 1
+
+    def _update_progress(self, coll: Loaded, dist: dict[int, NodeDist]) -> None:
+        """A collection is ready once its whole target was served (in this process's life);
+        later targets (new flushed segments) are handed off behind the scenes."""
+        info = coll.info
+        cid = info.collectionID
+        percent = checker.progress(coll, dist)
+        with self._state_lock:
+            self._progress[cid] = percent
+            if percent == 100:
+                self._ready.add(cid)
+        if percent == 100 and info.status != querycoord_pb2.LOADED and self._meta.collection(cid):
+            info.status = querycoord_pb2.LOADED
+            self._meta.put(info)
+            log.info("collection %d loaded", cid)
+
+    # ---- tasks ---------------------------------------------------------------------------
+
+    def _run(self, task: checker.Task) -> None:
+        node = self._node(task.node_id)
+        if node is None:
+            return
+        try:
+            status = self._call(node, task)
+            check(status, f"{type(task).__name__} on query node {task.node_id}")
+        except Exception as exc:  # noqa: BLE001 - the next round retries
+            log.warning("task %s failed: %s", task, exc)
+
+    def _call(self, node: _Node, task: checker.Task) -> Any:
+        if isinstance(task, checker.WatchChannel):
+            target = self._targets.get(task.collection_id)
+            info = self._meta.collection(task.collection_id)
+            if target is None or info is None:
+                return errors.OK
+            request = querynode_pb2.QWatchDmChannelRequest(
+                replicaID=task.replica_id, vchannel=target.channels[task.channel], schema=target.schema,
+                partitionIDs=list(info.partitionIDs) if info.load_type == querycoord_pb2.LOAD_PARTITIONS else [],
+                unflushed_segments=target.unflushed.get(task.channel, []))
+            return node.client.WatchDmChannel(request)
+        if isinstance(task, checker.LoadSegments):
+            target = self._targets.get(task.collection_id)
+            if target is None:
+                return errors.OK
+            request = querynode_pb2.LoadSegmentsRequest(
+                replicaID=task.replica_id, collectionID=task.collection_id, schema=target.schema,
+                segments=[target.sealed[s] for s in task.segment_ids if s in target.sealed])
+            return node.client.LoadSegments(request)
+        if isinstance(task, checker.ReleaseSegments):
+            return node.client.ReleaseSegments(querynode_pb2.ReleaseSegmentsRequest(
+                collectionID=task.collection_id, segmentIDs=list(task.segment_ids)))
+        return node.client.UnwatchDmChannel(querynode_pb2.QUnwatchDmChannelRequest(
+            collectionID=task.collection_id, channel_name=task.channel))
+
+    def _forget(self, collection_id: int) -> None:
+        """Unload a collection: meta first (the checker stops serving it), then the nodes now."""
+        self._meta.remove(collection_id)
+        self._targets.remove(collection_id)
+        with self._state_lock:
+            self._progress.pop(collection_id, None)
+            self._ready.discard(collection_id)
+        self._release_on_nodes(collection_id)
+
+    def _release_on_nodes(self, collection_id: int) -> None:
+        """Stop serving a collection everywhere now (not at the next round)."""
+        for node_id, nd in self._distribution().items():
+            segments = tuple(sorted(nd.sealed_of(collection_id)))
+            if segments:
+                self._run(checker.ReleaseSegments(node_id, collection_id, segments))
+            for coll, channel in sorted(nd.channels):
+                if coll == collection_id:
+                    self._run(checker.UnwatchChannel(node_id, collection_id, channel))
+
+    # ---- RPCs ----------------------------------------------------------------------------
+
+    def GetComponentStates(self, request: internal_pb2.GetComponentStatesRequest) -> internal_pb2.ComponentStates:
+        state = internal_pb2.HEALTHY if self._serving else internal_pb2.INITIALIZING
+        return internal_pb2.ComponentStates(
+            state=internal_pb2.ComponentInfo(node_id=self._node_id, role="querycoord", state=state), status=errors.OK)
+
+    def _new_replicas(self, collection_id: int, count: int) -> list[querycoord_pb2.Replica]:
+        alive = self._node_ids()
+        if count > len(alive):
+            raise errors.ServiceUnavailable(
+                f"failed to load collection {collection_id}: {count} replicas need {count} query nodes, "
+                f"{len(alive)} available")
+        channels = self._targets.describe(collection_id).virtual_channels
+        first = self._alloc_id(count)
+        return checker.assign_replicas(collection_id, list(range(first, first + count)), alive, channels)
+
+    def _load(self, collection_id: int, db_id: int, replica_number: int, partitions: list[int] | None,
+              load_fields: list[str], refresh: bool) -> None:
+        replica_number = replica_number or 1
+        current = self._meta.collection(collection_id)
+        if current is not None:
+            if current.replica_number != replica_number and not refresh:
+                raise errors.ParameterInvalid(
+                    f"can't change the replica number for loaded collection: expected={current.replica_number}, "
+                    f"actual={replica_number}")
+            if partitions is None:
+                if current.load_type == querycoord_pb2.LOAD_PARTITIONS:
+                    current.load_type = querycoord_pb2.LOAD_COLLECTION
+                    del current.partitionIDs[:]
+                    current.status = querycoord_pb2.LOADING
+                    self._meta.put(current)
+                    with self._state_lock:
+                        self._ready.discard(collection_id)
+            elif current.load_type == querycoord_pb2.LOAD_PARTITIONS:
+                new = [p for p in partitions if p not in current.partitionIDs]
+                if new:
+                    current.partitionIDs.extend(new)
+                    current.status = querycoord_pb2.LOADING
+                    self._meta.put(current)
+                    with self._state_lock:
+                        self._ready.discard(collection_id)
+                    self._on_leaders(collection_id, lambda client: client.LoadPartitions(
+                        querynode_pb2.QLoadPartitionsRequest(collectionID=collection_id, partitionIDs=new)))
+            self.trigger()
+            return
+        self._targets.describe(collection_id, refresh=True)  # fails early for an unknown collection
+        info = querycoord_pb2.CollectionLoadInfo(
+            collectionID=collection_id, dbID=db_id, replica_number=replica_number,
+            load_type=querycoord_pb2.LOAD_COLLECTION if partitions is None else querycoord_pb2.LOAD_PARTITIONS,
+            partitionIDs=partitions or [], status=querycoord_pb2.LOADING, load_fields=load_fields)
+        self._meta.put(info, self._new_replicas(collection_id, replica_number))
+        log.info("loading collection %d (%d replicas, partitions %s)", collection_id, replica_number,
+                 "all" if partitions is None else partitions)
+        self.trigger()
+
+    def _on_leaders(self, collection_id: int, call: Callable[[Any], Any]) -> None:
+        nodes = {leader.node_id for r in self._meta.replicas(collection_id) for leader in r.shard_leaders}
+        for node_id in sorted(nodes):
+            node = self._node(node_id)
+            if node is not None:
+                try:
+                    call(node.client)
+                except Exception as exc:  # noqa: BLE001 - the node reloads from the target later
+                    log.warning("query node %d: %s", node_id, exc)
+
+    @_answers
+    def LoadCollection(self, request: querycoord_pb2.LoadCollectionRequest):
+        self._load(request.collectionID, request.dbID, request.replica_number, None, list(request.load_fields),
+                   request.refresh)
+        return errors.OK
+
+    @_answers
+    def LoadPartitions(self, request: querycoord_pb2.LoadPartitionsRequest):
+        if not request.partitionIDs:
+            raise errors.ParameterInvalid("LoadPartitions: no partition given")
+        self._load(request.collectionID, request.dbID, request.replica_number, list(request.partitionIDs), [],
+                   request.refresh)
+        return errors.OK
+
+    @_answers
+    def ReleaseCollection(self, request: querycoord_pb2.ReleaseCollectionRequest):
+        with self._round_lock:
+            if self._meta.collection(request.collectionID) is None:
+                return errors.OK
+            self._forget(request.collectionID)
+        log.info("released collection %d", request.collectionID)
+        return errors.OK
+
+    @_answers
+    def ReleasePartitions(self, request: querycoord_pb2.ReleasePartitionsRequest):
+        with self._round_lock:
+            info = self._meta.collection(request.collectionID)
+            if info is None:
+                return errors.OK
+            if info.load_type == querycoord_pb2.LOAD_COLLECTION:
+                raise errors.ParameterInvalid(
+                    "releasing some partitions after load collection is not supported")
+            left = [p for p in info.partitionIDs if p not in set(request.partitionIDs)]
+            if not left:
+                self._forget(request.collectionID)
+                return errors.OK
+            del info.partitionIDs[:]
+            info.partitionIDs.extend(left)
+            self._meta.put(info)
+            released = list(request.partitionIDs)
+            self._on_leaders(request.collectionID, lambda client: client.ReleasePartitions(
+                querynode_pb2.QReleasePartitionsRequest(collectionID=request.collectionID, partitionIDs=released)))
+        self.trigger()
+        return errors.OK
+
+    def _percent(self, info: querycoord_pb2.CollectionLoadInfo) -> int:
+        """100 once loaded and served since this coordinator started, else the progress (<100)."""
+        with self._state_lock:
+            if info.status == querycoord_pb2.LOADED and info.collectionID in self._ready:
+                return 100
+            return min(99, self._progress.get(info.collectionID, 0))
+
+    @_answers
+    def GetLoadState(self, request: querycoord_pb2.GetLoadStateRequest):
+        info = self._meta.collection(request.collectionID)
+        if info is None:
+            return querycoord_pb2.GetLoadStateResponse(status=errors.OK, state=querycoord_pb2.LOAD_STATUS_NONE)
+        if request.partitionIDs and info.load_type == querycoord_pb2.LOAD_PARTITIONS:
+            if any(p not in info.partitionIDs for p in request.partitionIDs):
+                return querycoord_pb2.GetLoadStateResponse(status=errors.OK, state=querycoord_pb2.LOAD_STATUS_NONE)
+        percent = self._percent(info)
+        state = querycoord_pb2.LOADED if percent == 100 else querycoord_pb2.LOADING
+        return querycoord_pb2.GetLoadStateResponse(status=errors.OK, state=state, progress=percent)
+
+    @_answers
+    def GetShardLeaders(self, request: querycoord_pb2.GetShardLeadersRequest):
+        info = self._meta.collection(request.collectionID)
+        if info is None:
+            raise errors.CollectionNotLoaded(f"collection not loaded[collection={request.collectionID}]")
+        if self._percent(info) < 100:
+            raise errors.ServiceUnavailable(f"collection {request.collectionID} is still loading")
+        with self._state_lock:
+            dist = self._last_dist
+        resp = querycoord_pb2.GetShardLeadersResponse(status=errors.OK)
+        for replica in self._meta.replicas(request.collectionID):
+            out = resp.replicas.add(id=replica.id, collectionID=replica.collectionID, node_ids=replica.node_ids)
+            for leader in replica.shard_leaders:
+                node = self._node(leader.node_id)
+                served = leader.node_id in dist and (request.collectionID, leader.channel_name) in \
+                    dist[leader.node_id].channels
+                if node is None or not served:
+                    raise errors.ChannelNotFound(f"channel {leader.channel_name} of collection "
+                                                 f"{request.collectionID} is not available: no serving leader")
+                out.shard_leaders.add(channel_name=leader.channel_name, node_id=leader.node_id, address=node.address)
+        return resp
+
+    @_answers
+    def ShowLoadedCollections(self, request: querycoord_pb2.ShowLoadedCollectionsRequest):
+        resp = querycoord_pb2.ShowLoadedCollectionsResponse(status=errors.OK)
+        wanted = set(request.collectionIDs)
+        for info in self._meta.collections():
+            if wanted and info.collectionID not in wanted:
+                continue
+            resp.collectionIDs.append(info.collectionID)
+            resp.progress.append(self._percent(info))
+        missing = sorted(wanted - set(resp.collectionIDs))
+        if missing:
+            raise errors.CollectionNotLoaded(f"collection not loaded[collection={missing[0]}]")
+        return resp
+
+    @_answers
+    def ShowLoadedPartitions(self, request: querycoord_pb2.ShowLoadedPartitionsRequest):
+        info = self._meta.collection(request.collectionID)
+        if info is None:
+            raise errors.CollectionNotLoaded(f"collection not loaded[collection={request.collectionID}]")
+        return querycoord_pb2.ShowLoadedPartitionsResponse(status=errors.OK, load_type=info.load_type,
+                                                           partitionIDs=info.partitionIDs)

@@ -1,0 +1,58 @@
+"""Where the filter language plugs in.
+
+The query node does not parse expressions itself: it is given a ``FilterCompiler`` that
+turns an expression (plus template values) into a ``RowFilter``, a function from a
+segment's rows (an Arrow table of the stored schema) to one bool per row (null counts as
+False).  A compiler raises ``milvus.errors.MilvusError`` (e.g. ``ParameterInvalid``) for a
+bad expression; any other exception is reported as an invalid expression too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from milvus.errors import MilvusError, ParameterInvalid
+from milvus.schema import CollectionSchemaModel
+
+RowFilter = Callable[[pa.Table], "np.ndarray | pa.Array | pa.ChunkedArray"]
+
+
+class FilterCompiler(Protocol):
+    def __call__(self, schema: CollectionSchemaModel, expr: str, template_values: Mapping[str, Any]) -> RowFilter: ...
+
+
+def compile_filter(compiler: FilterCompiler | None, schema: CollectionSchemaModel, expr: str,
+                   template_values: Mapping[str, Any]) -> RowFilter | None:
+    """The row filter of ``expr`` (None for an empty expression)."""
+    if not expr.strip():
+        return None
+    if compiler is None:
+        raise ParameterInvalid(f"cannot evaluate filter expression {expr!r}: this query node has no filter compiler")
+    try:
+        return compiler(schema, expr, template_values)
+    except MilvusError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the compiler's own errors are the user's expression
+        raise ParameterInvalid(f"failed to create query plan: cannot parse expression: {expr}, error: {exc}") from None
+
+
+def evaluate(row_filter: RowFilter, table: pa.Table) -> np.ndarray:
+    """The filter's mask over ``table`` as a numpy bool array (null -> False)."""
+    try:
+        result = row_filter(table)
+    except MilvusError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise ParameterInvalid(f"failed to evaluate the filter expression: {exc}") from None
+    if isinstance(result, (pa.Array, pa.ChunkedArray)):
+        result = pc.fill_null(result, False)
+        result = result.to_numpy(zero_copy_only=False)
+    mask = np.asarray(result, dtype=bool)
+    if mask.shape != (table.num_rows,):
+        raise ParameterInvalid(f"filter returned {mask.shape} values for {table.num_rows} rows")
+    return mask

@@ -1,0 +1,359 @@
+"""The QueryNode service (proto/querynode.proto): the logic object, transport-free.
+
+It serves growing segments of the vchannels it watches (consumed from the MQ from the
+watch's seek position) and sealed segments loaded from object storage, applies deletes,
+and answers searches and queries at a timestamp.  Every RPC answers a status; errors are
+mapped in one place (``_answer``).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import numpy as np
+import pyarrow as pa
+from pymilvus.grpc_gen import common_pb2, schema_pb2
+
+from milvus import errors
+from milvus._proto import datacoord_pb2, internal_pb2, querynode_pb2
+from milvus.binlog import read_delta_log, read_insert_log
+from milvus.mq.base import MQ
+from milvus.querynode.collection import CollectionState
+from milvus.querynode.deletes import ALL_PARTITIONS
+from milvus.querynode.filters import FilterCompiler
+from milvus.querynode.pipeline import ChannelConsumer
+from milvus.querynode.query import count, query
+from milvus.querynode.read import ReadSet, SegmentRows, output_table, prepare_read, table_to_ipc
+from milvus.querynode.search import make_plan, search
+from milvus.querynode.segments import SealedSegment
+from milvus.querynode.shard import Shard
+from milvus.rpc.server import message_class
+from milvus.schema import CollectionSchemaModel, arrow_to_ids
+from milvus.storage.base import ObjectStorage
+
+log = logging.getLogger(__name__)
+
+R = TypeVar("R")
+
+
+SERVICE = querynode_pb2.DESCRIPTOR.services_by_name["QueryNode"]
+
+
+def _answers(fn: Callable[..., R]) -> Callable[..., R]:
+    """Serve one RPC: refuse unless started (and not stopping); every exception becomes the
+    response's status (the one place)."""
+    response_cls = message_class(SERVICE.methods_by_name[fn.__name__].output_type)
+
+    @functools.wraps(fn)
+    def call(self: QueryNode, request: Any) -> R:
+        try:
+            if self._state != internal_pb2.HEALTHY:
+                raise errors.ServiceNotReady(f"service not ready[querynode {self.node_id}]")
+            return fn(self, request)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a status
+            if not isinstance(exc, errors.MilvusError):
+                log.exception("QueryNode.%s failed on node %s", fn.__name__, self.node_id)
+            return errors.error_response(response_cls, exc)
+    return call
+
+
+def _is_l0(info: datacoord_pb2.SegmentInfo) -> bool:
+    """An L0 segment holds only deletes (delta logs), for every partition of its channel."""
+    return info.level == datacoord_pb2.SEGMENT_LEVEL_L0 or (not info.binlogs and bool(info.deltalogs))
+
+
+def _log_paths(field_binlogs: Iterable[datacoord_pb2.FieldBinlog]) -> list[str]:
+    paths: list[str] = []
+    for fb in field_binlogs:
+        for binlog in fb.binlogs:
+            if binlog.log_path and binlog.log_path not in paths:
+                paths.append(binlog.log_path)
+    return paths
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with ``schema``'s columns (missing ones null: rows older than the field)."""
+    arrays = []
+    for fld in schema:
+        if fld.name in table.column_names:
+            col = table.column(fld.name)
+            arrays.append(col.cast(fld.type) if col.type != fld.type else col)
+        else:
+            arrays.append(pa.chunked_array([pa.nulls(table.num_rows, fld.type)]))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+class QueryNode:
+    """``mq`` and ``storage`` are the cluster's message queue and object storage;
+    ``filter_compiler`` evaluates filter expressions (see ``querynode.filters``);
+    ``read_timeout`` bounds the wait for tsafe."""
+
+    name = "querynode"
+
+    def __init__(self, node_id: int, mq: MQ, storage: ObjectStorage, *,
+                 filter_compiler: FilterCompiler | None = None, read_timeout: float = 10.0,
+                 subscription_prefix: str = "by-dev"):
+        self.node_id = node_id
+        self._mq = mq
+        self._storage = storage
+        self._filter_compiler = filter_compiler
+        self._read_timeout = read_timeout
+        self._subscription_prefix = subscription_prefix
+        self._lock = threading.Lock()
+        self._collections: dict[int, CollectionState] = {}
+        self._state = internal_pb2.INITIALIZING
+
+    # ---- lifetime ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._state = internal_pb2.HEALTHY
+
+    def stop(self) -> None:
+        self._state = internal_pb2.STOPPING
+        with self._lock:
+            collections, self._collections = list(self._collections.values()), {}
+        for state in collections:
+            for channel in state.shards():
+                self._drop_shard(state, channel, unsubscribe=False)
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        with self._lock:
+            loaded = len(self._collections)
+        return self._state == internal_pb2.HEALTHY, {"node_id": self.node_id, "collections": loaded}
+
+    # ---- helpers -------------------------------------------------------------------------
+
+    def _collection(self, collection_id: int) -> CollectionState:
+        with self._lock:
+            state = self._collections.get(collection_id)
+        if state is None:
+            raise errors.CollectionNotLoaded(f"collection {collection_id} is not loaded on query node {self.node_id}")
+        return state
+
+    def _ensure_collection(self, collection_id: int, schema_bytes: bytes) -> CollectionState:
+        with self._lock:
+            state = self._collections.get(collection_id)
+            if state is not None:
+                return state
+            if not schema_bytes:
+                raise errors.ParameterMissing(f"collection {collection_id}: the first request must carry the schema")
+            schema = CollectionSchemaModel(schema_pb2.CollectionSchema.FromString(schema_bytes))
+            state = self._collections[collection_id] = CollectionState(collection_id, schema)
+            return state
+
+    def _drop_shard(self, state: CollectionState, channel: str, unsubscribe: bool = True) -> None:
+        shard, consumer = state.remove_shard(channel)
+        if consumer is not None:
+            consumer.stop(unsubscribe=unsubscribe)
+        if shard is not None:
+            shard.close()
+
+    def _forget_if_empty(self, state: CollectionState) -> None:
+        with self._lock:
+            if state.is_empty() and self._collections.get(state.collection_id) is state:
+                del self._collections[state.collection_id]
+
+    def _subscription(self, channel: str) -> str:
+        return f"{self._subscription_prefix}-querynode-{self.node_id}-{channel}"
+
+    # ---- RPCs: distribution --------------------------------------------------------------
+
+    def GetComponentStates(self, request: internal_pb2.GetComponentStatesRequest) -> internal_pb2.ComponentStates:
+        info = internal_pb2.ComponentInfo(node_id=self.node_id, role="querynode", state=self._state)
+        return internal_pb2.ComponentStates(state=info, status=errors.OK)
+
+    @_answers
+    def WatchDmChannel(self, request: querynode_pb2.QWatchDmChannelRequest) -> common_pb2.Status:
+        info = request.vchannel
+        if not info.channelName:
+            raise errors.ParameterMissing("WatchDmChannel: no channel name")
+        state = self._ensure_collection(info.collectionID, request.schema)
+        if state.is_watched(info.channelName):
+            return errors.OK
+        state.set_partitions(frozenset(request.partitionIDs) if request.partitionIDs else None)
+        shard = state.get_or_create_shard(info.channelName, info.seek_position.timestamp)
+        shard.tsafe.advance(info.seek_position.timestamp)
+        shard.exclude([*info.flushedSegmentIds, *info.dropped_segmentIds])
+        positions = {}
+        for segment in request.unflushed_segments:
+            if segment.insert_channel == info.channelName and segment.binlogs and segment.HasField("dml_position"):
+                self._load_growing(state, segment)
+                positions[segment.id] = segment.dml_position
+        position = info.seek_position if info.HasField("seek_position") else None
+        consumer = ChannelConsumer(self._mq, shard, state.schema, self._subscription(info.channelName), position,
+                                   positions)
+        consumer.start()
+        state.set_consumer(info.channelName, consumer)
+        log.info("querynode %d watches %s from %s", self.node_id, info.channelName,
+                 position.msg_id.hex() if position and position.msg_id else "the earliest message")
+        return errors.OK
+
+    @_answers
+    def UnwatchDmChannel(self, request: querynode_pb2.QUnwatchDmChannelRequest) -> common_pb2.Status:
+        with self._lock:
+            state = self._collections.get(request.collectionID)
+        if state is not None:
+            self._drop_shard(state, request.channel_name)
+            self._forget_if_empty(state)
+        return errors.OK
+
+    @_answers
+    def LoadSegments(self, request: querynode_pb2.LoadSegmentsRequest) -> common_pb2.Status:
+        state = self._ensure_collection(request.collectionID, request.schema)
+        # deletes first: a sealed segment must never serve rows an L0 delete already hides
+        for info in sorted(request.segments, key=lambda s: not _is_l0(s)):
+            self._load_segment(state, info)
+        return errors.OK
+
+    def _read_segment(self, state: CollectionState, shard: Shard, info: datacoord_pb2.SegmentInfo) -> pa.Table:
+        """The rows of a segment's insert logs; its delta logs go to the shard's deletes."""
+        arrow_schema = state.schema.arrow_schema
+        tables = [_conform(read_insert_log(self._read(path)), arrow_schema) for path in _log_paths(info.binlogs)]
+        table = pa.concat_tables(tables) if tables else arrow_schema.empty_table()
+        scope = ALL_PARTITIONS if _is_l0(info) or info.partition_id <= 0 else info.partition_id
+        pk_type = state.schema.primary_field.arrow_type
+        for path in _log_paths(info.deltalogs):
+            pks, ts = read_delta_log(self._read(path))
+            shard.delete(pks.cast(pk_type) if pks.type != pk_type else pks, ts, scope)
+        return table
+
+    def _load_growing(self, state: CollectionState, info: datacoord_pb2.SegmentInfo) -> None:
+        """Rows an unflushed segment already has in binlogs, as the start of its growing copy."""
+        shard = state.get_or_create_shard(info.insert_channel)
+        table = self._read_segment(state, shard, info)
+        for batch in table.to_batches():
+            shard.insert(info.id, info.partition_id, batch)
+
+    def _load_segment(self, state: CollectionState, info: datacoord_pb2.SegmentInfo) -> None:
+        if not info.insert_channel:
+            raise errors.ParameterMissing(f"segment {info.id} has no insert channel")
+        shard = state.get_or_create_shard(info.insert_channel)
+        if shard.has_sealed(info.id):
+            return
+        table = self._read_segment(state, shard, info)
+        shard.add_sealed(SealedSegment(info.id, state.collection_id, info.partition_id, info.insert_channel, table))
+        log.info("querynode %d loaded segment %d (%d rows) of %s", self.node_id, info.id, table.num_rows,
+                 info.insert_channel)
+
+    def _read(self, path: str) -> bytes:
+        try:
+            return self._storage.get(path)
+        except KeyError:
+            raise errors.IoKeyNotFound(f"object {path} does not exist") from None
+
+    @_answers
+    def ReleaseSegments(self, request: querynode_pb2.ReleaseSegmentsRequest) -> common_pb2.Status:
+        with self._lock:
+            state = self._collections.get(request.collectionID)
+        if state is None:
+            return errors.OK
+        for channel, shard in state.shards().items():
+            shard.release_sealed(request.segmentIDs)
+            if not state.is_watched(channel) and not shard.segments():
+                self._drop_shard(state, channel)
+        self._forget_if_empty(state)
+        return errors.OK
+
+    @_answers
+    def LoadPartitions(self, request: querynode_pb2.QLoadPartitionsRequest) -> common_pb2.Status:
+        self._collection(request.collectionID).load_partitions(frozenset(request.partitionIDs))
+        return errors.OK
+
+    @_answers
+    def ReleasePartitions(self, request: querynode_pb2.QReleasePartitionsRequest) -> common_pb2.Status:
+        with self._lock:
+            state = self._collections.get(request.collectionID)
+        if state is not None:
+            state.release_partitions(frozenset(request.partitionIDs))
+        return errors.OK
+
+    @_answers
+    def GetDataDistribution(self, request: querynode_pb2.GetDataDistributionRequest
+                            ) -> querynode_pb2.GetDataDistributionResponse:
+        resp = querynode_pb2.GetDataDistributionResponse(status=errors.OK, node_id=self.node_id)
+        with self._lock:
+            collections = list(self._collections.values())
+        for state in collections:
+            partitions = state.partitions
+            for channel, shard in state.shards().items():
+                if state.is_watched(channel):
+                    resp.channels.add(channel_name=channel, collectionID=state.collection_id, tsafe=shard.tsafe.get(),
+                                      partitionIDs=sorted(partitions or ()))
+                for ref in shard.refs():
+                    resp.segments.add(id=ref.segment_id, collectionID=state.collection_id,
+                                      partitionID=ref.partition_id, channel=channel, num_rows=ref.num_rows,
+                                      sealed=ref.sealed)
+        return resp
+
+    # ---- RPCs: reads ---------------------------------------------------------------------
+
+    def _output_names(self, schema: CollectionSchemaModel, field_ids: Iterable[int]) -> list[str]:
+        names: list[str] = []
+        for field_id in field_ids:
+            try:
+                name = schema.field_by_id(field_id).name
+            except Exception:  # noqa: BLE001 - SchemaError: unknown id
+                raise errors.ParameterInvalid(f"output field id {field_id} does not exist") from None
+            if name not in names:
+                names.append(name)
+        return names
+
+    def _prepare(self, state: CollectionState, request: querynode_pb2.ShardRequest) -> ReadSet:
+        return prepare_read(state, request, self._filter_compiler, self._read_timeout)
+
+    @staticmethod
+    def _gather(schema: CollectionSchemaModel, names: list[str], rows: list[SegmentRows],
+                segment: np.ndarray, offset: np.ndarray) -> bytes:
+        if not names:
+            return b""
+        hits, positions = [], []
+        for s in np.unique(segment):
+            pos = np.flatnonzero(segment == s)
+            hits.append((rows[int(s)].view, offset[pos]))
+            positions.append(pos)
+        order = np.argsort(np.concatenate(positions)) if positions else None
+        return table_to_ipc(output_table(schema, names, hits, order))
+
+    @_answers
+    def Search(self, request: querynode_pb2.ShardRequest) -> querynode_pb2.ShardSearchResults:
+        state = self._collection(request.collectionID)
+        schema = state.schema
+        plan = make_plan(schema, request.anns_field, request.metric_type, request.placeholder_group,
+                         request.topk, request.search_params)
+        names = self._output_names(schema, request.output_field_ids)
+        read = self._prepare(state, request)
+        hits = search(plan, read.segments, schema.primary_field.name)
+        return querynode_pb2.ShardSearchResults(
+            status=errors.OK,
+            num_queries=plan.nq,
+            top_k=plan.topk,
+            ids=arrow_to_ids(hits.pks),
+            scores=hits.scores.tolist(),
+            topks=hits.topks.tolist(),
+            arrow_fields=self._gather(schema, names, hits.segment_rows, hits.segment, hits.offset),
+            metric_type=plan.metric,
+            read_ts=read.read_ts,
+        )
+
+    @_answers
+    def Query(self, request: querynode_pb2.ShardRequest) -> querynode_pb2.ShardQueryResults:
+        state = self._collection(request.collectionID)
+        schema = state.schema
+        names = self._output_names(schema, request.output_field_ids)
+        read = self._prepare(state, request)
+        if request.count_only:
+            return querynode_pb2.ShardQueryResults(status=errors.OK, count=count(read.segments),
+                                                   read_ts=read.read_ts)
+        pk = schema.primary_field
+        hits = query(read.segments, pk.name, pk.arrow_type, request.limit, request.offset)
+        return querynode_pb2.ShardQueryResults(
+            status=errors.OK,
+            ids=arrow_to_ids(hits.pks),
+            arrow_fields=self._gather(schema, names, hits.segment_rows, hits.segment, hits.offset),
+            count=len(hits.pks),
+            read_ts=read.read_ts,
+        )

@@ -1,0 +1,65 @@
+"""Query: the rows a read may see, ordered by primary key, with [offset, offset+limit) kept;
+or only their count (count(*)).  A key present in several visible rows (a duplicate insert
+without upsert) is returned once: its newest row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from milvus.querynode.read import SegmentRows
+
+
+@dataclass
+class QueryHits:
+    pks: pa.Array
+    segment_rows: list[SegmentRows]
+    segment: np.ndarray  # int64 index into segment_rows
+    offset: np.ndarray  # int64 row offset in that segment
+
+
+def count(segments: list[SegmentRows]) -> int:
+    return int(sum(int(rows.mask.sum()) for rows in segments))
+
+
+def query(segments: list[SegmentRows], pk_name: str, pk_type: pa.DataType, limit: int, offset: int) -> QueryHits:
+    if not segments:
+        return QueryHits(pa.array([], type=pk_type), segments, np.zeros(0, np.int64), np.zeros(0, np.int64))
+    pks, ts, seg, off = [], [], [], []
+    for s, rows in enumerate(segments):
+        idx = np.flatnonzero(rows.mask)
+        take = pa.array(idx, pa.int64())
+        pks.append(rows.view.pk(pk_name).take(take))
+        ts.append(rows.view.ts()[idx])
+        seg.append(np.full(len(idx), s, dtype=np.int64))
+        off.append(idx.astype(np.int64))
+    table = pa.table({
+        "pk": pa.concat_arrays(pks),
+        "ts": np.concatenate(ts),
+        "seg": np.concatenate(seg),
+        "off": np.concatenate(off),
+    })
+    order = pc.sort_indices(table, sort_keys=[("pk", "ascending"), ("ts", "descending")])
+    table = table.take(order)
+    table = table.filter(_first_of_runs(table["pk"].combine_chunks()))
+    start = max(offset, 0)
+    stop = table.num_rows if limit <= 0 else min(table.num_rows, start + limit)
+    table = table.slice(start, max(0, stop - start))
+    return QueryHits(
+        pks=table["pk"].combine_chunks(),
+        segment_rows=segments,
+        segment=table["seg"].to_numpy(),
+        offset=table["off"].to_numpy(),
+    )
+
+
+def _first_of_runs(sorted_pks: pa.Array) -> np.ndarray:
+    """True for the first row of every run of equal keys."""
+    keep = np.ones(len(sorted_pks), dtype=bool)
+    if len(sorted_pks) > 1:
+        n = len(sorted_pks)
+        keep[1:] = pc.not_equal(sorted_pks.slice(1), sorted_pks.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    return keep

@@ -1,0 +1,204 @@
+"""Brute-force search over the rows a read may see, exact and ordered as
+``milvus.querynode.distance`` states (best first, ties by primary key, one hit per key)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pymilvus.grpc_gen import schema_pb2
+
+from milvus.errors import ParameterInvalid
+from milvus.querynode import distance
+from milvus.querynode.read import SegmentRows
+from milvus.querynode.vectors import decode_placeholders
+from milvus.schema import CollectionSchemaModel, FieldInfo
+
+# below this share of visible rows, gather the rows first instead of scoring them all
+_GATHER_BELOW = 0.5
+
+
+@dataclass
+class SearchPlan:
+    field: FieldInfo
+    metric: str
+    queries: object  # float32/uint8 matrix, or a list of sparse (indices, values)
+    nq: int
+    topk: int
+    radius: float | None = None
+    range_filter: float | None = None
+
+
+@dataclass
+class SearchHits:
+    """Per query, the best hits: flattened in query order, ``topks[i]`` entries for query i."""
+
+    pks: pa.Array
+    scores: np.ndarray  # float32
+    topks: np.ndarray  # int64
+    segment_rows: list[SegmentRows]  # what ``segment`` indexes
+    segment: np.ndarray  # int64 index into segment_rows
+    offset: np.ndarray  # int64 row offset inside that segment
+
+
+def _float_param(params: dict, key: str) -> float | None:
+    if key not in params or params[key] is None:
+        return None
+    try:
+        return float(params[key])
+    except (TypeError, ValueError):
+        raise ParameterInvalid(f"search parameter {key} must be a number, got {params[key]!r}") from None
+
+
+def make_plan(schema: CollectionSchemaModel, anns_field: str, metric_type: str, placeholder_group: bytes,
+              topk: int, search_params: bytes) -> SearchPlan:
+    if anns_field:
+        info = schema.get_field(anns_field)
+        if info is None:
+            raise ParameterInvalid(f"failed to get field schema by name: fieldName({anns_field}) not found")
+        if not info.is_vector:
+            raise ParameterInvalid(f"field {anns_field} is not a vector field")
+    else:
+        vectors = schema.vector_fields
+        if len(vectors) != 1:
+            raise ParameterInvalid("multiple anns_fields exist, please specify a anns_field in search_params"
+                                   if vectors else "the collection has no vector field")
+        info = vectors[0]
+    if topk <= 0:
+        raise ParameterInvalid(f"topk should be in range [1, 16384], but got {topk}")
+    metric = distance.resolve_metric(metric_type, info.data_type)
+    queries = decode_placeholders(placeholder_group, info.data_type, info.dim)
+    params: dict = {}
+    if search_params:
+        try:
+            params = json.loads(search_params)
+        except ValueError:
+            raise ParameterInvalid("search_params is not valid JSON") from None
+        if not isinstance(params, dict):
+            raise ParameterInvalid("search_params must be a JSON object")
+        inner = params.get("params")
+        if isinstance(inner, dict):
+            params = {**params, **inner}
+    return SearchPlan(info, metric, queries, len(queries), topk,
+                      _float_param(params, "radius"), _float_param(params, "range_filter"))
+
+
+def _scores(plan: SearchPlan, rows: SegmentRows, idx: np.ndarray | None) -> np.ndarray:
+    view, info = rows.view, plan.field
+    if info.data_type == schema_pb2.SparseFloatVector:
+        matrix, row_ids = view.sparse(info)
+        return distance.sparse_scores(plan.queries, matrix, row_ids, idx)  # type: ignore[arg-type]
+    vectors = view.dense(info)
+    if info.data_type == schema_pb2.BinaryVector:
+        return distance.binary_scores(plan.metric, plan.queries, vectors, idx)  # type: ignore[arg-type]
+    return distance.dense_scores(plan.metric, plan.queries, vectors, idx)  # type: ignore[arg-type]
+
+
+def _segment_candidates(plan: SearchPlan, rows: SegmentRows) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per query (keys, row offsets) of the segment's best rows: the top k by key, with every
+    row tied with the k-th kept so the final tie order (by primary key) is exact."""
+    mask = rows.mask & rows.view.vector_valid(plan.field)
+    n = rows.view.num_rows
+    visible = int(mask.sum())
+    if not visible:
+        return []
+    if visible < _GATHER_BELOW * n or plan.field.data_type == schema_pb2.SparseFloatVector:
+        offsets = np.flatnonzero(mask)
+        keys = distance.rank_key(_scores(plan, rows, offsets), plan.metric)
+    else:
+        offsets = None
+        keys = distance.rank_key(_scores(plan, rows, None), plan.metric)
+        if visible < n:
+            keys[:, ~mask] = np.inf
+    distance.range_filter_keys(keys, plan.metric, plan.radius, plan.range_filter)
+    out = []
+    for q in range(plan.nq):
+        row = keys[q]
+        cand = smallest(row, plan.topk)
+        out.append((row[cand], cand if offsets is None else offsets[cand]))
+    return out
+
+
+_BLOCK = 256
+
+
+def smallest(row: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the finite values of ``row`` that are <= its k-th smallest (so every value
+    tied with the k-th is in), unordered.
+
+    For long rows it looks at block minima first: the blocks holding the k smallest values
+    are among the k blocks with the smallest minima, so only those are partitioned."""
+    n = len(row)
+    if n <= k:
+        cand = np.arange(n)
+        return cand[np.isfinite(row)]
+    full = n // _BLOCK * _BLOCK
+    if full // _BLOCK <= 4 * k:
+        threshold = np.partition(row, k - 1)[k - 1]
+        cand = np.flatnonzero(row <= threshold)
+        return cand[np.isfinite(row[cand])]
+    mins = row[:full].reshape(-1, _BLOCK).min(axis=1)
+    if full < n:
+        mins = np.append(mins, row[full:].min())
+    blocks = np.argpartition(mins, k - 1)[:k]
+    positions = (blocks[:, None] * _BLOCK + np.arange(_BLOCK)).ravel()
+    positions = positions[positions < n]
+    threshold = np.partition(row[positions], k - 1)[k - 1]
+    blocks = np.flatnonzero(mins <= threshold)
+    positions = (blocks[:, None] * _BLOCK + np.arange(_BLOCK)).ravel()
+    positions = positions[positions < n]
+    cand = positions[row[positions] <= threshold]
+    return cand[np.isfinite(row[cand])]
+
+
+def search(plan: SearchPlan, segments: list[SegmentRows], pk_name: str) -> SearchHits:
+    per_query: list[list[tuple[np.ndarray, np.ndarray, int]]] = [[] for _ in range(plan.nq)]
+    for s, rows in enumerate(segments):
+        for q, (keys, offsets) in enumerate(_segment_candidates(plan, rows)):
+            if len(keys):
+                per_query[q].append((keys, offsets, s))
+    pk_type = None
+    all_pks, all_keys, all_seg, all_off, topks = [], [], [], [], []
+    for q in range(plan.nq):
+        parts = per_query[q]
+        if not parts:
+            topks.append(0)
+            continue
+        keys = np.concatenate([p[0] for p in parts])
+        offsets = np.concatenate([p[1] for p in parts])
+        seg = np.concatenate([np.full(len(p[0]), p[2], dtype=np.int64) for p in parts])
+        pks = pa.concat_arrays([segments[p[2]].view.pk(pk_name).take(pa.array(p[1], pa.int64())) for p in parts])
+        pk_type = pks.type
+        chosen = _best(keys, pks, plan.topk)
+        topks.append(len(chosen))
+        all_keys.append(keys[chosen])
+        all_seg.append(seg[chosen])
+        all_off.append(offsets[chosen])
+        all_pks.append(pks.take(pa.array(chosen, pa.int64())))
+    if all_pks:
+        pks_out = pa.concat_arrays(all_pks)
+        keys_out = np.concatenate(all_keys)
+    else:
+        pks_out = pa.array([], type=pk_type or pa.int64())
+        keys_out = np.zeros(0, dtype=np.float32)
+    scores = -keys_out if distance.positively_related(plan.metric) else keys_out
+    return SearchHits(
+        pks=pks_out,
+        scores=np.asarray(scores, dtype=np.float32),
+        topks=np.asarray(topks, dtype=np.int64),
+        segment_rows=segments,
+        segment=np.concatenate(all_seg) if all_seg else np.zeros(0, np.int64),
+        offset=np.concatenate(all_off) if all_off else np.zeros(0, np.int64),
+    )
+
+
+def _best(keys: np.ndarray, pks: pa.Array, k: int) -> np.ndarray:
+    """Positions of the best ``k`` candidates: by key, ties by pk, one per pk."""
+    table = pa.table({"key": keys, "pk": pks})
+    order = pc.sort_indices(table, sort_keys=[("key", "ascending"), ("pk", "ascending")]).to_numpy()
+    ranked = pa.table({"pk": pks.take(pa.array(order)), "rank": np.arange(len(order), dtype=np.int64)})
+    first = np.sort(ranked.group_by("pk", use_threads=False).aggregate([("rank", "min")])["rank_min"].to_numpy())
+    return order[first[:k]]

@@ -1,0 +1,207 @@
+"""Segments a query node serves: growing (rows appended from the channel) and sealed (rows
+loaded from insert logs).  Readers work on a ``SegmentView``: the rows present when it was
+taken, with per-column numpy/Arrow forms cached on the segment and reused while they fit.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from milvus.querynode.distance import DenseVectors
+from milvus.querynode.vectors import SparseMatrix, dense_matrix, sparse_matrix, valid_rows
+from milvus.schema import TIMESTAMP_FIELD, FieldInfo
+
+# a growing segment folds its batches into one once it holds this many
+_MAX_CHUNKS = 16
+
+
+class _ColumnCache:
+    """Derived forms of a segment's columns for its first ``n`` rows, extended as rows arrive."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[Any, tuple[int, Any]] = {}
+
+    def get(self, key: Any, table: pa.Table, build: Callable[[pa.Table], Any],
+            concat: Callable[[Any, Any], Any] | None = None) -> Any:
+        n = table.num_rows
+        with self._lock:
+            item = self._items.get(key)
+        if item is not None and item[0] == n:
+            return item[1]
+        if item is not None and item[0] < n and concat is not None:
+            value = concat(item[1], build(table.slice(item[0], n - item[0])))
+        else:
+            value = build(table)
+        with self._lock:
+            current = self._items.get(key)
+            if current is None or current[0] <= n:
+                self._items[key] = (n, value)
+        return value
+
+
+def _concat_arrays(a: pa.Array, b: pa.Array) -> pa.Array:
+    return pa.concat_arrays([a, b])
+
+
+def _concat_dense(a: DenseVectors, b: DenseVectors) -> DenseVectors:
+    out = DenseVectors(np.concatenate([a.matrix, b.matrix]))
+    for name in ("sq_norms", "norms", "popcounts"):  # keep what was computed already
+        if name in a.__dict__:
+            out.__dict__[name] = np.concatenate([a.__dict__[name], getattr(b, name)])
+    return out
+
+
+def _concat_sparse(a: tuple[SparseMatrix, np.ndarray], b: tuple[SparseMatrix, np.ndarray]):
+    ma, mb = a[0], b[0]
+    indptr = np.concatenate([ma.indptr, mb.indptr[1:] + ma.indptr[-1]])
+    matrix = SparseMatrix(indptr, np.concatenate([ma.indices, mb.indices]), np.concatenate([ma.values, mb.values]))
+    return matrix, np.concatenate([a[1], b[1] + ma.num_rows])
+
+
+def _column(table: pa.Table, name: str) -> pa.Array:
+    return table.column(name).combine_chunks()
+
+
+class SegmentView:
+    """The rows of a segment at one moment (immutable)."""
+
+    def __init__(self, segment: Segment, table: pa.Table):
+        self.segment = segment
+        self.table = table
+
+    @property
+    def segment_id(self) -> int:
+        return self.segment.segment_id
+
+    @property
+    def partition_id(self) -> int:
+        return self.segment.partition_id
+
+    @property
+    def sealed(self) -> bool:
+        return self.segment.sealed
+
+    @property
+    def num_rows(self) -> int:
+        return self.table.num_rows
+
+    def _cached(self, key: Any, build: Callable[[pa.Table], Any], concat: Callable[[Any, Any], Any] | None) -> Any:
+        return self.segment.cache.get(key, self.table, build, concat)
+
+    def ts(self) -> np.ndarray:
+        return self._cached(TIMESTAMP_FIELD, lambda t: _column(t, TIMESTAMP_FIELD).to_numpy(),
+                            lambda a, b: np.concatenate([a, b]))
+
+    def pk(self, name: str) -> pa.Array:
+        return self._cached(("pk", name), lambda t: _column(t, name), _concat_arrays)
+
+    def dense(self, info: FieldInfo) -> DenseVectors:
+        return self._cached(("dense", info.name), lambda t: DenseVectors(dense_matrix(t.column(info.name),
+                                                                                     info.data_type)),
+                            _concat_dense)
+
+    def sparse(self, info: FieldInfo) -> tuple[SparseMatrix, np.ndarray]:
+        """The sparse column in CSR form and, for every stored value, its row."""
+        def build(t: pa.Table) -> tuple[SparseMatrix, np.ndarray]:
+            m = sparse_matrix(t.column(info.name))
+            return m, m.row_ids()
+        return self._cached(("sparse", info.name), build, _concat_sparse)
+
+    def vector_valid(self, info: FieldInfo) -> np.ndarray:
+        return self._cached(("valid", info.name), lambda t: valid_rows(t.column(info.name)),
+                            lambda a, b: np.concatenate([a, b]))
+
+
+class Segment:
+    sealed: bool = False
+
+    def __init__(self, segment_id: int, collection_id: int, partition_id: int, channel: str):
+        self.segment_id = segment_id
+        self.collection_id = collection_id
+        self.partition_id = partition_id
+        self.channel = channel
+        self.cache = _ColumnCache()
+
+    def view(self) -> SegmentView:
+        raise NotImplementedError
+
+    @property
+    def num_rows(self) -> int:
+        raise NotImplementedError
+
+
+class GrowingSegment(Segment):
+    """Rows appended from the channel, as Arrow record batches of the stored schema."""
+
+    sealed = False
+
+    def __init__(self, segment_id: int, collection_id: int, partition_id: int, channel: str):
+        super().__init__(segment_id, collection_id, partition_id, channel)
+        self._lock = threading.Lock()
+        self._batches: list[pa.RecordBatch] = []
+        self._rows = 0
+
+    def append(self, batch: pa.RecordBatch) -> None:
+        if not batch.num_rows:
+            return
+        with self._lock:
+            if self._batches and not batch.schema.equals(self._batches[0].schema, check_metadata=False):
+                # rows of another schema version: keep one schema for the whole segment
+                batch = _conform(batch, self._batches[0].schema)
+            self._batches.append(batch)
+            self._rows += batch.num_rows
+
+    @property
+    def num_rows(self) -> int:
+        with self._lock:
+            return self._rows
+
+    def view(self) -> SegmentView:
+        with self._lock:
+            batches = list(self._batches)
+        if len(batches) > _MAX_CHUNKS:
+            # fold the batches into one outside the lock (appends go on meanwhile)
+            merged = pa.Table.from_batches(batches).combine_chunks().to_batches()
+            if merged:
+                with self._lock:
+                    head = self._batches[:len(batches)]
+                    if len(head) == len(batches) and all(a is b for a, b in zip(head, batches, strict=True)):
+                        self._batches[:len(batches)] = merged
+                batches = merged
+        if not batches:
+            return SegmentView(self, pa.table({TIMESTAMP_FIELD: pa.array([], pa.uint64())}))
+        return SegmentView(self, pa.Table.from_batches(batches))
+
+
+def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """``batch`` with exactly ``schema``'s columns: missing ones null, others cast."""
+    arrays = []
+    for fld in schema:
+        if fld.name in batch.schema.names:
+            arrays.append(batch.column(fld.name).cast(fld.type))
+        else:
+            arrays.append(pa.nulls(batch.num_rows, fld.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+class SealedSegment(Segment):
+    """Rows loaded from a flushed segment's insert logs (immutable)."""
+
+    sealed = True
+
+    def __init__(self, segment_id: int, collection_id: int, partition_id: int, channel: str, table: pa.Table):
+        super().__init__(segment_id, collection_id, partition_id, channel)
+        self._table = table.combine_chunks()
+
+    @property
+    def num_rows(self) -> int:
+        return self._table.num_rows
+
+    def view(self) -> SegmentView:
+        return SegmentView(self, self._table)

@@ -1,0 +1,105 @@
+"""One shard (vchannel) of a collection on a query node: its growing and sealed segments,
+its deletes and its tsafe.
+
+Hand-off: ``add_sealed`` puts a sealed segment in place and drops the growing copy with the
+same id in one step under the shard lock, and from then on inserts for that id coming from
+the channel are ignored (the sealed copy holds them).  A reader takes its list of segments
+under the same lock, so it sees either the growing copy or the sealed one, never both and
+never neither.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from milvus.querynode.deletes import DeleteBuffer
+from milvus.querynode.segments import GrowingSegment, SealedSegment, Segment
+from milvus.querynode.tsafe import TSafe
+
+
+@dataclass(frozen=True)
+class SegmentRef:
+    segment_id: int
+    partition_id: int
+    num_rows: int
+    sealed: bool
+
+
+class Shard:
+    def __init__(self, collection_id: int, channel: str, tsafe: int = 0):
+        self.collection_id = collection_id
+        self.channel = channel
+        self.tsafe = TSafe(tsafe)
+        self.deletes = DeleteBuffer()
+        self._lock = threading.Lock()
+        self._growing: dict[int, GrowingSegment] = {}
+        self._sealed: dict[int, SealedSegment] = {}
+        # segment ids whose rows are (or were) served sealed: their channel inserts are dropped
+        self._excluded: set[int] = set()
+
+    # ---- writes from the channel ---------------------------------------------------------
+
+    def insert(self, segment_id: int, partition_id: int, batch: pa.RecordBatch) -> bool:
+        """Append channel rows to the growing segment; False when the segment is excluded."""
+        with self._lock:
+            if segment_id in self._excluded:
+                return False
+            segment = self._growing.get(segment_id)
+            if segment is None:
+                segment = self._growing[segment_id] = GrowingSegment(
+                    segment_id, self.collection_id, partition_id, self.channel)
+            # appending under the shard lock keeps hand-off atomic with respect to inserts
+            segment.append(batch)
+        return True
+
+    def delete(self, pks: pa.Array, ts: np.ndarray, partition_id: int) -> None:
+        self.deletes.add(pks, ts, partition_id)
+
+    # ---- distribution changes ------------------------------------------------------------
+
+    def exclude(self, segment_ids: Iterable[int]) -> None:
+        """Ignore channel inserts of these segments (flushed or dropped before the watch)."""
+        with self._lock:
+            for segment_id in segment_ids:
+                self._excluded.add(segment_id)
+                self._growing.pop(segment_id, None)
+
+    def add_sealed(self, segment: SealedSegment) -> None:
+        """Serve ``segment``; its growing copy, if any, goes in the same step."""
+        with self._lock:
+            self._sealed[segment.segment_id] = segment
+            self._excluded.add(segment.segment_id)
+            self._growing.pop(segment.segment_id, None)
+
+    def has_sealed(self, segment_id: int) -> bool:
+        with self._lock:
+            return segment_id in self._sealed
+
+    def release_sealed(self, segment_ids: Iterable[int]) -> list[int]:
+        released = []
+        with self._lock:
+            for segment_id in segment_ids:
+                if self._sealed.pop(segment_id, None) is not None:
+                    released.append(segment_id)
+        return released
+
+    # ---- reads ---------------------------------------------------------------------------
+
+    def segments(self, partitions: frozenset[int] | None = None) -> list[Segment]:
+        """Every segment served now (of ``partitions`` when given): one consistent set."""
+        with self._lock:
+            segments: list[Segment] = [*self._sealed.values(), *self._growing.values()]
+        if partitions is not None:
+            segments = [s for s in segments if s.partition_id in partitions]
+        return segments
+
+    def refs(self) -> list[SegmentRef]:
+        return [SegmentRef(s.segment_id, s.partition_id, s.num_rows, s.sealed) for s in self.segments()]
+
+    def close(self) -> None:
+        self.tsafe.close()
