@@ -18,6 +18,7 @@ import yaml
 import milvus
 from milvus.cmd.lifecycle import install_signal_handlers
 from milvus.cmd.roles import PORT_KEYS, ROLES, build_process
+from milvus.cmd.standalone import COMPONENTS
 from milvus.config import Config, ConfigError, render_yaml
 from milvus.util.log import check_format, parse_level, setup_logging
 
@@ -73,7 +74,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         sys.stderr.write(f"milvus: config error: {exc}\n")
         return EXIT_USAGE
 
-    process = build_process(args.role, config)
+    process = build_process(args.role, config, COMPONENTS)
 
     def ready() -> None:
         log_context.node_id = process.session.server_id

@@ -66,6 +66,13 @@ ITEMS: tuple[Item, ...] = (
     # --- ports -----------------------------------------------------------------------
     Item("proxy.port", int, 19530, "Public gRPC port (MilvusService)."),
     Item("proxy.internalPort", int, 19529, "Internal gRPC port of the proxy."),
+    Item("proxy.timeTickInterval", float, 0.2,
+         "Seconds between the proxy's time ticks on the DML channels (bounds Strong read latency)."),
+    Item("common.gracefulTime", int, 5000, "Milliseconds of staleness a Bounded read accepts."),
+    Item("common.retentionDuration", float, 432000.0,
+         "Seconds of history kept for time travel: a search or query at an older timestamp is refused."),
+    Item("proxy.maxTopK", int, 16384, "Largest offset + limit of one search."),
+    Item("queryNode.readTimeout", float, 30.0, "Seconds a read waits for the query node's tsafe."),
     Item("rootCoord.port", int, 53100, "Internal gRPC port of the root coordinator."),
     Item("dataCoord.port", int, 13333, "Internal gRPC port of the data coordinator."),
     Item("queryCoord.port", int, 19531, "Internal gRPC port of the query coordinator."),

@@ -18,7 +18,14 @@ import milvus
 from milvus import errors
 from milvus._proto import internal_pb2, proxy_pb2, rootcoord_pb2
 from milvus.config import Config
+from milvus.mq import MQ
+from milvus.proxy.callers import Caller
+from milvus.proxy.channel_writer import ChannelWriter
+from milvus.proxy.collections import Collections
 from milvus.proxy.ddl import Ddl, RootCoordCaller
+from milvus.proxy.dml import Dml
+from milvus.proxy.dql import Dql, DqlParams
+from milvus.proxy.load import Loads
 from milvus.proxy.meta_cache import MetaCache
 from milvus.proxy.validate import NameRules
 
@@ -33,31 +40,78 @@ API_VERSION = "v2.5.0"
 class ProxyParams:
     max_name_length: int = 255
     deploy_mode: str = "STANDALONE"  # or CLUSTER, as Milvus reports it
+    time_tick_interval: float = 0.2
+    default_partition: str = "_default"
+    dql: DqlParams = DqlParams()
 
     @classmethod
     def from_config(cls, config: Config, deploy_mode: str = "STANDALONE") -> ProxyParams:
-        return cls(max_name_length=config["proxy.maxNameLength"], deploy_mode=deploy_mode)
+        return cls(
+            max_name_length=config["proxy.maxNameLength"], deploy_mode=deploy_mode,
+            time_tick_interval=config["proxy.timeTickInterval"],
+            default_partition=config["common.defaultPartitionName"],
+            dql=DqlParams(graceful_time_ms=config["common.gracefulTime"],
+                          retention_seconds=config["common.retentionDuration"], max_topk=config["proxy.maxTopK"]),
+        )
+
+
+@dataclass
+class DataPath:
+    """The proxy's write and read path: set up when the proxy has its data-path peers."""
+
+    collections: Collections
+    writer: ChannelWriter
+    dml: Dml
+    dql: Dql
+    loads: Loads
 
 
 class Proxy:
     name = "proxy"
 
-    def __init__(self, rootcoord: Any, params: ProxyParams | None = None):
-        """``rootcoord`` is a client with the RootCoord service's methods."""
+    def __init__(self, rootcoord: Any, params: ProxyParams | None = None, *, datacoord: Any = None,
+                 querycoord: Any = None, querynode: Any = None, mq: MQ | None = None, node_id: int = 0):
+        """``rootcoord``, ``datacoord`` and ``querycoord`` are clients with those services'
+        methods; ``querynode(node_id, address)`` gives a QueryNode client; ``mq`` carries the
+        DML channels.  Without the data-path peers the proxy serves DDL only."""
         self.params = params or ProxyParams()
         self._rootcoord = RootCoordCaller(rootcoord)
         self.cache = MetaCache(self._fetch_collection)
         self.names = NameRules(self.params.max_name_length)
         self.ddl = Ddl(self._rootcoord, self.cache, self.names)
+        self._data: DataPath | None = None
+        if datacoord is not None and querycoord is not None and querynode is not None and mq is not None:
+            self._data = self._data_path(rootcoord, datacoord, querycoord, querynode, mq, node_id)
         self._serving = False
+
+    def _data_path(self, rootcoord: Any, datacoord: Any, querycoord: Any, querynode: Any, mq: MQ,
+                   node_id: int) -> DataPath:
+        root = Caller(rootcoord, "rootcoord")
+        data = Caller(datacoord, "datacoord")
+        query = Caller(querycoord, "querycoord")
+        writer = ChannelWriter(mq, self.alloc_timestamp, interval=self.params.time_tick_interval, source_id=node_id)
+        collections = Collections(self.cache, data, self.params.default_partition, on_channels=writer.activate)
+        dql = Dql(collections, query, querynode, writer, self.alloc_timestamp, self.params.dql)
+        dml = Dml(collections, root, data, writer, mq.max_message_size, dql.matching_pks)
+        return DataPath(collections, writer, dml, dql, Loads(collections, data, query, writer))
+
+    @property
+    def data(self) -> DataPath:
+        if self._data is None:
+            raise errors.Unimplemented("this proxy serves DDL only (no data path configured)")
+        return self._data
 
     # ---- lifecycle ------------------------------------------------------------------
 
     def start(self) -> None:
+        if self._data is not None:
+            self._data.writer.start()
         self._serving = True
 
     def stop(self) -> None:
         self._serving = False
+        if self._data is not None:
+            self._data.writer.stop()
         self.cache.clear()
 
     def health(self) -> tuple[bool, dict[str, Any]]:
@@ -108,6 +162,10 @@ class Proxy:
 
     def alloc_timestamp(self) -> int:
         return self._rootcoord("AllocTimestamp", rootcoord_pb2.AllocTimestampRequest(count=1)).timestamp
+
+    def loaded_percentages(self, collection_ids: list[int]) -> dict[int, int]:
+        """Loading progress (percent) of the loaded ones among ``collection_ids``."""
+        return self._data.loads.loaded_percentages(collection_ids) if self._data is not None else {}
 
     # ---- the meta cache -------------------------------------------------------------
 

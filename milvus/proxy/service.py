@@ -20,6 +20,7 @@ from google.protobuf.message import Message
 from pymilvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
 
 from milvus import errors
+from milvus.proxy.load import stats_pairs
 from milvus.proxy.proxy import DEFAULT_DB, Proxy
 from milvus.rpc import service_handler
 from milvus.rpc.server import message_class
@@ -176,15 +177,15 @@ class MilvusServiceAdapter:
     def ShowCollections(self, request: milvus_pb2.ShowCollectionsRequest, call: CallInfo = NO_CALL_INFO):
         request = _with_db(request, call)
         collections = self._ddl.show_collections(request.db_name, request.collection_names)
+        loaded = self._proxy.loaded_percentages([c.id for c in collections])
         return milvus_pb2.ShowCollectionsResponse(
             status=_OK,
             collection_names=[c.name for c in collections],
             collection_ids=[c.id for c in collections],
             created_timestamps=[c.created_ts for c in collections],
             created_utc_timestamps=[parse_ts(c.created_ts)[0] for c in collections],
-            # loading is the query coordinator's: nothing is reported loaded yet
-            inMemory_percentages=[0] * len(collections),
-            query_service_available=[False] * len(collections),
+            inMemory_percentages=[loaded.get(c.id, 0) for c in collections],
+            query_service_available=[c.id in loaded for c in collections],
             shards_num=[c.shards_num for c in collections],
         )
 
@@ -223,3 +224,102 @@ class MilvusServiceAdapter:
 
     def ListAliases(self, request: milvus_pb2.ListAliasesRequest, call: CallInfo = NO_CALL_INFO):
         return self._ddl.list_aliases(_with_db(request, call))
+
+    # ---- DML ------------------------------------------------------------------------
+
+    @staticmethod
+    def _mutation(result, **counts) -> milvus_pb2.MutationResult:
+        return milvus_pb2.MutationResult(status=_OK, IDs=result.ids, timestamp=result.timestamp,
+                                         succ_index=list(range(result.count)) if "insert_cnt" in counts
+                                         or "upsert_cnt" in counts else [], **counts)
+
+    def Insert(self, request: milvus_pb2.InsertRequest, call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        result = self._proxy.data.dml.insert(request.db_name, request.collection_name, request.partition_name,
+                                             request.fields_data, request.num_rows)
+        return self._mutation(result, insert_cnt=result.count)
+
+    def Delete(self, request: milvus_pb2.DeleteRequest, call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        result = self._proxy.data.dml.delete(request.db_name, request.collection_name, request.partition_name,
+                                             request.expr, request.expr_template_values)
+        return self._mutation(result, delete_cnt=result.count)
+
+    def Upsert(self, request: milvus_pb2.UpsertRequest, call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        result = self._proxy.data.dml.upsert(request.db_name, request.collection_name, request.partition_name,
+                                             request.fields_data, request.num_rows, request.partial_update)
+        return self._mutation(result, upsert_cnt=result.count)
+
+    def Flush(self, request: milvus_pb2.FlushRequest, call: CallInfo = NO_CALL_INFO):
+        db = request.db_name or call.db_name or DEFAULT_DB
+        return self._proxy.data.loads.flush(db, request.collection_names)
+
+    def GetFlushState(self, request: milvus_pb2.GetFlushStateRequest, call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        return milvus_pb2.GetFlushStateResponse(status=_OK,
+                                                flushed=self._proxy.data.loads.flush_state(request.db_name, request))
+
+    # ---- load / release -------------------------------------------------------------
+
+    def LoadCollection(self, request: milvus_pb2.LoadCollectionRequest, call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        self._proxy.data.loads.load_collection(request.db_name, request)
+        return _OK
+
+    def ReleaseCollection(self, request: milvus_pb2.ReleaseCollectionRequest, call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        self._proxy.data.loads.release_collection(request.db_name, request.collection_name)
+        return _OK
+
+    def LoadPartitions(self, request: milvus_pb2.LoadPartitionsRequest, call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        self._proxy.data.loads.load_partitions(request.db_name, request)
+        return _OK
+
+    def ReleasePartitions(self, request: milvus_pb2.ReleasePartitionsRequest, call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        self._proxy.data.loads.release_partitions(request.db_name, request.collection_name, request.partition_names)
+        return _OK
+
+    def GetLoadingProgress(self, request: milvus_pb2.GetLoadingProgressRequest, call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        progress = self._proxy.data.loads.loading_progress(request.db_name, request.collection_name,
+                                                           request.partition_names)
+        return milvus_pb2.GetLoadingProgressResponse(status=_OK, progress=progress, refresh_progress=progress)
+
+    def GetLoadState(self, request: milvus_pb2.GetLoadStateRequest, call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        state = self._proxy.data.loads.public_load_state(request.db_name, request.collection_name,
+                                                         request.partition_names)
+        return milvus_pb2.GetLoadStateResponse(status=_OK, state=state)
+
+    # ---- statistics -----------------------------------------------------------------
+
+    def GetCollectionStatistics(self, request: milvus_pb2.GetCollectionStatisticsRequest,
+                                call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        rows = self._proxy.data.loads.row_count(request.db_name, request.collection_name)
+        return milvus_pb2.GetCollectionStatisticsResponse(status=_OK, stats=stats_pairs(rows))
+
+    def GetPartitionStatistics(self, request: milvus_pb2.GetPartitionStatisticsRequest,
+                               call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        rows = self._proxy.data.loads.row_count(request.db_name, request.collection_name, request.partition_name)
+        return milvus_pb2.GetPartitionStatisticsResponse(status=_OK, stats=stats_pairs(rows))
+
+    def GetPersistentSegmentInfo(self, request: milvus_pb2.GetPersistentSegmentInfoRequest,
+                                 call: CallInfo = NO_CALL_INFO):
+        db = request.dbName or call.db_name or DEFAULT_DB
+        infos = self._proxy.data.loads.persistent_segments(db, request.collectionName)
+        return milvus_pb2.GetPersistentSegmentInfoResponse(status=_OK, infos=infos)
+
+    # ---- search and query -----------------------------------------------------------
+
+    def Search(self, request: milvus_pb2.SearchRequest, call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        return self._proxy.data.dql.search(request.db_name, request)
+
+    def Query(self, request: milvus_pb2.QueryRequest, call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        return self._proxy.data.dql.query(request.db_name, request)

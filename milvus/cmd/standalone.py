@@ -1,0 +1,183 @@
+"""Every role in one process (``milvus run standalone``), on one meta store, message queue and
+object storage, talking through in-process clients (``LocalClient``): the composition root.
+
+Start order: RootCoord, DataCoord, QueryCoord (coordinators), DataNode, QueryNode (nodes,
+each registered with its coordinator once started), the Proxy, and last the gRPC server of
+the public MilvusService on ``proxy.port``.  Stop runs in reverse.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from milvus._proto import proxy_pb2, querynode_pb2, rootcoord_pb2
+from milvus.cmd.lifecycle import Component
+from milvus.cmd.roles import ROLE_COMPONENTS, ComponentFactory, RoleContext, meta_root
+from milvus.config import Config
+from milvus.datacoord import SERVICE as DATACOORD_SERVICE
+from milvus.datacoord import DataCoord, DataCoordParams
+from milvus.datanode import SERVICE as DATANODE_SERVICE
+from milvus.datanode import DataNode, DataNodeParams
+from milvus.expr import compile_simple
+from milvus.kv import KV, PrefixedKV
+from milvus.mq import MQ
+from milvus.proxy import MilvusServiceAdapter, Proxy, ProxyParams
+from milvus.querycoord.coord import SERVICE as QUERYCOORD_SERVICE
+from milvus.querycoord.coord import QueryCoord
+from milvus.querynode import QueryNode
+from milvus.rootcoord import SERVICE as ROOTCOORD_SERVICE
+from milvus.rootcoord import RootCoord
+from milvus.rpc import GrpcServer, LocalClient
+from milvus.storage import ObjectStorage
+
+log = logging.getLogger(__name__)
+
+PROXY_SERVICE = proxy_pb2.DESCRIPTOR.services_by_name["Proxy"]
+QUERYNODE_SERVICE = querynode_pb2.DESCRIPTOR.services_by_name["QueryNode"]
+DATA_NODE_ID = 1
+QUERY_NODE_ID = 1
+
+
+@dataclass
+class Cluster:
+    """The roles of one standalone process, built but not started."""
+
+    config: Config
+    rootcoord: RootCoord
+    datacoord: DataCoord
+    querycoord: QueryCoord
+    datanode: DataNode
+    querynode: QueryNode
+    proxy: Proxy
+    server: GrpcServer
+    _started: list[str] = field(default_factory=list)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def start(self) -> None:
+        steps = [
+            ("rootcoord", self.rootcoord.start),
+            ("datacoord", self.datacoord.start),
+            ("querycoord", self.querycoord.start),
+            ("datanode", self._start_datanode),
+            ("querynode", self._start_querynode),
+            ("proxy", self.proxy.start),
+            ("server", self.server.start),
+        ]
+        try:
+            for name, start in steps:
+                start()
+                self._started.append(name)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_datanode(self) -> None:
+        self.datanode.start()
+        self.datacoord.add_data_node(DATA_NODE_ID, LocalClient(self.datanode, DATANODE_SERVICE))
+
+    def _start_querynode(self) -> None:
+        self.querynode.start()
+        self.querycoord.add_node(QUERY_NODE_ID, LocalClient(self.querynode, QUERYNODE_SERVICE), "local")
+
+    def stop(self) -> None:
+        stops = {
+            "server": lambda: self.server.stop(grace=1.0),
+            "proxy": self.proxy.stop,
+            "querynode": self.querynode.stop,
+            "datanode": self.datanode.stop,
+            "querycoord": self.querycoord.stop,
+            "datacoord": self.datacoord.stop,
+            "rootcoord": self.rootcoord.stop,
+        }
+        while self._started:
+            name = self._started.pop()
+            try:
+                stops[name]()
+            except Exception:  # noqa: BLE001 - keep stopping the rest
+                log.exception("stopping %s failed", name)
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        detail: dict[str, Any] = {}
+        healthy = len(self._started) == 7
+        for role in (self.datacoord, self.querycoord, self.datanode, self.querynode, self.proxy):
+            ok, info = role.health()
+            detail[role.name] = info
+            healthy = healthy and ok
+        return healthy, detail
+
+
+def build_cluster(config: Config, kv: KV, mq: MQ, storage: ObjectStorage, host: str, port: int,
+                  max_workers: int = 16) -> Cluster:
+    """Every role on ``kv`` (the whole store; roles use the ``meta_root`` prefix), ``mq`` and
+    ``storage``; the public service on ``host:port`` (0: any free port)."""
+    meta_kv = PrefixedKV(kv, meta_root(config))
+    proxy_clients: list[Any] = []
+    rootcoord = RootCoord.from_config(meta_kv, config, proxies=lambda: proxy_clients)
+    root = LocalClient(rootcoord, ROOTCOORD_SERVICE)
+
+    def alloc_id(count: int) -> int:
+        return root.AllocID(rootcoord_pb2.AllocIDRequest(count=count)).ID
+
+    def alloc_ts(count: int = 1) -> int:
+        return root.AllocTimestamp(rootcoord_pb2.AllocTimestampRequest(count=count)).timestamp
+
+    datacoord = DataCoord(meta_kv, alloc_id=alloc_id, alloc_ts=alloc_ts, params=DataCoordParams.from_config(config),
+                          storage=storage)
+    data = LocalClient(datacoord, DATACOORD_SERVICE)
+    querycoord = QueryCoord(meta_kv, datacoord=data, rootcoord=root, alloc_id=alloc_id, check_interval=0.2)
+    datanode = DataNode(mq, storage, data, alloc_id=alloc_id, node_id=DATA_NODE_ID,
+                        params=DataNodeParams.from_config(config))
+    querynode = QueryNode(QUERY_NODE_ID, mq, storage, filter_compiler=compile_simple,
+                          read_timeout=config["queryNode.readTimeout"], subscription_prefix=config["etcd.rootPath"])
+    querynodes = {QUERY_NODE_ID: LocalClient(querynode, QUERYNODE_SERVICE)}
+
+    def querynode_client(node_id: int, _address: str) -> Any:
+        return querynodes[node_id]
+
+    proxy = Proxy(root, ProxyParams.from_config(config), datacoord=data,
+                  querycoord=LocalClient(querycoord, QUERYCOORD_SERVICE), querynode=querynode_client, mq=mq)
+    proxy_clients.append(LocalClient(proxy, PROXY_SERVICE))
+    server = GrpcServer(host, port, [MilvusServiceAdapter(proxy).handler()], max_workers=max_workers, name="proxy")
+    return Cluster(config, rootcoord, datacoord, querycoord, datanode, querynode, proxy, server)
+
+
+class StandaloneRoles:
+    """The standalone roles as one lifecycle component: built on start, once the context's
+    meta store, message queue and object storage are open."""
+
+    name = "standalone-roles"
+
+    def __init__(self, context: RoleContext):
+        self._context = context
+        self.cluster: Cluster | None = None
+
+    def start(self) -> None:
+        ctx = self._context
+        self.cluster = build_cluster(ctx.config, ctx.kv, ctx.mq, ctx.storage, ctx.grpc_host, ctx.grpc_port)
+        self.cluster.start()
+
+    def stop(self) -> None:
+        cluster, self.cluster = self.cluster, None
+        if cluster is not None:
+            cluster.stop()
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        if self.cluster is None:
+            return False, {"error": "not started"}
+        return self.cluster.health()
+
+
+def _standalone(context: RoleContext) -> Component:
+    return StandaloneRoles(context)
+
+
+# what ``milvus run ROLE`` adds to the infrastructure: every role's components
+COMPONENTS: Mapping[str, tuple[ComponentFactory, ...]] = MappingProxyType(
+    {**ROLE_COMPONENTS, "standalone": (_standalone,)})

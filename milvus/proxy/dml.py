@@ -1,0 +1,205 @@
+"""Insert, delete and upsert (docs/datapath.md "Insert / delete / upsert").
+
+Rows are validated into one stored Arrow batch, split by shard (hash of the primary key),
+given segments by the data coordinator, and published under one timestamp T per request
+through the ``ChannelWriter``; a call returns only once every envelope is durable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+from pymilvus.grpc_gen import schema_pb2
+
+from milvus import errors
+from milvus._proto import datacoord_pb2, msgstream_pb2, rootcoord_pb2
+from milvus.expr import pk_terms
+from milvus.proxy.callers import Caller
+from milvus.proxy.channel_writer import ChannelWriter
+from milvus.proxy.collections import Collection, Collections
+from milvus.schema import TIMESTAMP_FIELD, arrow_to_ids, batch_to_ipc, fields_to_arrow
+from milvus.util.hashing import shard_of
+
+ALL_PARTITIONS = -1
+# keep each insert envelope well under the broker's message size limit
+_MESSAGE_FILL = 0.5
+
+
+@dataclass(frozen=True)
+class Mutation:
+    ids: schema_pb2.IDs
+    count: int
+    timestamp: int
+
+
+def _keys(column: pa.Array | pa.ChunkedArray) -> np.ndarray | list[str]:
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_integer(column.type):
+        return column.to_numpy(zero_copy_only=False).astype(np.int64)
+    return column.to_pylist()
+
+
+class Dml:
+    def __init__(self, collections: Collections, rootcoord: Caller, datacoord: Caller, writer: ChannelWriter,
+                 max_message_size: int, query_pks: Callable[[str, str, str, str, Sequence[str]], list]):
+        """``query_pks(db, collection, partition, expr, template values)`` runs a delete
+        filter as a Strong query and returns the matching primary keys."""
+        self._collections = collections
+        self._rootcoord = rootcoord
+        self._datacoord = datacoord
+        self._writer = writer
+        self._max_bytes = max(1024, int(max_message_size * _MESSAGE_FILL))
+        self._query_pks = query_pks
+
+    # ---- helpers --------------------------------------------------------------------
+
+    def _alloc_ids(self, count: int) -> np.ndarray:
+        first = self._rootcoord("AllocID", rootcoord_pb2.AllocIDRequest(count=count)).ID
+        return np.arange(first, first + count, dtype=np.int64)
+
+    def _partition(self, coll: Collection, name: str) -> int:
+        return coll.partition_id(name or self._collections.default_partition)
+
+    def _split(self, coll: Collection, keys: np.ndarray | list) -> list[np.ndarray]:
+        """Row indexes of each shard."""
+        shards = shard_of(keys if isinstance(keys, np.ndarray) else list(keys), len(coll.vchannels))
+        return [np.flatnonzero(shards == i) for i in range(len(coll.vchannels))]
+
+    def _chunks(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
+        if batch.num_rows == 0:
+            return []
+        per_row = max(1, batch.nbytes // batch.num_rows)
+        step = max(1, self._max_bytes // per_row)
+        return [batch.slice(i, step) for i in range(0, batch.num_rows, step)]
+
+    def _assign(self, coll: Collection, partition: int, counts: dict[str, int]) -> dict[str, int]:
+        wanted = [datacoord_pb2.SegmentIDRequest(count=n, channel_name=v, collectionID=coll.id, partitionID=partition)
+                  for v, n in counts.items() if n]
+        if not wanted:
+            return {}
+        response = self._datacoord("AssignSegmentID", datacoord_pb2.AssignSegmentIDRequest(segmentIDRequests=wanted))
+        out = {}
+        for assignment in response.segIDAssignments:
+            errors.check_status(assignment.status)
+            out[assignment.channel_name] = assignment.segID
+        return out
+
+    def _insert_plan(self, coll: Collection, partition: int, batch: pa.RecordBatch):
+        """Per vchannel: its rows (as chunks) and their segment."""
+        keys = _keys(batch.column(coll.schema.primary_field.name))
+        parts = {}
+        for vchannel, rows in zip(coll.vchannels, self._split(coll, keys), strict=True):
+            if len(rows):
+                parts[vchannel] = batch.take(pa.array(rows))
+        segments = self._assign(coll, partition, {v: b.num_rows for v, b in parts.items()})
+        return parts, segments
+
+    def _insert_envelopes(self, coll: Collection, partition: int, parts, segments, ts: int, out) -> None:
+        pchannel_of = coll.pchannel_of
+        ts_index = parts and next(iter(parts.values())).schema.get_field_index(TIMESTAMP_FIELD)
+        for vchannel, part in parts.items():
+            stamped = part.set_column(ts_index, TIMESTAMP_FIELD, pa.array(np.full(part.num_rows, ts, np.uint64)))
+            for chunk in self._chunks(stamped):
+                out.setdefault(pchannel_of[vchannel], []).append((vchannel, msgstream_pb2.Envelope(
+                    kind=msgstream_pb2.INSERT, begin_ts=ts, end_ts=ts,
+                    insert=msgstream_pb2.InsertMsg(
+                        vchannel=vchannel, db_id=coll.info.db_id, collection_id=coll.id, partition_id=partition,
+                        segment_id=segments[vchannel], num_rows=chunk.num_rows, arrow_batch=batch_to_ipc(chunk),
+                        schema_version=coll.info.schema_version))))
+
+    def _delete_envelopes(self, coll: Collection, partition: int, keys, ts: int, out) -> None:
+        pchannel_of = coll.pchannel_of
+        key_list = keys if isinstance(keys, np.ndarray) else np.array(keys, dtype=object)
+        for vchannel, rows in zip(coll.vchannels, self._split(coll, keys), strict=True):
+            if not len(rows):
+                continue
+            chosen = key_list[rows]
+            ids = arrow_to_ids(chosen if isinstance(keys, np.ndarray) else [str(k) for k in chosen])
+            out.setdefault(pchannel_of[vchannel], []).append((vchannel, msgstream_pb2.Envelope(
+                kind=msgstream_pb2.DELETE, begin_ts=ts, end_ts=ts,
+                delete=msgstream_pb2.DeleteMsg(
+                    vchannel=vchannel, db_id=coll.info.db_id, collection_id=coll.id, partition_id=partition,
+                    primary_keys=ids, timestamps=[ts] * len(rows), num_rows=len(rows)))))
+
+    def _batch(self, coll: Collection, fields_data, num_rows: int, *, upsert: bool,
+               partial: bool = False) -> pa.RecordBatch:
+        if num_rows <= 0:
+            raise errors.ParameterInvalid(f"num_rows should be greater than 0, got {num_rows}")
+        allow = any(kv.key == "allow_insert_auto_id" and kv.value.lower() == "true" for kv in coll.info.properties)
+        return fields_to_arrow(coll.schema, list(fields_data), num_rows, row_ids=self._alloc_ids(num_rows),
+                               timestamps=0, upsert=upsert, partial_update=partial, allow_insert_auto_id=allow)
+
+    def _check_keys(self, coll: Collection, keys) -> np.ndarray | list:
+        if coll.schema.primary_field.data_type == schema_pb2.Int64:
+            try:
+                return np.asarray([int(k) for k in keys], dtype=np.int64)
+            except (TypeError, ValueError):
+                raise errors.ParameterInvalid("the primary key is Int64: every key must be an integer") from None
+        if not all(isinstance(k, str) for k in keys):
+            raise errors.ParameterInvalid("the primary key is VarChar: every key must be a string")
+        return list(keys)
+
+    # ---- the requests ---------------------------------------------------------------
+
+    def insert(self, db: str, name: str, partition_name: str, fields_data, num_rows: int) -> Mutation:
+        coll = self._collections.get(db, name)
+        partition = self._partition(coll, partition_name)
+        self._collections.ensure_watched(coll)
+        batch = self._batch(coll, fields_data, num_rows, upsert=False)
+        parts, segments = self._insert_plan(coll, partition, batch)
+
+        def build(ts: int):
+            out: dict = {}
+            self._insert_envelopes(coll, partition, parts, segments, ts, out)
+            return out
+
+        ts = self._writer.write([coll.pchannel_of[v] for v in parts], build)
+        pks = batch.column(coll.schema.primary_field.name)
+        return Mutation(arrow_to_ids(pks), batch.num_rows, ts)
+
+    def delete(self, db: str, name: str, partition_name: str, expr: str, template_values) -> Mutation:
+        coll = self._collections.get(db, name)
+        partition = self._partition(coll, partition_name) if partition_name else ALL_PARTITIONS
+        if not expr.strip():
+            raise errors.ParameterInvalid("delete plan can't be empty or always true : " + expr)
+        keys = pk_terms(expr, coll.schema.primary_field.name, template_values)
+        if keys is None:
+            keys = self._query_pks(db, name, partition_name, expr, template_values)
+        keys = self._check_keys(coll, list(dict.fromkeys(keys)))
+        self._collections.ensure_watched(coll)
+        if len(keys) == 0:
+            return Mutation(arrow_to_ids(keys), 0, 0)
+
+        def build(ts: int):
+            out: dict = {}
+            self._delete_envelopes(coll, partition, keys, ts, out)
+            return out
+
+        ts = self._writer.write(coll.pchannel_of.values(), build)
+        return Mutation(arrow_to_ids(keys), len(keys), ts)
+
+    def upsert(self, db: str, name: str, partition_name: str, fields_data, num_rows: int,
+               partial_update: bool = False) -> Mutation:
+        coll = self._collections.get(db, name)
+        if partial_update:
+            raise errors.ParameterInvalid("partial update is not supported by this server")
+        partition = self._partition(coll, partition_name)
+        self._collections.ensure_watched(coll)
+        batch = self._batch(coll, fields_data, num_rows, upsert=True)
+        keys = _keys(batch.column(coll.schema.primary_field.name))
+        if len(set(keys.tolist() if isinstance(keys, np.ndarray) else keys)) != len(keys):
+            raise errors.ParameterInvalid("duplicate primary keys are not allowed in the same batch")
+        parts, segments = self._insert_plan(coll, partition, batch)
+
+        def build(ts: int):
+            out: dict = {}
+            self._delete_envelopes(coll, ALL_PARTITIONS, keys, ts, out)
+            self._insert_envelopes(coll, partition, parts, segments, ts, out)
+            return out
+
+        ts = self._writer.write(coll.pchannel_of.values(), build)
+        return Mutation(arrow_to_ids(batch.column(coll.schema.primary_field.name)), batch.num_rows, ts)
