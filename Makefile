@@ -7,8 +7,14 @@ PYTEST_ARGS ?=
 install:
 	$(PIP) install -q --root-user-action=ignore -e .
 
+# the oldest supported client (pymilvus 2.4) gets an environment of its own for the
+# compatibility test; it needs setuptools' pkg_resources
+OLD_CLIENT_VENV := .venv-clients/pymilvus-2.4
+
 install-test:
 	$(PIP) install -q --root-user-action=ignore -e '.[test]'
+	test -x $(OLD_CLIENT_VENV)/bin/python || $(PYTHON) -m venv $(OLD_CLIENT_VENV)
+	$(OLD_CLIENT_VENV)/bin/python -m pip install -q --disable-pip-version-check 'pymilvus==2.4.15' 'setuptools<70'
 
 proto:
 	$(PYTHON) scripts/gen_proto.py
@@ -31,4 +37,4 @@ bench: install-test
 	$(PYTHON) scripts/bench_storage.py
 
 clean:
-	rm -rf milvus_data .pytest_cache .ruff_cache build *.egg-info
+	rm -rf milvus_data .venv-clients .pytest_cache .ruff_cache build *.egg-info
