@@ -10,10 +10,14 @@ Every backend passes the same contract suite (``tests/contract/test_mq_contract.
 * A consumer belongs to a subscription; subscriptions on the same channel are independent
   (each sees every message).  A new subscription starts at EARLIEST or LATEST; an existing
   one resumes after its last acknowledged message.  ``ack`` is cumulative-safe: acking a
-  message means the subscription will not see it again after a restart.
+  message means the subscription will not see it again after a restart.  A subscription has
+  one consumer at a time (a second ``subscribe`` through the same MQ raises MQError).
 * ``seek(id)`` repositions the consumer so that the next message received is the first one
-  *after* ``id``; ``seek(EARLIEST)`` goes back to the start.
-* ``receive(timeout)`` returns the next message in channel order, or None on timeout.
+  *after* ``id``; ``seek(EARLIEST)`` goes back to the start, ``seek(LATEST)`` skips to messages
+  sent after the seek.  The subscription's saved position moves too (as if everything before
+  the new position, and nothing after it, had been acknowledged).
+* ``receive(timeout)`` returns the next message in channel order, or None on timeout or when
+  another thread closes the consumer.
 """
 
 from __future__ import annotations
@@ -129,6 +133,14 @@ class MQ(abc.ABC):
 
     @abc.abstractmethod
     def id_from_bytes(self, data: bytes) -> MessageID: ...
+
+    @property
+    @abc.abstractmethod
+    def max_message_size(self) -> int:
+        """The largest message a send accepts: payload plus encoded properties, in bytes.
+
+        Larger sends raise MQError; callers that pack many records into one message split by it.
+        """
 
     @abc.abstractmethod
     def delete_channel(self, channel: str) -> None: ...
