@@ -111,7 +111,7 @@ def workload(uri: str, pid: int, data: np.ndarray, queries: np.ndarray, gt: np.n
     t0 = time.perf_counter()
     for start in range(0, len(data), batch):
         chunk = data[start:start + batch]
-        client.insert(name, [{"id": int(i), "vec": v} for i, v in zip(ids[start:start + batch], chunk)])
+        client.insert(name, [{"id": int(i), "vec": v} for i, v in zip(ids[start:start + batch], chunk, strict=True)])
     insert_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     client.flush(name)
