@@ -35,6 +35,7 @@ bench: install-test
 	$(PYTHON) scripts/bench_kv.py
 	$(PYTHON) scripts/bench_mq.py
 	$(PYTHON) scripts/bench_storage.py
+	$(PYTHON) scripts/bench_compare.py
 
 clean:
 	rm -rf milvus_data .venv-clients .pytest_cache .ruff_cache build *.egg-info
