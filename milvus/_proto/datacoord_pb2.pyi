@@ -352,3 +352,287 @@ class UpdateChannelCheckpointRequest(_message.Message):
     base: _common_pb2.MsgBase
     channel_checkpoints: _containers.RepeatedCompositeFieldContainer[_internal_pb2.MsgPosition]
     def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., channel_checkpoints: _Optional[_Iterable[_Union[_internal_pb2.MsgPosition, _Mapping]]] = ...) -> None: ...
+
+class FieldIndex(_message.Message):
+    __slots__ = ("collectionID", "fieldID", "indexID", "index_name", "type_params", "index_params", "user_index_params", "is_auto_index", "create_time", "deleted", "field_name", "field_type")
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    FIELDID_FIELD_NUMBER: _ClassVar[int]
+    INDEXID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_NAME_FIELD_NUMBER: _ClassVar[int]
+    TYPE_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    INDEX_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    USER_INDEX_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    IS_AUTO_INDEX_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    FIELD_NAME_FIELD_NUMBER: _ClassVar[int]
+    FIELD_TYPE_FIELD_NUMBER: _ClassVar[int]
+    collectionID: int
+    fieldID: int
+    indexID: int
+    index_name: str
+    type_params: _containers.RepeatedCompositeFieldContainer[_common_pb2.KeyValuePair]
+    index_params: _containers.RepeatedCompositeFieldContainer[_common_pb2.KeyValuePair]
+    user_index_params: _containers.RepeatedCompositeFieldContainer[_common_pb2.KeyValuePair]
+    is_auto_index: bool
+    create_time: int
+    deleted: bool
+    field_name: str
+    field_type: int
+    def __init__(self, collectionID: _Optional[int] = ..., fieldID: _Optional[int] = ..., indexID: _Optional[int] = ..., index_name: _Optional[str] = ..., type_params: _Optional[_Iterable[_Union[_common_pb2.KeyValuePair, _Mapping]]] = ..., index_params: _Optional[_Iterable[_Union[_common_pb2.KeyValuePair, _Mapping]]] = ..., user_index_params: _Optional[_Iterable[_Union[_common_pb2.KeyValuePair, _Mapping]]] = ..., is_auto_index: _Optional[bool] = ..., create_time: _Optional[int] = ..., deleted: _Optional[bool] = ..., field_name: _Optional[str] = ..., field_type: _Optional[int] = ...) -> None: ...
+
+class SegmentIndex(_message.Message):
+    __slots__ = ("collectionID", "partitionID", "segmentID", "num_rows", "indexID", "buildID", "nodeID", "index_version", "state", "fail_reason", "index_file_keys", "serialized_size", "create_time", "deleted", "fieldID")
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONID_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTID_FIELD_NUMBER: _ClassVar[int]
+    NUM_ROWS_FIELD_NUMBER: _ClassVar[int]
+    INDEXID_FIELD_NUMBER: _ClassVar[int]
+    BUILDID_FIELD_NUMBER: _ClassVar[int]
+    NODEID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    FAIL_REASON_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FILE_KEYS_FIELD_NUMBER: _ClassVar[int]
+    SERIALIZED_SIZE_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    FIELDID_FIELD_NUMBER: _ClassVar[int]
+    collectionID: int
+    partitionID: int
+    segmentID: int
+    num_rows: int
+    indexID: int
+    buildID: int
+    nodeID: int
+    index_version: int
+    state: _common_pb2.IndexState
+    fail_reason: str
+    index_file_keys: _containers.RepeatedScalarFieldContainer[str]
+    serialized_size: int
+    create_time: int
+    deleted: bool
+    fieldID: int
+    def __init__(self, collectionID: _Optional[int] = ..., partitionID: _Optional[int] = ..., segmentID: _Optional[int] = ..., num_rows: _Optional[int] = ..., indexID: _Optional[int] = ..., buildID: _Optional[int] = ..., nodeID: _Optional[int] = ..., index_version: _Optional[int] = ..., state: _Optional[_Union[_common_pb2.IndexState, str]] = ..., fail_reason: _Optional[str] = ..., index_file_keys: _Optional[_Iterable[str]] = ..., serialized_size: _Optional[int] = ..., create_time: _Optional[int] = ..., deleted: _Optional[bool] = ..., fieldID: _Optional[int] = ...) -> None: ...
+
+class CreateIndexRequest(_message.Message):
+    __slots__ = ("base", "collectionID", "fieldID", "index_name", "type_params", "index_params", "user_index_params", "is_auto_index", "field_name", "field_type")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    FIELDID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_NAME_FIELD_NUMBER: _ClassVar[int]
+    TYPE_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    INDEX_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    USER_INDEX_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    IS_AUTO_INDEX_FIELD_NUMBER: _ClassVar[int]
+    FIELD_NAME_FIELD_NUMBER: _ClassVar[int]
+    FIELD_TYPE_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    collectionID: int
+    fieldID: int
+    index_name: str
+    type_params: _containers.RepeatedCompositeFieldContainer[_common_pb2.KeyValuePair]
+    index_params: _containers.RepeatedCompositeFieldContainer[_common_pb2.KeyValuePair]
+    user_index_params: _containers.RepeatedCompositeFieldContainer[_common_pb2.KeyValuePair]
+    is_auto_index: bool
+    field_name: str
+    field_type: int
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., fieldID: _Optional[int] = ..., index_name: _Optional[str] = ..., type_params: _Optional[_Iterable[_Union[_common_pb2.KeyValuePair, _Mapping]]] = ..., index_params: _Optional[_Iterable[_Union[_common_pb2.KeyValuePair, _Mapping]]] = ..., user_index_params: _Optional[_Iterable[_Union[_common_pb2.KeyValuePair, _Mapping]]] = ..., is_auto_index: _Optional[bool] = ..., field_name: _Optional[str] = ..., field_type: _Optional[int] = ...) -> None: ...
+
+class IndexInfo(_message.Message):
+    __slots__ = ("collectionID", "fieldID", "index_name", "indexID", "type_params", "index_params", "user_index_params", "indexed_rows", "total_rows", "pending_index_rows", "state", "index_state_fail_reason", "is_auto_index", "field_name")
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    FIELDID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_NAME_FIELD_NUMBER: _ClassVar[int]
+    INDEXID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    INDEX_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    USER_INDEX_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    INDEXED_ROWS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_ROWS_FIELD_NUMBER: _ClassVar[int]
+    PENDING_INDEX_ROWS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    INDEX_STATE_FAIL_REASON_FIELD_NUMBER: _ClassVar[int]
+    IS_AUTO_INDEX_FIELD_NUMBER: _ClassVar[int]
+    FIELD_NAME_FIELD_NUMBER: _ClassVar[int]
+    collectionID: int
+    fieldID: int
+    index_name: str
+    indexID: int
+    type_params: _containers.RepeatedCompositeFieldContainer[_common_pb2.KeyValuePair]
+    index_params: _containers.RepeatedCompositeFieldContainer[_common_pb2.KeyValuePair]
+    user_index_params: _containers.RepeatedCompositeFieldContainer[_common_pb2.KeyValuePair]
+    indexed_rows: int
+    total_rows: int
+    pending_index_rows: int
+    state: _common_pb2.IndexState
+    index_state_fail_reason: str
+    is_auto_index: bool
+    field_name: str
+    def __init__(self, collectionID: _Optional[int] = ..., fieldID: _Optional[int] = ..., index_name: _Optional[str] = ..., indexID: _Optional[int] = ..., type_params: _Optional[_Iterable[_Union[_common_pb2.KeyValuePair, _Mapping]]] = ..., index_params: _Optional[_Iterable[_Union[_common_pb2.KeyValuePair, _Mapping]]] = ..., user_index_params: _Optional[_Iterable[_Union[_common_pb2.KeyValuePair, _Mapping]]] = ..., indexed_rows: _Optional[int] = ..., total_rows: _Optional[int] = ..., pending_index_rows: _Optional[int] = ..., state: _Optional[_Union[_common_pb2.IndexState, str]] = ..., index_state_fail_reason: _Optional[str] = ..., is_auto_index: _Optional[bool] = ..., field_name: _Optional[str] = ...) -> None: ...
+
+class DescribeIndexRequest(_message.Message):
+    __slots__ = ("base", "collectionID", "index_name", "timestamp")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_NAME_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    collectionID: int
+    index_name: str
+    timestamp: int
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., index_name: _Optional[str] = ..., timestamp: _Optional[int] = ...) -> None: ...
+
+class DescribeIndexResponse(_message.Message):
+    __slots__ = ("status", "index_infos")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    INDEX_INFOS_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    index_infos: _containers.RepeatedCompositeFieldContainer[IndexInfo]
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., index_infos: _Optional[_Iterable[_Union[IndexInfo, _Mapping]]] = ...) -> None: ...
+
+class DropIndexRequest(_message.Message):
+    __slots__ = ("base", "collectionID", "partitionIDs", "index_name", "drop_all")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONIDS_FIELD_NUMBER: _ClassVar[int]
+    INDEX_NAME_FIELD_NUMBER: _ClassVar[int]
+    DROP_ALL_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    collectionID: int
+    partitionIDs: _containers.RepeatedScalarFieldContainer[int]
+    index_name: str
+    drop_all: bool
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ..., index_name: _Optional[str] = ..., drop_all: _Optional[bool] = ...) -> None: ...
+
+class GetIndexStateRequest(_message.Message):
+    __slots__ = ("base", "collectionID", "index_name")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_NAME_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    collectionID: int
+    index_name: str
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., index_name: _Optional[str] = ...) -> None: ...
+
+class GetIndexStateResponse(_message.Message):
+    __slots__ = ("status", "state", "fail_reason")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    FAIL_REASON_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    state: _common_pb2.IndexState
+    fail_reason: str
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., state: _Optional[_Union[_common_pb2.IndexState, str]] = ..., fail_reason: _Optional[str] = ...) -> None: ...
+
+class GetSegmentIndexStateRequest(_message.Message):
+    __slots__ = ("base", "collectionID", "index_name", "segmentIDs")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_NAME_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTIDS_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    collectionID: int
+    index_name: str
+    segmentIDs: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., index_name: _Optional[str] = ..., segmentIDs: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class SegmentIndexState(_message.Message):
+    __slots__ = ("segmentID", "state", "fail_reason", "index_name")
+    SEGMENTID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    FAIL_REASON_FIELD_NUMBER: _ClassVar[int]
+    INDEX_NAME_FIELD_NUMBER: _ClassVar[int]
+    segmentID: int
+    state: _common_pb2.IndexState
+    fail_reason: str
+    index_name: str
+    def __init__(self, segmentID: _Optional[int] = ..., state: _Optional[_Union[_common_pb2.IndexState, str]] = ..., fail_reason: _Optional[str] = ..., index_name: _Optional[str] = ...) -> None: ...
+
+class GetSegmentIndexStateResponse(_message.Message):
+    __slots__ = ("status", "states")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    states: _containers.RepeatedCompositeFieldContainer[SegmentIndexState]
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., states: _Optional[_Iterable[_Union[SegmentIndexState, _Mapping]]] = ...) -> None: ...
+
+class GetIndexBuildProgressRequest(_message.Message):
+    __slots__ = ("base", "collectionID", "index_name")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_NAME_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    collectionID: int
+    index_name: str
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., index_name: _Optional[str] = ...) -> None: ...
+
+class GetIndexBuildProgressResponse(_message.Message):
+    __slots__ = ("status", "indexed_rows", "total_rows", "pending_index_rows")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    INDEXED_ROWS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_ROWS_FIELD_NUMBER: _ClassVar[int]
+    PENDING_INDEX_ROWS_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    indexed_rows: int
+    total_rows: int
+    pending_index_rows: int
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., indexed_rows: _Optional[int] = ..., total_rows: _Optional[int] = ..., pending_index_rows: _Optional[int] = ...) -> None: ...
+
+class IndexFilePathInfo(_message.Message):
+    __slots__ = ("segmentID", "fieldID", "indexID", "buildID", "index_name", "index_params", "index_file_keys", "serialized_size", "index_version", "num_rows")
+    SEGMENTID_FIELD_NUMBER: _ClassVar[int]
+    FIELDID_FIELD_NUMBER: _ClassVar[int]
+    INDEXID_FIELD_NUMBER: _ClassVar[int]
+    BUILDID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_NAME_FIELD_NUMBER: _ClassVar[int]
+    INDEX_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FILE_KEYS_FIELD_NUMBER: _ClassVar[int]
+    SERIALIZED_SIZE_FIELD_NUMBER: _ClassVar[int]
+    INDEX_VERSION_FIELD_NUMBER: _ClassVar[int]
+    NUM_ROWS_FIELD_NUMBER: _ClassVar[int]
+    segmentID: int
+    fieldID: int
+    indexID: int
+    buildID: int
+    index_name: str
+    index_params: _containers.RepeatedCompositeFieldContainer[_common_pb2.KeyValuePair]
+    index_file_keys: _containers.RepeatedScalarFieldContainer[str]
+    serialized_size: int
+    index_version: int
+    num_rows: int
+    def __init__(self, segmentID: _Optional[int] = ..., fieldID: _Optional[int] = ..., indexID: _Optional[int] = ..., buildID: _Optional[int] = ..., index_name: _Optional[str] = ..., index_params: _Optional[_Iterable[_Union[_common_pb2.KeyValuePair, _Mapping]]] = ..., index_file_keys: _Optional[_Iterable[str]] = ..., serialized_size: _Optional[int] = ..., index_version: _Optional[int] = ..., num_rows: _Optional[int] = ...) -> None: ...
+
+class GetIndexInfosRequest(_message.Message):
+    __slots__ = ("base", "collectionID", "segmentIDs", "index_name")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTIDS_FIELD_NUMBER: _ClassVar[int]
+    INDEX_NAME_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    collectionID: int
+    segmentIDs: _containers.RepeatedScalarFieldContainer[int]
+    index_name: str
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., segmentIDs: _Optional[_Iterable[int]] = ..., index_name: _Optional[str] = ...) -> None: ...
+
+class GetIndexInfosResponse(_message.Message):
+    __slots__ = ("status", "infos")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    INFOS_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    infos: _containers.RepeatedCompositeFieldContainer[IndexFilePathInfo]
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., infos: _Optional[_Iterable[_Union[IndexFilePathInfo, _Mapping]]] = ...) -> None: ...
+
+class AlterIndexRequest(_message.Message):
+    __slots__ = ("base", "collectionID", "index_name", "params", "delete_keys")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_NAME_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    DELETE_KEYS_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    collectionID: int
+    index_name: str
+    params: _containers.RepeatedCompositeFieldContainer[_common_pb2.KeyValuePair]
+    delete_keys: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., index_name: _Optional[str] = ..., params: _Optional[_Iterable[_Union[_common_pb2.KeyValuePair, _Mapping]]] = ..., delete_keys: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -26,25 +26,25 @@ from pymilvus.grpc_gen import common_pb2 as common__pb2
 from milvus._proto import internal_pb2 as internal__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0findexnode.proto\x12\x0fmilvus.internal\x1a\x0c\x63ommon.proto\x1a\x0einternal.proto\"\xcf\x02\n\x10\x43reateJobRequest\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x0f\n\x07\x62uildID\x18\x02 \x01(\x03\x12\x15\n\rindex_version\x18\x03 \x01(\x03\x12\x14\n\x0c\x63ollectionID\x18\x04 \x01(\x03\x12\x13\n\x0bpartitionID\x18\x05 \x01(\x03\x12\x11\n\tsegmentID\x18\x06 \x01(\x03\x12\x0f\n\x07\x66ieldID\x18\x07 \x01(\x03\x12\x12\n\ndata_paths\x18\x08 \x03(\t\x12\x37\n\x0cindex_params\x18\t \x03(\x0b\x32!.milvus.proto.common.KeyValuePair\x12\x36\n\x0btype_params\x18\n \x03(\x0b\x32!.milvus.proto.common.KeyValuePair\x12\x10\n\x08num_rows\x18\x0b \x01(\x03\x12\x19\n\x11index_file_prefix\x18\x0c \x01(\t\"8\n\x10QueryJobsRequest\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uildIDs\x18\x02 \x03(\x03\"\x93\x01\n\rIndexTaskInfo\x12\x0f\n\x07\x62uildID\x18\x01 \x01(\x03\x12*\n\x05state\x18\x02 \x01(\x0e\x32\x1b.milvus.internal.IndexState\x12\x17\n\x0findex_file_keys\x18\x03 \x03(\t\x12\x17\n\x0fserialized_size\x18\x04 \x01(\x03\x12\x13\n\x0b\x66\x61il_reason\x18\x05 \x01(\t\"u\n\x11QueryJobsResponse\x12+\n\x06status\x18\x01 \x01(\x0b\x32\x1b.milvus.proto.common.Status\x12\x33\n\x0bindex_infos\x18\x02 \x03(\x0b\x32\x1e.milvus.internal.IndexTaskInfo\"7\n\x0f\x44ropJobsRequest\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uildIDs\x18\x02 \x03(\x03*f\n\nIndexState\x12\x14\n\x10INDEX_STATE_NONE\x10\x00\x12\x0c\n\x08UNISSUED\x10\x01\x12\x0f\n\x0bIN_PROGRESS\x10\x02\x12\x0c\n\x08\x46INISHED\x10\x03\x12\n\n\x06\x46\x41ILED\x10\x04\x12\t\n\x05RETRY\x10\x05\x32\xe3\x02\n\tIndexNode\x12\x64\n\x12GetComponentStates\x12*.milvus.internal.GetComponentStatesRequest\x1a .milvus.internal.ComponentStates\"\x00\x12M\n\tCreateJob\x12!.milvus.internal.CreateJobRequest\x1a\x1b.milvus.proto.common.Status\"\x00\x12T\n\tQueryJobs\x12!.milvus.internal.QueryJobsRequest\x1a\".milvus.internal.QueryJobsResponse\"\x00\x12K\n\x08\x44ropJobs\x12 .milvus.internal.DropJobsRequest\x1a\x1b.milvus.proto.common.Status\"\x00\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0findexnode.proto\x12\x0fmilvus.internal\x1a\x0c\x63ommon.proto\x1a\x0einternal.proto\"\x84\x03\n\x10\x43reateJobRequest\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x0f\n\x07\x62uildID\x18\x02 \x01(\x03\x12\x15\n\rindex_version\x18\x03 \x01(\x03\x12\x14\n\x0c\x63ollectionID\x18\x04 \x01(\x03\x12\x13\n\x0bpartitionID\x18\x05 \x01(\x03\x12\x11\n\tsegmentID\x18\x06 \x01(\x03\x12\x0f\n\x07\x66ieldID\x18\x07 \x01(\x03\x12\x12\n\ndata_paths\x18\x08 \x03(\t\x12\x37\n\x0cindex_params\x18\t \x03(\x0b\x32!.milvus.proto.common.KeyValuePair\x12\x36\n\x0btype_params\x18\n \x03(\x0b\x32!.milvus.proto.common.KeyValuePair\x12\x10\n\x08num_rows\x18\x0b \x01(\x03\x12\x19\n\x11index_file_prefix\x18\x0c \x01(\t\x12\x12\n\nfield_name\x18\r \x01(\t\x12\x12\n\nfield_type\x18\x0e \x01(\x05\x12\x0b\n\x03\x64im\x18\x0f \x01(\x03\"8\n\x10QueryJobsRequest\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uildIDs\x18\x02 \x03(\x03\"\xaa\x01\n\rIndexTaskInfo\x12\x0f\n\x07\x62uildID\x18\x01 \x01(\x03\x12*\n\x05state\x18\x02 \x01(\x0e\x32\x1b.milvus.internal.IndexState\x12\x17\n\x0findex_file_keys\x18\x03 \x03(\t\x12\x17\n\x0fserialized_size\x18\x04 \x01(\x03\x12\x13\n\x0b\x66\x61il_reason\x18\x05 \x01(\t\x12\x15\n\rindex_version\x18\x06 \x01(\x03\"u\n\x11QueryJobsResponse\x12+\n\x06status\x18\x01 \x01(\x0b\x32\x1b.milvus.proto.common.Status\x12\x33\n\x0bindex_infos\x18\x02 \x03(\x0b\x32\x1e.milvus.internal.IndexTaskInfo\"7\n\x0f\x44ropJobsRequest\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uildIDs\x18\x02 \x03(\x03*f\n\nIndexState\x12\x14\n\x10INDEX_STATE_NONE\x10\x00\x12\x0c\n\x08UNISSUED\x10\x01\x12\x0f\n\x0bIN_PROGRESS\x10\x02\x12\x0c\n\x08\x46INISHED\x10\x03\x12\n\n\x06\x46\x41ILED\x10\x04\x12\t\n\x05RETRY\x10\x05\x32\xe3\x02\n\tIndexNode\x12\x64\n\x12GetComponentStates\x12*.milvus.internal.GetComponentStatesRequest\x1a .milvus.internal.ComponentStates\"\x00\x12M\n\tCreateJob\x12!.milvus.internal.CreateJobRequest\x1a\x1b.milvus.proto.common.Status\"\x00\x12T\n\tQueryJobs\x12!.milvus.internal.QueryJobsRequest\x1a\".milvus.internal.QueryJobsResponse\"\x00\x12K\n\x08\x44ropJobs\x12 .milvus.internal.DropJobsRequest\x1a\x1b.milvus.proto.common.Status\"\x00\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'indexnode_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_INDEXSTATE']._serialized_start=788
-  _globals['_INDEXSTATE']._serialized_end=890
+  _globals['_INDEXSTATE']._serialized_start=864
+  _globals['_INDEXSTATE']._serialized_end=966
   _globals['_CREATEJOBREQUEST']._serialized_start=67
-  _globals['_CREATEJOBREQUEST']._serialized_end=402
-  _globals['_QUERYJOBSREQUEST']._serialized_start=404
-  _globals['_QUERYJOBSREQUEST']._serialized_end=460
-  _globals['_INDEXTASKINFO']._serialized_start=463
-  _globals['_INDEXTASKINFO']._serialized_end=610
-  _globals['_QUERYJOBSRESPONSE']._serialized_start=612
-  _globals['_QUERYJOBSRESPONSE']._serialized_end=729
-  _globals['_DROPJOBSREQUEST']._serialized_start=731
-  _globals['_DROPJOBSREQUEST']._serialized_end=786
-  _globals['_INDEXNODE']._serialized_start=893
-  _globals['_INDEXNODE']._serialized_end=1248
+  _globals['_CREATEJOBREQUEST']._serialized_end=455
+  _globals['_QUERYJOBSREQUEST']._serialized_start=457
+  _globals['_QUERYJOBSREQUEST']._serialized_end=513
+  _globals['_INDEXTASKINFO']._serialized_start=516
+  _globals['_INDEXTASKINFO']._serialized_end=686
+  _globals['_QUERYJOBSRESPONSE']._serialized_start=688
+  _globals['_QUERYJOBSRESPONSE']._serialized_end=805
+  _globals['_DROPJOBSREQUEST']._serialized_start=807
+  _globals['_DROPJOBSREQUEST']._serialized_end=862
+  _globals['_INDEXNODE']._serialized_start=969
+  _globals['_INDEXNODE']._serialized_end=1324
 # @@protoc_insertion_point(module_scope)

@@ -25,7 +25,7 @@ FAILED: IndexState
 RETRY: IndexState
 
 class CreateJobRequest(_message.Message):
-    __slots__ = ("cluster_id", "buildID", "index_version", "collectionID", "partitionID", "segmentID", "fieldID", "data_paths", "index_params", "type_params", "num_rows", "index_file_prefix")
+    __slots__ = ("cluster_id", "buildID", "index_version", "collectionID", "partitionID", "segmentID", "fieldID", "data_paths", "index_params", "type_params", "num_rows", "index_file_prefix", "field_name", "field_type", "dim")
     CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
     BUILDID_FIELD_NUMBER: _ClassVar[int]
     INDEX_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +38,9 @@ class CreateJobRequest(_message.Message):
     TYPE_PARAMS_FIELD_NUMBER: _ClassVar[int]
     NUM_ROWS_FIELD_NUMBER: _ClassVar[int]
     INDEX_FILE_PREFIX_FIELD_NUMBER: _ClassVar[int]
+    FIELD_NAME_FIELD_NUMBER: _ClassVar[int]
+    FIELD_TYPE_FIELD_NUMBER: _ClassVar[int]
+    DIM_FIELD_NUMBER: _ClassVar[int]
     cluster_id: str
     buildID: int
     index_version: int
@@ -50,7 +53,10 @@ class CreateJobRequest(_message.Message):
     type_params: _containers.RepeatedCompositeFieldContainer[_common_pb2.KeyValuePair]
     num_rows: int
     index_file_prefix: str
-    def __init__(self, cluster_id: _Optional[str] = ..., buildID: _Optional[int] = ..., index_version: _Optional[int] = ..., collectionID: _Optional[int] = ..., partitionID: _Optional[int] = ..., segmentID: _Optional[int] = ..., fieldID: _Optional[int] = ..., data_paths: _Optional[_Iterable[str]] = ..., index_params: _Optional[_Iterable[_Union[_common_pb2.KeyValuePair, _Mapping]]] = ..., type_params: _Optional[_Iterable[_Union[_common_pb2.KeyValuePair, _Mapping]]] = ..., num_rows: _Optional[int] = ..., index_file_prefix: _Optional[str] = ...) -> None: ...
+    field_name: str
+    field_type: int
+    dim: int
+    def __init__(self, cluster_id: _Optional[str] = ..., buildID: _Optional[int] = ..., index_version: _Optional[int] = ..., collectionID: _Optional[int] = ..., partitionID: _Optional[int] = ..., segmentID: _Optional[int] = ..., fieldID: _Optional[int] = ..., data_paths: _Optional[_Iterable[str]] = ..., index_params: _Optional[_Iterable[_Union[_common_pb2.KeyValuePair, _Mapping]]] = ..., type_params: _Optional[_Iterable[_Union[_common_pb2.KeyValuePair, _Mapping]]] = ..., num_rows: _Optional[int] = ..., index_file_prefix: _Optional[str] = ..., field_name: _Optional[str] = ..., field_type: _Optional[int] = ..., dim: _Optional[int] = ...) -> None: ...
 
 class QueryJobsRequest(_message.Message):
     __slots__ = ("cluster_id", "buildIDs")
@@ -61,18 +67,20 @@ class QueryJobsRequest(_message.Message):
     def __init__(self, cluster_id: _Optional[str] = ..., buildIDs: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class IndexTaskInfo(_message.Message):
-    __slots__ = ("buildID", "state", "index_file_keys", "serialized_size", "fail_reason")
+    __slots__ = ("buildID", "state", "index_file_keys", "serialized_size", "fail_reason", "index_version")
     BUILDID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     INDEX_FILE_KEYS_FIELD_NUMBER: _ClassVar[int]
     SERIALIZED_SIZE_FIELD_NUMBER: _ClassVar[int]
     FAIL_REASON_FIELD_NUMBER: _ClassVar[int]
+    INDEX_VERSION_FIELD_NUMBER: _ClassVar[int]
     buildID: int
     state: IndexState
     index_file_keys: _containers.RepeatedScalarFieldContainer[str]
     serialized_size: int
     fail_reason: str
-    def __init__(self, buildID: _Optional[int] = ..., state: _Optional[_Union[IndexState, str]] = ..., index_file_keys: _Optional[_Iterable[str]] = ..., serialized_size: _Optional[int] = ..., fail_reason: _Optional[str] = ...) -> None: ...
+    index_version: int
+    def __init__(self, buildID: _Optional[int] = ..., state: _Optional[_Union[IndexState, str]] = ..., index_file_keys: _Optional[_Iterable[str]] = ..., serialized_size: _Optional[int] = ..., fail_reason: _Optional[str] = ..., index_version: _Optional[int] = ...) -> None: ...
 
 class QueryJobsResponse(_message.Message):
     __slots__ = ("status", "index_infos")

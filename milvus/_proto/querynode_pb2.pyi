@@ -37,18 +37,20 @@ class QUnwatchDmChannelRequest(_message.Message):
     def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., channel_name: _Optional[str] = ...) -> None: ...
 
 class LoadSegmentsRequest(_message.Message):
-    __slots__ = ("base", "replicaID", "collectionID", "segments", "schema")
+    __slots__ = ("base", "replicaID", "collectionID", "segments", "schema", "index_infos")
     BASE_FIELD_NUMBER: _ClassVar[int]
     REPLICAID_FIELD_NUMBER: _ClassVar[int]
     COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
     SEGMENTS_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    INDEX_INFOS_FIELD_NUMBER: _ClassVar[int]
     base: _common_pb2.MsgBase
     replicaID: int
     collectionID: int
     segments: _containers.RepeatedCompositeFieldContainer[_datacoord_pb2.SegmentInfo]
     schema: bytes
-    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., replicaID: _Optional[int] = ..., collectionID: _Optional[int] = ..., segments: _Optional[_Iterable[_Union[_datacoord_pb2.SegmentInfo, _Mapping]]] = ..., schema: _Optional[bytes] = ...) -> None: ...
+    index_infos: _containers.RepeatedCompositeFieldContainer[_datacoord_pb2.IndexFilePathInfo]
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., replicaID: _Optional[int] = ..., collectionID: _Optional[int] = ..., segments: _Optional[_Iterable[_Union[_datacoord_pb2.SegmentInfo, _Mapping]]] = ..., schema: _Optional[bytes] = ..., index_infos: _Optional[_Iterable[_Union[_datacoord_pb2.IndexFilePathInfo, _Mapping]]] = ...) -> None: ...
 
 class ReleaseSegmentsRequest(_message.Message):
     __slots__ = ("base", "collectionID", "segmentIDs")
@@ -184,20 +186,22 @@ class ChannelDistribution(_message.Message):
     def __init__(self, channel_name: _Optional[str] = ..., collectionID: _Optional[int] = ..., tsafe: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class SegmentDistribution(_message.Message):
-    __slots__ = ("id", "collectionID", "partitionID", "channel", "num_rows", "sealed")
+    __slots__ = ("id", "collectionID", "partitionID", "channel", "num_rows", "sealed", "index_build_ids")
     ID_FIELD_NUMBER: _ClassVar[int]
     COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
     PARTITIONID_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     NUM_ROWS_FIELD_NUMBER: _ClassVar[int]
     SEALED_FIELD_NUMBER: _ClassVar[int]
+    INDEX_BUILD_IDS_FIELD_NUMBER: _ClassVar[int]
     id: int
     collectionID: int
     partitionID: int
     channel: str
     num_rows: int
     sealed: bool
-    def __init__(self, id: _Optional[int] = ..., collectionID: _Optional[int] = ..., partitionID: _Optional[int] = ..., channel: _Optional[str] = ..., num_rows: _Optional[int] = ..., sealed: _Optional[bool] = ...) -> None: ...
+    index_build_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, id: _Optional[int] = ..., collectionID: _Optional[int] = ..., partitionID: _Optional[int] = ..., channel: _Optional[str] = ..., num_rows: _Optional[int] = ..., sealed: _Optional[bool] = ..., index_build_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class GetDataDistributionResponse(_message.Message):
     __slots__ = ("status", "node_id", "channels", "segments")

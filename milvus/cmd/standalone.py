@@ -1,8 +1,8 @@
 """Every role in one process (``milvus run standalone``), on one meta store, message queue and
 object storage, talking through in-process clients (``LocalClient``): the composition root.
 
-Start order: RootCoord, DataCoord, QueryCoord (coordinators), DataNode, QueryNode (nodes,
-each registered with its coordinator once started), the Proxy, and last the gRPC server of
+Start order: RootCoord, DataCoord, QueryCoord (coordinators), DataNode, QueryNode, IndexNode
+(nodes, each registered with its coordinator once started), the Proxy, and last the gRPC server of
 the public MilvusService on ``proxy.port``.  Stop runs in reverse.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -19,10 +20,12 @@ from milvus.cmd.lifecycle import Component
 from milvus.cmd.roles import ROLE_COMPONENTS, ComponentFactory, RoleContext, meta_root
 from milvus.config import Config
 from milvus.datacoord import SERVICE as DATACOORD_SERVICE
-from milvus.datacoord import DataCoord, DataCoordParams
+from milvus.datacoord import DataCoord, DataCoordParams, IndexServiceParams
 from milvus.datanode import SERVICE as DATANODE_SERVICE
 from milvus.datanode import DataNode, DataNodeParams
-from milvus.expr import compile_simple
+from milvus.expr import compile_filter
+from milvus.indexnode import SERVICE as INDEXNODE_SERVICE
+from milvus.indexnode import IndexNode
 from milvus.kv import KV, PrefixedKV
 from milvus.mq import MQ
 from milvus.proxy import MilvusServiceAdapter, Proxy, ProxyParams
@@ -40,6 +43,7 @@ PROXY_SERVICE = proxy_pb2.DESCRIPTOR.services_by_name["Proxy"]
 QUERYNODE_SERVICE = querynode_pb2.DESCRIPTOR.services_by_name["QueryNode"]
 DATA_NODE_ID = 1
 QUERY_NODE_ID = 1
+INDEX_NODE_ID = 1
 
 
 @dataclass
@@ -52,6 +56,7 @@ class Cluster:
     querycoord: QueryCoord
     datanode: DataNode
     querynode: QueryNode
+    indexnode: IndexNode
     proxy: Proxy
     server: GrpcServer
     _started: list[str] = field(default_factory=list)
@@ -67,6 +72,7 @@ class Cluster:
             ("querycoord", self.querycoord.start),
             ("datanode", self._start_datanode),
             ("querynode", self._start_querynode),
+            ("indexnode", self._start_indexnode),
             ("proxy", self.proxy.start),
             ("server", self.server.start),
         ]
@@ -86,10 +92,15 @@ class Cluster:
         self.querynode.start()
         self.querycoord.add_node(QUERY_NODE_ID, LocalClient(self.querynode, QUERYNODE_SERVICE), "local")
 
+    def _start_indexnode(self) -> None:
+        self.indexnode.start()
+        self.datacoord.add_index_node(INDEX_NODE_ID, LocalClient(self.indexnode, INDEXNODE_SERVICE))
+
     def stop(self) -> None:
         stops = {
             "server": lambda: self.server.stop(grace=1.0),
             "proxy": self.proxy.stop,
+            "indexnode": self.indexnode.stop,
             "querynode": self.querynode.stop,
             "datanode": self.datanode.stop,
             "querycoord": self.querycoord.stop,
@@ -105,8 +116,8 @@ class Cluster:
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         detail: dict[str, Any] = {}
-        healthy = len(self._started) == 7
-        for role in (self.datacoord, self.querycoord, self.datanode, self.querynode, self.proxy):
+        healthy = len(self._started) == 8
+        for role in (self.datacoord, self.querycoord, self.datanode, self.querynode, self.indexnode, self.proxy):
             ok, info = role.health()
             detail[role.name] = info
             healthy = healthy and ok
@@ -128,14 +139,18 @@ def build_cluster(config: Config, kv: KV, mq: MQ, storage: ObjectStorage, host: 
     def alloc_ts(count: int = 1) -> int:
         return root.AllocTimestamp(rootcoord_pb2.AllocTimestampRequest(count=count)).timestamp
 
+    index_params = IndexServiceParams(min_rows=config["indexCoord.segment.minSegmentNumRowsToEnableIndex"],
+                                      check_interval=config["dataCoord.index.checkInterval"])
     datacoord = DataCoord(meta_kv, alloc_id=alloc_id, alloc_ts=alloc_ts, params=DataCoordParams.from_config(config),
-                          storage=storage)
+                          storage=storage, index_params=index_params)
     data = LocalClient(datacoord, DATACOORD_SERVICE)
     querycoord = QueryCoord(meta_kv, datacoord=data, rootcoord=root, alloc_id=alloc_id, check_interval=0.2)
     datanode = DataNode(mq, storage, data, alloc_id=alloc_id, node_id=DATA_NODE_ID,
                         params=DataNodeParams.from_config(config))
-    querynode = QueryNode(QUERY_NODE_ID, mq, storage, filter_compiler=compile_simple,
-                          read_timeout=config["queryNode.readTimeout"], subscription_prefix=config["etcd.rootPath"])
+    querynode = QueryNode(QUERY_NODE_ID, mq, storage, filter_compiler=compile_filter,
+                          read_timeout=config["queryNode.readTimeout"], subscription_prefix=config["etcd.rootPath"],
+                          local_dir=Path(config["common.dataDir"]) / f"querynode-{QUERY_NODE_ID}")
+    indexnode = IndexNode(INDEX_NODE_ID, storage, workers=config["indexNode.scheduler.buildParallel"])
     querynodes = {QUERY_NODE_ID: LocalClient(querynode, QUERYNODE_SERVICE)}
 
     def querynode_client(node_id: int, _address: str) -> Any:
@@ -145,7 +160,7 @@ def build_cluster(config: Config, kv: KV, mq: MQ, storage: ObjectStorage, host: 
                   querycoord=LocalClient(querycoord, QUERYCOORD_SERVICE), querynode=querynode_client, mq=mq)
     proxy_clients.append(LocalClient(proxy, PROXY_SERVICE))
     server = GrpcServer(host, port, [MilvusServiceAdapter(proxy).handler()], max_workers=max_workers, name="proxy")
-    return Cluster(config, rootcoord, datacoord, querycoord, datanode, querynode, proxy, server)
+    return Cluster(config, rootcoord, datacoord, querycoord, datanode, querynode, indexnode, proxy, server)
 
 
 class StandaloneRoles:

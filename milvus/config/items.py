@@ -34,6 +34,9 @@ ITEMS: tuple[Item, ...] = (
     Item("common.session.ttl", float, 30.0, "Seconds a node's session lease lives without a keepalive."),
     Item("common.session.keepaliveInterval", float, 3.0, "Seconds between session lease keepalives."),
     Item("common.gracefulStopTimeout", float, 30.0, "Seconds a role may take to stop cleanly on SIGTERM."),
+    Item("common.rpc.retryTimeout", float, 60.0,
+         "Seconds a call to another role keeps retrying while that role is unreachable or not registered "
+         "(restarting, not started yet)."),
     # --- meta store ------------------------------------------------------------------
     Item("metastore.type", str, "local", "Meta store backend: 'local' (embedded SQLite file) or 'etcd'."),
     Item("etcd.endpoints", list, ["127.0.0.1:2379"], "etcd client endpoints (host:port).", elem=str),
@@ -119,6 +122,12 @@ ITEMS: tuple[Item, ...] = (
          "Bytes buffered for one segment (or deletes for one channel) before they are written to object storage."),
     Item("dataNode.sync.maxBufferAge", float, 600.0,
          "Seconds a buffer may wait before it is written to object storage (bounds replay after a crash)."),
+    # --- indexes ---------------------------------------------------------------------
+    Item("indexCoord.segment.minSegmentNumRowsToEnableIndex", int, 1024,
+         "Segments with fewer rows get no index built: they are searched exactly."),
+    Item("dataCoord.index.checkInterval", float, 1.0,
+         "Seconds between the data coordinator's index build rounds (also run on every change)."),
+    Item("indexNode.scheduler.buildParallel", int, 1, "Index builds one index node runs at the same time."),
     Item("dataNode.checkpoint.updateInterval", float, 10.0,
          "Seconds between channel checkpoint reports while a channel has nothing to write."),
     # --- logging ---------------------------------------------------------------------

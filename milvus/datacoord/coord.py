@@ -30,10 +30,12 @@ from milvus import errors
 from milvus._proto import datacoord_pb2, datanode_pb2, internal_pb2
 from milvus.datacoord.channels import UNASSIGNED, ChannelManager
 from milvus.datacoord.gc import GarbageCollector
+from milvus.datacoord.index_service import IndexService, IndexServiceParams
 from milvus.datacoord.params import DataCoordParams
 from milvus.datacoord.segments import DROPPED, FLUSHED, GROWING, L0, SEALED, SegmentManager, copy_segment
 from milvus.kv.base import KV
 from milvus.metastore.datacoord_catalog import DataCoordCatalog
+from milvus.metastore.index_catalog import IndexCatalog
 from milvus.rpc.server import message_class
 from milvus.storage.base import ObjectStorage
 from milvus.tso import compose_ts, parse_ts
@@ -91,6 +93,7 @@ class DataCoord:
         node_id: int = 0,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        index_params: IndexServiceParams | None = None,
     ):
         self._params = params or DataCoordParams()
         self._catalog = DataCoordCatalog(kv)
@@ -107,6 +110,10 @@ class DataCoord:
         self._unconfirmed: set[str] = set()  # channels whose WatchDmChannel did not go through yet
         self._gc = (GarbageCollector(storage, self._params.gc_drop_tolerance, self._params.gc_missing_tolerance,
                                      wall_clock) if storage is not None else None)
+        self._storage = storage
+        self._wall_clock = wall_clock
+        self._index = IndexService(IndexCatalog(kv), segments=self._segment_snapshot, alloc_id=alloc_id,
+                                   alloc_ts=alloc_ts, params=index_params)
         self._last_gc = clock()
         self._serving = False
         self._stop = threading.Event()
@@ -124,6 +131,7 @@ class DataCoord:
             self._checkpoints = self._catalog.list_checkpoints()
             self._channels.assign_orphans()
             self._unconfirmed = {w.vchannel for w in self._channels.all() if w.node_id != UNASSIGNED}
+        self._index.start(run_loop=run_ticker)
         self._serving = True
         self._send_watches()
         self._send_flushes(self._collect_due_flushes())
@@ -138,6 +146,7 @@ class DataCoord:
         ticker, self._ticker = self._ticker, None
         if ticker is not None:
             ticker.join()
+        self._index.stop()
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         with self._lock:
@@ -170,7 +179,17 @@ class DataCoord:
         result = self._gc.collect(snapshot)
         with self._lock:
             self._segments.forget(result.collected_segments)
-        return result.removed_files
+        removed = self._index.collect_garbage(self._storage, self._wall_clock(), self._params.gc_missing_tolerance)
+        return result.removed_files + removed
+
+    def _segment_snapshot(self, collection_id: int | None) -> list[datacoord_pb2.SegmentInfo]:
+        with self._lock:
+            return self._segments.select(collection_id)
+
+    @property
+    def indexes(self) -> IndexService:
+        """Index meta and builds (tests drive ``indexes.schedule()`` when the loop is off)."""
+        return self._index
 
     # ---- data nodes -----------------------------------------------------------------------
 
@@ -181,6 +200,14 @@ class DataCoord:
             self._unconfirmed.update(w.vchannel for w in assigned)
         if self._serving:
             self._send_watches()
+
+    def add_index_node(self, node_id: int, client: Any) -> None:
+        """Register an index node (its IndexNode client): it gets builds to run."""
+        self._index.add_index_node(node_id, client)
+
+    def remove_index_node(self, node_id: int) -> None:
+        """An index node left: its running builds are issued again elsewhere."""
+        self._index.remove_index_node(node_id)
 
     def remove_data_node(self, node_id: int) -> None:
         """A data node left: its channels move to the remaining nodes (replayed from the checkpoint)."""
@@ -407,6 +434,8 @@ class DataCoord:
                 raise errors.SegmentNotFound(f"segment {request.segmentID} not found") from None
             if saved is not None and checkpoint is not None:
                 self._checkpoints[channel] = checkpoint
+        if request.flushed:
+            self._index.trigger()  # a flushed segment gets its index builds
         return _OK
 
     @_answers
@@ -479,6 +508,7 @@ class DataCoord:
             if client is not None:
                 unwatch = datanode_pb2.UnwatchDmChannelRequest(channel_name=watch.vchannel, drop=True)
                 self._call(client, "UnwatchDmChannel", unwatch, f"unwatch {watch.vchannel}")
+        self._index.drop_collection(request.collectionID)
         return _OK
 
     @_answers
@@ -499,3 +529,49 @@ class DataCoord:
                                              partition_ids=list(request.partitionIDs) or None)
             rows = sum(s.num_of_rows for s in segments if s.level != L0)
         return datacoord_pb2.GetCollectionStatisticsResponse(status=_OK, row_count=rows)
+
+    # ---- indexes (milvus.datacoord.index_service) ---------------------------------------------
+
+    @_answers
+    def CreateIndex(self, request: datacoord_pb2.CreateIndexRequest):
+        self._index.create_index(request)
+        return _OK
+
+    @_answers
+    def DescribeIndex(self, request: datacoord_pb2.DescribeIndexRequest) -> datacoord_pb2.DescribeIndexResponse:
+        return datacoord_pb2.DescribeIndexResponse(
+            status=_OK, index_infos=self._index.describe(request.collectionID, request.index_name))
+
+    @_answers
+    def DropIndex(self, request: datacoord_pb2.DropIndexRequest):
+        self._index.drop_index(request)
+        return _OK
+
+    @_answers
+    def AlterIndex(self, request: datacoord_pb2.AlterIndexRequest):
+        self._index.alter_index(request)
+        return _OK
+
+    @_answers
+    def GetIndexState(self, request: datacoord_pb2.GetIndexStateRequest) -> datacoord_pb2.GetIndexStateResponse:
+        info = self._index.describe(request.collectionID, request.index_name)[0]
+        return datacoord_pb2.GetIndexStateResponse(status=_OK, state=info.state,
+                                                   fail_reason=info.index_state_fail_reason)
+
+    @_answers
+    def GetSegmentIndexState(self, request: datacoord_pb2.GetSegmentIndexStateRequest
+                             ) -> datacoord_pb2.GetSegmentIndexStateResponse:
+        return datacoord_pb2.GetSegmentIndexStateResponse(status=_OK, states=self._index.segment_states(request))
+
+    @_answers
+    def GetIndexBuildProgress(self, request: datacoord_pb2.GetIndexBuildProgressRequest
+                              ) -> datacoord_pb2.GetIndexBuildProgressResponse:
+        info = self._index.describe(request.collectionID, request.index_name)[0]
+        return datacoord_pb2.GetIndexBuildProgressResponse(
+            status=_OK, indexed_rows=info.indexed_rows, total_rows=info.total_rows,
+            pending_index_rows=info.pending_index_rows)
+
+    @_answers
+    def GetIndexInfos(self, request: datacoord_pb2.GetIndexInfosRequest) -> datacoord_pb2.GetIndexInfosResponse:
+        return datacoord_pb2.GetIndexInfosResponse(
+            status=_OK, infos=self._index.index_infos(request.collectionID, request.segmentIDs, request.index_name))

@@ -1,6 +1,12 @@
-"""Filter expressions.  ``simple`` holds a small subset of Milvus' boolean expression
-language (comparisons, ``in``, ``and``/``or``/``not``); the full grammar lives elsewhere."""
+"""The Milvus filter language (boolean expressions in ``filter=``), compiled in stages:
 
-from milvus.expr.simple import compile_simple, pk_terms
+``lexer`` (tokens) -> ``parser`` (syntax tree of ``nodes``, with source positions) ->
+``checker`` (names and types against the schema: a ``plan``) -> ``vectorized`` (the plan
+over an Arrow table with NumPy / pyarrow.compute).  ``reference`` evaluates the same plan
+row by row, slowly, to check the fast evaluator in tests.  ``compiler`` ties the stages
+together: ``compile_filter`` is the query node's ``FilterCompiler``.
+"""
 
-__all__ = ["compile_simple", "pk_terms"]
+from milvus.expr.compiler import CompiledFilter, compile_filter, compile_plan, pk_terms
+
+__all__ = ["CompiledFilter", "compile_filter", "compile_plan", "pk_terms"]

@@ -166,7 +166,7 @@ class Dml:
         partition = self._partition(coll, partition_name) if partition_name else ALL_PARTITIONS
         if not expr.strip():
             raise errors.ParameterInvalid("delete plan can't be empty or always true : " + expr)
-        keys = pk_terms(expr, coll.schema.primary_field.name, template_values)
+        keys = pk_terms(expr, coll.schema.primary_field, template_values)
         if keys is None:
             keys = self._query_pks(db, name, partition_name, expr, template_values)
         keys = self._check_keys(coll, list(dict.fromkeys(keys)))

@@ -32,12 +32,21 @@ from milvus.expr import pk_terms
 from milvus.proxy.callers import Caller
 from milvus.proxy.channel_writer import ChannelWriter
 from milvus.proxy.collections import Collection, Collections
+from milvus.proxy.search_select import IteratorStates, group_codes, next_state, select_groups
 from milvus.schema import arrow_to_fields, arrow_to_ids, ids_to_arrow, resolve_output_fields
 from milvus.tso import compose_ts, parse_ts
 
 _ASCENDING = {"L2", "HAMMING", "JACCARD"}
 COUNT_STAR = "count(*)"
 TRAVEL_KEY = "travel_timestamp"
+ITERATOR_KEY = "iterator"
+ITER_V2_KEY = "search_iter_v2"
+ITER_BATCH_KEY = "search_iter_batch_size"
+ITER_BOUND_KEY = "search_iter_last_bound"
+ITER_ID_KEY = "search_iter_id"
+GROUP_BY_KEY = "group_by_field"
+_GROUPABLE = {"Bool", "Int8", "Int16", "Int32", "Int64", "VarChar", "String"}
+_MAX_GROUP_TOPK = 1 << 22
 Level = common_pb2.ConsistencyLevel
 
 
@@ -59,11 +68,37 @@ def _json(value: str) -> Any:
         return value
 
 
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() in ("true", "1")
+
+
+def _float(value: Any, what: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise errors.ParameterInvalid(f"{what} [{value}] is invalid, should be a number") from None
+
+
 def _int(value: Any, what: str) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
         raise errors.ParameterInvalid(f"{what} [{value}] is invalid, should be an integer") from None
+
+
+@dataclass
+class _Merged:
+    """The shards' search hits merged: per query, row numbers into the concatenated hits."""
+
+    nq: int
+    metric: str
+    pks: pa.Array
+    pk_values: np.ndarray
+    scores: np.ndarray  # float32, one per hit
+    tables: list[pa.Table | None]  # each shard's output fields, row-aligned with its hits
+    ranked: list[np.ndarray]  # per query: best first, ties by primary key
+    exhausted: list[bool]  # per query: no shard had more hits than it returned
+    read_ts: int
 
 
 def _read_arrow(data: bytes) -> pa.Table | None:
@@ -76,8 +111,12 @@ def _read_arrow(data: bytes) -> pa.Table | None:
 class Dql:
     def __init__(self, collections: Collections, querycoord: Caller,
                  querynode: Callable[[int, str], Any], writer: ChannelWriter,
-                 alloc_ts: Callable[[], int], params: DqlParams | None = None):
-        """``querynode(node_id, address)`` gives a client of that query node."""
+                 alloc_ts: Callable[[], int], params: DqlParams | None = None,
+                 search_metric: Callable[[Collection, str, str], str] | None = None):
+        """``querynode(node_id, address)`` gives a client of that query node;
+        ``search_metric(collection, anns_field, requested)`` the metric a search runs with
+        (its field's index metric when the request names none)."""
+        self._search_metric = search_metric or (lambda _coll, _field, requested: requested)
         self._collections = collections
         self._querycoord = querycoord
         self._querynode = querynode
@@ -85,6 +124,7 @@ class Dql:
         self._alloc_ts = alloc_ts
         self.params = params or DqlParams()
         self._round_robin = itertools.count()
+        self._iterators = IteratorStates()
 
     # ---- timestamps -----------------------------------------------------------------
 
@@ -174,22 +214,105 @@ class Dql:
             raise errors.ParameterInvalid(f"offset [{offset}] is invalid, should be >= 0")
         travel = request.travel_timestamp or _int(_json(kv.get(TRAVEL_KEY, params.get(TRAVEL_KEY, 0))), TRAVEL_KEY) \
             or self._travel_from_templates(request.expr_template_values)
+        if _truthy(kv.get(ITERATOR_KEY)) and not travel and request.guarantee_timestamp > 1:
+            travel = request.guarantee_timestamp  # an iterator's pages all read at its first page's timestamp
         out = resolve_output_fields(coll.schema, request.output_fields)
         shard = self._base_request(coll, request.partition_names, request.dsl, request.expr_template_values,
                                    request.consistency_level, request.use_default_consistency,
                                    request.guarantee_timestamp, travel)
         shard.placeholder_group = request.placeholder_group
-        shard.topk = limit + offset
         shard.nq = request.nq
         shard.output_field_ids[:] = [f.field_id for f in out.fields]
-        shard.metric_type = str(_json(kv.get("metric_type", ""))) if kv.get("metric_type") else ""
-        shard.search_params = json.dumps({k: v for k, v in params.items() if k in ("radius", "range_filter")}).encode()
         shard.anns_field = str(kv.get("anns_field", ""))
-        results = self._fan_out(coll, "Search", shard)
-        return self._reduce_search(coll, results, out, limit, offset, round_decimal)
+        requested = str(_json(kv.get("metric_type", ""))) if kv.get("metric_type") else ""
+        shard.metric_type = self._search_metric(coll, shard.anns_field, requested)  # the index's when none
+        ranges = {k: v for k, v in params.items() if k in ("radius", "range_filter")}
+        # every search parameter goes to the nodes: the index's (ef, nprobe, search_list, ...) and the range
+        shard.search_params = json.dumps({k: v for k, v in params.items() if k != TRAVEL_KEY}).encode()
+        group_field = str(kv.get(GROUP_BY_KEY, "") or "")
+        if group_field:
+            group_size = _int(_json(kv.get("group_size", params.get("group_size", 1))), "group_size")
+            if group_size <= 0:
+                raise errors.ParameterInvalid(f"group_size [{group_size}] is invalid, should be greater than 0")
+            return self._search_grouped(coll, shard, out, group_field, limit, offset, group_size, round_decimal)
+        if _truthy(kv.get(ITER_V2_KEY)):
+            return self._search_iterator(coll, shard, out, kv, ranges, limit, round_decimal)
+        shard.topk = limit + offset
+        merged = self._merge(coll, self._fan_out(coll, "Search", shard), shard.topk)
+        picked = [ranked[offset:offset + limit] for ranked in merged.ranked]
+        return self._search_results(coll, merged, out, picked, limit, round_decimal)
 
-    def _reduce_search(self, coll: Collection, results, out, limit: int, offset: int,
-                       round_decimal: int) -> milvus_pb2.SearchResults:
+    def _search_grouped(self, coll: Collection, shard: querynode_pb2.ShardRequest, out, group_field: str,
+                        limit: int, offset: int, group_size: int, round_decimal: int) -> milvus_pb2.SearchResults:
+        """Search with ``group_by_field``: the best ``limit`` groups (after ``offset``), each with its
+        best ``group_size`` hits; asks the shards for more hits until the answer is exact."""
+        info = coll.schema.get_field(group_field)
+        if info is None or info.is_dynamic:
+            raise errors.ParameterInvalid(f"failed to get field schema by name: fieldName({group_field}) not found")
+        if info.type_name not in _GROUPABLE:
+            raise errors.ParameterInvalid(f"unsupported data type {info.type_name} for group by operator")
+        ids = [f.field_id for f in out.fields]
+        shard.output_field_ids[:] = ids if info.field_id in ids else [*ids, info.field_id]
+        topk = max((offset + limit) * group_size * 2, 64)
+        while True:
+            shard.topk = topk
+            merged = self._merge(coll, self._fan_out(coll, "Search", shard), topk)
+            present = [t.column(group_field).combine_chunks() for t in merged.tables if t is not None and t.num_rows]
+            codes = group_codes(pa.concat_arrays(present) if present else pa.array([], type=info.arrow_type))
+            chosen = [select_groups(ranked, codes, offset=offset, limit=limit, group_size=group_size,
+                                    exhausted=done) for ranked, done in zip(merged.ranked, merged.exhausted, strict=True)]
+            if all(g.complete for g in chosen) or topk >= _MAX_GROUP_TOPK:
+                break
+            topk *= 4
+        response = self._search_results(coll, merged, out, [g.rows for g in chosen], limit, round_decimal)
+        rows = np.concatenate([g.rows for g in chosen]) if chosen else np.zeros(0, np.int64)
+        table = self._rows(coll, merged.tables, [group_field], rows)
+        response.results.group_by_field_value.CopyFrom(arrow_to_fields(coll.schema, table, [group_field])[0])
+        return response
+
+    def _search_iterator(self, coll: Collection, shard: querynode_pb2.ShardRequest, out, kv: dict, ranges: dict,
+                         limit: int, round_decimal: int) -> milvus_pb2.SearchResults:
+        """One batch of a search iterator (v2): the hits after the last batch's, in order.
+
+        The client sends back the score of the last hit it got (``search_iter_last_bound``);
+        hits tied with it that it got already are remembered here by token, so ties are
+        neither lost nor repeated."""
+        batch = _int(_json(kv.get(ITER_BATCH_KEY, limit)), ITER_BATCH_KEY)
+        if batch <= 0:
+            raise errors.ParameterInvalid(f"{ITER_BATCH_KEY} [{batch}] is invalid, should be > 0")
+        token = str(kv.get(ITER_ID_KEY, "") or "") or self._iterators.new_token()
+        state = self._iterators.get(token)
+        raw_bound = kv.get(ITER_BOUND_KEY)
+        bound = float(np.float32(_float(raw_bound, ITER_BOUND_KEY))) if raw_bound not in (None, "") else None
+        exclude: frozenset = frozenset()
+        if bound is not None:
+            if state is not None and state.bound == bound:
+                exclude = state.ties
+            ranges = dict(ranges)
+            user = ranges.get("range_filter")
+            if user is None or state is None:
+                ranges["range_filter"] = bound
+            else:
+                ranges["range_filter"] = max(user, bound) if state.metric in _ASCENDING else min(user, bound)
+        shard.search_params = json.dumps({**json.loads(shard.search_params or b"{}"), **ranges}).encode()
+        shard.topk = batch + len(exclude)
+        merged = self._merge(coll, self._fan_out(coll, "Search", shard), shard.topk)
+        ranked = merged.ranked[0] if merged.ranked else np.zeros(0, np.int64)
+        if exclude and len(ranked):
+            ranked = ranked[~np.isin(merged.pk_values[ranked], np.asarray(list(exclude), dtype=merged.pk_values.dtype))]
+        picked = ranked[:batch]
+        new = next_state(state if bound is not None else None, bound, merged.scores[picked],
+                         merged.pk_values[picked].tolist(), merged.metric.upper())
+        if new is not None:
+            self._iterators.put(token, new)
+        response = self._search_results(coll, merged, out, [picked], batch, round_decimal)
+        info = response.results.search_iterator_v2_results
+        info.token = token
+        info.last_bound = new.bound if new is not None else (bound or 0.0)
+        return response
+
+    def _merge(self, coll: Collection, results, topk: int) -> _Merged:
+        """Every shard's hits in one ranking per query (best score first, ties by primary key)."""
         nq = max(r.num_queries for r in results)
         metric = next((r.metric_type for r in results if r.metric_type), "")
         ascending = metric.upper() in _ASCENDING
@@ -203,37 +326,40 @@ class Dql:
         bases = np.concatenate([[0], np.cumsum([len(p) for p in shard_pks])])
         all_pks = pa.concat_arrays(shard_pks) if shard_pks else pa.array([], type=pk_type)
         pk_values = np.asarray(all_pks.to_numpy(zero_copy_only=False))
-        chosen: list[np.ndarray] = []
-        topks: list[int] = []
+        all_scores = np.concatenate(shard_scores) if shard_scores else np.zeros(0, np.float32)
+        ranked, exhausted = [], []
         for q in range(nq):
-            rows = np.concatenate([bases[s] + np.arange(starts[q], starts[q + 1]) for s, starts in
-                                   enumerate(shard_starts) if q + 1 < len(starts)] or [np.zeros(0, np.int64)])
-            scores = np.concatenate([shard_scores[s][starts[q]:starts[q + 1]] for s, starts in
-                                     enumerate(shard_starts) if q + 1 < len(starts)] or [np.zeros(0, np.float32)])
+            spans = [(bases[s] + starts[q], bases[s] + starts[q + 1]) for s, starts in enumerate(shard_starts)
+                     if q + 1 < len(starts)]
+            rows = np.concatenate([np.arange(a, b) for a, b in spans] or [np.zeros(0, np.int64)]).astype(np.int64)
+            scores = all_scores[rows]
             key = scores if ascending else -scores
             order = np.lexsort((pk_values[rows], key)) if len(rows) else np.zeros(0, np.int64)
-            kept = rows[order][offset:offset + limit]
-            chosen.append(kept)
-            topks.append(len(kept))
-        picked = np.concatenate(chosen).astype(np.int64) if chosen else np.zeros(0, np.int64)
-        all_scores = np.concatenate(shard_scores) if shard_scores else np.zeros(0, np.float32)
-        scores = all_scores[picked]
+            ranked.append(rows[order])
+            exhausted.append(all(b - a < topk for a, b in spans))
+        return _Merged(nq, metric, all_pks, pk_values, all_scores, tables, ranked, exhausted,
+                       max((r.read_ts for r in results), default=0))
+
+    def _search_results(self, coll: Collection, merged: _Merged, out, picked: list[np.ndarray], limit: int,
+                        round_decimal: int) -> milvus_pb2.SearchResults:
+        rows = np.concatenate(picked).astype(np.int64) if picked else np.zeros(0, np.int64)
+        scores = merged.scores[rows]
         if round_decimal >= 0:
             scores = np.round(scores, round_decimal)
         data = schema_pb2.SearchResultData(
-            num_queries=nq, top_k=limit, scores=scores.tolist(), topks=topks,
-            ids=arrow_to_ids(all_pks.take(pa.array(picked, type=pa.int64()))),
+            num_queries=merged.nq, top_k=limit, scores=scores.tolist(), topks=[len(p) for p in picked],
+            ids=arrow_to_ids(merged.pks.take(pa.array(rows, type=pa.int64()))),
             output_fields=out.names, primary_field_name=coll.schema.primary_field.name)
         if out.fields:
-            table = self._rows(coll, tables, out, picked)
+            table = self._rows(coll, merged.tables, [f.name for f in out.fields], rows)
             data.fields_data.extend(arrow_to_fields(coll.schema, table, out.names))
-        return milvus_pb2.SearchResults(status=errors.OK, results=data, collection_name=coll.name)
+        return milvus_pb2.SearchResults(status=errors.OK, results=data, collection_name=coll.name,
+                                        session_ts=merged.read_ts)
 
     @staticmethod
-    def _rows(coll: Collection, tables: list[pa.Table | None], out, picked: np.ndarray) -> pa.Table:
+    def _rows(coll: Collection, tables: list[pa.Table | None], names: list[str], picked: np.ndarray) -> pa.Table:
         present = [t for t in tables if t is not None and t.num_rows]
         if not present:
-            names = [f.name for f in out.fields]
             return coll.schema.arrow_schema_for(names).empty_table()
         table = pa.concat_tables(present, promote_options="permissive")
         return table.take(pa.array(picked, type=pa.int64()))
@@ -247,6 +373,8 @@ class Dql:
         offset = _int(kv.get("offset", 0), "offset")
         travel = request.travel_timestamp or _int(kv.get(TRAVEL_KEY, 0), TRAVEL_KEY) \
             or self._travel_from_templates(request.expr_template_values)
+        if _truthy(kv.get(ITERATOR_KEY)) and not travel and request.guarantee_timestamp > 1:
+            travel = request.guarantee_timestamp  # an iterator's pages all read at its first page's timestamp
         names = list(request.output_fields)
         count_only = [n.strip().lower() for n in names] == [COUNT_STAR]
         if COUNT_STAR in [n.strip().lower() for n in names] and not count_only:
@@ -258,17 +386,18 @@ class Dql:
                                    request.consistency_level, request.use_default_consistency,
                                    request.guarantee_timestamp, travel)
         pk = coll.schema.primary_field
-        keys = pk_terms(expr, pk.name, request.expr_template_values)
+        keys = pk_terms(expr, pk, request.expr_template_values)
         if keys is not None:
             shard.expr = ""
             shard.primary_keys.CopyFrom(arrow_to_ids(pa.array(keys, type=pk.arrow_type)))
         if count_only:
             shard.count_only = True
-            total = sum(r.count for r in self._fan_out(coll, "Query", shard))
+            counted = self._fan_out(coll, "Query", shard)
             column = schema_pb2.FieldData(field_name=COUNT_STAR, type=schema_pb2.Int64)
-            column.scalars.long_data.data.append(total)
+            column.scalars.long_data.data.append(sum(r.count for r in counted))
             return milvus_pb2.QueryResults(status=errors.OK, fields_data=[column], collection_name=coll.name,
-                                           output_fields=[COUNT_STAR], primary_field_name=pk.name)
+                                           output_fields=[COUNT_STAR], primary_field_name=pk.name,
+                                           session_ts=max((r.read_ts for r in counted), default=0))
         if pk.name not in names:
             names = [*names, pk.name] if names else [pk.name]
         out = resolve_output_fields(coll.schema, names)
@@ -279,10 +408,12 @@ class Dql:
             else pa.array([], type=pk.arrow_type)
         order = np.argsort(np.asarray(pks.to_numpy(zero_copy_only=False)), kind="stable")
         order = order[offset:offset + limit] if limit > 0 else order[offset:]
-        table = self._rows(coll, [_read_arrow(r.arrow_fields) for r in results], out, order.astype(np.int64))
+        table = self._rows(coll, [_read_arrow(r.arrow_fields) for r in results], [f.name for f in out.fields],
+                           order.astype(np.int64))
         return milvus_pb2.QueryResults(
             status=errors.OK, fields_data=arrow_to_fields(coll.schema, table, out.names),
-            collection_name=coll.name, output_fields=out.names, primary_field_name=pk.name)
+            collection_name=coll.name, output_fields=out.names, primary_field_name=pk.name,
+            session_ts=max((r.read_ts for r in results), default=0))
 
     def matching_pks(self, db: str, name: str, partition: str, expr: str, template_values) -> list:
         """The primary keys ``expr`` selects now (a Strong query): what a delete by filter removes."""

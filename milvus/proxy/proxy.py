@@ -25,6 +25,7 @@ from milvus.proxy.collections import Collections
 from milvus.proxy.ddl import Ddl, RootCoordCaller
 from milvus.proxy.dml import Dml
 from milvus.proxy.dql import Dql, DqlParams
+from milvus.proxy.indexes import Indexes
 from milvus.proxy.load import Loads
 from milvus.proxy.meta_cache import MetaCache
 from milvus.proxy.validate import NameRules
@@ -64,6 +65,7 @@ class DataPath:
     dml: Dml
     dql: Dql
     loads: Loads
+    indexes: Indexes
 
 
 class Proxy:
@@ -91,9 +93,11 @@ class Proxy:
         query = Caller(querycoord, "querycoord")
         writer = ChannelWriter(mq, self.alloc_timestamp, interval=self.params.time_tick_interval, source_id=node_id)
         collections = Collections(self.cache, data, self.params.default_partition, on_channels=writer.activate)
-        dql = Dql(collections, query, querynode, writer, self.alloc_timestamp, self.params.dql)
+        indexes = Indexes(collections, data, query, self.names)
+        dql = Dql(collections, query, querynode, writer, self.alloc_timestamp, self.params.dql,
+                  search_metric=indexes.search_metric)
         dml = Dml(collections, root, data, writer, mq.max_message_size, dql.matching_pks)
-        return DataPath(collections, writer, dml, dql, Loads(collections, data, query, writer))
+        return DataPath(collections, writer, dml, dql, Loads(collections, data, query, writer), indexes)
 
     @property
     def data(self) -> DataPath:

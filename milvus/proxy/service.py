@@ -314,6 +314,36 @@ class MilvusServiceAdapter:
         infos = self._proxy.data.loads.persistent_segments(db, request.collectionName)
         return milvus_pb2.GetPersistentSegmentInfoResponse(status=_OK, infos=infos)
 
+    # ---- indexes --------------------------------------------------------------------
+
+    def CreateIndex(self, request: milvus_pb2.CreateIndexRequest, call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        self._proxy.data.indexes.create(request.db_name, request)
+        return _OK
+
+    def DescribeIndex(self, request: milvus_pb2.DescribeIndexRequest, call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        return self._proxy.data.indexes.describe(request.db_name, request)
+
+    def DropIndex(self, request: milvus_pb2.DropIndexRequest, call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        self._proxy.data.indexes.drop(request.db_name, request)
+        return _OK
+
+    def AlterIndex(self, request: milvus_pb2.AlterIndexRequest, call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        self._proxy.data.indexes.alter(request.db_name, request)
+        return _OK
+
+    def GetIndexState(self, request: milvus_pb2.GetIndexStateRequest, call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        return self._proxy.data.indexes.state(request.db_name, request)
+
+    def GetIndexBuildProgress(self, request: milvus_pb2.GetIndexBuildProgressRequest,
+                              call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        return self._proxy.data.indexes.progress(request.db_name, request)
+
     # ---- search and query -----------------------------------------------------------
 
     def Search(self, request: milvus_pb2.SearchRequest, call: CallInfo = NO_CALL_INFO):

@@ -60,3 +60,16 @@ class NameRules:
             raise invalid("The first character of a partition name must be an underscore or letter.")
         if not all(c in "_-" or _is_alpha(c) or _is_digit(c) for c in name[1:]):
             raise invalid("Partition name can only contain numbers, letters and underscores.")
+
+    def index(self, name: str) -> None:
+        def invalid(reason: str) -> errors.MilvusError:
+            return errors.ParameterInvalid(f"Invalid index name: {name}. {reason}")
+
+        if not name:
+            raise invalid("Index name should not be empty.")
+        if len(name) > self.max_length:
+            raise invalid(f"The length of a index name must be less than {self.max_length} characters.")
+        if not (name[0] == "_" or _is_alpha(name[0])):
+            raise invalid("The first character of a index name must be an underscore or letter.")
+        if not all(c == "_" or _is_alpha(c) or _is_digit(c) for c in name[1:]):
+            raise invalid("Index name can only contain numbers, letters, and underscores.")

@@ -6,7 +6,8 @@ channel on that channel's leader (which also holds the channel's deletes).  Rule
 
 * a leader that does not watch its channel gets ``WatchChannel``;
 * a flushed segment of the target the leader does not serve sealed gets ``LoadSegments``
-  (the node hands off its growing copy atomically);
+  (the node hands off its growing copy atomically); so does a served one whose index builds
+  differ from the target's (the node swaps its indexes atomically, keeping its rows);
 * a sealed segment no longer in the target is released only once every target segment of
   its channel is served on that node (so a compaction's replacements answer first);
 * a channel watched by a node that is not its leader is unwatched once the leader watches it;
@@ -29,12 +30,15 @@ class NodeDist:
     node_id: int
     channels: set[tuple[int, str]] = field(default_factory=set)
     sealed: dict[tuple[int, int], str] = field(default_factory=dict)  # (collection, segment) -> channel
+    # (collection, segment) -> the index builds the node searches that sealed segment with
+    index_builds: dict[tuple[int, int], frozenset[int]] = field(default_factory=dict)
 
     @classmethod
     def from_proto(cls, node_id: int, resp: querynode_pb2.GetDataDistributionResponse) -> NodeDist:
         dist = cls(node_id)
         dist.channels = {(c.collectionID, c.channel_name) for c in resp.channels}
         dist.sealed = {(s.collectionID, s.id): s.channel for s in resp.segments if s.sealed}
+        dist.index_builds = {(s.collectionID, s.id): frozenset(s.index_build_ids) for s in resp.segments if s.sealed}
         return dist
 
     def sealed_of(self, collection_id: int) -> dict[int, str]:
@@ -165,12 +169,16 @@ def _check_collection(coll: Loaded, target: CollectionTarget, dist: Mapping[int,
             wanted_channels.setdefault(node, set()).add(channel)
             if (cid, channel) not in nd.channels:
                 tasks.append(WatchChannel(node, cid, channel, replica.id))
-        # sealed segments, per leader node
+        # sealed segments, per leader node: missing ones, and served ones whose index builds
+        # differ from the target's (the node swaps their indexes: the index hand-off)
         missing: dict[int, list[int]] = {}
         for seg_id, info in sorted(target.sealed.items()):
             node = lead.get(info.insert_channel, 0)
             nd = dist.get(node)
-            if nd is not None and (cid, seg_id) not in nd.sealed:
+            if nd is None:
+                continue
+            if (cid, seg_id) not in nd.sealed or nd.index_builds.get((cid, seg_id), frozenset()) != \
+                    target.index_builds(seg_id):
                 missing.setdefault(node, []).append(seg_id)
         tasks += [LoadSegments(node, cid, tuple(segs), replica.id) for node, segs in sorted(missing.items())]
 

@@ -236,7 +236,8 @@ class QueryCoord:
                 return errors.OK
             request = querynode_pb2.LoadSegmentsRequest(
                 replicaID=task.replica_id, collectionID=task.collection_id, schema=target.schema,
-                segments=[target.sealed[s] for s in task.segment_ids if s in target.sealed])
+                segments=[target.sealed[s] for s in task.segment_ids if s in target.sealed],
+                index_infos=[i for s in task.segment_ids for i in target.indexes.get(s, ())])
             return node.client.LoadSegments(request)
         if isinstance(task, checker.ReleaseSegments):
             return node.client.ReleaseSegments(querynode_pb2.ReleaseSegmentsRequest(

@@ -4,12 +4,15 @@ root coordinator see it now — every vchannel (with its checkpoint), the flushe
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from milvus import errors
 from milvus._proto import datacoord_pb2, querycoord_pb2, rootcoord_pb2
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -19,9 +22,14 @@ class CollectionTarget:
     channels: dict[str, datacoord_pb2.VchannelInfo]
     sealed: dict[int, datacoord_pb2.SegmentInfo]  # flushed segments of the loaded partitions
     unflushed: dict[str, list[datacoord_pb2.SegmentInfo]] = field(default_factory=dict)
+    # the finished index builds of sealed segments (what a node should search them with)
+    indexes: dict[int, list[datacoord_pb2.IndexFilePathInfo]] = field(default_factory=dict)
 
     def sealed_of(self, channel: str) -> list[datacoord_pb2.SegmentInfo]:
         return [s for s in self.sealed.values() if s.insert_channel == channel]
+
+    def index_builds(self, segment_id: int) -> frozenset[int]:
+        return frozenset(i.buildID for i in self.indexes.get(segment_id, ()))
 
 
 def check(status: Any, what: str) -> None:
@@ -75,10 +83,28 @@ class TargetManager:
                 sealed[segment.id] = segment
             elif segment.state in (datacoord_pb2.GROWING, datacoord_pb2.SEALED, datacoord_pb2.FLUSHING):
                 unflushed.setdefault(segment.insert_channel, []).append(segment)
-        target = CollectionTarget(info.collectionID, collection.schema, channels, sealed, unflushed)
+        indexes = self._indexes(info.collectionID, sealed) if sealed else {}
+        target = CollectionTarget(info.collectionID, collection.schema, channels, sealed, unflushed, indexes)
         with self._lock:
             self._targets[info.collectionID] = target
         return target
+
+    def _indexes(self, collection_id: int, sealed: dict[int, datacoord_pb2.SegmentInfo]
+                 ) -> dict[int, list[datacoord_pb2.IndexFilePathInfo]]:
+        """The finished index builds of the sealed segments; when the data coordinator cannot
+        say, the previous target's (indexes only speed searches up: serving goes on)."""
+        out: dict[int, list[datacoord_pb2.IndexFilePathInfo]] = {}
+        try:
+            resp = self._datacoord.GetIndexInfos(datacoord_pb2.GetIndexInfosRequest(collectionID=collection_id))
+            check(resp.status, f"index infos of collection {collection_id}")
+        except Exception as exc:  # noqa: BLE001 - keep serving with what was known
+            log.warning("index infos of collection %d not refreshed: %s", collection_id, exc)
+            previous = self.get(collection_id)
+            return {s: i for s, i in previous.indexes.items() if s in sealed} if previous is not None else {}
+        for index_info in resp.infos:
+            if index_info.segmentID in sealed:
+                out.setdefault(index_info.segmentID, []).append(index_info)
+        return out
 
     def get(self, collection_id: int) -> CollectionTarget | None:
         with self._lock:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import shutil
 import threading
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -25,6 +27,7 @@ from milvus.mq.base import MQ
 from milvus.querynode.collection import CollectionState
 from milvus.querynode.deletes import ALL_PARTITIONS
 from milvus.querynode.filters import FilterCompiler
+from milvus.querynode.indexes import load_segment_indexes
 from milvus.querynode.pipeline import ChannelConsumer
 from milvus.querynode.query import count, query
 from milvus.querynode.read import ReadSet, SegmentRows, output_table, prepare_read, table_to_ipc
@@ -96,8 +99,11 @@ class QueryNode:
 
     def __init__(self, node_id: int, mq: MQ, storage: ObjectStorage, *,
                  filter_compiler: FilterCompiler | None = None, read_timeout: float = 10.0,
-                 subscription_prefix: str = "by-dev"):
+                 subscription_prefix: str = "by-dev", local_dir: Path | None = None):
+        """``local_dir`` holds the files of disk-resident indexes while they are mapped (the
+        system's temporary directory when None)."""
         self.node_id = node_id
+        self._local_dir = local_dir
         self._mq = mq
         self._storage = storage
         self._filter_compiler = filter_compiler
@@ -110,6 +116,8 @@ class QueryNode:
     # ---- lifetime ------------------------------------------------------------------------
 
     def start(self) -> None:
+        if self._local_dir is not None and self._local_dir.exists():
+            shutil.rmtree(self._local_dir, ignore_errors=True)  # files of a previous run
         self._state = internal_pb2.HEALTHY
 
     def stop(self) -> None:
@@ -204,9 +212,12 @@ class QueryNode:
     @_answers
     def LoadSegments(self, request: querynode_pb2.LoadSegmentsRequest) -> common_pb2.Status:
         state = self._ensure_collection(request.collectionID, request.schema)
+        indexes: dict[int, list[datacoord_pb2.IndexFilePathInfo]] = {}
+        for index_info in request.index_infos:
+            indexes.setdefault(index_info.segmentID, []).append(index_info)
         # deletes first: a sealed segment must never serve rows an L0 delete already hides
         for info in sorted(request.segments, key=lambda s: not _is_l0(s)):
-            self._load_segment(state, info)
+            self._load_segment(state, info, indexes.get(info.id, []))
         return errors.OK
 
     def _read_segment(self, state: CollectionState, shard: Shard, info: datacoord_pb2.SegmentInfo) -> pa.Table:
@@ -228,16 +239,27 @@ class QueryNode:
         for batch in table.to_batches():
             shard.insert(info.id, info.partition_id, batch)
 
-    def _load_segment(self, state: CollectionState, info: datacoord_pb2.SegmentInfo) -> None:
+    def _load_segment(self, state: CollectionState, info: datacoord_pb2.SegmentInfo,
+                      index_infos: list[datacoord_pb2.IndexFilePathInfo]) -> None:
         if not info.insert_channel:
             raise errors.ParameterMissing(f"segment {info.id} has no insert channel")
         shard = state.get_or_create_shard(info.insert_channel)
-        if shard.has_sealed(info.id):
+        segment = shard.sealed(info.id)
+        if segment is not None:
+            # served already: swap in the indexes asked for (the rows stay)
+            current = segment.indexes
+            wanted = load_segment_indexes(self._storage, index_infos, segment.num_rows, current, self._local_dir)
+            if {f: i.build_id for f, i in wanted.items()} != {f: i.build_id for f, i in current.items()}:
+                segment.set_indexes(wanted)
+                log.info("querynode %d searches segment %d with index builds %s", self.node_id, info.id,
+                         sorted(i.build_id for i in wanted.values()))
             return
         table = self._read_segment(state, shard, info)
-        shard.add_sealed(SealedSegment(info.id, state.collection_id, info.partition_id, info.insert_channel, table))
-        log.info("querynode %d loaded segment %d (%d rows) of %s", self.node_id, info.id, table.num_rows,
-                 info.insert_channel)
+        segment = SealedSegment(info.id, state.collection_id, info.partition_id, info.insert_channel, table)
+        segment.set_indexes(load_segment_indexes(self._storage, index_infos, segment.num_rows, {}, self._local_dir))
+        shard.add_sealed(segment)
+        log.info("querynode %d loaded segment %d (%d rows, index builds %s) of %s", self.node_id, info.id,
+                 table.num_rows, sorted(i.build_id for i in segment.indexes.values()), info.insert_channel)
 
     def _read(self, path: str) -> bytes:
         try:
@@ -286,7 +308,7 @@ class QueryNode:
                 for ref in shard.refs():
                     resp.segments.add(id=ref.segment_id, collectionID=state.collection_id,
                                       partitionID=ref.partition_id, channel=channel, num_rows=ref.num_rows,
-                                      sealed=ref.sealed)
+                                      sealed=ref.sealed, index_build_ids=ref.index_build_ids)
         return resp
 
     # ---- RPCs: reads ---------------------------------------------------------------------

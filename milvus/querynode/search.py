@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyarrow as pa
@@ -13,6 +13,7 @@ from pymilvus.grpc_gen import schema_pb2
 
 from milvus.errors import ParameterInvalid
 from milvus.querynode import distance
+from milvus.querynode.indexes import EXACT_BELOW, index_candidates
 from milvus.querynode.read import SegmentRows
 from milvus.querynode.vectors import decode_placeholders
 from milvus.schema import CollectionSchemaModel, FieldInfo
@@ -30,6 +31,7 @@ class SearchPlan:
     topk: int
     radius: float | None = None
     range_filter: float | None = None
+    params: dict = field(default_factory=dict)  # the request's search parameters (ef, nprobe, ...)
 
 
 @dataclass
@@ -83,7 +85,7 @@ def make_plan(schema: CollectionSchemaModel, anns_field: str, metric_type: str, 
         if isinstance(inner, dict):
             params = {**params, **inner}
     return SearchPlan(info, metric, queries, len(queries), topk,
-                      _float_param(params, "radius"), _float_param(params, "range_filter"))
+                      _float_param(params, "radius"), _float_param(params, "range_filter"), params)
 
 
 def _scores(plan: SearchPlan, rows: SegmentRows, idx: np.ndarray | None) -> np.ndarray:
@@ -97,14 +99,41 @@ def _scores(plan: SearchPlan, rows: SegmentRows, idx: np.ndarray | None) -> np.n
     return distance.dense_scores(plan.metric, plan.queries, vectors, idx)  # type: ignore[arg-type]
 
 
-def _segment_candidates(plan: SearchPlan, rows: SegmentRows) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per query (keys, row offsets) of the segment's best rows: the top k by key, with every
-    row tied with the k-th kept so the final tie order (by primary key) is exact."""
-    mask = rows.mask & rows.view.vector_valid(plan.field)
+def _usable_index(plan: SearchPlan, rows: SegmentRows, visible: int):
+    """The segment's index of the searched field, when it can answer this search."""
+    indexes = getattr(rows.view.segment, "indexes", None)
+    entry = indexes.get(plan.field.field_id) if indexes else None
+    index = entry.index if entry is not None else None
     n = rows.view.num_rows
+    if index is None or index.metric != plan.metric or index.num_rows != n or visible < EXACT_BELOW * n:
+        return None
+    return index
+
+
+def _segment_candidates(plan: SearchPlan, rows: SegmentRows) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per query (keys, row offsets) of the segment's best rows: from its index when it has
+    one for the field and metric, else exactly (every row tied with the k-th kept so the
+    final tie order, by primary key, is exact)."""
+    mask = rows.mask & rows.view.vector_valid(plan.field)
     visible = int(mask.sum())
     if not visible:
         return []
+    index = _usable_index(plan, rows, visible)
+    if index is None:
+        return _exact_candidates(plan, rows, mask, visible)
+    out, redo = index_candidates(index, plan.queries, plan.nq, plan.topk, plan.metric, plan.params, mask, visible,
+                                 plan.radius, plan.range_filter)
+    if redo:
+        queries = [plan.queries[q] for q in redo] if isinstance(plan.queries, list) else plan.queries[redo]
+        exact = _exact_candidates(replace(plan, queries=queries, nq=len(redo)), rows, mask, visible)
+        for q, candidates in zip(redo, exact, strict=True):
+            out[q] = candidates
+    return out
+
+
+def _exact_candidates(plan: SearchPlan, rows: SegmentRows, mask: np.ndarray,
+                      visible: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    n = rows.view.num_rows
     if visible < _GATHER_BELOW * n or plan.field.data_type == schema_pb2.SparseFloatVector:
         offsets = np.flatnonzero(mask)
         keys = distance.rank_key(_scores(plan, rows, offsets), plan.metric)
@@ -197,6 +226,11 @@ def search(plan: SearchPlan, segments: list[SegmentRows], pk_name: str) -> Searc
 
 def _best(keys: np.ndarray, pks: pa.Array, k: int) -> np.ndarray:
     """Positions of the best ``k`` candidates: by key, ties by pk, one per pk."""
+    if pa.types.is_integer(pks.type) and not pks.null_count:
+        values = pks.to_numpy()
+        order = np.lexsort((values, keys))
+        _, first = np.unique(values[order], return_index=True)  # each pk's best rank
+        return order[np.sort(first)[:k]]
     table = pa.table({"key": keys, "pk": pks})
     order = pc.sort_indices(table, sort_keys=[("key", "ascending"), ("pk", "ascending")]).to_numpy()
     ranked = pa.table({"pk": pks.take(pa.array(order)), "rank": np.arange(len(order), dtype=np.int64)})

@@ -6,7 +6,8 @@ taken, with per-column numpy/Arrow forms cached on the segment and reused while 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -191,13 +192,24 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
 
 
 class SealedSegment(Segment):
-    """Rows loaded from a flushed segment's insert logs (immutable)."""
+    """Rows loaded from a flushed segment's insert logs (immutable), and the indexes of its
+    fields (``milvus.querynode.indexes.SegmentIndex`` by field id), replaced as a whole."""
 
     sealed = True
 
-    def __init__(self, segment_id: int, collection_id: int, partition_id: int, channel: str, table: pa.Table):
+    def __init__(self, segment_id: int, collection_id: int, partition_id: int, channel: str, table: pa.Table,
+                 indexes: Mapping[int, Any] | None = None):
         super().__init__(segment_id, collection_id, partition_id, channel)
         self._table = table.combine_chunks()
+        self._indexes: Mapping[int, Any] = MappingProxyType(dict(indexes or {}))
+
+    @property
+    def indexes(self) -> Mapping[int, Any]:
+        return self._indexes
+
+    def set_indexes(self, indexes: Mapping[int, Any]) -> None:
+        """Swap in a new set of indexes (one assignment: readers see the old set or this one)."""
+        self._indexes = MappingProxyType(dict(indexes))
 
     @property
     def num_rows(self) -> int:

@@ -28,6 +28,7 @@ class SegmentRef:
     partition_id: int
     num_rows: int
     sealed: bool
+    index_build_ids: tuple[int, ...] = ()
 
 
 class Shard:
@@ -76,6 +77,10 @@ class Shard:
             self._excluded.add(segment.segment_id)
             self._growing.pop(segment.segment_id, None)
 
+    def sealed(self, segment_id: int) -> SealedSegment | None:
+        with self._lock:
+            return self._sealed.get(segment_id)
+
     def has_sealed(self, segment_id: int) -> bool:
         with self._lock:
             return segment_id in self._sealed
@@ -99,7 +104,9 @@ class Shard:
         return segments
 
     def refs(self) -> list[SegmentRef]:
-        return [SegmentRef(s.segment_id, s.partition_id, s.num_rows, s.sealed) for s in self.segments()]
+        return [SegmentRef(s.segment_id, s.partition_id, s.num_rows, s.sealed,
+                           tuple(sorted(i.build_id for i in getattr(s, "indexes", {}).values())))
+                for s in self.segments()]
 
     def close(self) -> None:
         self.tsafe.close()

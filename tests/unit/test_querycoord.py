@@ -18,6 +18,7 @@ from milvus.kv.local import LocalKV
 from milvus.mq.local import LocalMQ
 from milvus.querycoord import QueryCoord
 from milvus.querycoord import checker as chk
+from milvus.querycoord.target import CollectionTarget
 from milvus.querynode import SERVICE as QN_SERVICE
 from milvus.querynode import QueryNode
 from milvus.rpc import LocalClient
@@ -317,3 +318,18 @@ def test_fix_replicas_moves_leaders_off_dead_nodes():
     orphan = chk.assign_replicas(COLL, [1, 2], [1, 2], VCHS)
     fixed = chk.fix_replicas(orphan, VCHS, alive=[1, 3])
     assert [list(r.node_ids) for r in fixed] == [[3]]
+
+
+def test_index_builds_are_handed_to_the_leader():
+    """A served sealed segment whose index builds differ from the target's is loaded again
+    (the node swaps its indexes); once they match nothing is asked."""
+    info = querycoord_pb2.CollectionLoadInfo(collectionID=1, replica_number=1)
+    replica = chk.assign_replicas(1, [7], [5], ["ch"])[0]
+    seg = datacoord_pb2.SegmentInfo(id=10, collection_id=1, insert_channel="ch", state=datacoord_pb2.FLUSHED)
+    build = datacoord_pb2.IndexFilePathInfo(segmentID=10, fieldID=101, buildID=99)
+    target = CollectionTarget(1, b"", {"ch": datacoord_pb2.VchannelInfo(channelName="ch")}, {10: seg},
+                                  indexes={10: [build]})
+    dist = {5: chk.NodeDist(5, channels={(1, "ch")}, sealed={(1, 10): "ch"}, index_builds={(1, 10): frozenset()})}
+    assert chk.check([chk.Loaded(info, [replica], target)], dist) == [chk.LoadSegments(5, 1, (10,), 7)]
+    dist[5].index_builds[(1, 10)] = frozenset({99})
+    assert chk.check([chk.Loaded(info, [replica], target)], dist) == []

@@ -1,0 +1,97 @@
+"""One index build: read the indexed column of a segment's insert logs, build, upload.
+
+The rows are taken in the order of ``data_paths`` (the segment's insert logs, as the data
+coordinator lists them), which is the order a query node loads the segment in, so the
+index's row numbers are the segment's row offsets.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from milvus import errors
+from milvus._proto import indexnode_pb2
+from milvus.index import BINARY, DENSE, SPARSE, build_index, field_kind
+from milvus.index.spec import AUTOINDEX, parse_build_params
+from milvus.schema.vectors import dense_matrix, sparse_matrix
+from milvus.storage.base import ObjectStorage
+
+log = logging.getLogger(__name__)
+
+
+class Cancelled(Exception):
+    """The build was dropped while it ran."""
+
+
+@dataclass
+class BuildResult:
+    file_keys: list[str]
+    serialized_size: int
+
+
+def _column(data: bytes, name: str) -> pa.ChunkedArray | None:
+    source = pa.BufferReader(data)
+    if name not in pq.read_schema(source).names:
+        return None  # a log written before the field existed
+    return pq.read_table(pa.BufferReader(data), columns=[name]).column(name)
+
+
+def read_vectors(storage: ObjectStorage, request: indexnode_pb2.CreateJobRequest, kind: str):
+    """The segment's vectors of the indexed field, in row order."""
+    chunks: list[pa.Array] = []
+    arrow_type = None
+    missing: list[int] = []  # row counts of logs without the column (filled with nulls)
+    for path in request.data_paths:
+        try:
+            data = storage.get(path)
+        except KeyError:
+            raise errors.IoKeyNotFound(f"insert log {path} does not exist") from None
+        column = _column(data, request.field_name)
+        if column is None:
+            missing.append(pq.read_metadata(pa.BufferReader(data)).num_rows)
+            chunks.append(None)  # type: ignore[arg-type]
+            continue
+        arrow_type = column.type
+        chunks.extend(column.chunks)
+    if arrow_type is None:
+        raise errors.ParameterInvalid(f"field {request.field_name} is in none of the segment's insert logs")
+    filled = []
+    for chunk in chunks:
+        filled.append(pa.nulls(missing.pop(0), arrow_type) if chunk is None else chunk)
+    column = pa.chunked_array(filled, type=arrow_type)
+    if kind == SPARSE:
+        return sparse_matrix(column), len(column)
+    return dense_matrix(column, request.field_type), len(column)
+
+
+def run_build(storage: ObjectStorage, request: indexnode_pb2.CreateJobRequest,
+              cancelled: Callable[[], bool] = lambda: False) -> BuildResult:
+    params = {p.key: p.value for p in request.index_params}
+    index_type = params.get("index_type", "")
+    metric = params.get("metric_type", "")
+    kind = field_kind(request.field_type)
+    if kind not in (DENSE, BINARY, SPARSE):
+        raise errors.ParameterInvalid(f"field {request.field_name} is not a vector field")
+    build_params = {} if index_type == AUTOINDEX else parse_build_params(index_type, params)
+    vectors, rows = read_vectors(storage, request, kind)
+    if request.num_rows and rows != request.num_rows:
+        raise errors.ParameterInvalid(f"segment {request.segmentID} has {request.num_rows} rows, "
+                                      f"its insert logs hold {rows}")
+    if cancelled():
+        raise Cancelled()
+    files = build_index(index_type, metric, build_params, vectors, kind=kind, dim=int(request.dim), num_rows=rows)
+    if cancelled():
+        raise Cancelled()
+    keys = []
+    size = 0
+    for name, blob in sorted(files.items()):
+        key = f"{request.index_file_prefix}{name}"
+        storage.put(key, blob)
+        keys.append(key)
+        size += len(blob)
+    return BuildResult(keys, size)

@@ -1,0 +1,39 @@
+"""Every standalone role in this process (``build_cluster``) on the embedded backends under a
+temporary data directory, with the public service on 127.0.0.1 (port 0): the real pymilvus
+SDK talks to it.  Starting another on the same directory reopens the same data (restart)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from milvus.cmd.standalone import Cluster, build_cluster
+from milvus.config import Config
+from milvus.kv import open_kv
+from milvus.mq import open_mq
+from milvus.storage import open_storage
+
+FAST = {
+    "proxy.timeTickInterval": 0.05,
+    "dataCoord.tickInterval": 0.1,
+    "dataCoord.index.checkInterval": 0.1,
+    "dataNode.checkpoint.updateInterval": 0.2,
+}
+
+
+@contextmanager
+def running_cluster(data_dir: Path, overrides: dict[str, Any] | None = None) -> Iterator[Cluster]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    config = Config.load(overrides={"common.dataDir": str(data_dir), **FAST, **(overrides or {})})
+    kv, mq, storage = open_kv(config), open_mq(config), open_storage(config)
+    cluster = build_cluster(config, kv, mq, storage, "127.0.0.1", 0, max_workers=8)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+        storage.close()
+        mq.close()
+        kv.close()
