@@ -3,6 +3,10 @@ in the same run, any peer server (e.g. milvus-lite) — brute-force (FLAT) searc
 truth from numpy.  Not a test; prints a table and writes JSON.
 
     python scripts/bench_compare.py [--rows 100000] [--dim 128] [--lite /path/to/milvus-lite]
+        [--cluster [--querynodes 2] [--datanodes 2]]
+
+With ``--cluster`` the same workload also runs against a local cluster (every role its own
+process); its RSS counts every process of the cluster, etcd, NATS and nanio included.
 """
 
 from __future__ import annotations
@@ -74,6 +78,21 @@ def start_ours(tmp: Path) -> tuple[subprocess.Popen, int]:
         except OSError:
             time.sleep(0.2)
     raise RuntimeError("our server not ready")
+
+
+def start_cluster(tmp: Path, querynodes: int, datanodes: int) -> tuple[subprocess.Popen, int]:
+    """``milvus cluster up`` (etcd, NATS, nanio, a process per role); the proxy on a free port."""
+    port = free_port()
+    log_path = tmp / "cluster.log"
+    proc = subprocess.Popen([sys.executable, "-m", "milvus", "cluster", "up", "--data-dir", str(tmp / "cluster"),
+                             "--port", str(port), "--querynodes", str(querynodes), "--datanodes", str(datanodes)],
+                            cwd=REPO, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 180
+    while "milvus cluster ready" not in log_path.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"cluster not ready: {log_path.read_text()[-2000:]}")
+        time.sleep(0.2)
+    return proc, port
 
 
 def start_lite(binary: str, tmp: Path) -> tuple[subprocess.Popen, int]:
@@ -157,6 +176,10 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=10_000)
     ap.add_argument("--search-seconds", type=float, default=15)
     ap.add_argument("--lite", help="path of the milvus-lite executable (a peer to compare with)")
+    ap.add_argument("--cluster", action="store_true",
+                    help="also run `milvus cluster up` (a process per role on etcd, NATS JetStream and nanio)")
+    ap.add_argument("--querynodes", type=int, default=2, help="query nodes of the --cluster run")
+    ap.add_argument("--datanodes", type=int, default=2, help="data nodes of the --cluster run")
     ap.add_argument("--json", default="bench_compare.json")
     args = ap.parse_args()
     data, queries = dataset(args.rows, args.dim, 200)
@@ -165,6 +188,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         servers = [("ours", start_ours)]
+        if args.cluster:
+            servers.append((f"cluster {args.querynodes}qn/{args.datanodes}dn",
+                            lambda t: start_cluster(t, args.querynodes, args.datanodes)))
         if args.lite:
             servers.append(("milvus-lite", lambda t: start_lite(args.lite, t)))
         for label, start in servers:

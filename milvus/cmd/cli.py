@@ -1,4 +1,5 @@
-"""The ``milvus`` command: run a role, print the version, render or check a config file.
+"""The ``milvus`` command: run a role, run a local cluster, print the version, render or check
+a config file.
 
 Exit codes: 0 success (and after a clean stop), 1 a component failed to start or stop,
 2 bad usage or a bad config.
@@ -11,11 +12,14 @@ import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 import milvus
+from milvus.cmd.cluster_roles import CLUSTER_COMPONENTS
+from milvus.cmd.launcher import MQ_KINDS, ClusterSpec, run_cluster
 from milvus.cmd.lifecycle import install_signal_handlers
 from milvus.cmd.roles import PORT_KEYS, ROLES, build_process
 from milvus.cmd.standalone import COMPONENTS
@@ -40,6 +44,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", metavar="DIR", help="overrides common.dataDir")
     run.add_argument("--port", type=int, metavar="N", help="overrides the role's gRPC port (e.g. proxy.port)")
     run.add_argument("--metrics-port", type=int, metavar="N", help="overrides metrics.port")
+
+    cluster = commands.add_parser("cluster", help="a local cluster: every role in a process of its own")
+    cluster_commands = cluster.add_subparsers(dest="cluster_command", metavar="ACTION", required=True)
+    up = cluster_commands.add_parser(
+        "up", help="start etcd, the broker, an S3 server and every role on loopback; stop on SIGTERM/SIGINT")
+    up.add_argument("--data-dir", metavar="DIR", required=True, help="where services and roles keep their files")
+    up.add_argument("--port", type=int, default=19530, metavar="N", help="the (first) proxy's public port")
+    up.add_argument("--proxies", type=int, default=1, metavar="K")
+    up.add_argument("--datanodes", type=int, default=1, metavar="K")
+    up.add_argument("--querynodes", type=int, default=1, metavar="K")
+    up.add_argument("--indexnodes", type=int, default=1, metavar="K")
+    up.add_argument("--mq", choices=MQ_KINDS, default="nats", help="the message broker (default: nats)")
+    up.add_argument("--config", metavar="FILE", help="base YAML config for every role")
 
     config = commands.add_parser("config", help="render the default config or check a config file")
     config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
@@ -74,7 +91,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         sys.stderr.write(f"milvus: config error: {exc}\n")
         return EXIT_USAGE
 
-    process = build_process(args.role, config, COMPONENTS)
+    process = build_process(args.role, config, {**COMPONENTS, **CLUSTER_COMPONENTS})
 
     def ready() -> None:
         log_context.node_id = process.session.server_id
@@ -91,6 +108,32 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         sys.stderr.flush()
         os._exit(code)
     return code
+
+
+def _cluster_up(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    counts = {"proxies": args.proxies, "datanodes": args.datanodes, "querynodes": args.querynodes,
+              "indexnodes": args.indexnodes}
+    if any(count < 0 for count in counts.values()) or args.proxies < 1:
+        sys.stderr.write("milvus: a cluster needs at least one proxy and no negative counts\n")
+        return EXIT_USAGE
+    missing = [role for role, count in (("indexnode", args.indexnodes), ("datanode", args.datanodes),
+                                         ("querynode", args.querynodes)) if count and role not in CLUSTER_COMPONENTS]
+    if missing:
+        sys.stderr.write(f"milvus: cannot run {', '.join(missing)} as a cluster role yet\n")
+        return EXIT_USAGE
+    try:
+        config = _load_config(args.config, env, {})
+        setup_logging(config["log.level"], config["log.format"], "launcher")
+    except (ConfigError, ValueError) as exc:
+        sys.stderr.write(f"milvus: config error: {exc}\n")
+        return EXIT_USAGE
+    spec = ClusterSpec(Path(args.data_dir), port=args.port, mq=args.mq, config_file=args.config, **counts)
+
+    def out(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    return run_cluster(spec, env, out)
 
 
 def _config_check(path: str, env: Mapping[str, str]) -> int:
@@ -115,6 +158,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return EXIT_OK
     if args.command == "run":
         return _run(args, env)
+    if args.command == "cluster":
+        return _cluster_up(args, env)
     if args.command == "config":
         if args.config_command == "render":
             sys.stdout.write(render_yaml())

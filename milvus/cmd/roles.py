@@ -1,8 +1,9 @@
 """What one ``milvus run ROLE`` process runs, assembled from the config.
 
 Start order: the metrics/health server (so probes see "starting"), the meta store, the
-message queue, object storage, the role's own components, and last the session (the
-process is announced only once it can serve).  Stop runs in reverse.
+message queue, object storage, discovery (this process's server id, the cluster's sessions),
+the role's own components, and last the session (the process is announced only once it can
+serve).  Stop runs in reverse.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -20,7 +21,7 @@ from milvus.config import Config
 from milvus.kv import KV, PrefixedKV, open_kv
 from milvus.metrics import MetricsRegistry, MetricsServer
 from milvus.mq import MQ, open_mq
-from milvus.session import KVSessionRegistry, LocalSessionRegistry, Session, SessionRegistry
+from milvus.session import KVSessionRegistry, LocalSessionRegistry, Session, SessionDirectory, SessionRegistry
 from milvus.storage import ObjectStorage, open_storage
 
 log = logging.getLogger(__name__)
@@ -84,20 +85,83 @@ class Resource(Generic[T]):
         return True, {}
 
 
+class Discovery:
+    """Opens service discovery early (before the role's components): reserves this process's
+    server id and mirrors the cluster's sessions (``directory``), so the role can be built
+    with its id and find its peers; the session itself is announced last (``SessionComponent``).
+
+    ``make_registry(on_lost)`` builds the registry; ``on_lost`` is called when a session of
+    this process expired behind its back (the cluster no longer sees it).
+    """
+
+    name = "discovery"
+
+    def __init__(self, make_registry: Callable[[Callable[[Session], None]], SessionRegistry],
+                 on_lost: Callable[[Session], None]):
+        self._make_registry = make_registry
+        self._on_lost = on_lost
+        self._registry: SessionRegistry | None = None
+        self._directory: SessionDirectory | None = None
+        self.server_id: int | None = None
+
+    @property
+    def registry(self) -> SessionRegistry:
+        if self._registry is None:
+            raise RuntimeError("discovery is not started")
+        return self._registry
+
+    @property
+    def directory(self) -> SessionDirectory:
+        if self._directory is None:
+            raise RuntimeError("discovery is not started")
+        return self._directory
+
+    def start(self) -> None:
+        registry = self._make_registry(self._on_lost)
+        try:
+            self.server_id = registry.reserve_server_id()
+            directory = SessionDirectory(registry)
+            directory.start()
+        except BaseException:
+            registry.close()
+            raise
+        self._registry, self._directory = registry, directory
+
+    def stop(self) -> None:
+        directory, self._directory = self._directory, None
+        registry, self._registry = self._registry, None
+        if directory is not None:
+            directory.stop()
+        if registry is not None:
+            registry.close()
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        if self._registry is None:
+            return False, {"error": "not started"}
+        return True, {"server_id": self.server_id}
+
+
 @dataclass
 class RoleContext:
-    """What a role's components are built from.  The infrastructure clients are open
-    from the moment those components start (they start after the infrastructure)."""
+    """What a role's components are built from.  The infrastructure clients and discovery
+    are open from the moment those components start (they start after them).
+
+    A component serving the role's gRPC service calls ``serving_on`` with the port it bound
+    (``grpc_port`` may be 0): the session announces that address.
+    """
 
     role: str
     config: Config
     metrics: MetricsRegistry
     grpc_host: str
     grpc_port: int
-    advertise_address: str
+    advertise_host: str
     _kv: Resource[KV]
     _mq: Resource[MQ]
     _storage: Resource[ObjectStorage]
+    _discovery: Discovery
+    bound_port: int | None = None
+    session_extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def kv(self) -> KV:
@@ -112,6 +176,29 @@ class RoleContext:
     def storage(self) -> ObjectStorage:
         return self._storage.value
 
+    @property
+    def server_id(self) -> int:
+        """This process's id in the cluster (its session's ``server_id``)."""
+        server_id = self._discovery.server_id
+        if server_id is None:
+            raise RuntimeError("discovery is not started")
+        return server_id
+
+    @property
+    def sessions(self) -> SessionDirectory:
+        """The cluster's live sessions, to resolve and follow peers."""
+        return self._discovery.directory
+
+    @property
+    def advertise_address(self) -> str:
+        """The address this process's session announces."""
+        return f"{self.advertise_host}:{self.bound_port if self.bound_port is not None else self.grpc_port}"
+
+    def serving_on(self, port: int, **extra: Any) -> None:
+        """The role's gRPC service is bound to ``port``; ``extra`` goes into the session."""
+        self.bound_port = port
+        self.session_extra.update(extra)
+
 
 ComponentFactory = Callable[[RoleContext], Component]
 
@@ -121,21 +208,14 @@ ROLE_COMPONENTS: Mapping[str, tuple[ComponentFactory, ...]] = MappingProxyType({
 
 
 class SessionComponent:
-    """Registers this process in service discovery on start and unregisters it on stop.
-
-    ``make_registry(on_lost)`` builds the registry; ``on_lost`` is called when the session
-    expired behind this process' back (the cluster no longer sees it).
-    """
+    """Announces this process in service discovery on start (with the reserved server id and
+    the address its service is bound to) and withdraws it on stop."""
 
     name = "session"
 
-    def __init__(self, make_registry: Callable[[Callable[[Session], None]], SessionRegistry], role: str,
-                 address: str, on_lost: Callable[[Session], None]):
-        self._make_registry = make_registry
-        self.role = role
-        self.address = address
-        self._on_lost = on_lost
-        self._registry: SessionRegistry | None = None
+    def __init__(self, context: RoleContext):
+        self._context = context
+        self.role = context.role
         self._session: Session | None = None
         self._lost = False
 
@@ -143,27 +223,30 @@ class SessionComponent:
     def server_id(self) -> int | None:
         return self._session.server_id if self._session is not None else None
 
-    def _lost_session(self, session: Session) -> None:
-        self._lost = True
-        self._on_lost(session)
+    @property
+    def address(self) -> str:
+        return self._context.advertise_address
+
+    def lost(self, session: Session) -> None:
+        """Discovery found this session expired behind our back."""
+        if self._session is not None and session.key == self._session.key:
+            self._lost = True
 
     def start(self) -> None:
-        self._registry = self._make_registry(self._lost_session)
-        self._session = self._registry.register(self.role, self.address)
+        ctx = self._context
+        self._session = ctx._discovery.registry.register(
+            self.role, self.address, dict(ctx.session_extra), server_id=ctx.server_id)
         log.info("registered session %s at %s", self._session.key, self.address)
 
     def stop(self) -> None:
         session, self._session = self._session, None
-        registry, self._registry = self._registry, None
         if session is not None:
             session.close()
-        if registry is not None:
-            registry.close()
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         if self._session is None:
             return False, {"error": "not registered"}
-        detail = {"server_id": self._session.server_id, "address": self.address}
+        detail = {"server_id": self._session.server_id, "address": self._session.address}
         if self._lost:
             return False, {**detail, "error": "session lost"}
         return True, detail
@@ -185,7 +268,11 @@ class RoleProcess:
     runner: Runner
     metrics_server: MetricsServer
     session: SessionComponent
-    grpc_address: str
+    context: RoleContext
+
+    @property
+    def grpc_address(self) -> str:
+        return self.context.advertise_address
 
     def ready_message(self) -> str:
         return f"milvus {self.role} ready: grpc={self.grpc_address} metrics={self.metrics_server.address}"
@@ -229,18 +316,24 @@ def build_process(
     storage: Resource[ObjectStorage] = Resource("storage", lambda: open_storage(config))
     grpc_host = config["grpc.address"]
     grpc_port = config[PORT_KEYS[role]]
-    address = f"{advertise_host(grpc_host)}:{grpc_port}"
-    context = RoleContext(role, config, registry, grpc_host, grpc_port, address, kv, mq, storage)
-    session = SessionComponent(
-        _session_registry(role, config, kv), role, address,
-        on_lost=lambda lost: runner.request_stop(f"session {lost.key} lost", failure=True),
-    )
+    session: SessionComponent | None = None
+
+    def lost(session_lost: Session) -> None:
+        if session is not None:
+            session.lost(session_lost)
+        runner.request_stop(f"session {session_lost.key} lost", failure=True)
+
+    discovery = Discovery(_session_registry(role, config, kv), on_lost=lost)
+    context = RoleContext(role, config, registry, grpc_host, grpc_port, advertise_host(grpc_host), kv, mq, storage,
+                          discovery)
+    session = SessionComponent(context)
 
     runner.add(metrics_server)
     runner.add(kv)
     runner.add(mq)
     runner.add(storage)
+    runner.add(discovery)
     for factory in role_components.get(role, ()):
         runner.add(factory(context))
     runner.add(session)
-    return RoleProcess(role, runner, metrics_server, session, address)
+    return RoleProcess(role, runner, metrics_server, session, context)

@@ -11,6 +11,7 @@ from milvus.localsvc.launcher import (
     PulsarLiteService,
     Service,
     ServiceUnavailable,
+    die_with_parent,
     free_port,
 )
 
@@ -21,5 +22,6 @@ __all__ = [
     "PulsarLiteService",
     "Service",
     "ServiceUnavailable",
+    "die_with_parent",
     "free_port",
 ]

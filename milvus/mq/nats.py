@@ -55,9 +55,11 @@ LONG_POLL_S = 5.0  # longest single server-side wait of a pull request
 HEADER_RESERVE = 512
 ACK_WAIT_S = 365 * 24 * 3600.0  # redelivery only happens through an explicit reposition
 _STATUS = "Status"
-# pull statuses that end a request (100 is a heartbeat); any other status is an error
+# pull statuses that end a request (100 is a heartbeat); any other status is an error.
+# 409 "Message Size Exceeds MaxBytes" ends a request whose byte budget is spent: a pull asks
+# for at least twice the server's max_payload, so one message alone always fits.
 _END_STATUSES = ("100", "404", "408", "409")
-_FATAL_409 = ("Consumer Deleted", "Exceeds MaxBytes")
+_FATAL_409 = ("Consumer Deleted",)
 _ERRORS = (nats.errors.Error, TimeoutError, OSError)
 
 
@@ -324,7 +326,10 @@ class NatsConsumer(Consumer):
         first = await self._receive_one(timeout)
         batch = [] if first is None else [first]
         while first is not None:
-            msg, _ = self._take(None)
+            try:
+                msg, _ = self._take(None)
+            except MQError:
+                break  # hand over what was taken (it is past _next_seq); the next pull fails again
             if msg is None:
                 break
             batch.append(self._to_message(msg))

@@ -8,6 +8,7 @@ from milvus.session.base import (
     SessionWatch,
     check_role,
 )
+from milvus.session.directory import SessionDirectory, Subscription
 from milvus.session.kv import KVSessionRegistry
 from milvus.session.local import LocalSessionRegistry
 
@@ -16,8 +17,10 @@ __all__ = [
     "LocalSessionRegistry",
     "Session",
     "SessionEvent",
+    "SessionDirectory",
     "SessionEventType",
     "SessionRegistry",
     "SessionWatch",
+    "Subscription",
     "check_role",
 ]

@@ -99,8 +99,15 @@ class SessionRegistry(abc.ABC):
     """Registers, lists and watches sessions.  Thread-safe."""
 
     @abc.abstractmethod
-    def register(self, role: str, address: str, extra: dict[str, Any] | None = None) -> Session:
-        """Announce a server; kept alive until ``unregister`` (or ``Session.close``) or ``close``."""
+    def reserve_server_id(self) -> int:
+        """A fresh server id, unique in the cluster, for a later ``register``: a process needs
+        its id (subscription names, request sources) before it can serve and announce itself."""
+
+    @abc.abstractmethod
+    def register(self, role: str, address: str, extra: dict[str, Any] | None = None,
+                 server_id: int | None = None) -> Session:
+        """Announce a server; kept alive until ``unregister`` (or ``Session.close``) or ``close``.
+        ``server_id``: one ``reserve_server_id`` gave (default: a fresh one)."""
 
     @abc.abstractmethod
     def unregister(self, session: Session) -> None:

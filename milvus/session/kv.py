@@ -131,10 +131,16 @@ class KVSessionRegistry(SessionRegistry):
 
     # ---- own sessions ---------------------------------------------------------------------
 
-    def register(self, role: str, address: str, extra: dict[str, Any] | None = None) -> Session:
+    def reserve_server_id(self) -> int:
+        self._check_open()
+        return self._ids.alloc()[0]
+
+    def register(self, role: str, address: str, extra: dict[str, Any] | None = None,
+                 server_id: int | None = None) -> Session:
         check_role(role)
         self._check_open()
-        server_id, _ = self._ids.alloc()
+        if server_id is None:
+            server_id = self.reserve_server_id()
         session = Session(role, server_id, address, extra=dict(extra or {}))
         key = self._prefix + session.key
         lease = self._kv.grant_lease(self._ttl)

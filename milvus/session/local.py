@@ -63,11 +63,20 @@ class LocalSessionRegistry(SessionRegistry):
         if self._closed:
             raise RuntimeError("session registry is closed")
 
-    def register(self, role: str, address: str, extra: dict[str, Any] | None = None) -> Session:
+    def reserve_server_id(self) -> int:
+        with self._lock:
+            self._check_open()
+            return next(self._ids)
+
+    def register(self, role: str, address: str, extra: dict[str, Any] | None = None,
+                 server_id: int | None = None) -> Session:
         check_role(role)
         with self._lock:
             self._check_open()
-            session = Session(role, next(self._ids), address, extra=dict(extra or {}))
+            session = Session(role, next(self._ids) if server_id is None else server_id, address,
+                              extra=dict(extra or {}))
+            if session.key in self._sessions:
+                raise ValueError(f"session {session.key} is already registered")
             self._sessions[session.key] = session
             self._publish(SessionEvent(SessionEventType.ADDED, session))
         return dataclasses.replace(session, _registry=self)

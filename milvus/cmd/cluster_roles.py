@@ -1,0 +1,298 @@
+"""Each role in a process of its own (``milvus run ROLE``): the composition root of a cluster.
+
+A role process builds its logic object once the infrastructure and discovery are open,
+starts it, serves its internal service over gRPC on the role's port (0: any free port; the
+session announces the bound one), and reaches its peers through the session directory
+(``milvus.cmd.peers``): coordinators through clients that follow their session, nodes as
+their sessions come and go (DataCoord's data and index nodes, QueryCoord's query nodes,
+RootCoord's proxies).  The wiring of each logic object mirrors ``standalone.build_cluster``.  The proxy also serves the public MilvusService on ``proxy.port``.
+
+Stop runs in reverse: stop following peers, stop the servers, stop the logic (its background
+work may still call its peers), close the clients.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import grpc
+
+from milvus._proto import proxy_pb2
+from milvus.cmd.lifecycle import Component
+from milvus.cmd.peers import Peers
+from milvus.cmd.roles import ComponentFactory, RoleContext, meta_root
+from milvus.datacoord import SERVICE as DATACOORD_SERVICE
+from milvus.datacoord import DataCoord, DataCoordParams, IndexServiceParams
+from milvus.datanode import SERVICE as DATANODE_SERVICE
+from milvus.datanode import DataNode, DataNodeParams
+from milvus.expr import compile_filter
+from milvus.indexnode import SERVICE as INDEXNODE_SERVICE
+from milvus.indexnode import IndexNode
+from milvus.kv import PrefixedKV
+from milvus.proxy import MilvusServiceAdapter, Proxy, ProxyParams
+from milvus.querycoord import SERVICE as QUERYCOORD_SERVICE
+from milvus.querycoord import QueryCoord
+from milvus.querynode import SERVICE as QUERYNODE_SERVICE
+from milvus.querynode import QueryNode
+from milvus.rootcoord import SERVICE as ROOTCOORD_SERVICE
+from milvus.rootcoord import RootCoord
+from milvus.rpc import GrpcClient, GrpcServer, service_handler
+
+log = logging.getLogger(__name__)
+
+PROXY_SERVICE = proxy_pb2.DESCRIPTOR.services_by_name["Proxy"]
+# a proxy telling (or a coordinator asking) one node must not stall on a dead one for long
+NODE_CALL_TIMEOUT = 30.0
+
+
+@dataclass
+class Served:
+    """What a role's builder returns: the logic, its internal service, what to follow."""
+
+    logic: Any  # start() / stop() / health()
+    handlers: list[grpc.GenericRpcHandler]
+    # called once the internal service is announced-ready: start following peers
+    follow: Callable[[], None] = lambda: None
+    # the proxy's public MilvusService, on the role's port (the internal service then goes
+    # on ``internal_port``)
+    public: list[grpc.GenericRpcHandler] = field(default_factory=list)
+    internal_port: int = 0
+
+
+Builder = Callable[[RoleContext, Peers], Served]
+
+
+class RoleService:
+    """One role's logic served over gRPC, wired to its peers; a lifecycle component."""
+
+    def __init__(self, context: RoleContext, name: str, build: Builder):
+        self.name = name
+        self._context = context
+        self._build = build
+        self._peers: Peers | None = None
+        self._logic: Any = None
+        self._servers: list[GrpcServer] = []
+
+    def start(self) -> None:
+        ctx = self._context
+        config = ctx.config
+        self._peers = Peers(ctx.sessions, retry_timeout=config["common.rpc.retryTimeout"])
+        try:
+            served = self._build(ctx, self._peers)
+            served.logic.start()
+            self._logic = served.logic
+            max_recv, max_send = config["grpc.serverMaxRecvSize"], config["grpc.serverMaxSendSize"]
+            if served.public:
+                public = GrpcServer(ctx.grpc_host, ctx.grpc_port, served.public, max_recv=max_recv,
+                                    max_send=max_send, name=f"{self.name}-public")
+                public.start()
+                self._servers.append(public)
+                internal_port = served.internal_port
+            else:
+                internal_port = ctx.grpc_port
+            internal = GrpcServer(ctx.grpc_host, internal_port, served.handlers, max_recv=max_recv,
+                                  max_send=max_send, name=self.name)
+            internal.start()
+            self._servers.append(internal)
+            extra = {"public_port": self._servers[0].port} if served.public else {}
+            ctx.serving_on(internal.port, **extra)
+            served.follow()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        peers, self._peers = self._peers, None
+        if peers is not None:
+            peers.unfollow()  # no more joins/leaves reach the logic
+        servers, self._servers = self._servers, []
+        for server in reversed(servers):
+            server.stop(grace=1.0)
+        logic, self._logic = self._logic, None
+        try:
+            if logic is not None:
+                logic.stop()
+        finally:
+            if peers is not None:
+                peers.close()
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        if self._logic is None:
+            return False, {"error": "not started"}
+        ok, detail = self._logic.health()
+        return ok, {**detail, "ports": [server.port for server in self._servers]}
+
+
+# ---- the roles -----------------------------------------------------------------------------
+
+
+def _rootcoord(ctx: RoleContext, peers: Peers) -> Served:
+    proxies: dict[int, Any] = {}
+    lock = threading.Lock()
+
+    def current_proxies() -> list[Any]:
+        with lock:
+            return list(proxies.values())
+
+    def proxy_added(server_id: int, client: Any, _session: Any) -> None:
+        with lock:
+            proxies[server_id] = client
+
+    def proxy_removed(server_id: int) -> None:
+        with lock:
+            proxies.pop(server_id, None)
+
+    rootcoord = RootCoord.from_config(PrefixedKV(ctx.kv, meta_root(ctx.config)), ctx.config, proxies=current_proxies)
+    return Served(
+        rootcoord, [service_handler(ROOTCOORD_SERVICE, rootcoord)],
+        follow=lambda: peers.follow("proxy", PROXY_SERVICE, proxy_added, proxy_removed, timeout=NODE_CALL_TIMEOUT),
+    )
+
+
+def _datacoord(ctx: RoleContext, peers: Peers) -> Served:
+    config = ctx.config
+    index_params = IndexServiceParams(min_rows=config["indexCoord.segment.minSegmentNumRowsToEnableIndex"],
+                                      check_interval=config["dataCoord.index.checkInterval"])
+    datacoord = DataCoord(
+        PrefixedKV(ctx.kv, meta_root(config)), alloc_id=peers.alloc_id, alloc_ts=peers.alloc_ts,
+        params=DataCoordParams.from_config(config), storage=ctx.storage, node_id=ctx.server_id,
+        index_params=index_params,
+    )
+
+    def follow() -> None:
+        peers.follow("datanode", DATANODE_SERVICE,
+                     lambda server_id, client, _session: datacoord.add_data_node(server_id, client),
+                     datacoord.remove_data_node, timeout=NODE_CALL_TIMEOUT)
+        peers.follow("indexnode", INDEXNODE_SERVICE,
+                     lambda server_id, client, _session: datacoord.add_index_node(server_id, client),
+                     datacoord.remove_index_node, timeout=NODE_CALL_TIMEOUT)
+
+    return Served(datacoord, [service_handler(DATACOORD_SERVICE, datacoord)], follow=follow)
+
+
+def _querycoord(ctx: RoleContext, peers: Peers) -> Served:
+    querycoord = QueryCoord(
+        PrefixedKV(ctx.kv, meta_root(ctx.config)),
+        datacoord=peers.coordinator("datacoord", DATACOORD_SERVICE),
+        rootcoord=peers.rootcoord, alloc_id=peers.alloc_id, check_interval=0.2, node_id=ctx.server_id,
+    )
+    return Served(
+        querycoord, [service_handler(QUERYCOORD_SERVICE, querycoord)],
+        follow=lambda: peers.follow(
+            "querynode", QUERYNODE_SERVICE,
+            lambda server_id, client, session: querycoord.add_node(server_id, client, session.address),
+            querycoord.remove_node),
+    )
+
+
+def _datanode(ctx: RoleContext, peers: Peers) -> Served:
+    datanode = DataNode(ctx.mq, ctx.storage, peers.coordinator("datacoord", DATACOORD_SERVICE),
+                        alloc_id=peers.alloc_id, node_id=ctx.server_id,
+                        params=DataNodeParams.from_config(ctx.config))
+    return Served(datanode, [service_handler(DATANODE_SERVICE, datanode)])
+
+
+def _querynode(ctx: RoleContext, peers: Peers) -> Served:
+    config = ctx.config
+    querynode = QueryNode(ctx.server_id, ctx.mq, ctx.storage, filter_compiler=compile_filter,
+                          read_timeout=config["queryNode.readTimeout"], subscription_prefix=config["etcd.rootPath"],
+                          local_dir=Path(config["common.dataDir"]) / f"querynode-{ctx.server_id}")
+    return Served(querynode, [service_handler(QUERYNODE_SERVICE, querynode)])
+
+
+def _indexnode(ctx: RoleContext, peers: Peers) -> Served:
+    indexnode = IndexNode(ctx.server_id, ctx.storage, workers=ctx.config["indexNode.scheduler.buildParallel"])
+    return Served(indexnode, [service_handler(INDEXNODE_SERVICE, indexnode)])
+
+
+class _QueryNodeClients:
+    """The proxy's query node clients, one per node at the address the query coordinator
+    names; a node's client is closed when its session leaves."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._clients: dict[int, tuple[str, Any]] = {}
+
+    def __call__(self, node_id: int, address: str) -> Any:
+        with self._lock:
+            entry = self._clients.get(node_id)
+            if entry is not None and entry[0] == address:
+                return entry[1]
+            client = GrpcClient.connect(address, QUERYNODE_SERVICE)
+            self._clients[node_id] = (address, client)
+        if entry is not None:
+            entry[1].close()
+        return client
+
+    def removed(self, server_id: int) -> None:
+        with self._lock:
+            entry = self._clients.pop(server_id, None)
+        if entry is not None:
+            entry[1].close()
+
+    def stop(self) -> None:
+        with self._lock:
+            entries, self._clients = list(self._clients.values()), {}
+        for _, client in entries:
+            client.close()
+
+
+def _proxy(ctx: RoleContext, peers: Peers) -> Served:
+    querynodes = _QueryNodeClients()
+    proxy = Proxy(
+        peers.rootcoord, ProxyParams.from_config(ctx.config, deploy_mode="CLUSTER"),
+        datacoord=peers.coordinator("datacoord", DATACOORD_SERVICE),
+        querycoord=peers.coordinator("querycoord", QUERYCOORD_SERVICE),
+        querynode=querynodes, mq=ctx.mq, node_id=ctx.server_id,
+    )
+    return Served(
+        _ProxyLogic(proxy, querynodes), [service_handler(PROXY_SERVICE, proxy)],
+        follow=lambda: peers.follow("querynode", QUERYNODE_SERVICE, lambda *_: None, querynodes.removed),
+        public=[MilvusServiceAdapter(proxy).handler()],
+        internal_port=ctx.config["proxy.internalPort"],
+    )
+
+
+class _ProxyLogic:
+    def __init__(self, proxy: Proxy, querynodes: _QueryNodeClients):
+        self.proxy = proxy
+        self._querynodes = querynodes
+
+    def start(self) -> None:
+        self.proxy.start()
+
+    def stop(self) -> None:
+        self.proxy.stop()
+        self._querynodes.stop()
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        return self.proxy.health()
+
+
+_BUILDERS: Mapping[str, Builder] = MappingProxyType({
+    "rootcoord": _rootcoord,
+    "datacoord": _datacoord,
+    "querycoord": _querycoord,
+    "datanode": _datanode,
+    "querynode": _querynode,
+    "indexnode": _indexnode,
+    "proxy": _proxy,
+})
+
+
+def _factory(role: str) -> ComponentFactory:
+    def make(context: RoleContext) -> Component:
+        return RoleService(context, role, _BUILDERS[role])
+
+    return make
+
+
+# what ``milvus run ROLE`` adds to the infrastructure for each role of a cluster
+CLUSTER_COMPONENTS: Mapping[str, tuple[ComponentFactory, ...]] = MappingProxyType(
+    {role: (_factory(role),) for role in _BUILDERS})

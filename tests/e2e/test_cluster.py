@@ -1,0 +1,267 @@
+"""Cluster mode: ``milvus cluster up`` (etcd, NATS JetStream, nanio and one process per role)
+driven by the real pymilvus MilvusClient (DDL, insert, flush, index, load, search, query,
+delete); SIGTERM leaves no process behind.  And a data node
+killed with -9 while rows stream in: once restarted, the flush completes and every
+acknowledged row is persisted."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from pymilvus import DataType, MilvusClient
+
+from milvus.cmd.launcher import ClusterSpec, LocalCluster
+from milvus.localsvc import free_port
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.filterwarnings("ignore::pymilvus.decorators.PyMilvusDeprecationWarning")
+
+REPO = Path(__file__).resolve().parents[2]
+DIM = 8
+STARTUP = 180.0  # 10 processes on a couple of shared cores
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MILVUS_")}
+    env.update(PYTHONPATH=str(REPO), MILVUS_PROXY_TIMETICKINTERVAL="0.05")
+    return env
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` is a running (not zombie) process."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def _children_of(pid: int) -> set[int]:
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                found.add(int(entry))
+    return found
+
+
+def _schema(c: MilvusClient):
+    schema = c.create_schema(auto_id=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("vec", DataType.FLOAT_VECTOR, dim=DIM)
+    schema.add_field("tag", DataType.INT64)
+    return schema
+
+
+def _create(c: MilvusClient, name: str) -> None:
+    c.create_collection(name, schema=_schema(c), consistency_level="Strong", num_shards=2)
+
+
+def _rows(ids: np.ndarray, vecs: np.ndarray) -> list[dict]:
+    return [{"id": int(i), "vec": vecs[k].tolist(), "tag": int(i) % 3} for k, i in enumerate(ids)]
+
+
+def _nearest(vecs: np.ndarray, ids: np.ndarray, q: np.ndarray, k: int) -> list[int]:
+    d = ((vecs - q) ** 2).sum(axis=1)
+    return ids[np.lexsort((ids, d))[:k]].tolist()
+
+
+@contextmanager
+def launcher(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, int, Path]]:
+    port = free_port()
+    data_dir = tmp_path / "cluster"
+    log_path = tmp_path / "launcher.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "milvus", "cluster", "up", "--data-dir", str(data_dir), "--port", str(port),
+             "--querynodes", "1", "--datanodes", "1", "--indexnodes", "1", "--proxies", "1", "--mq", "nats"],
+            env=_env(), cwd=REPO, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        def ready() -> bool:
+            if proc.poll() is not None:
+                pytest.fail(f"the launcher exited with {proc.returncode}:\n{log_path.read_text()}")
+            return "milvus cluster ready" in log_path.read_text() and _port_open(port)
+
+        wait_for(ready, timeout=STARTUP, interval=0.2, message="the cluster to be ready")
+        yield proc, port, data_dir
+    finally:
+        if proc.poll() is None:
+            proc.kill()  # the children get SIGTERM as their parent dies
+            proc.wait()
+
+
+def test_cluster_serves_pymilvus_and_stops_without_leaks(tmp_path):
+    rng = np.random.default_rng(3)
+    vecs = rng.random((500, DIM), dtype=np.float32)
+    ids = np.arange(500, dtype=np.int64)
+    with launcher(tmp_path) as (proc, port, data_dir):
+        state = json.loads((data_dir / "cluster.json").read_text())
+        assert state["proxy_ports"] == [port]
+        roles = sorted(child["role"] for child in state["children"])
+        assert roles == ["datacoord", "datanode", "indexnode", "proxy", "querycoord", "querynode", "rootcoord"]
+        config = yaml.safe_load((data_dir / "cluster.yaml").read_text())
+        assert config["mq"]["type"] == "nats" and config["metastore"]["type"] == "etcd"
+        assert config["common"]["storageType"] == "minio"
+        pids = {child["pid"] for child in state["children"]} | {s["pid"] for s in state["services"]}
+        assert pids <= _children_of(proc.pid)
+
+        c = MilvusClient(uri=f"http://127.0.0.1:{port}")
+        try:
+            assert c.get_server_version()
+            _create(c, "docs")
+            assert c.insert("docs", _rows(ids[:300], vecs[:300]))["insert_count"] == 300
+            c.flush("docs")  # sealed segments written to S3 by the data node process
+            assert c.get_collection_stats("docs")["row_count"] == 300
+            c.load_collection("docs")
+            assert str(c.get_load_state("docs")["state"]) == "Loaded"
+            # rows after the load reach the query node through the broker (growing data)
+            assert c.insert("docs", _rows(ids[300:], vecs[300:]))["insert_count"] == 200
+
+            for q in vecs[[7, 420]]:
+                hits = c.search("docs", [q.tolist()], limit=5, search_params={"metric_type": "L2"},
+                                output_fields=["tag"])
+                assert [h["id"] for h in hits[0]] == _nearest(vecs, ids, q, 5)
+                assert all(h["entity"]["tag"] == h["id"] % 3 for h in hits[0])
+            filtered = c.search("docs", [vecs[7].tolist()], limit=4, filter="tag == 1",
+                                search_params={"metric_type": "L2"})
+            keep = ids % 3 == 1
+            assert [h["id"] for h in filtered[0]] == _nearest(vecs[keep], ids[keep], vecs[7], 4)
+
+            rows = c.query("docs", filter="id in [5, 450, 9999]", output_fields=["tag"])
+            assert sorted((r["id"], r["tag"]) for r in rows) == [(5, 2), (450, 0)]
+            assert c.query("docs", filter="", output_fields=["count(*)"])[0]["count(*)"] == 500
+
+            c.delete("docs", ids=[7, 450])
+            c.delete("docs", filter="id < 5")
+            assert c.query("docs", filter="", output_fields=["count(*)"])[0]["count(*)"] == 493
+            hits = c.search("docs", [vecs[7].tolist()], limit=1, search_params={"metric_type": "L2"})
+            assert hits[0][0]["id"] != 7
+            assert c.query("docs", filter="id in [0, 7, 450]", output_fields=["id"]) == []
+
+            c.release_collection("docs")
+            c.drop_collection("docs")
+            assert not c.has_collection("docs")
+
+            # an index built by the index node process, then searched on the query node
+            many = rng.random((1200, DIM), dtype=np.float32)
+            many_ids = np.arange(1200, dtype=np.int64)
+            c.create_collection("indexed", schema=_schema(c), num_shards=1, consistency_level="Strong")
+            c.insert("indexed", _rows(many_ids, many))
+            c.flush("indexed")
+            index = c.prepare_index_params()
+            index.add_index("vec", index_type="FLAT", metric_type="L2")
+            c.create_index("indexed", index)
+            wait_for(lambda: c.describe_index("indexed", "vec")["indexed_rows"] == 1200, timeout=60,
+                     interval=0.2, message="the index build")
+            c.load_collection("indexed")
+            hits = c.search("indexed", [many[11].tolist()], limit=5, search_params={"metric_type": "L2"})
+            assert [h["id"] for h in hits[0]] == _nearest(many, many_ids, many[11], 5)
+        finally:
+            c.close()
+
+        launched = _children_of(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=90) == 0
+        wait_for(lambda: not any(_alive(pid) for pid in pids | launched), timeout=10,
+                 message="every child of the launcher to exit")
+        log = (tmp_path / "launcher.log").read_text()
+        assert "cluster stopped" in log and "killed" not in log
+
+
+@pytest.fixture
+def cluster(tmp_path) -> Iterator[LocalCluster]:
+    """A cluster run from this process (so a test can kill and restart its roles), with short
+    session leases so that a dead node is noticed within seconds."""
+    base = tmp_path / "base.yaml"
+    base.write_text(yaml.safe_dump({
+        "common": {"session": {"ttl": 3.0, "keepaliveInterval": 0.5}},
+        "proxy": {"timeTickInterval": 0.05},
+        "dataCoord": {"segment": {"flushRetryInterval": 1.0}},
+    }))
+    spec = ClusterSpec(tmp_path / "cluster", port=free_port(), indexnodes=0, config_file=str(base),
+                       startup_timeout=STARTUP)
+    cluster = LocalCluster(spec, env=_env())
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        assert cluster.stop()
+
+
+def test_data_node_killed_while_inserting_is_restarted_and_persists_every_row(cluster):
+    port = cluster.proxy_ports[0]
+    datanode = next(child for child in cluster.children if child.role == "datanode")
+    rng = np.random.default_rng(5)
+    acknowledged: list[int] = []
+    failures: list[BaseException] = []
+    stop = threading.Event()
+
+    c = MilvusClient(uri=f"http://127.0.0.1:{port}")
+    try:
+        _create(c, "stream")
+
+        def writer() -> None:
+            batch, next_id = 50, 0
+            try:
+                while not stop.is_set():
+                    ids = np.arange(next_id, next_id + batch, dtype=np.int64)
+                    c.insert("stream", _rows(ids, rng.random((batch, DIM), dtype=np.float32)))
+                    acknowledged.extend(ids.tolist())
+                    next_id += batch
+            except BaseException as exc:  # noqa: BLE001 - reported by the test
+                failures.append(exc)
+
+        thread = threading.Thread(target=writer, name="writer")
+        thread.start()
+        try:
+            wait_for(lambda: len(acknowledged) >= 500 or failures, timeout=60, message="rows before the kill")
+            first_pid = datanode.pid
+            os.killpg(first_pid, signal.SIGKILL)
+            datanode.proc.wait()
+            wait_for(lambda: len(acknowledged) >= 1500 or failures, timeout=60,
+                     message="inserts to go on without a data node")
+            cluster.spawn(datanode)  # a new process, a new session: the channels move to it
+            wait_for(lambda: datanode.alive() and datanode.healthy() or not datanode.alive(), timeout=STARTUP,
+                     message="the restarted data node")
+            assert datanode.alive(), datanode.log_tail()
+            wait_for(lambda: len(acknowledged) >= 2000 or failures, timeout=60, message="rows after the restart")
+        finally:
+            stop.set()
+            thread.join(timeout=60)
+        assert not failures, failures
+        assert datanode.pid != first_pid
+
+        c.flush("stream", timeout=120)
+        total = len(acknowledged)
+        assert c.get_collection_stats("stream")["row_count"] == total  # every acknowledged row persisted
+        c.load_collection("stream")
+        assert c.query("stream", filter="", output_fields=["count(*)"])[0]["count(*)"] == total
+        got = c.query("stream", filter=f"id in {[0, total // 2, total - 1]}", output_fields=["id"])
+        assert sorted(r["id"] for r in got) == [0, total // 2, total - 1]
+    finally:
+        c.close()
