@@ -528,7 +528,8 @@ class RootCoord:
             db = self._meta.database(request.db_name)
             existing = self._meta.alias(db.id, request.alias)
             if existing is None:
-                raise errors.AliasNotFound(f"alias not found[database={db.name}][alias={request.alias}]")
+                # idempotent, as Milvus 2.4/2.5 (pymilvus' own alias example drops before creating)
+                return _OK
             self._meta.remove_alias(existing)
             coll = self._meta.collection_by_id(existing.collection_id)
             if coll is not None:

@@ -293,9 +293,7 @@ def test_aliases(client):
     with pytest.raises(MilvusException) as excinfo:
         client.describe_alias("current")
     check_code(excinfo, 1600)
-    with pytest.raises(MilvusException) as excinfo:
-        client.drop_alias("current")
-    check_code(excinfo, 1600)
+    client.drop_alias("current")  # a missing alias drops as a no-op (Milvus 2.4/2.5)
     with pytest.raises(MilvusException) as excinfo:
         client.describe_collection("current")
     check_code(excinfo, 100)

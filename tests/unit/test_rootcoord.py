@@ -374,7 +374,7 @@ def test_aliases(h):
     assert err(h.rc.ListAliases(milvus_pb2.ListAliasesRequest(collection_name="zz")).status, 100)
 
     ok(h.rc.DropAlias(milvus_pb2.DropAliasRequest(alias="al")))
-    assert err(h.rc.DropAlias(milvus_pb2.DropAliasRequest(alias="al")), 1600)
+    ok(h.rc.DropAlias(milvus_pb2.DropAliasRequest(alias="al")))  # dropping a missing alias is a no-op
     assert err(h.describe("al").status, 100)
 
 
