@@ -31,11 +31,15 @@ test: install-test
 lint: install-test
 	$(PYTHON) -m ruff check milvus tests scripts
 
+# `milvus bench`: our standalone through pymilvus beside the in-process faiss/hnswlib ceiling;
+# BENCH_ARGS adds peers or sizes, e.g. BENCH_ARGS="--peers milvus-lite,milvus-2.3.5 --size 1m"
+# (peers are installed into venvs under .bench/ on first use); results go to .bench/bench.json
+BENCH_ARGS ?=
 bench: install-test
+	$(PYTHON) -m milvus bench --json .bench/bench.json $(BENCH_ARGS)
 	$(PYTHON) scripts/bench_kv.py
 	$(PYTHON) scripts/bench_mq.py
 	$(PYTHON) scripts/bench_storage.py
-	$(PYTHON) scripts/bench_compare.py
 
 clean:
 	rm -rf milvus_data .venv-clients .pytest_cache .ruff_cache build *.egg-info

@@ -189,6 +189,12 @@ def search(plan: SearchPlan, segments: list[SegmentRows], pk_name: str) -> Searc
         for q, (keys, offsets) in enumerate(_segment_candidates(plan, rows)):
             if len(keys):
                 per_query[q].append((keys, offsets, s))
+    seg_pks = [rows.view.pk(pk_name) for rows in segments]
+    # integer keys without nulls (the usual case) are gathered with numpy, once per segment,
+    # rather than with an Arrow take per query and segment
+    numeric = bool(seg_pks) and all(pa.types.is_integer(p.type) and not p.null_count for p in seg_pks)
+    if numeric:
+        seg_pks = [np.asarray(p.to_numpy(zero_copy_only=False)) for p in seg_pks]
     pk_type = None
     all_pks, all_keys, all_seg, all_off, topks = [], [], [], [], []
     for q in range(plan.nq):
@@ -196,18 +202,31 @@ def search(plan: SearchPlan, segments: list[SegmentRows], pk_name: str) -> Searc
         if not parts:
             topks.append(0)
             continue
-        keys = np.concatenate([p[0] for p in parts])
-        offsets = np.concatenate([p[1] for p in parts])
-        seg = np.concatenate([np.full(len(p[0]), p[2], dtype=np.int64) for p in parts])
-        pks = pa.concat_arrays([segments[p[2]].view.pk(pk_name).take(pa.array(p[1], pa.int64())) for p in parts])
-        pk_type = pks.type
-        chosen = _best(keys, pks, plan.topk)
+        if len(parts) == 1:
+            keys, offsets, s = parts[0]
+            seg = np.full(len(keys), s, dtype=np.int64)
+        else:
+            keys = np.concatenate([p[0] for p in parts])
+            offsets = np.concatenate([p[1] for p in parts])
+            seg = np.concatenate([np.full(len(p[0]), p[2], dtype=np.int64) for p in parts])
+        if numeric:
+            pks = np.concatenate([seg_pks[p[2]][p[1]] for p in parts]) if len(parts) > 1 \
+                else seg_pks[parts[0][2]][parts[0][1]]
+            chosen = _best_numeric(keys, pks, plan.topk)
+            all_pks.append(pks[chosen])
+        else:
+            pks = pa.concat_arrays([seg_pks[p[2]].take(pa.array(p[1], pa.int64())) for p in parts])
+            pk_type = pks.type
+            chosen = _best(keys, pks, plan.topk)
+            all_pks.append(pks.take(pa.array(chosen, pa.int64())))
         topks.append(len(chosen))
         all_keys.append(keys[chosen])
         all_seg.append(seg[chosen])
         all_off.append(offsets[chosen])
-        all_pks.append(pks.take(pa.array(chosen, pa.int64())))
-    if all_pks:
+    if all_pks and numeric:
+        pks_out = pa.array(np.concatenate(all_pks).astype(np.int64, copy=False))
+        keys_out = np.concatenate(all_keys)
+    elif all_pks:
         pks_out = pa.concat_arrays(all_pks)
         keys_out = np.concatenate(all_keys)
     else:
@@ -222,6 +241,13 @@ def search(plan: SearchPlan, segments: list[SegmentRows], pk_name: str) -> Searc
         segment=np.concatenate(all_seg) if all_seg else np.zeros(0, np.int64),
         offset=np.concatenate(all_off) if all_off else np.zeros(0, np.int64),
     )
+
+
+def _best_numeric(keys: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
+    """``_best`` for integer keys held in numpy."""
+    order = np.lexsort((values, keys))
+    _, first = np.unique(values[order], return_index=True)  # each pk's best rank
+    return order[np.sort(first)[:k]]
 
 
 def _best(keys: np.ndarray, pks: pa.Array, k: int) -> np.ndarray:

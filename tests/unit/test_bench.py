@@ -1,0 +1,37 @@
+"""`milvus bench` at a tiny size: every workload runs and lands in the JSON (no timing asserted)."""
+
+from __future__ import annotations
+
+import json
+
+from milvus.bench import report
+from milvus.cmd import cli
+
+WORKLOADS = ["insert_1k", "insert_10k", "flush", "index_build", "load", "search_serial", "search_batch",
+             "search_threads_1", "search_threads_4", "search_procs_2", "search_filter_1%", "search_filter_10%",
+             "search_filter_50%", "query_filter", "rss"]
+SEARCHES = [w for w in WORKLOADS if w.startswith("search_")]
+
+
+def test_bench_tiny_runs_every_workload(tmp_path, capsys):
+    out, md = tmp_path / "bench.json", tmp_path / "BENCH.md"
+    md.write_text("# Benchmarks\n\nkept\n")
+    code = cli.main(["bench", "--rows", "2000", "--dim", "16", "--nq", "40", "--seconds", "0.2",
+                     "--threads", "1", "4", "--procs", "2", "--insert-1k-rows", "1000", "--quiet",
+                     "--cache-dir", str(tmp_path / "cache"), "--json", str(out), "--write-md", str(md)])
+    assert code == 0
+    result = json.loads(out.read_text())
+    ours = result["servers"]["ours"]
+    assert set(WORKLOADS) <= set(ours)
+    for name in SEARCHES:
+        assert ours[name]["qps"] > 0
+        assert 0.0 <= ours[name]["recall"] <= 1.0
+    assert ours["search_serial"]["recall"] > 0.9
+    assert ours["query_filter"]["correct"]
+    assert {"index_build", "search_serial", "search_batch", "search_filter_1%"} <= set(result["ceiling"])
+    assert result["machine"]["cores"]
+    text = md.read_text()
+    assert "kept" in text and report.MD_START in text and "serial search QPS" in text
+    assert "ours / ceiling" in capsys.readouterr().out
+    # the ground truth is cached: a second load finds the file
+    assert list((tmp_path / "cache").glob("truth-2000x16-*.npz"))
