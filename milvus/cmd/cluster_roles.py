@@ -24,6 +24,7 @@ from typing import Any
 import grpc
 
 from milvus._proto import proxy_pb2
+from milvus.cmd import observe
 from milvus.cmd.lifecycle import Component
 from milvus.cmd.peers import Peers
 from milvus.cmd.roles import ComponentFactory, RoleContext, meta_root
@@ -78,6 +79,7 @@ class RoleService:
         self._peers: Peers | None = None
         self._logic: Any = None
         self._servers: list[GrpcServer] = []
+        self._collector: observe.RoleStateCollector | None = None
 
     def start(self) -> None:
         ctx = self._context
@@ -97,17 +99,22 @@ class RoleService:
             else:
                 internal_port = ctx.grpc_port
             internal = GrpcServer(ctx.grpc_host, internal_port, served.handlers, max_recv=max_recv,
-                                  max_send=max_send, name=self.name)
+                                  max_send=max_send, name=self.name,
+                                  interceptors=[observe.internal_interceptor(ctx.metrics, self.name)])
             internal.start()
             self._servers.append(internal)
             extra = {"public_port": self._servers[0].port} if served.public else {}
             ctx.serving_on(internal.port, **extra)
+            self._collector = observe.observe_role(ctx.metrics, self.name, served.logic, ctx.server_id)
             served.follow()
         except BaseException:
             self.stop()
             raise
 
     def stop(self) -> None:
+        collector, self._collector = self._collector, None
+        if collector is not None:
+            observe.unobserve(self._context.metrics, collector)
         peers, self._peers = self._peers, None
         if peers is not None:
             peers.unfollow()  # no more joins/leaves reach the logic
@@ -194,7 +201,7 @@ def _querycoord(ctx: RoleContext, peers: Peers) -> Served:
 def _datanode(ctx: RoleContext, peers: Peers) -> Served:
     datanode = DataNode(ctx.mq, ctx.storage, peers.coordinator("datacoord", DATACOORD_SERVICE),
                         alloc_id=peers.alloc_id, node_id=ctx.server_id,
-                        params=DataNodeParams.from_config(ctx.config))
+                        params=DataNodeParams.from_config(ctx.config), on_sync=observe.on_sync(ctx.metrics))
     return Served(datanode, [service_handler(DATANODE_SERVICE, datanode)])
 
 
@@ -207,7 +214,8 @@ def _querynode(ctx: RoleContext, peers: Peers) -> Served:
 
 
 def _indexnode(ctx: RoleContext, peers: Peers) -> Served:
-    indexnode = IndexNode(ctx.server_id, ctx.storage, workers=ctx.config["indexNode.scheduler.buildParallel"])
+    indexnode = IndexNode(ctx.server_id, ctx.storage, workers=ctx.config["indexNode.scheduler.buildParallel"],
+                          on_build=observe.on_build(ctx.metrics))
     return Served(indexnode, [service_handler(INDEXNODE_SERVICE, indexnode)])
 
 
@@ -254,7 +262,7 @@ def _proxy(ctx: RoleContext, peers: Peers) -> Served:
     return Served(
         _ProxyLogic(proxy, querynodes), [service_handler(PROXY_SERVICE, proxy)],
         follow=lambda: peers.follow("querynode", QUERYNODE_SERVICE, lambda *_: None, querynodes.removed),
-        public=[MilvusServiceAdapter(proxy).handler()],
+        public=[MilvusServiceAdapter(proxy, observe.public_metrics(ctx.metrics, ctx.server_id)).handler()],
         internal_port=ctx.config["proxy.internalPort"],
     )
 

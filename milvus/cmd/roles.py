@@ -21,8 +21,10 @@ from milvus.config import Config
 from milvus.kv import KV, PrefixedKV, open_kv
 from milvus.metrics import MetricsRegistry, MetricsServer
 from milvus.mq import MQ, open_mq
+from milvus.mq.metered import MeteredMQ
 from milvus.session import KVSessionRegistry, LocalSessionRegistry, Session, SessionDirectory, SessionRegistry
 from milvus.storage import ObjectStorage, open_storage
+from milvus.storage.metered import MeteredStorage
 
 log = logging.getLogger(__name__)
 
@@ -312,8 +314,9 @@ def build_process(
     runner = Runner(role, config["common.gracefulStopTimeout"])
     metrics_server = MetricsServer(registry, config["metrics.address"], config["metrics.port"], runner.health)
     kv: Resource[KV] = Resource("kv", lambda: open_kv(config), probe=lambda client: client.revision())
-    mq: Resource[MQ] = Resource("mq", lambda: open_mq(config))
-    storage: Resource[ObjectStorage] = Resource("storage", lambda: open_storage(config))
+    mq: Resource[MQ] = Resource("mq", lambda: MeteredMQ(open_mq(config), registry.milvus))
+    storage: Resource[ObjectStorage] = Resource(
+        "storage", lambda: MeteredStorage(open_storage(config), registry.milvus))
     grpc_host = config["grpc.address"]
     grpc_port = config[PORT_KEYS[role]]
     session: SessionComponent | None = None

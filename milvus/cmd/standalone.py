@@ -15,7 +15,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import milvus
 from milvus._proto import proxy_pb2, querynode_pb2, rootcoord_pb2
+from milvus.cmd import observe
 from milvus.cmd.lifecycle import Component
 from milvus.cmd.roles import ROLE_COMPONENTS, ComponentFactory, RoleContext, meta_root
 from milvus.config import Config
@@ -27,6 +29,7 @@ from milvus.expr import compile_filter
 from milvus.indexnode import SERVICE as INDEXNODE_SERVICE
 from milvus.indexnode import IndexNode
 from milvus.kv import KV, PrefixedKV
+from milvus.metrics import MetricsRegistry
 from milvus.mq import MQ
 from milvus.proxy import MilvusServiceAdapter, Proxy, ProxyParams
 from milvus.querycoord.coord import SERVICE as QUERYCOORD_SERVICE
@@ -59,7 +62,9 @@ class Cluster:
     indexnode: IndexNode
     proxy: Proxy
     server: GrpcServer
+    metrics: MetricsRegistry | None = None
     _started: list[str] = field(default_factory=list)
+    _collectors: list[observe.RoleStateCollector] = field(default_factory=list)
 
     @property
     def port(self) -> int:
@@ -83,6 +88,14 @@ class Cluster:
         except BaseException:
             self.stop()
             raise
+        if self.metrics is not None:
+            self._collectors = [
+                observe.observe_role(self.metrics, "rootcoord", self.rootcoord),
+                observe.observe_role(self.metrics, "datacoord", self.datacoord),
+                observe.observe_role(self.metrics, "querynode", self.querynode, QUERY_NODE_ID),
+                observe.observe_role(self.metrics, "indexnode", self.indexnode, INDEX_NODE_ID),
+                observe.observe_role(self.metrics, "proxy", self.proxy, 0),
+            ]
 
     def _start_datanode(self) -> None:
         self.datanode.start()
@@ -97,6 +110,10 @@ class Cluster:
         self.datacoord.add_index_node(INDEX_NODE_ID, LocalClient(self.indexnode, INDEXNODE_SERVICE))
 
     def stop(self) -> None:
+        collectors, self._collectors = self._collectors, []
+        for collector in collectors:
+            if self.metrics is not None:
+                observe.unobserve(self.metrics, collector)
         stops = {
             "server": lambda: self.server.stop(grace=1.0),
             "proxy": self.proxy.stop,
@@ -125,13 +142,20 @@ class Cluster:
 
 
 def build_cluster(config: Config, kv: KV, mq: MQ, storage: ObjectStorage, host: str, port: int,
-                  max_workers: int = 16) -> Cluster:
+                  max_workers: int = 16, metrics: MetricsRegistry | None = None) -> Cluster:
     """Every role on ``kv`` (the whole store; roles use the ``meta_root`` prefix), ``mq`` and
-    ``storage``; the public service on ``host:port`` (0: any free port)."""
+    ``storage``; the public service on ``host:port`` (0: any free port).  ``metrics`` (the
+    process's registry; a private one when None) gets every role's metrics."""
+    if metrics is None:
+        metrics = MetricsRegistry("standalone", milvus.__version__)
+
+    def local(impl: Any, service: Any, role: str) -> LocalClient:
+        return LocalClient(impl, service, wrap=observe.internal_wrap(metrics, role))
+
     meta_kv = PrefixedKV(kv, meta_root(config))
     proxy_clients: list[Any] = []
     rootcoord = RootCoord.from_config(meta_kv, config, proxies=lambda: proxy_clients)
-    root = LocalClient(rootcoord, ROOTCOORD_SERVICE)
+    root = local(rootcoord, ROOTCOORD_SERVICE, "rootcoord")
 
     def alloc_id(count: int) -> int:
         return root.AllocID(rootcoord_pb2.AllocIDRequest(count=count)).ID
@@ -143,24 +167,26 @@ def build_cluster(config: Config, kv: KV, mq: MQ, storage: ObjectStorage, host: 
                                       check_interval=config["dataCoord.index.checkInterval"])
     datacoord = DataCoord(meta_kv, alloc_id=alloc_id, alloc_ts=alloc_ts, params=DataCoordParams.from_config(config),
                           storage=storage, index_params=index_params)
-    data = LocalClient(datacoord, DATACOORD_SERVICE)
+    data = local(datacoord, DATACOORD_SERVICE, "datacoord")
     querycoord = QueryCoord(meta_kv, datacoord=data, rootcoord=root, alloc_id=alloc_id, check_interval=0.2)
     datanode = DataNode(mq, storage, data, alloc_id=alloc_id, node_id=DATA_NODE_ID,
-                        params=DataNodeParams.from_config(config))
+                        params=DataNodeParams.from_config(config), on_sync=observe.on_sync(metrics))
     querynode = QueryNode(QUERY_NODE_ID, mq, storage, filter_compiler=compile_filter,
                           read_timeout=config["queryNode.readTimeout"], subscription_prefix=config["etcd.rootPath"],
                           local_dir=Path(config["common.dataDir"]) / f"querynode-{QUERY_NODE_ID}")
-    indexnode = IndexNode(INDEX_NODE_ID, storage, workers=config["indexNode.scheduler.buildParallel"])
-    querynodes = {QUERY_NODE_ID: LocalClient(querynode, QUERYNODE_SERVICE)}
+    indexnode = IndexNode(INDEX_NODE_ID, storage, workers=config["indexNode.scheduler.buildParallel"],
+                          on_build=observe.on_build(metrics))
+    querynodes = {QUERY_NODE_ID: local(querynode, QUERYNODE_SERVICE, "querynode")}
 
     def querynode_client(node_id: int, _address: str) -> Any:
         return querynodes[node_id]
 
     proxy = Proxy(root, ProxyParams.from_config(config), datacoord=data,
-                  querycoord=LocalClient(querycoord, QUERYCOORD_SERVICE), querynode=querynode_client, mq=mq)
-    proxy_clients.append(LocalClient(proxy, PROXY_SERVICE))
-    server = GrpcServer(host, port, [MilvusServiceAdapter(proxy).handler()], max_workers=max_workers, name="proxy")
-    return Cluster(config, rootcoord, datacoord, querycoord, datanode, querynode, indexnode, proxy, server)
+                  querycoord=local(querycoord, QUERYCOORD_SERVICE, "querycoord"), querynode=querynode_client, mq=mq)
+    proxy_clients.append(local(proxy, PROXY_SERVICE, "proxy"))
+    adapter = MilvusServiceAdapter(proxy, observe.public_metrics(metrics, 0))
+    server = GrpcServer(host, port, [adapter.handler()], max_workers=max_workers, name="proxy")
+    return Cluster(config, rootcoord, datacoord, querycoord, datanode, querynode, indexnode, proxy, server, metrics)
 
 
 class StandaloneRoles:
@@ -175,7 +201,8 @@ class StandaloneRoles:
 
     def start(self) -> None:
         ctx = self._context
-        self.cluster = build_cluster(ctx.config, ctx.kv, ctx.mq, ctx.storage, ctx.grpc_host, ctx.grpc_port)
+        self.cluster = build_cluster(ctx.config, ctx.kv, ctx.mq, ctx.storage, ctx.grpc_host, ctx.grpc_port,
+                                     metrics=ctx.metrics)
         self.cluster.start()
 
     def stop(self) -> None:

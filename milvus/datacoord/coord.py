@@ -152,6 +152,14 @@ class DataCoord:
         with self._lock:
             return self._serving, {"channels": len(self._channels.all()), "data_nodes": self._channels.node_ids}
 
+    def segment_state_counts(self) -> dict[str, int]:
+        """How many segments are in each state (``Growing``, ``Flushed``, ...), for metrics."""
+        counts: dict[str, int] = {}
+        for segment in self._segment_snapshot(None):
+            name = datacoord_pb2.SegmentState.Name(segment.state)
+            counts[name] = counts.get(name, 0) + 1
+        return counts
+
     def _tick_loop(self) -> None:
         while not self._stop.wait(self._params.tick_interval):
             try:

@@ -30,7 +30,7 @@ from milvus._proto import datacoord_pb2, datanode_pb2, internal_pb2
 from milvus.datanode.buffer import ChannelBuffer, Position, SyncPolicy
 from milvus.datanode.channel import ChannelWorker, pchannel_of
 from milvus.datanode.params import DataNodeParams
-from milvus.datanode.sync import Syncer
+from milvus.datanode.sync import Syncer, SyncObserver
 from milvus.mq.base import MQ
 from milvus.mq.base import Position as MQPosition
 from milvus.rpc.server import message_class
@@ -78,8 +78,10 @@ class DataNode:
         node_id: int = 1,
         params: DataNodeParams | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_sync: SyncObserver | None = None,
     ):
         self.node_id = node_id
+        self._on_sync = on_sync
         self._mq = mq
         self._storage = storage
         self._datacoord = datacoord
@@ -165,7 +167,8 @@ class DataNode:
             segment_positions=segment_positions, delete_positions=delete_positions,
             dropped_segments=info.dropped_segmentIds,
         )
-        syncer = Syncer(vchannel, pk_field, self._storage, self._datacoord, self._alloc_id, self.node_id)
+        syncer = Syncer(vchannel, pk_field, self._storage, self._datacoord, self._alloc_id, self.node_id,
+                        on_sync=self._on_sync)
         consumer = self._mq.subscribe(pchannel, subscription_name(self.node_id, vchannel), MQPosition.EARLIEST)
         try:
             consumer.seek(start_id if start_id is not None else MQPosition.EARLIEST)

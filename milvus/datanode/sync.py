@@ -9,6 +9,7 @@ channel checkpoint, recorded in the same meta-store transaction as the segment.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -48,6 +49,10 @@ def _pk_values(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.asarray(column.to_pylist(), dtype=object)
 
 
+# (succeeded, seconds, rows) of one sync, for the metrics the composition root keeps
+SyncObserver = Callable[[bool, float, int], None]
+
+
 class Syncer:
     """Carries out the sync tasks of one vchannel."""
 
@@ -59,7 +64,9 @@ class Syncer:
         datacoord: Any,
         alloc_id: Callable[[int], int],
         node_id: int,
+        on_sync: SyncObserver | None = None,
     ):
+        self._on_sync = on_sync
         self._vchannel = vchannel
         self._pk_field = pk_field
         self._storage = storage
@@ -69,6 +76,18 @@ class Syncer:
 
     def run(self, task: SyncTask, checkpoint: Position) -> None:
         """Persist ``task`` and record it with ``checkpoint``; raises when anything failed."""
+        if self._on_sync is None:
+            self._run(task, checkpoint)
+            return
+        started = time.perf_counter()
+        try:
+            self._run(task, checkpoint)
+        except BaseException:
+            self._on_sync(False, time.perf_counter() - started, 0)
+            raise
+        self._on_sync(True, time.perf_counter() - started, task.rows)
+
+    def _run(self, task: SyncTask, checkpoint: Position) -> None:
         request = self._insert_request(task) if task.kind == "insert" else self._delete_request(task)
         request.base.sourceID = self._node_id
         request.channel = self._vchannel

@@ -61,8 +61,11 @@ class _Job:
 class IndexNode:
     name = "indexnode"
 
-    def __init__(self, node_id: int, storage: ObjectStorage, *, workers: int = 1):
+    def __init__(self, node_id: int, storage: ObjectStorage, *, workers: int = 1,
+                 on_build: Callable[[bool, float], None] | None = None):
+        """``on_build(succeeded, seconds)`` is told about every finished build (metrics)."""
         self.node_id = node_id
+        self._on_build = on_build
         self._storage = storage
         self._workers = max(1, workers)
         self._lock = threading.Lock()
@@ -112,11 +115,15 @@ class IndexNode:
             with self._lock:
                 job.state = indexnode_pb2.FAILED
                 job.fail_reason = reason
+            if self._on_build is not None:
+                self._on_build(False, time.monotonic() - started)
             return
         with self._lock:
             job.file_keys = result.file_keys
             job.size = result.serialized_size
             job.state = indexnode_pb2.FINISHED
+        if self._on_build is not None:
+            self._on_build(True, time.monotonic() - started)
         log.info("index node %d built %d (segment %d, %d rows) in %.2fs: %d bytes", self.node_id, request.buildID,
                  request.segmentID, request.num_rows, time.monotonic() - started, result.serialized_size)
 

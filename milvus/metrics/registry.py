@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Gauge, GCCollector, PlatformCollector, ProcessCollector
 
+from milvus.metrics.families import MilvusMetrics
+
 
 class MetricsRegistry(CollectorRegistry):
     """A private registry (never prometheus_client's global one) built by the composition root.
 
     Holds the process collectors (memory, CPU, open files, GC, Python version) and
-    ``milvus_build_info{version, role}``; role code registers its own metrics on it.
+    ``milvus_build_info{version, role}``, and the Milvus families (``.milvus``) the hooks
+    of every role record into.
     """
 
     def __init__(self, role: str, version: str):
@@ -25,3 +28,4 @@ class MetricsRegistry(CollectorRegistry):
             registry=self,
         )
         self.build_info.labels(version=version, role=role).set(1)
+        self.milvus = MilvusMetrics(self)

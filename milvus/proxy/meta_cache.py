@@ -26,14 +26,19 @@ class MetaCache:
         self._lock = threading.Lock()
         self._by_name: dict[tuple[str, str], CollectionInfo] = {}
         self._generation = 0
+        # lookups by name answered from the cache / fetched (read by the metrics collector)
+        self.hits = 0
+        self.misses = 0
 
     def get(self, db: str, name: str) -> CollectionInfo:
         """The collection ``name`` (or alias) designates in ``db``; raises what the fetch raises."""
         with self._lock:
             info = self._by_name.get((db, name))
             generation = self._generation
-        if info is not None:
-            return info
+            if info is not None:
+                self.hits += 1
+                return info
+            self.misses += 1
         info = self._fetch(db, name, 0)
         with self._lock:
             if self._generation == generation:

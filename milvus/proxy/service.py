@@ -11,6 +11,7 @@ Methods this adapter lacks answer UNIMPLEMENTED.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from google.protobuf.message import Message
 from pymilvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
 
 from milvus import errors
+from milvus.metrics.hooks import PublicServiceMetrics, response_ok, timed_ms
 from milvus.proxy.load import stats_pairs
 from milvus.proxy.proxy import DEFAULT_DB, Proxy
 from milvus.rpc import service_handler
@@ -63,9 +65,13 @@ def _with_db(request: Message, call: CallInfo) -> Message:
 
 
 class MilvusServiceAdapter:
-    def __init__(self, proxy: Proxy):
+    """``metrics`` (from the composition root) records every call's count, latency and
+    the proxy's domain families in ``_wrap``."""
+
+    def __init__(self, proxy: Proxy, metrics: PublicServiceMetrics | None = None):
         self._proxy = proxy
         self._ddl = proxy.ddl
+        self._metrics = metrics
 
     def handler(self) -> grpc.GenericRpcHandler:
         return service_handler(MILVUS_SERVICE, self, wrap=self._wrap, allow_missing=True)
@@ -74,7 +80,7 @@ class MilvusServiceAdapter:
         response_cls = message_class(MILVUS_SERVICE.methods_by_name[name].output_type)
         method = getattr(self, name)
 
-        def behaviour(request: Any, context: grpc.ServicerContext) -> Any:
+        def answer(request: Any, context: grpc.ServicerContext) -> Any:
             try:
                 self._proxy.check_serving()
                 return method(request, CallInfo.from_metadata(context.invocation_metadata()))
@@ -82,6 +88,17 @@ class MilvusServiceAdapter:
                 if not isinstance(exc, errors.MilvusError) and not hasattr(exc, "to_status"):
                     log.exception("MilvusService.%s failed", name)
                 return errors.error_response(response_cls, exc)
+
+        metrics = self._metrics
+        if metrics is None:
+            answer.__name__ = name
+            return answer
+
+        def behaviour(request: Any, context: grpc.ServicerContext) -> Any:
+            started = time.perf_counter()
+            response = answer(request, context)
+            metrics.record(name, request, response, response_ok(response), timed_ms(started))
+            return response
 
         behaviour.__name__ = name
         return behaviour

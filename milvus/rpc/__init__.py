@@ -9,6 +9,6 @@ in-process one (standalone), so callers cannot tell the two apart.  ``ResolvingC
 
 from milvus.rpc.client import GrpcClient, LocalClient, RpcError
 from milvus.rpc.resolving import ResolvingClient
-from milvus.rpc.server import GrpcServer, service_handler
+from milvus.rpc.server import GrpcServer, WrapInterceptor, service_handler
 
-__all__ = ["GrpcClient", "GrpcServer", "LocalClient", "ResolvingClient", "RpcError", "service_handler"]
+__all__ = ["GrpcClient", "GrpcServer", "LocalClient", "ResolvingClient", "RpcError", "service_handler", "WrapInterceptor"]

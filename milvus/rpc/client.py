@@ -67,12 +67,14 @@ class GrpcClient:
 class LocalClient:
     """The same methods as ``GrpcClient``, calling an in-process implementation directly."""
 
-    def __init__(self, impl: object, service: _descriptor.ServiceDescriptor):
+    def __init__(self, impl: object, service: _descriptor.ServiceDescriptor,
+                 wrap: Callable[[str, Callable[..., Any]], Callable[..., Any]] | None = None):
+        """``wrap(method_name, fn)`` may decorate each call (metrics), as ``service_handler``'s."""
         for method in service.methods:
             fn = getattr(impl, method.name, None)
             if fn is None:
                 raise TypeError(f"{type(impl).__name__} does not implement {service.full_name}.{method.name}")
-            setattr(self, method.name, self._bind(fn))
+            setattr(self, method.name, self._bind(wrap(method.name, fn) if wrap is not None else fn))
 
     @staticmethod
     def _bind(fn: Callable[[Any], Any]) -> Callable[..., Any]:

@@ -55,6 +55,30 @@ def service_handler(
     return grpc.method_handlers_generic_handler(service.full_name, handlers)
 
 
+class WrapInterceptor(grpc.ServerInterceptor):
+    """Applies a ``wrap(method_name, fn)`` (as ``service_handler`` takes) to every unary
+    method a server serves: one place to instrument a whole server."""
+
+    def __init__(self, wrap: Callable[[str, Callable[..., Any]], Callable[..., Any]]):
+        self._wrap = wrap
+        self._cache: dict[str, grpc.RpcMethodHandler] = {}
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        method = handler_call_details.method
+        wrapped = self._cache.get(method)
+        if wrapped is None:
+            wrapped = grpc.unary_unary_rpc_method_handler(
+                self._wrap(method.rsplit("/", 1)[-1], handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+            self._cache[method] = wrapped
+        return wrapped
+
+
 class GrpcServer:
     """A threaded gRPC server; ``port=0`` binds a free port, read back from ``.port``."""
 
@@ -67,8 +91,10 @@ class GrpcServer:
         max_recv: int = 512 * 1024 * 1024,
         max_send: int = 512 * 1024 * 1024,
         name: str = "grpc",
+        interceptors: Sequence[grpc.ServerInterceptor] = (),
     ):
         self.name = name
+        self._interceptors = list(interceptors)
         self.host = host
         self._requested_port = port
         self._handlers = list(handlers)
@@ -87,7 +113,8 @@ class GrpcServer:
         self._handlers.append(handler)
 
     def start(self) -> None:
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=self._max_workers), options=self._options)
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=self._max_workers), options=self._options,
+                             interceptors=self._interceptors)
         server.add_generic_rpc_handlers(self._handlers)
         port = server.add_insecure_port(f"{self.host}:{self._requested_port}")
         if port == 0:

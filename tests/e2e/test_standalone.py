@@ -33,6 +33,7 @@ class Server:
     proc: subprocess.Popen
     port: int
     log_path: Path
+    metrics_port: int = 0
 
     @property
     def uri(self) -> str:
@@ -60,7 +61,7 @@ def standalone(data_dir: Path, log_name: str = "standalone.log") -> Iterator[Ser
     try:
         wait_for(lambda: proc.poll() is not None or _healthy(metrics_port), timeout=60, message="standalone ready")
         assert proc.poll() is None, log_path.read_text()
-        yield Server(proc, port, log_path)
+        yield Server(proc, port, log_path, metrics_port)
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
