@@ -18,12 +18,14 @@ from typing import Any
 import yaml
 
 import milvus
+from milvus.bench import main as bench
 from milvus.cmd.cluster_roles import CLUSTER_COMPONENTS
 from milvus.cmd.launcher import MQ_KINDS, ClusterSpec, run_cluster
 from milvus.cmd.lifecycle import install_signal_handlers
 from milvus.cmd.roles import PORT_KEYS, ROLES, build_process
 from milvus.cmd.standalone import COMPONENTS
 from milvus.config import Config, ConfigError, render_yaml
+from milvus.localsvc import die_with_parent
 from milvus.util.log import check_format, parse_level, setup_logging
 
 log = logging.getLogger("milvus.cmd")
@@ -44,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", metavar="DIR", help="overrides common.dataDir")
     run.add_argument("--port", type=int, metavar="N", help="overrides the role's gRPC port (e.g. proxy.port)")
     run.add_argument("--metrics-port", type=int, metavar="N", help="overrides metrics.port")
+    run.add_argument("--parent-pid", type=int, metavar="PID",
+                     help="stop (SIGTERM) when process PID, which started this one, ends (Linux)")
 
     cluster = commands.add_parser("cluster", help="a local cluster: every role in a process of its own")
     cluster_commands = cluster.add_subparsers(dest="cluster_command", metavar="ACTION", required=True)
@@ -57,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--indexnodes", type=int, default=1, metavar="K")
     up.add_argument("--mq", choices=MQ_KINDS, default="nats", help="the message broker (default: nats)")
     up.add_argument("--config", metavar="FILE", help="base YAML config for every role")
+
+    commands.add_parser("bench", add_help=False,
+                        help="measure a server through pymilvus beside the in-process ceiling (milvus bench --help)")
 
     config = commands.add_parser("config", help="render the default config or check a config file")
     config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
@@ -77,6 +84,8 @@ def _load_config(path: str | None, env: Mapping[str, str], overrides: Mapping[st
 
 
 def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    if args.parent_pid:
+        die_with_parent(args.parent_pid)
     overrides: dict[str, Any] = {}
     if args.data_dir is not None:
         overrides["common.dataDir"] = args.data_dir
@@ -151,6 +160,9 @@ def _config_check(path: str, env: Mapping[str, str]) -> int:
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     """Entry point of the ``milvus`` command; returns the process exit code."""
     parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        return bench.main(argv[1:])
     args = parser.parse_args(argv)
     env = os.environ if env is None else env
     if args.version:

@@ -9,7 +9,9 @@ metrics port is a free one, polled on ``/healthz`` for readiness.
 
 Stop runs in reverse, tier by tier (proxies, nodes, coordinators, then the services): SIGTERM,
 then SIGKILL after a grace period.  Every child also gets SIGTERM if the launcher dies
-(Linux), so none outlives it.  ``DIR/cluster.json`` lists the children, their pids and ports.
+(Linux), so none outlives it.  While it runs, a role whose process exits is restarted
+(``Supervisor``); one that keeps failing is left down and reported.  ``DIR/cluster.json``
+lists the children, their pids and ports.
 """
 
 from __future__ import annotations
@@ -39,7 +41,6 @@ from milvus.localsvc import (
     NatsService,
     PulsarLiteService,
     Service,
-    die_with_parent,
     free_port,
 )
 
@@ -153,7 +154,7 @@ class LocalCluster:
             self._write_config(settings)
             for tier in self._tiers():
                 self._start_tier(tier)
-            self._write_state()
+            self.write_state()
         except BaseException:
             self.stop()
             raise
@@ -250,10 +251,12 @@ class LocalCluster:
     def spawn(self, child: RoleChild) -> None:
         """Start (or restart) ``child``'s process; its output is appended to its log."""
         child.log_path.parent.mkdir(parents=True, exist_ok=True)
+        # the child arranges to die with this process itself (``--parent-pid``): a preexec_fn
+        # would run Python in the forked child of this threaded process, which can hang or crash
         with open(child.log_path, "ab") as log_file:
             child.proc = subprocess.Popen(
-                child.command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=self._child_env(), start_new_session=True, preexec_fn=die_with_parent(),
+                [*child.command, "--parent-pid", str(os.getpid())], stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=self._child_env(), start_new_session=True,
             )
         log.info("started %s (pid %d)", child.name, child.proc.pid)
 
@@ -261,7 +264,7 @@ class LocalCluster:
         if self._stop_requested.is_set():
             raise Interrupted("stop requested while starting")
 
-    def _write_state(self) -> None:
+    def write_state(self) -> None:
         proxies = [c for c in self.children if c.role == "proxy"]
         state = {
             "launcher_pid": os.getpid(),
@@ -309,6 +312,43 @@ class LocalCluster:
                 clean = False
         self.services = []
         return clean
+
+
+class Supervisor:
+    """Restarts a role whose process exited (it recovers its state from etcd, the broker and
+    object storage like any new instance); one that keeps failing (``max_restarts`` within
+    ``window`` seconds) is left down and reported."""
+
+    def __init__(self, cluster: LocalCluster, max_restarts: int = 5, window: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self._cluster = cluster
+        self._max = max_restarts
+        self._window = window
+        self._clock = clock
+        self._restarts: dict[str, list[float]] = {}
+        self._given_up: set[str] = set()
+
+    def check(self) -> list[RoleChild]:
+        """Restart what exited; the children restarted."""
+        restarted = []
+        for child in self._cluster.exited():
+            if child.name in self._given_up:
+                continue
+            code = child.proc.returncode if child.proc else "?"
+            now = self._clock()
+            recent = [t for t in self._restarts.get(child.name, []) if now - t < self._window]
+            if len(recent) >= self._max:
+                self._given_up.add(child.name)
+                log.error("%s (pid %s) exited with %s, %d restarts in %.0fs: left down; see %s", child.name,
+                          child.pid, code, len(recent), self._window, child.log_path)
+                continue
+            log.error("%s (pid %s) exited with %s: restarting; see %s", child.name, child.pid, code, child.log_path)
+            self._restarts[child.name] = [*recent, now]
+            self._cluster.spawn(child)
+            restarted.append(child)
+        if restarted:
+            self._cluster.write_state()
+        return restarted
 
 
 def _tier_of(role: str) -> str:
@@ -372,13 +412,9 @@ def run_cluster(spec: ClusterSpec, env: Mapping[str, str], out: Callable[[str], 
             return 1
         out(f"milvus cluster ready: proxy={HOST}:{','.join(map(str, cluster.proxy_ports))} "
             f"data-dir={cluster.data_dir} state={cluster.state_path}\n")
-        reported: set[int] = set()
+        supervisor = Supervisor(cluster)
         while not stop.wait(0.5):
-            for child in cluster.exited():
-                if child.pid not in reported:
-                    reported.add(child.pid or 0)
-                    log.error("%s (pid %s) exited with %s; see %s", child.name, child.pid,
-                              child.proc.returncode if child.proc else "?", child.log_path)
+            supervisor.check()
         log.info("stopping the cluster")
         clean = cluster.stop()
         log.info("cluster stopped%s", "" if clean else " (some roles had to be killed)")

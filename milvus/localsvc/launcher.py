@@ -22,9 +22,14 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
-    """A ``preexec_fn`` making the child receive ``sig`` when the thread that started it
-    ends (Linux only; None elsewhere): a launcher killed with -9 leaves no orphans behind."""
+def die_with_parent(parent_pid: int | None = None, sig: int = signal.SIGTERM) -> Callable[[], None] | None:
+    """Receive ``sig`` when the parent ends (Linux only), so that a launcher killed with -9
+    leaves no orphans behind.
+
+    Without ``parent_pid``: a ``preexec_fn`` for the child (None elsewhere than Linux); the
+    signal comes when the thread that started the child ends.  With ``parent_pid``: called
+    in the child itself (which then needs no ``preexec_fn``, unsafe when the parent has
+    threads, gRPC's among them); a parent already gone sends ``sig`` at once."""
     if not sys.platform.startswith("linux"):
         return None
 
@@ -32,7 +37,12 @@ def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
 
-    return preexec
+    if parent_pid is None:
+        return preexec
+    preexec()
+    if os.getppid() != parent_pid:
+        os.kill(os.getpid(), sig)
+    return None
 
 
 class ServiceUnavailable(RuntimeError):

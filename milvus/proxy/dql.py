@@ -9,14 +9,13 @@ and Customized = the client's ``guarantee_timestamp``, Eventually = no wait.  Ti
 (``filter_params={"travel_timestamp": T}`` in pymilvus).  It must lie inside the retention
 window (``common.retentionDuration`` seconds) and not in the future.
 
-Each shard leader of one replica answers for its channels; the proxy merges the shards
-(best score first, ties by primary key; queries by primary key), applies offset/limit and
-turns the rows into the public ``FieldData`` columns.
+Each shard leader of one replica (spread round-robin, failing over: ``replicas.py``) answers
+for its channels; the proxy merges the shards (best score first, ties by primary key; queries
+by primary key), applies offset/limit and turns the rows into the public ``FieldData`` columns.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from milvus.expr import pk_terms
 from milvus.proxy.callers import Caller
 from milvus.proxy.channel_writer import ChannelWriter
 from milvus.proxy.collections import Collection, Collections
+from milvus.proxy.replicas import Leader, ReplicaSelector
 from milvus.proxy.search_select import IteratorStates, group_codes, next_state, select_groups
 from milvus.schema import arrow_to_fields, arrow_to_ids, ids_to_arrow, resolve_output_fields
 from milvus.tso import compose_ts, parse_ts
@@ -55,6 +55,7 @@ class DqlParams:
     graceful_time_ms: int = 5000
     retention_seconds: float = 432000.0
     max_topk: int = 16384
+    shard_retry_timeout: float = 10.0  # how long a read waits for a replica to answer again
 
 
 def _kv(pairs) -> dict[str, str]:
@@ -123,7 +124,9 @@ class Dql:
         self._writer = writer
         self._alloc_ts = alloc_ts
         self.params = params or DqlParams()
-        self._round_robin = itertools.count()
+        self._replicas = ReplicaSelector(
+            lambda collection_id: querycoord("GetShardLeaders", querycoord_pb2.GetShardLeadersRequest(
+                collectionID=collection_id)), retry_timeout=self.params.shard_retry_timeout)
         self._iterators = IteratorStates()
 
     # ---- timestamps -----------------------------------------------------------------
@@ -157,26 +160,15 @@ class Dql:
 
     # ---- fan-out --------------------------------------------------------------------
 
-    def _leaders(self, coll: Collection) -> dict[int, tuple[str, list[str]]]:
-        """node id -> (address, channels) of one replica's shard leaders."""
-        response = self._querycoord("GetShardLeaders", querycoord_pb2.GetShardLeadersRequest(collectionID=coll.id))
-        replicas = [r for r in response.replicas if r.shard_leaders]
-        if not replicas:
-            raise errors.CollectionNotLoaded(f"collection not loaded[collection={coll.name}]")
-        replica = replicas[next(self._round_robin) % len(replicas)]
-        by_node: dict[int, tuple[str, list[str]]] = {}
-        for leader in replica.shard_leaders:
-            by_node.setdefault(leader.node_id, (leader.address, []))[1].append(leader.channel_name)
-        return by_node
-
     def _fan_out(self, coll: Collection, method: str, request: querynode_pb2.ShardRequest) -> list[Any]:
-        results = []
-        for node_id, (address, channels) in self._leaders(coll).items():
+        """One answer per shard leader of one replica (``milvus.proxy.replicas``: spread, fail over)."""
+        def send(leader: Leader) -> Any:
             shard_request = querynode_pb2.ShardRequest()
             shard_request.CopyFrom(request)
-            shard_request.channels[:] = channels
-            results.append(Caller(self._querynode(node_id, address), "querynode")(method, shard_request))
-        return results
+            shard_request.channels[:] = leader.channels
+            return Caller(self._querynode(leader.node_id, leader.address), "querynode")(method, shard_request)
+
+        return self._replicas.fan_out(coll.id, coll.name, send)
 
     def _base_request(self, coll: Collection, partition_names, expr: str, template_values, level: int,
                       use_default: bool, guarantee: int, travel: int) -> querynode_pb2.ShardRequest:
@@ -328,6 +320,14 @@ class Dql:
         pk_values = np.asarray(all_pks.to_numpy(zero_copy_only=False))
         all_scores = np.concatenate(shard_scores) if shard_scores else np.zeros(0, np.float32)
         ranked, exhausted = [], []
+        if len(results) == 1:  # one shard leader: its hits come ranked already (best first, ties by pk)
+            starts = shard_starts[0]
+            for q in range(nq):
+                a, b = (int(starts[q]), int(starts[q + 1])) if q + 1 < len(starts) else (0, 0)
+                ranked.append(np.arange(a, b, dtype=np.int64))
+                exhausted.append(b - a < topk)
+            return _Merged(nq, metric, all_pks, pk_values, all_scores, tables, ranked, exhausted,
+                           results[0].read_ts)
         for q in range(nq):
             spans = [(bases[s] + starts[q], bases[s] + starts[q + 1]) for s, starts in enumerate(shard_starts)
                      if q + 1 < len(starts)]

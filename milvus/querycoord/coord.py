@@ -396,6 +396,9 @@ class QueryCoord:
 
     @_answers
     def GetShardLeaders(self, request: querycoord_pb2.GetShardLeadersRequest):
+        """The replicas whose every channel has a live leader watching it (a replica that lost
+        a node is left out until the checker gave its channels to a live member); ChannelNotFound
+        when no replica can serve."""
         info = self._meta.collection(request.collectionID)
         if info is None:
             raise errors.CollectionNotLoaded(f"collection not loaded[collection={request.collectionID}]")
@@ -404,16 +407,24 @@ class QueryCoord:
         with self._state_lock:
             dist = self._last_dist
         resp = querycoord_pb2.GetShardLeadersResponse(status=errors.OK)
+        unavailable = ""
         for replica in self._meta.replicas(request.collectionID):
-            out = resp.replicas.add(id=replica.id, collectionID=replica.collectionID, node_ids=replica.node_ids)
+            leaders = []
             for leader in replica.shard_leaders:
                 node = self._node(leader.node_id)
                 served = leader.node_id in dist and (request.collectionID, leader.channel_name) in \
                     dist[leader.node_id].channels
                 if node is None or not served:
-                    raise errors.ChannelNotFound(f"channel {leader.channel_name} of collection "
-                                                 f"{request.collectionID} is not available: no serving leader")
-                out.shard_leaders.add(channel_name=leader.channel_name, node_id=leader.node_id, address=node.address)
+                    unavailable = unavailable or leader.channel_name
+                    break
+                leaders.append((leader.channel_name, leader.node_id, node.address))
+            else:
+                out = resp.replicas.add(id=replica.id, collectionID=replica.collectionID, node_ids=replica.node_ids)
+                for channel, node_id, address in leaders:
+                    out.shard_leaders.add(channel_name=channel, node_id=node_id, address=address)
+        if not resp.replicas:
+            raise errors.ChannelNotFound(f"channel {unavailable} of collection {request.collectionID} is not "
+                                         f"available: no serving leader")
         return resp
 
     @_answers

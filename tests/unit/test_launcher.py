@@ -1,12 +1,13 @@
 """The local cluster launcher's plan (no processes started): who starts in which tier, on
-which port, with which config; and the ``milvus cluster up`` usage checks."""
+which port, with which config; the ``milvus cluster up`` usage checks; the supervisor's
+restarts (fake processes)."""
 
 from __future__ import annotations
 
 import yaml
 
 from milvus.cmd.cli import main
-from milvus.cmd.launcher import ClusterSpec, LocalCluster
+from milvus.cmd.launcher import ClusterSpec, LocalCluster, Supervisor
 from milvus.config import Config
 
 
@@ -58,3 +59,53 @@ def test_cluster_up_usage_errors(tmp_path, capsys):
     bad.write_text("proxy:\n  prot: 1\n")
     assert main(["cluster", "up", "--data-dir", str(tmp_path), "--config", str(bad)], env={}) == 2
     assert "proxy.prot" in capsys.readouterr().err
+
+
+class _FakeProc:
+    def __init__(self, pid: int, code: int | None):
+        self.pid = pid
+        self.returncode = code
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+
+class _FakeCluster:
+    """Children whose processes exit at once when spawned (``crash``) or keep running."""
+
+    def __init__(self, children, crash: set[str]):
+        self.children = children
+        self.crash = crash
+        self.states = 0
+        self._pid = 100
+
+    def exited(self):
+        return [c for c in self.children if c.proc is not None and c.proc.poll() is not None]
+
+    def spawn(self, child) -> None:
+        self._pid += 1
+        child.proc = _FakeProc(self._pid, 1 if child.name in self.crash else None)
+
+    def write_state(self) -> None:
+        self.states += 1
+
+
+def test_supervisor_restarts_exited_roles_and_gives_up_on_crash_loops(tmp_path):
+    children = [c for tier in LocalCluster(ClusterSpec(tmp_path, indexnodes=0), env={})._tiers() for c in tier]
+    fake = _FakeCluster(children, crash={"querycoord"})
+    for child in children:
+        child.proc = _FakeProc(1, None)
+    by_name = {c.name: c for c in children}
+    by_name["datanode-1"].proc = _FakeProc(2, -9)  # killed
+    by_name["querycoord"].proc = _FakeProc(3, 1)
+    now = [0.0]
+    supervisor = Supervisor(fake, max_restarts=3, window=60.0, clock=lambda: now[0])
+    assert sorted(c.name for c in supervisor.check()) == ["datanode-1", "querycoord"]
+    assert by_name["datanode-1"].alive() and fake.states == 1
+    for _ in range(5):
+        now[0] += 1.0
+        supervisor.check()
+    assert not by_name["querycoord"].alive()  # a crash loop: three restarts, then left down
+    assert fake.states == 3
+    now[0] += 100.0
+    assert supervisor.check() == []
