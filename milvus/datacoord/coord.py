@@ -19,7 +19,6 @@ ignores the repeat) and ``FlushSegments`` for every sealed, unflushed segment.
 from __future__ import annotations
 
 import collections
-import functools
 import logging
 import threading
 import time
@@ -36,7 +35,7 @@ from milvus.datacoord.segments import DROPPED, FLUSHED, GROWING, L0, SEALED, Seg
 from milvus.kv.base import KV
 from milvus.metastore.datacoord_catalog import DataCoordCatalog
 from milvus.metastore.index_catalog import IndexCatalog
-from milvus.rpc.server import message_class
+from milvus.rpc.answers import rpc_answers
 from milvus.storage.base import ObjectStorage
 from milvus.tso import compose_ts, parse_ts
 
@@ -47,22 +46,12 @@ _OK = errors.OK
 _ID_BATCH = 64  # segment ids fetched from the allocator at a time
 
 
-def _answers(fn: Callable[[DataCoord, Any], Any]) -> Callable[[DataCoord, Any], Any]:
-    """Serve one RPC: refuse while not started, and answer any exception with a status."""
-    response_cls = message_class(SERVICE.methods_by_name[fn.__name__].output_type)
-
-    @functools.wraps(fn)
-    def call(self: DataCoord, request: Any) -> Any:
-        try:
-            if not self._serving:
-                raise errors.ServiceNotReady("service not ready[datacoord]")
-            return fn(self, request)
-        except Exception as exc:  # noqa: BLE001 - the one place errors become statuses
-            if not isinstance(exc, errors.MilvusError):
-                log.exception("DataCoord.%s failed", fn.__name__)
-            return errors.error_response(response_cls, exc)
-
-    return call
+_answers = rpc_answers(
+    SERVICE,
+    ready=lambda self: self._serving,
+    not_ready=lambda self: "service not ready[datacoord]",
+    log=log,
+)
 
 
 def _add_ms(ts: int, ms: int) -> int:

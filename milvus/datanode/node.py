@@ -16,7 +16,6 @@ would only make stops slower and still not cover a crash, which replay must hand
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -33,7 +32,7 @@ from milvus.datanode.params import DataNodeParams
 from milvus.datanode.sync import Syncer, SyncObserver
 from milvus.mq.base import MQ
 from milvus.mq.base import Position as MQPosition
-from milvus.rpc.server import message_class
+from milvus.rpc.answers import rpc_answers
 from milvus.schema import CollectionSchemaModel
 from milvus.storage.base import ObjectStorage
 
@@ -43,22 +42,12 @@ SERVICE = datanode_pb2.DESCRIPTOR.services_by_name["DataNode"]
 _OK = errors.OK
 
 
-def _answers(fn: Callable[[DataNode, Any], Any]) -> Callable[[DataNode, Any], Any]:
-    """Serve one RPC: refuse while not started, and answer any exception with a status."""
-    response_cls = message_class(SERVICE.methods_by_name[fn.__name__].output_type)
-
-    @functools.wraps(fn)
-    def call(self: DataNode, request: Any) -> Any:
-        try:
-            if not self._serving:
-                raise errors.ServiceNotReady(f"service not ready[datanode {self.node_id}]")
-            return fn(self, request)
-        except Exception as exc:  # noqa: BLE001 - the one place errors become statuses
-            if not isinstance(exc, errors.MilvusError) and not hasattr(exc, "to_status"):
-                log.exception("DataNode.%s failed", fn.__name__)
-            return errors.error_response(response_cls, exc)
-
-    return call
+_answers = rpc_answers(
+    SERVICE,
+    ready=lambda self: self._serving,
+    not_ready=lambda self: f"service not ready[datanode {self.node_id}]",
+    log=log,
+)
 
 
 def subscription_name(node_id: int, vchannel: str) -> str:

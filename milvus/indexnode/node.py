@@ -9,43 +9,33 @@ Jobs live in memory only: the data coordinator owns what must survive a restart.
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from pymilvus.grpc_gen import common_pb2
 
 from milvus import errors
 from milvus._proto import indexnode_pb2, internal_pb2
 from milvus.indexnode.task import Cancelled, run_build
-from milvus.rpc.server import message_class
+from milvus.rpc.answers import rpc_answers
 from milvus.storage.base import ObjectStorage
 
 log = logging.getLogger(__name__)
 
 SERVICE = indexnode_pb2.DESCRIPTOR.services_by_name["IndexNode"]
-R = TypeVar("R")
 
 
-def _answers(fn: Callable[..., R]) -> Callable[..., R]:
-    response_cls = message_class(SERVICE.methods_by_name[fn.__name__].output_type)
-
-    @functools.wraps(fn)
-    def call(self: IndexNode, request: Any) -> R:
-        try:
-            if self._state != internal_pb2.HEALTHY:
-                raise errors.ServiceNotReady(f"service not ready[indexnode {self.node_id}]")
-            return fn(self, request)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a status
-            if not isinstance(exc, errors.MilvusError):
-                log.exception("IndexNode.%s failed", fn.__name__)
-            return errors.error_response(response_cls, exc)
-    return call
+_answers = rpc_answers(
+    SERVICE,
+    ready=lambda self: self._state == internal_pb2.HEALTHY,
+    not_ready=lambda self: f"service not ready[indexnode {self.node_id}]",
+    log=log,
+)
 
 
 @dataclass

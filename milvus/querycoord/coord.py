@@ -14,7 +14,6 @@ a new flushed segment or a node that lost its state all converge the same way.
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -29,29 +28,19 @@ from milvus.querycoord import checker
 from milvus.querycoord.checker import Loaded, NodeDist
 from milvus.querycoord.meta import LoadMeta
 from milvus.querycoord.target import TargetManager, check
-from milvus.rpc.server import message_class
+from milvus.rpc.answers import rpc_answers
 
 log = logging.getLogger(__name__)
 
 SERVICE = querycoord_pb2.DESCRIPTOR.services_by_name["QueryCoord"]
 
 
-def _answers(fn: Callable[[QueryCoord, Any], Any]) -> Callable[[QueryCoord, Any], Any]:
-    """Serve one RPC: refuse while not started; answer any exception with a status."""
-    response_cls = message_class(SERVICE.methods_by_name[fn.__name__].output_type)
-
-    @functools.wraps(fn)
-    def call(self: QueryCoord, request: Any) -> Any:
-        try:
-            if not self._serving:
-                raise errors.ServiceNotReady("service not ready[querycoord]")
-            return fn(self, request)
-        except Exception as exc:  # noqa: BLE001 - the one place errors become statuses
-            if not isinstance(exc, errors.MilvusError):
-                log.exception("QueryCoord.%s failed", fn.__name__)
-            return errors.error_response(response_cls, exc)
-
-    return call
+_answers = rpc_answers(
+    SERVICE,
+    ready=lambda self: self._serving,
+    not_ready=lambda self: "service not ready[querycoord]",
+    log=log,
+)
 
 
 @dataclass

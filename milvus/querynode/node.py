@@ -8,13 +8,12 @@ mapped in one place (``_answer``).
 
 from __future__ import annotations
 
-import functools
 import logging
 import shutil
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -34,34 +33,23 @@ from milvus.querynode.read import ReadSet, SegmentRows, output_table, prepare_re
 from milvus.querynode.search import make_plan, search
 from milvus.querynode.segments import SealedSegment
 from milvus.querynode.shard import Shard
-from milvus.rpc.server import message_class
+from milvus.rpc.answers import rpc_answers
 from milvus.schema import CollectionSchemaModel, arrow_to_ids
 from milvus.storage.base import ObjectStorage
 
 log = logging.getLogger(__name__)
 
-R = TypeVar("R")
 
 
 SERVICE = querynode_pb2.DESCRIPTOR.services_by_name["QueryNode"]
 
 
-def _answers(fn: Callable[..., R]) -> Callable[..., R]:
-    """Serve one RPC: refuse unless started (and not stopping); every exception becomes the
-    response's status (the one place)."""
-    response_cls = message_class(SERVICE.methods_by_name[fn.__name__].output_type)
-
-    @functools.wraps(fn)
-    def call(self: QueryNode, request: Any) -> R:
-        try:
-            if self._state != internal_pb2.HEALTHY:
-                raise errors.ServiceNotReady(f"service not ready[querynode {self.node_id}]")
-            return fn(self, request)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a status
-            if not isinstance(exc, errors.MilvusError):
-                log.exception("QueryNode.%s failed on node %s", fn.__name__, self.node_id)
-            return errors.error_response(response_cls, exc)
-    return call
+_answers = rpc_answers(
+    SERVICE,
+    ready=lambda self: self._state == internal_pb2.HEALTHY,
+    not_ready=lambda self: f"service not ready[querynode {self.node_id}]",
+    log=log,
+)
 
 
 def _is_l0(info: datacoord_pb2.SegmentInfo) -> bool:

@@ -9,7 +9,6 @@ name means, the proxies are told to drop their cached copy (outside the lock).
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -36,7 +35,7 @@ from milvus.rootcoord.meta_table import (
     database_not_found,
 )
 from milvus.rootcoord.params import RootCoordParams
-from milvus.rpc.server import message_class
+from milvus.rpc.answers import rpc_answers
 from milvus.schema.validate import validate_collection_name
 from milvus.tso import MAX_LOGICAL, IDAllocator, TimestampOracle, parse_ts
 
@@ -46,22 +45,12 @@ SERVICE = rootcoord_pb2.DESCRIPTOR.services_by_name["RootCoord"]
 _OK = errors.OK
 
 
-def _answers(fn: Callable[[RootCoord, Any], Any]) -> Callable[[RootCoord, Any], Any]:
-    """Serve one RPC: refuse while not started, and answer any exception with a status."""
-    response_cls = message_class(SERVICE.methods_by_name[fn.__name__].output_type)
-
-    @functools.wraps(fn)
-    def call(self: RootCoord, request: Any) -> Any:
-        try:
-            if not self._serving:
-                raise errors.ServiceNotReady("service not ready[rootcoord]")
-            return fn(self, request)
-        except Exception as exc:  # noqa: BLE001 - the one place errors become statuses
-            if not isinstance(exc, errors.MilvusError) and not hasattr(exc, "to_status"):
-                log.exception("RootCoord.%s failed", fn.__name__)
-            return errors.error_response(response_cls, exc)
-
-    return call
+_answers = rpc_answers(
+    SERVICE,
+    ready=lambda self: self._serving,
+    not_ready=lambda self: "service not ready[rootcoord]",
+    log=log,
+)
 
 
 def _props(kvs: Iterable[common_pb2.KeyValuePair]) -> dict[str, str]:
