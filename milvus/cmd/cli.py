@@ -27,6 +27,7 @@ from milvus.cmd.standalone import COMPONENTS
 from milvus.config import Config, ConfigError, render_yaml
 from milvus.localsvc import die_with_parent
 from milvus.util.log import check_format, parse_level, setup_logging
+from milvus.util.tracing import check_exporter
 
 log = logging.getLogger("milvus.cmd")
 
@@ -150,6 +151,7 @@ def _config_check(path: str, env: Mapping[str, str]) -> int:
         config = _load_config(path, env, {})
         parse_level(config["log.level"])
         check_format(config["log.format"])
+        check_exporter(config["trace.exporter"])
     except (ConfigError, ValueError) as exc:
         sys.stderr.write(f"milvus: config error: {exc}\n")
         return EXIT_USAGE

@@ -43,7 +43,7 @@ from milvus.querynode import SERVICE as QUERYNODE_SERVICE
 from milvus.querynode import QueryNode
 from milvus.rootcoord import SERVICE as ROOTCOORD_SERVICE
 from milvus.rootcoord import RootCoord
-from milvus.rpc import GrpcClient, GrpcServer, service_handler
+from milvus.rpc import GrpcClient, GrpcServer, WrapInterceptor, service_handler
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +90,11 @@ class RoleService:
             served.logic.start()
             self._logic = served.logic
             max_recv, max_send = config["grpc.serverMaxRecvSize"], config["grpc.serverMaxSendSize"]
+            trace_wrap = ctx.tracing.server_wrap(self.name)
+            traced = [WrapInterceptor(trace_wrap)] if trace_wrap is not None else []
             if served.public:
                 public = GrpcServer(ctx.grpc_host, ctx.grpc_port, served.public, max_recv=max_recv,
-                                    max_send=max_send, name=f"{self.name}-public")
+                                    max_send=max_send, name=f"{self.name}-public", interceptors=traced)
                 public.start()
                 self._servers.append(public)
                 internal_port = served.internal_port
@@ -100,7 +102,7 @@ class RoleService:
                 internal_port = ctx.grpc_port
             internal = GrpcServer(ctx.grpc_host, internal_port, served.handlers, max_recv=max_recv,
                                   max_send=max_send, name=self.name,
-                                  interceptors=[observe.internal_interceptor(ctx.metrics, self.name)])
+                                  interceptors=[*traced, observe.internal_interceptor(ctx.metrics, self.name)])
             internal.start()
             self._servers.append(internal)
             extra = {"public_port": self._servers[0].port} if served.public else {}

@@ -25,6 +25,7 @@ from milvus.mq.metered import MeteredMQ
 from milvus.session import KVSessionRegistry, LocalSessionRegistry, Session, SessionDirectory, SessionRegistry
 from milvus.storage import ObjectStorage, open_storage
 from milvus.storage.metered import MeteredStorage
+from milvus.util.tracing import NO_TRACING, Tracing, open_tracing
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +163,7 @@ class RoleContext:
     _mq: Resource[MQ]
     _storage: Resource[ObjectStorage]
     _discovery: Discovery
+    tracing: Tracing = NO_TRACING
     bound_port: int | None = None
     session_extra: dict[str, Any] = field(default_factory=dict)
 
@@ -327,10 +329,12 @@ def build_process(
         runner.request_stop(f"session {session_lost.key} lost", failure=True)
 
     discovery = Discovery(_session_registry(role, config, kv), on_lost=lost)
+    tracing = open_tracing(config, role)
     context = RoleContext(role, config, registry, grpc_host, grpc_port, advertise_host(grpc_host), kv, mq, storage,
-                          discovery)
+                          discovery, tracing)
     session = SessionComponent(context)
 
+    runner.add(tracing)  # stopped last: flushes the spans of everything stopped before it
     runner.add(metrics_server)
     runner.add(kv)
     runner.add(mq)

@@ -37,8 +37,9 @@ from milvus.querycoord.coord import QueryCoord
 from milvus.querynode import QueryNode
 from milvus.rootcoord import SERVICE as ROOTCOORD_SERVICE
 from milvus.rootcoord import RootCoord
-from milvus.rpc import GrpcServer, LocalClient
+from milvus.rpc import GrpcServer, LocalClient, WrapInterceptor
 from milvus.storage import ObjectStorage
+from milvus.util.tracing import NO_TRACING, Tracing, chain
 
 log = logging.getLogger(__name__)
 
@@ -142,15 +143,17 @@ class Cluster:
 
 
 def build_cluster(config: Config, kv: KV, mq: MQ, storage: ObjectStorage, host: str, port: int,
-                  max_workers: int = 16, metrics: MetricsRegistry | None = None) -> Cluster:
+                  max_workers: int = 16, metrics: MetricsRegistry | None = None,
+                  tracing: Tracing = NO_TRACING) -> Cluster:
     """Every role on ``kv`` (the whole store; roles use the ``meta_root`` prefix), ``mq`` and
     ``storage``; the public service on ``host:port`` (0: any free port).  ``metrics`` (the
-    process's registry; a private one when None) gets every role's metrics."""
+    process's registry; a private one when None) gets every role's metrics; ``tracing``
+    makes a span of every public call and of every call between roles."""
     if metrics is None:
         metrics = MetricsRegistry("standalone", milvus.__version__)
 
     def local(impl: Any, service: Any, role: str) -> LocalClient:
-        return LocalClient(impl, service, wrap=observe.internal_wrap(metrics, role))
+        return LocalClient(impl, service, wrap=chain(tracing.local_wrap(role), observe.internal_wrap(metrics, role)))
 
     meta_kv = PrefixedKV(kv, meta_root(config))
     proxy_clients: list[Any] = []
@@ -185,7 +188,9 @@ def build_cluster(config: Config, kv: KV, mq: MQ, storage: ObjectStorage, host: 
                   querycoord=local(querycoord, QUERYCOORD_SERVICE, "querycoord"), querynode=querynode_client, mq=mq)
     proxy_clients.append(local(proxy, PROXY_SERVICE, "proxy"))
     adapter = MilvusServiceAdapter(proxy, observe.public_metrics(metrics, 0))
-    server = GrpcServer(host, port, [adapter.handler()], max_workers=max_workers, name="proxy")
+    trace_wrap = tracing.server_wrap("proxy")
+    server = GrpcServer(host, port, [adapter.handler()], max_workers=max_workers, name="proxy",
+                        interceptors=[WrapInterceptor(trace_wrap)] if trace_wrap is not None else [])
     return Cluster(config, rootcoord, datacoord, querycoord, datanode, querynode, indexnode, proxy, server, metrics)
 
 
@@ -202,7 +207,7 @@ class StandaloneRoles:
     def start(self) -> None:
         ctx = self._context
         self.cluster = build_cluster(ctx.config, ctx.kv, ctx.mq, ctx.storage, ctx.grpc_host, ctx.grpc_port,
-                                     metrics=ctx.metrics)
+                                     metrics=ctx.metrics, tracing=ctx.tracing)
         self.cluster.start()
 
     def stop(self) -> None:

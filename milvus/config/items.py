@@ -133,6 +133,14 @@ ITEMS: tuple[Item, ...] = (
     # --- logging ---------------------------------------------------------------------
     Item("log.level", str, "info", "Log level: debug, info, warning, error."),
     Item("log.format", str, "text", "Log format: 'text' or 'json'."),
+    # --- tracing -------------------------------------------------------------------
+    Item("trace.exporter", str, "noop",
+         "Where request spans go: 'noop' (or 'none': tracing off, OpenTelemetry never loaded), 'stdout' "
+         "or 'otlp' (to trace.otlp.endpoint, e.g. Jaeger's OTLP port; needs the 'tracing' extra)."),
+    Item("trace.sampleFraction", float, 1.0,
+         "Fraction of requests traced when tracing is on (a request's roles follow its first one's choice)."),
+    Item("trace.otlp.endpoint", str, "127.0.0.1:4317", "OTLP/gRPC collector endpoint (host:port)."),
+    Item("trace.otlp.secure", bool, False, "Use TLS to reach the OTLP collector."),
 )
 
 ITEMS_BY_KEY: dict[str, Item] = {item.key: item for item in ITEMS}

@@ -36,6 +36,7 @@ from milvus.kv.base import KV
 from milvus.metastore.datacoord_catalog import DataCoordCatalog
 from milvus.metastore.index_catalog import IndexCatalog
 from milvus.rpc.answers import rpc_answers
+from milvus.rpc.health import probe
 from milvus.storage.base import ObjectStorage
 from milvus.tso import compose_ts, parse_ts
 
@@ -322,9 +323,15 @@ class DataCoord:
     # ---- RPCs -----------------------------------------------------------------------------------
 
     def GetComponentStates(self, request: internal_pb2.GetComponentStatesRequest) -> internal_pb2.ComponentStates:
+        """Its own state and, as subcomponents, each registered data and index node's."""
         state = internal_pb2.HEALTHY if self._serving else internal_pb2.INITIALIZING
+        with self._lock:
+            data_nodes = [(node_id, self._channels.client(node_id)) for node_id in self._channels.node_ids]
+        nodes = [probe("datanode", node_id, client) for node_id, client in data_nodes if client is not None]
+        nodes += [probe("indexnode", node_id, client) for node_id, client in self._index.node_clients()]
         return internal_pb2.ComponentStates(
             state=internal_pb2.ComponentInfo(node_id=self._node_id, role="datacoord", state=state), status=_OK,
+            subcomponent_states=nodes,
         )
 
     @_answers

@@ -11,8 +11,8 @@
   a new ``index_version`` each time), and polls running ones (``QueryJobs``): finished builds
   record their files, failed ones their reason.  A build whose node left, restarted (it no
   longer knows the build) or stayed unreachable is issued again.  Segments smaller than
-  ``min_rows`` and scalar indexes finish at once without files: they are searched/filtered
-  exactly from the segment's columns.
+  ``min_rows``, and scalar indexes on Array/JSON fields, finish at once without files: they
+  are searched/filtered exactly from the segment's columns.
 * **Files** live under ``index_files/{build}/{version}/``; ``collect_garbage`` removes the
   files of deleted builds (dropped indexes or segments) and versions no build owns.
 
@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 
 INDEX_ROOT = "index_files/"
 _SCALAR_TYPES_MAX = 99  # DataType values below 100 are scalar fields
+# scalar fields whose indexes are built (``milvus.index.scalar``): Bool, Int8..Int64, Float, Double, String, VarChar
+_BUILT_SCALAR_TYPES = frozenset({1, 2, 3, 4, 5, 10, 11, 20, 21})
 _UNREACHABLE_ROUNDS = 3  # polls a node may miss before its builds are issued elsewhere
 
 
@@ -133,6 +135,10 @@ class IndexService:
     def node_ids(self) -> list[int]:
         with self._lock:
             return sorted(self._nodes)
+
+    def node_clients(self) -> list[tuple[int, Any]]:
+        with self._lock:
+            return sorted(self._nodes.items())
 
     # ---- meta RPCs ----------------------------------------------------------------------
 
@@ -290,7 +296,9 @@ class IndexService:
         self._poll()
 
     def _needs_file_build(self, index: datacoord_pb2.FieldIndex, segment: datacoord_pb2.SegmentInfo) -> bool:
-        return index.field_type > _SCALAR_TYPES_MAX and segment.num_of_rows >= self._params.min_rows
+        if segment.num_of_rows < self._params.min_rows:
+            return False
+        return index.field_type > _SCALAR_TYPES_MAX or index.field_type in _BUILT_SCALAR_TYPES
 
     def _create_builds(self) -> None:
         segments = self._segments(None)

@@ -29,6 +29,7 @@ from milvus.proxy.indexes import Indexes
 from milvus.proxy.load import Loads
 from milvus.proxy.meta_cache import MetaCache
 from milvus.proxy.validate import NameRules
+from milvus.rpc.health import component_states, unhealthy_reason
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +83,14 @@ class Proxy:
         self.names = NameRules(self.params.max_name_length)
         self.ddl = Ddl(self._rootcoord, self.cache, self.names)
         self._data: DataPath | None = None
+        # what CheckHealth asks: each coordinator, which reports its nodes
+        self._coordinators = [(role, client) for role, client in
+                              (("rootcoord", rootcoord), ("datacoord", datacoord), ("querycoord", querycoord))
+                              if client is not None]
         if datacoord is not None and querycoord is not None and querynode is not None and mq is not None:
             self._data = self._data_path(rootcoord, datacoord, querycoord, querynode, mq, node_id)
         self._serving = False
+        self._node_id = node_id
 
     def _data_path(self, rootcoord: Any, datacoord: Any, querycoord: Any, querynode: Any, mq: MQ,
                    node_id: int) -> DataPath:
@@ -150,19 +156,16 @@ class Proxy:
         return API_VERSION
 
     def check_health(self) -> list[str]:
-        """Why the cluster is not healthy (empty when it is)."""
+        """Why the cluster is not healthy (empty when it is): one reason per unhealthy role,
+        asking every coordinator and the nodes each coordinator knows, as Milvus words it."""
         if not self._serving:
-            return ["proxy is not serving"]
-        try:
-            states = self._rootcoord_states()
-        except errors.MilvusError as exc:
-            return [f"rootcoord: {exc.message}"]
-        if states.state.state != internal_pb2.HEALTHY:
-            return [f"rootcoord is {internal_pb2.StateCode.Name(states.state.state)}"]
-        return []
-
-    def _rootcoord_states(self) -> internal_pb2.ComponentStates:
-        return self._rootcoord("GetComponentStates", internal_pb2.GetComponentStatesRequest())
+            return [f"role proxy[nodeID: {self._node_id}] is unhealthy, reason: not serving"]
+        reasons = []
+        for role, client in self._coordinators:
+            states = component_states(role, 0, client)
+            infos = [states.state, *states.subcomponent_states]
+            reasons += [reason for reason in map(unhealthy_reason, infos) if reason is not None]
+        return reasons
 
     def alloc_timestamp(self) -> int:
         return self._rootcoord("AllocTimestamp", rootcoord_pb2.AllocTimestampRequest(count=1)).timestamp

@@ -29,6 +29,7 @@ from milvus.querycoord.checker import Loaded, NodeDist
 from milvus.querycoord.meta import LoadMeta
 from milvus.querycoord.target import TargetManager, check
 from milvus.rpc.answers import rpc_answers
+from milvus.rpc.health import probe
 
 log = logging.getLogger(__name__)
 
@@ -256,9 +257,13 @@ class QueryCoord:
     # ---- RPCs ----------------------------------------------------------------------------
 
     def GetComponentStates(self, request: internal_pb2.GetComponentStatesRequest) -> internal_pb2.ComponentStates:
+        """Its own state and, as subcomponents, each registered query node's."""
         state = internal_pb2.HEALTHY if self._serving else internal_pb2.INITIALIZING
+        with self._nodes_lock:
+            nodes = list(self._nodes.values())
         return internal_pb2.ComponentStates(
-            state=internal_pb2.ComponentInfo(node_id=self._node_id, role="querycoord", state=state), status=errors.OK)
+            state=internal_pb2.ComponentInfo(node_id=self._node_id, role="querycoord", state=state), status=errors.OK,
+            subcomponent_states=[probe("querynode", node.node_id, node.client) for node in nodes])
 
     def _new_replicas(self, collection_id: int, count: int) -> list[querycoord_pb2.Replica]:
         alive = self._node_ids()

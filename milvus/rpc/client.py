@@ -9,6 +9,7 @@ import grpc
 from google.protobuf import descriptor as _descriptor
 
 from milvus.rpc.server import message_class
+from milvus.util.tracing import trace_headers
 
 
 class RpcError(Exception):
@@ -22,7 +23,8 @@ class RpcError(Exception):
 
 
 class GrpcClient:
-    """Calls ``service`` on a remote server: ``client.MethodName(request, timeout=...)``."""
+    """Calls ``service`` on a remote server: ``client.MethodName(request, timeout=...)``.
+    A call made inside a traced span carries its trace context as metadata."""
 
     def __init__(self, channel: grpc.Channel, service: _descriptor.ServiceDescriptor, timeout: float = 60.0):
         self._channel = channel
@@ -42,7 +44,8 @@ class GrpcClient:
 
         def call(request, timeout: float | None = None):
             try:
-                return stub(request, timeout=timeout if timeout is not None else default_timeout)
+                return stub(request, timeout=timeout if timeout is not None else default_timeout,
+                            metadata=trace_headers.get() or None)
             except grpc.RpcError as exc:
                 raise RpcError(name, exc.code(), exc.details() or "") from None
 

@@ -81,13 +81,15 @@ class ResolvingClient:
 
     def _bind(self, method: str) -> Callable[..., Any]:
         def call(request: Any, timeout: float | None = None) -> Any:
-            deadline = time.monotonic() + self._retry_timeout
+            # a call given its own timeout (a health probe) gives up retrying within it too
+            retry_for = self._retry_timeout if timeout is None else min(timeout, self._retry_timeout)
+            deadline = time.monotonic() + retry_for
             backoff = _FIRST_BACKOFF
             while True:
                 client = self._current(deadline - time.monotonic())
                 if client is None:
                     raise RpcError(method, grpc.StatusCode.UNAVAILABLE,
-                                   f"no {self._name} registered after {self._retry_timeout}s")
+                                   f"no {self._name} registered after {retry_for}s")
                 try:
                     return getattr(client, method)(request, timeout=timeout)
                 except RpcError as exc:
