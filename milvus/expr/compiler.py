@@ -33,8 +33,9 @@ class CompiledFilter:
     def __repr__(self) -> str:
         return f"CompiledFilter({self.expr!r})"
 
-    def __call__(self, table: pa.Table) -> np.ndarray:
-        return evaluate(self.plan, table)
+    def __call__(self, table: pa.Table, indexes: Mapping[str, Any] | None = None) -> np.ndarray:
+        """The mask over ``table``; ``indexes``: scalar indexes over exactly its rows, by column."""
+        return evaluate(self.plan, table, indexes)
 
     def reference(self, table: pa.Table) -> np.ndarray:
         """The same mask from the slow row-by-row evaluator (for tests)."""

@@ -10,7 +10,8 @@ path per evaluation.
 from __future__ import annotations
 
 import operator
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -86,9 +87,14 @@ def canonical_like(pattern: str) -> str:
 
 
 class Evaluator:
-    def __init__(self, table: pa.Table):
+    """``indexes``: scalar indexes by column name (``milvus.index.scalar.ScalarIndex``, built
+    over exactly these rows); a simple leaf on an indexed column asks its index for the mask
+    (``mask(pred)``, None when it cannot answer) instead of scanning the column."""
+
+    def __init__(self, table: pa.Table, indexes: Mapping[str, Any] | None = None):
         self.table = table
         self.n = table.num_rows
+        self.indexes = indexes or {}
         self._arrays: dict[str, pa.Array | None] = {}
         self._docs: dict[str, tuple[list, np.ndarray | None]] = {}
         self._json: dict[tuple[str, tuple[str, ...]], jc.JsonValues] = {}
@@ -177,6 +183,16 @@ class Evaluator:
     def eval(self, pred: p.Pred) -> Tri:
         method = getattr(self, f"_eval_{type(pred).__name__}")
         return method(pred)
+
+    def _indexed(self, pred: p.Pred) -> Tri | None:
+        """``pred`` answered by its column's scalar index, when there is one that can."""
+        if not self.indexes:
+            return None
+        index = self.indexes.get(pred.col.name)  # type: ignore[attr-defined]
+        mask = None if index is None else index.mask(pred)
+        if mask is None:
+            return None
+        return self._tri(mask, self.valid(pred.col.name))  # type: ignore[attr-defined]
 
     def _tri(self, value: np.ndarray, valid: np.ndarray | None) -> Tri:
         if valid is not None:
@@ -284,6 +300,8 @@ class Evaluator:
         return self._tri(res & present, valid)
 
     def _eval_Cmp(self, pred: p.Cmp) -> Tri:
+        if (hit := self._indexed(pred)) is not None:
+            return hit
         col = pred.col
         if col.is_json:
             values, valid = self.json(col)
@@ -310,6 +328,8 @@ class Evaluator:
         return eq
 
     def _eval_Between(self, pred: p.Between) -> Tri:
+        if (hit := self._indexed(pred)) is not None:
+            return hit
         lo = p.Cmp(pred.col, ">=" if pred.lower_inclusive else ">", pred.lower)
         hi = p.Cmp(pred.col, "<=" if pred.upper_inclusive else "<", pred.upper)
         a, b = self._eval_Cmp(lo), self._eval_Cmp(hi)
@@ -365,6 +385,8 @@ class Evaluator:
         return self._tri(_NP[pred.op](lengths, pred.value) & is_array, valid)
 
     def _eval_In(self, pred: p.In) -> Tri:
+        if (hit := self._indexed(pred)) is not None:
+            return hit
         col = pred.col
         if col.is_json:
             values, valid = self.json(col)
@@ -393,6 +415,8 @@ class Evaluator:
         return np.isin(source, np.asarray(values, dtype=np.float64))
 
     def _eval_Like(self, pred: p.Like) -> Tri:
+        if (hit := self._indexed(pred)) is not None:
+            return hit
         col = pred.col
         pattern = canonical_like(pred.pattern)
         if col.is_json:
@@ -594,7 +618,7 @@ def json_arith(values: jc.JsonValues, pred: p.ArithCmp) -> np.ndarray:
         return values.rows(*jc.NUMBERS) & fn(_arith(pred.arith, values.floats, pred.operand), pred.value)
 
 
-def evaluate(pred: p.Pred, table: pa.Table) -> np.ndarray:
-    """The rows of ``table`` where ``pred`` is true."""
-    return Evaluator(table).run(pred)
+def evaluate(pred: p.Pred, table: pa.Table, indexes: Mapping[str, Any] | None = None) -> np.ndarray:
+    """The rows of ``table`` where ``pred`` is true (``indexes``: see ``Evaluator``)."""
+    return Evaluator(table, indexes).run(pred)
 

@@ -22,6 +22,7 @@ from milvus.errors import ParameterInvalid
 from milvus.index.base import Algorithm, Files, Reader, Searcher, top_k, worst_score
 from milvus.index.binary import BinaryAlgorithm
 from milvus.index.dense import FaissAlgorithm
+from milvus.index.scalar import ScalarIndex, build_scalar, load_scalar
 from milvus.index.sparse import SparseAlgorithm
 from milvus.index.spec import (
     AUTOINDEX,
@@ -110,9 +111,12 @@ class LoadedIndex:
         self.searcher.close()
 
 
-def load_index(read: Reader, local_dir: Path | None = None, **extra: Any) -> LoadedIndex:
-    """Open an index from its files; ``extra`` (build id, version) is kept in its meta."""
+def load_index(read: Reader, local_dir: Path | None = None, **extra: Any) -> LoadedIndex | ScalarIndex:
+    """Open an index from its files; ``extra`` (build id, version) is kept in its meta.  A
+    scalar index (``milvus.index.scalar``) opens as a ``ScalarIndex`` the filter asks."""
     meta = {**json.loads(read(META_FILE)), **extra}
+    if meta.get("kind") == SCALAR:
+        return load_scalar(meta, read(meta["files"][0]))
     algorithm = ALGORITHMS.get(meta["index_type"])
     if algorithm is None:
         raise ParameterInvalid(f"index type {meta['index_type']} has no vector index algorithm")
@@ -129,12 +133,14 @@ __all__ = [
     "SCALAR",
     "SPARSE",
     "Algorithm",
+    "ScalarIndex",
     "FieldSpec",
     "Files",
     "IndexSpec",
     "LoadedIndex",
     "Searcher",
     "build_index",
+    "build_scalar",
     "field_kind",
     "flatten_params",
     "load_index",

@@ -1,4 +1,5 @@
-"""One index build: read the indexed column of a segment's insert logs, build, upload.
+"""One index build (vector or scalar): read the indexed column of a segment's insert logs,
+build, upload.
 
 The rows are taken in the order of ``data_paths`` (the segment's insert logs, as the data
 coordinator lists them), which is the order a query node loads the segment in, so the
@@ -16,7 +17,7 @@ import pyarrow.parquet as pq
 
 from milvus import errors
 from milvus._proto import indexnode_pb2
-from milvus.index import BINARY, DENSE, SPARSE, build_index, field_kind
+from milvus.index import BINARY, DENSE, SCALAR, SPARSE, build_index, build_scalar, field_kind
 from milvus.index.spec import AUTOINDEX, parse_build_params
 from milvus.schema.vectors import dense_matrix, sparse_matrix
 from milvus.storage.base import ObjectStorage
@@ -41,8 +42,8 @@ def _column(data: bytes, name: str) -> pa.ChunkedArray | None:
     return pq.read_table(pa.BufferReader(data), columns=[name]).column(name)
 
 
-def read_vectors(storage: ObjectStorage, request: indexnode_pb2.CreateJobRequest, kind: str):
-    """The segment's vectors of the indexed field, in row order."""
+def read_column(storage: ObjectStorage, request: indexnode_pb2.CreateJobRequest) -> pa.ChunkedArray:
+    """The segment's column of the indexed field, in row order."""
     chunks: list[pa.Array] = []
     arrow_type = None
     missing: list[int] = []  # row counts of logs without the column (filled with nulls)
@@ -63,10 +64,21 @@ def read_vectors(storage: ObjectStorage, request: indexnode_pb2.CreateJobRequest
     filled = []
     for chunk in chunks:
         filled.append(pa.nulls(missing.pop(0), arrow_type) if chunk is None else chunk)
-    column = pa.chunked_array(filled, type=arrow_type)
+    return pa.chunked_array(filled, type=arrow_type)
+
+
+def read_vectors(storage: ObjectStorage, request: indexnode_pb2.CreateJobRequest, kind: str):
+    """The segment's vectors of the indexed field, in row order."""
+    column = read_column(storage, request)
     if kind == SPARSE:
         return sparse_matrix(column), len(column)
     return dense_matrix(column, request.field_type), len(column)
+
+
+def _check_rows(request: indexnode_pb2.CreateJobRequest, rows: int) -> None:
+    if request.num_rows and rows != request.num_rows:
+        raise errors.ParameterInvalid(f"segment {request.segmentID} has {request.num_rows} rows, "
+                                      f"its insert logs hold {rows}")
 
 
 def run_build(storage: ObjectStorage, request: indexnode_pb2.CreateJobRequest,
@@ -75,16 +87,22 @@ def run_build(storage: ObjectStorage, request: indexnode_pb2.CreateJobRequest,
     index_type = params.get("index_type", "")
     metric = params.get("metric_type", "")
     kind = field_kind(request.field_type)
-    if kind not in (DENSE, BINARY, SPARSE):
-        raise errors.ParameterInvalid(f"field {request.field_name} is not a vector field")
-    build_params = {} if index_type == AUTOINDEX else parse_build_params(index_type, params)
-    vectors, rows = read_vectors(storage, request, kind)
-    if request.num_rows and rows != request.num_rows:
-        raise errors.ParameterInvalid(f"segment {request.segmentID} has {request.num_rows} rows, "
-                                      f"its insert logs hold {rows}")
-    if cancelled():
-        raise Cancelled()
-    files = build_index(index_type, metric, build_params, vectors, kind=kind, dim=int(request.dim), num_rows=rows)
+    if kind == SCALAR:
+        column = read_column(storage, request)
+        _check_rows(request, len(column))
+        if cancelled():
+            raise Cancelled()
+        files = build_scalar(index_type, column, field_type=int(request.field_type))
+    elif kind in (DENSE, BINARY, SPARSE):
+        build_params = {} if index_type == AUTOINDEX else parse_build_params(index_type, params)
+        vectors, rows = read_vectors(storage, request, kind)
+        _check_rows(request, rows)
+        if cancelled():
+            raise Cancelled()
+        files = build_index(index_type, metric, build_params, vectors, kind=kind, dim=int(request.dim),
+                            num_rows=rows)
+    else:
+        raise errors.ParameterInvalid(f"field {request.field_name} cannot be indexed")
     if cancelled():
         raise Cancelled()
     keys = []

@@ -3,7 +3,8 @@
 The query node does not parse expressions itself: it is given a ``FilterCompiler`` that
 turns an expression (plus template values) into a ``RowFilter``, a function from a
 segment's rows (an Arrow table of the stored schema) to one bool per row (null counts as
-False).  A compiler raises ``milvus.errors.MilvusError`` (e.g. ``ParameterInvalid``) for a
+False).  A row filter may also take ``indexes=``: the sealed segment's scalar indexes by
+column name, which it may ask instead of scanning those columns.  A compiler raises ``milvus.errors.MilvusError`` (e.g. ``ParameterInvalid``) for a
 bad expression; any other exception is reported as an invalid expression too.
 """
 
@@ -41,10 +42,11 @@ def compile_filter(compiler: FilterCompiler | None, schema: CollectionSchemaMode
         raise ParameterInvalid(f"failed to create query plan: cannot parse expression: {expr}, error: {exc}") from None
 
 
-def evaluate(row_filter: RowFilter, table: pa.Table) -> np.ndarray:
-    """The filter's mask over ``table`` as a numpy bool array (null -> False)."""
+def evaluate(row_filter: RowFilter, table: pa.Table, indexes: Mapping[str, Any] | None = None) -> np.ndarray:
+    """The filter's mask over ``table`` as a numpy bool array (null -> False); ``indexes``
+    (scalar indexes over exactly ``table``'s rows, by column name) go to the filter if any."""
     try:
-        result = row_filter(table)
+        result = row_filter(table, indexes=indexes) if indexes else row_filter(table)  # type: ignore[call-arg]
     except MilvusError:
         raise
     except Exception as exc:  # noqa: BLE001

@@ -1,5 +1,6 @@
 """The indexes of a sealed segment on a query node: loading them from object storage and
-searching with them.
+searching with them.  Scalar indexes load the same way and are handed to the filter
+(``filter_indexes``).
 
 A sealed segment holds one ``SegmentIndex`` per indexed field, replaced as a whole (one
 assignment) when the query coordinator hands over a new set, so a reader sees the old
@@ -23,8 +24,10 @@ import numpy as np
 
 from milvus import errors
 from milvus._proto import datacoord_pb2
-from milvus.index import LoadedIndex, load_index
+from milvus.index import LoadedIndex, ScalarIndex, load_index
 from milvus.querynode import distance
+from milvus.querynode.segments import SegmentView
+from milvus.schema import CollectionSchemaModel
 from milvus.storage.base import ObjectStorage
 
 log = logging.getLogger(__name__)
@@ -38,7 +41,7 @@ class SegmentIndex:
     build_id: int
     field_id: int
     index_name: str
-    index: LoadedIndex | None  # None: no files (too small to index), searched exactly
+    index: LoadedIndex | ScalarIndex | None  # None: no files (too small to index), searched exactly
 
 
 def _reader(storage: ObjectStorage, keys: Iterable[str]) -> Callable[[str], bytes]:
@@ -78,6 +81,20 @@ def load_segment_indexes(storage: ObjectStorage, infos: Iterable[datacoord_pb2.I
                     out[info.fieldID] = have
                 continue
         out[info.fieldID] = SegmentIndex(info.buildID, info.fieldID, info.index_name, loaded)
+    return out
+
+
+def filter_indexes(view: SegmentView, schema: CollectionSchemaModel) -> dict[str, ScalarIndex]:
+    """The scalar indexes of a sealed segment's fields by column name (for the filter), those
+    built over exactly the view's rows."""
+    indexes = getattr(view.segment, "indexes", None)
+    out: dict[str, ScalarIndex] = {}
+    for field_id, entry in (indexes or {}).items():
+        index = entry.index
+        if isinstance(index, ScalarIndex) and index.num_rows == view.num_rows:
+            name = next((f.name for f in schema.fields if f.field_id == field_id), None)
+            if name is not None:
+                out[name] = index
     return out
 
 

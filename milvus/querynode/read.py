@@ -14,6 +14,7 @@ from milvus.errors import ChannelNotFound, ServiceUnavailable
 from milvus.querynode.collection import CollectionState
 from milvus.querynode.deletes import visible_mask
 from milvus.querynode.filters import FilterCompiler, compile_filter, evaluate
+from milvus.querynode.indexes import filter_indexes
 from milvus.querynode.segments import SegmentView
 from milvus.schema import CollectionSchemaModel, ids_to_arrow
 
@@ -82,7 +83,7 @@ def prepare_read(state: CollectionState, req: querynode_pb2.ShardRequest, compil
             if wanted_pks is not None and mask.any():
                 mask &= pc.is_in(pks, value_set=wanted_pks).to_numpy(zero_copy_only=False)
             if row_filter is not None and mask.any():
-                mask &= evaluate(row_filter, view.table)
+                mask &= evaluate(row_filter, view.table, filter_indexes(view, schema))
             if mask.any():
                 out.append(SegmentRows(view, mask))
     return ReadSet(read_ts, schema, out)

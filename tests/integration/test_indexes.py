@@ -205,6 +205,49 @@ def test_binary_and_sparse_indexes(cluster, client):
     client.drop_collection("other")
 
 
+SCALAR_INDEXES = {"num": "STL_SORT", "tag": "INVERTED", "level": "BITMAP", "title": "Trie", "score": "STL_SORT"}
+SCALAR_FILTERS = ["num < 300", "num >= 1100 and level == 2", "100 <= num < 140 or num in [5, 999, 7000]",
+                  "tag == 't3'", "tag in ['t1', 't4'] and not (level > 3)", "level != 1", "title like 'w1%'",
+                  "title like 'w1_'", "title == 'w17'", "score > 0.5 and title like 'w2%'", "num != 17 and tag < 't2'"]
+
+
+def test_scalar_indexes_filter_like_a_scan(cluster, client):
+    rng = np.random.default_rng(5)
+    rows = [{"id": i, "vec": VECS[i, :8].tolist(), "num": int(rng.integers(0, 1500)), "tag": f"t{i % 6}",
+             "level": int(i % 5), "title": f"w{rng.integers(0, 40)}", "score": float(rng.random())}
+            for i in range(1200)]
+    for name in ("plain", "indexed"):
+        schema = client.create_schema(auto_id=False)
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        schema.add_field("vec", DataType.FLOAT_VECTOR, dim=8)
+        schema.add_field("num", DataType.INT64)
+        schema.add_field("tag", DataType.VARCHAR, max_length=8)
+        schema.add_field("level", DataType.INT32)
+        schema.add_field("title", DataType.VARCHAR, max_length=8)
+        schema.add_field("score", DataType.DOUBLE)
+        client.create_collection(name, schema=schema, num_shards=1)
+        client.insert(name, rows)
+        client.flush(name)
+    params = client.prepare_index_params()
+    for field, index_type in SCALAR_INDEXES.items():
+        params.add_index(field, index_type=index_type)
+    client.create_index("indexed", params)
+    assert client.describe_index("indexed", "level")["index_type"] == "BITMAP"
+    for name in ("plain", "indexed"):
+        client.load_collection(name)
+    wait_served_with(cluster, client.describe_collection("indexed")["collection_id"], len(SCALAR_INDEXES))
+    query = VECS[:2, :8].tolist()
+    for expr in SCALAR_FILTERS:
+        want = sorted(r["id"] for r in client.query("plain", filter=expr, output_fields=["id"]))
+        got = sorted(r["id"] for r in client.query("indexed", filter=expr, output_fields=["id"]))
+        assert got == want and want, expr
+        want_hits = client.search("plain", query, limit=10, filter=expr, search_params={"metric_type": "L2"})
+        got_hits = client.search("indexed", query, limit=10, filter=expr, search_params={"metric_type": "L2"})
+        assert [[h["id"] for h in q] for q in got_hits] == [[h["id"] for h in q] for q in want_hits], expr
+    for name in ("plain", "indexed"):
+        client.drop_collection(name)
+
+
 def test_index_errors_are_clear(client):
     schema = client.create_schema(auto_id=False)
     schema.add_field("id", DataType.INT64, is_primary=True)
@@ -232,7 +275,7 @@ def test_index_errors_are_clear(client):
         create("tag", index_type="Trie")
     with pytest.raises(MilvusException, match="Invalid index name"):
         create("vec", index_type="FLAT", metric_type="L2", index_name="1bad")
-    create("tag", index_type="STL_SORT")  # scalar indexes: accepted (metadata only, filters stay columnar)
+    create("tag", index_type="STL_SORT")  # scalar indexes (see test_scalar_indexes_filter_like_a_scan)
     create("title", index_type="Trie", index_name="title_idx")
     create("vec", index_type="HNSW", metric_type="L2", params={"M": 8, "efConstruction": 64})
     create("vec", index_type="HNSW", metric_type="L2", params={"M": 8, "efConstruction": 64})  # idempotent
