@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import abc
 import enum
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -57,6 +58,33 @@ class MessageID(abc.ABC):
 
     def __hash__(self) -> int:
         return hash(self._key())
+
+
+class SequenceMessageID(MessageID):
+    """An id that is the message's sequence number in its channel (the embedded log, NATS
+    JetStream), serialised as a one-byte backend tag and the number."""
+
+    __slots__ = ("seq",)
+    TAG: bytes = b"?"
+    _PACKED = struct.Struct(">cQ")
+
+    def __init__(self, seq: int):
+        self.seq = seq
+
+    def to_bytes(self) -> bytes:
+        return self._PACKED.pack(self.TAG, self.seq)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SequenceMessageID:
+        if len(data) != cls._PACKED.size or data[:1] != cls.TAG:
+            raise MQError(f"not a {cls.__name__}: {data!r}")
+        return cls(cls._PACKED.unpack(data)[1])
+
+    def _key(self) -> tuple:
+        return (self.seq,)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.seq})"
 
 
 @dataclass(frozen=True)

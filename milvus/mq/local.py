@@ -24,28 +24,15 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from milvus.mq._names import check_properties, escape_name
-from milvus.mq.base import MQ, Consumer, Message, MessageID, MQError, Position, Producer
+from milvus.mq.base import MQ, Consumer, Message, MessageID, MQError, Position, Producer, SequenceMessageID
 from milvus.mq.local_log import MAX_BODY, ChannelLog, LogReader, fsync_dir
 
-_ID = struct.Struct(">cQ")
-_ID_TAG = b"L"
 _CURSOR_SUFFIX = ".cursor"
 
 
-class LocalMessageID(MessageID):
-    __slots__ = ("seq",)
-
-    def __init__(self, seq: int):
-        self.seq = seq
-
-    def to_bytes(self) -> bytes:
-        return _ID.pack(_ID_TAG, self.seq)
-
-    def _key(self) -> tuple:
-        return (self.seq,)
-
-    def __repr__(self) -> str:
-        return f"LocalMessageID({self.seq})"
+class LocalMessageID(SequenceMessageID):
+    __slots__ = ()
+    TAG = b"L"
 
 
 def _seq_of(message_id: MessageID) -> int:
@@ -356,9 +343,7 @@ class LocalMQ(MQ):
         return LocalMessageID(ch.log.committed)
 
     def id_from_bytes(self, data: bytes) -> MessageID:
-        if len(data) != _ID.size or data[:1] != _ID_TAG:
-            raise MQError(f"not a LocalMQ message id: {data!r}")
-        return LocalMessageID(_ID.unpack(data)[1])
+        return LocalMessageID.from_bytes(data)
 
     def delete_channel(self, channel: str) -> None:
         with self._lock:

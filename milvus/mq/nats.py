@@ -24,7 +24,6 @@ import concurrent.futures
 import itertools
 import json
 import logging
-import struct
 import threading
 from collections import deque
 from collections.abc import Coroutine, Mapping, Sequence
@@ -39,14 +38,12 @@ from nats.js import api
 
 from milvus.mq._loop import LoopThread
 from milvus.mq._names import check_properties, escape_name
-from milvus.mq.base import MQ, Consumer, Message, MessageID, MQError, Position, Producer
+from milvus.mq.base import MQ, Consumer, Message, MessageID, MQError, Position, Producer, SequenceMessageID
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_ID = struct.Struct(">cQ")
-_ID_TAG = b"N"
 PROPS_HEADER = "Milvus-Props"
 SUBJECT_PREFIX = "milvus-mq."
 PULL_BATCH = 256
@@ -63,20 +60,9 @@ _FATAL_409 = ("Consumer Deleted",)
 _ERRORS = (nats.errors.Error, TimeoutError, OSError)
 
 
-class NatsMessageID(MessageID):
-    __slots__ = ("seq",)
-
-    def __init__(self, seq: int):
-        self.seq = seq
-
-    def to_bytes(self) -> bytes:
-        return _ID.pack(_ID_TAG, self.seq)
-
-    def _key(self) -> tuple:
-        return (self.seq,)
-
-    def __repr__(self) -> str:
-        return f"NatsMessageID({self.seq})"
+class NatsMessageID(SequenceMessageID):
+    __slots__ = ()
+    TAG = b"N"
 
 
 @dataclass(frozen=True)
@@ -608,9 +594,7 @@ class NatsMQ(MQ):
         return NatsMessageID(info.state.last_seq)
 
     def id_from_bytes(self, data: bytes) -> MessageID:
-        if len(data) != _ID.size or data[:1] != _ID_TAG:
-            raise MQError(f"not a NatsMQ message id: {data!r}")
-        return NatsMessageID(_ID.unpack(data)[1])
+        return NatsMessageID.from_bytes(data)
 
     def delete_channel(self, channel: str) -> None:
         ch = _Channel(channel)
