@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import warnings
 from pathlib import Path
 
@@ -27,6 +24,8 @@ import numpy as np
 from pymilvus import DataType, MilvusClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from milvus.bench.data import exact  # noqa: E402
+from milvus.bench.servers import Server, start_lite, start_ours  # noqa: E402
 from milvus.localsvc import free_port  # noqa: E402
 
 warnings.simplefilter("ignore")
@@ -43,44 +42,7 @@ def dataset(rows: int, dim: int, queries: int, seed: int = 42) -> tuple[np.ndarr
     return data.astype(np.float32), q.astype(np.float32)
 
 
-def ground_truth(data: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
-    d = (queries**2).sum(1)[:, None] - 2 * queries @ data.T + (data**2).sum(1)[None, :]
-    return np.argsort(d, axis=1, kind="stable")[:, :k]
-
-
-def wait_port(port: int, proc: subprocess.Popen, timeout: float = 120) -> None:
-    import socket
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("server exited")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("server not ready")
-
-
-def start_ours(tmp: Path) -> tuple[subprocess.Popen, int]:
-    port, mport = free_port(), free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "milvus", "run", "standalone", "--port", str(port),
-                             "--metrics-port", str(mport), "--data-dir", str(tmp / "ours")],
-                            cwd=REPO, stdout=open(tmp / "ours.log", "w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{mport}/healthz", timeout=1) as r:
-                if r.status == 200:
-                    return proc, port
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("our server not ready")
-
-
-def start_cluster(tmp: Path, querynodes: int, datanodes: int) -> tuple[subprocess.Popen, int]:
+def start_cluster(tmp: Path, querynodes: int, datanodes: int) -> Server:
     """``milvus cluster up`` (etcd, NATS, nanio, a process per role); the proxy on a free port."""
     port = free_port()
     log_path = tmp / "cluster.log"
@@ -92,33 +54,12 @@ def start_cluster(tmp: Path, querynodes: int, datanodes: int) -> tuple[subproces
         if proc.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"cluster not ready: {log_path.read_text()[-2000:]}")
         time.sleep(0.2)
-    return proc, port
+    return Server("cluster", f"http://127.0.0.1:{port}", proc, log_path)
 
 
-def start_lite(binary: str, tmp: Path) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    proc = subprocess.Popen([binary, "server", "--data-dir", str(tmp / "lite"), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=open(tmp / "lite.log", "w"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    wait_port(port, proc)
-    return proc, port
-
-
-def rss_mb(pid: int) -> float:
-    total = 0
-    for p in [pid] + [int(c) for c in os.popen(f"pgrep -P {pid}").read().split()]:
-        try:
-            for line in open(f"/proc/{p}/status"):
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024
-
-
-def workload(uri: str, pid: int, data: np.ndarray, queries: np.ndarray, gt: np.ndarray, batch: int,
+def workload(server: Server, data: np.ndarray, queries: np.ndarray, gt: np.ndarray, batch: int,
              search_seconds: float) -> dict:
-    client = MilvusClient(uri=uri)
+    client = MilvusClient(uri=server.uri)
     name = "bench"
     if client.has_collection(name):
         client.drop_collection(name)
@@ -162,7 +103,7 @@ def workload(uri: str, pid: int, data: np.ndarray, queries: np.ndarray, gt: np.n
         "insert_rows_per_s": len(data) / insert_s, "flush_s": flush_s, "load_s": load_s, "index": index,
         "search_qps": len(lat) / lat_a.sum(), "search_p50_ms": float(np.percentile(lat_a, 50) * 1000),
         "search_p99_ms": float(np.percentile(lat_a, 99) * 1000), "recall_at_10": float(np.mean(hits)),
-        "rss_mb": rss_mb(pid),
+        "rss_mb": server.rss_mb(),
     }
     client.drop_collection(name)
     client.close()
@@ -183,7 +124,7 @@ def main() -> int:
     ap.add_argument("--json", default="bench_compare.json")
     args = ap.parse_args()
     data, queries = dataset(args.rows, args.dim, 200)
-    gt = ground_truth(data, queries, 10)
+    gt = exact(data, queries)
     results = {}
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
@@ -192,15 +133,14 @@ def main() -> int:
             servers.append((f"cluster {args.querynodes}qn/{args.datanodes}dn",
                             lambda t: start_cluster(t, args.querynodes, args.datanodes)))
         if args.lite:
-            servers.append(("milvus-lite", lambda t: start_lite(args.lite, t)))
+            # the executable lives in <venv>/bin/milvus-lite
+            servers.append(("milvus-lite", lambda t: start_lite(Path(args.lite).resolve().parent.parent, t)))
         for label, start in servers:
-            proc, port = start(tmp)
+            server = start(tmp)
             try:
-                results[label] = workload(f"http://127.0.0.1:{port}", proc.pid, data, queries, gt, args.batch,
-                                          args.search_seconds)
+                results[label] = workload(server, data, queries, gt, args.batch, args.search_seconds)
             finally:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(60)
+                server.stop()
     keys = ["insert_rows_per_s", "flush_s", "load_s", "search_qps", "search_p50_ms", "search_p99_ms",
             "recall_at_10", "rss_mb", "index"]
     sys.stdout.write(f"{args.rows} x {args.dim}, batches of {args.batch}, serial nq=1 top-10 L2\n")

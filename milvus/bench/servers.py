@@ -15,6 +15,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from milvus.localsvc import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 PEERS = {
     "milvus-lite": ["milvus-lite==3.2.2"],
@@ -30,12 +32,6 @@ print("READY", flush=True)
 signal.sigwait({signal.SIGTERM, signal.SIGINT})
 default_server.stop()
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
