@@ -1,5 +1,7 @@
-"""The Helm chart renders in both modes, lints, every manifest validates against the
-Kubernetes schemas, and the product settings it writes are the product's own (items.py).
+"""The Helm chart renders in both modes, with its bundled etcd / Pulsar / NATS / MinIO charts
+(charts/*, Chart.yaml dependencies) on and off, lints, every manifest validates against the
+Kubernetes schemas, milvus points at the bundled services when they are on and at the external
+endpoints when not, and the product settings it writes are the product's own (items.py).
 
 Rendering needs PyPI ``helm-python-sdk`` (Helm v4 as a shared library) and validation PyPI
 ``kubernetes-validate`` (the ``test`` extra): a missing package skips with what could not be
@@ -23,11 +25,33 @@ KUBE_VERSION = "1.30.0"
 ROLES = ("rootcoord", "datacoord", "querycoord", "datanode", "querynode", "indexnode", "proxy")
 # kinds kubernetes-validate has no schema for (CRDs): checked by hand below
 CRD_KINDS = {"ServiceMonitor"}
+DEPENDENCIES = ("etcd", "minio", "pulsar", "nats")
+NO_DEPENDENCIES = {name: {"enabled": False} for name in DEPENDENCIES}
+NATS = {"mq": {"type": "nats"}, "pulsar": {"enabled": False}, "nats": {"enabled": True}}
 MODES = {
+    # the bundled etcd, Pulsar and MinIO (the defaults)
     "cluster": {},
-    "cluster-nats": {"mq": {"type": "nats"}, "minio": {"existingSecret": "s3-creds"}},
-    "standalone": {"cluster": {"enabled": False}},
-    "standalone-external": {"cluster": {"enabled": False}, "standalone": {"embedded": False}},
+    "cluster-nats": {**NATS, "minio": {"existingSecret": "s3-creds"}},
+    "cluster-etcd3-no-persistence": {"etcd": {"replicaCount": 3, "persistence": {"enabled": False}},
+                                     "minio": {"persistence": {"enabled": False}}},
+    # external services only
+    "cluster-external": NO_DEPENDENCIES,
+    "cluster-nats-external": {**NO_DEPENDENCIES, "mq": {"type": "nats"},
+                              "minio": {"enabled": False, "existingSecret": "s3-creds"}},
+    "standalone": {"cluster": {"enabled": False}, "standalone": {"embedded": True}, **NO_DEPENDENCIES},
+    "standalone-bundled": {"cluster": {"enabled": False}},
+    "standalone-external": {"cluster": {"enabled": False}, "standalone": {"embedded": False}, **NO_DEPENDENCIES},
+}
+# the bundled services each mode deploys
+BUNDLED = {
+    "cluster": {"etcd", "minio", "pulsar"},
+    "cluster-nats": {"etcd", "minio", "nats"},
+    "cluster-etcd3-no-persistence": {"etcd", "minio", "pulsar"},
+    "cluster-external": set(),
+    "cluster-nats-external": set(),
+    "standalone": set(),
+    "standalone-bundled": {"etcd", "minio", "pulsar"},
+    "standalone-external": set(),
 }
 
 
@@ -56,8 +80,12 @@ def validator():
         reason="kubernetes-validate not installed: rendered manifests were NOT validated against Kubernetes schemas")
 
 
+def render_files(helm, values: dict[str, Any]) -> dict[str, str]:
+    return helm.Chart.load(str(CHART)).render(values=values, name="rel", namespace="milvus")
+
+
 def render(helm, values: dict[str, Any]) -> list[dict[str, Any]]:
-    out = helm.Chart.load(str(CHART)).render(values=values, name="rel", namespace="milvus")
+    out = render_files(helm, values)
     docs = []
     for path, text in sorted(out.items()):
         if path.endswith(".txt"):
@@ -68,6 +96,16 @@ def render(helm, values: dict[str, Any]) -> list[dict[str, Any]]:
 
 def by_kind(docs: list[dict], kind: str) -> list[dict]:
     return [d for d in docs if d["kind"] == kind]
+
+
+def milvus_docs(docs: list[dict]) -> list[dict]:
+    """The milvus chart's own objects (not the bundled services')."""
+    return [d for d in docs if d["metadata"].get("labels", {}).get("app.kubernetes.io/name") == "milvus"]
+
+
+def by_name(docs: list[dict], kind: str, name: str) -> dict:
+    (found,) = [d for d in by_kind(docs, kind) if d["metadata"]["name"] == name]
+    return found
 
 
 def product_config(docs: list[dict]) -> dict[str, Any]:
@@ -111,8 +149,10 @@ def test_servicemonitor_scrapes_the_metrics_ports(helm, mode):
     selector = monitor["spec"]["selector"]["matchLabels"]
     services = by_kind(docs, "Service")
     for service in services:
-        assert selector.items() <= service["metadata"]["labels"].items()
-        assert "metrics" in {p["name"] for p in service["spec"]["ports"]}
+        selected = selector.items() <= service["metadata"]["labels"].items()
+        assert selected == (service in milvus_docs(docs)), service["metadata"]["name"]
+        if selected:
+            assert "metrics" in {p["name"] for p in service["spec"]["ports"]}
     assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
     assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
 
@@ -121,6 +161,7 @@ def test_cluster_mode_runs_every_role(helm):
     docs = render(helm, {"queryNode": {"replicas": 3}})
     deployments = {d["metadata"]["labels"]["app.kubernetes.io/component"]: d for d in by_kind(docs, "Deployment")}
     assert set(deployments) == set(ROLES)
+    assert not by_kind(milvus_docs(docs), "StatefulSet")
     assert deployments["querynode"]["spec"]["replicas"] == 3
     for role, deployment in deployments.items():
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
@@ -139,6 +180,7 @@ def test_cluster_mode_runs_every_role(helm):
 
 def test_standalone_mode_is_one_pod_on_its_volume(helm):
     docs = render(helm, MODES["standalone"])
+    assert not by_kind(docs, "StatefulSet")
     (deployment,) = by_kind(docs, "Deployment")
     assert deployment["spec"]["replicas"] == 1
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
@@ -172,8 +214,9 @@ def test_values_config_defaults_agree_with_items():
 def test_values_backends_map_to_declared_keys():
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     for section in ("etcd", "pulsar", "nats", "minio"):
+        bundled = yaml.safe_load((CHART / "charts" / section / "values.yaml").read_text())
         for name, value in values[section].items():
-            if name == "existingSecret":
+            if name in ("existingSecret", "enabled") or name in bundled:  # settings of the bundled chart
                 continue
             key = f"{section}.{name}"
             assert key in ITEMS_BY_KEY, key
@@ -185,3 +228,142 @@ def test_rendered_config_loads_as_the_product_config(helm, tmp_path):
         path = tmp_path / f"{mode}.yaml"
         path.write_text(yaml.safe_dump(product_config(render(helm, MODES[mode]))))
         Config.load(str(path))
+
+
+# ---- the bundled services (Chart.yaml dependencies, charts/*) ---------------------------------
+
+
+def _container(statefulset: dict) -> dict:
+    (container,) = statefulset["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+def _env(container: dict) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", ())}
+
+
+def _serves(service: dict, statefulset: dict, port: int) -> None:
+    """``service`` selects the StatefulSet's pods and sends ``port`` to a port they declare."""
+    pod_labels = statefulset["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    (spec,) = [p for p in service["spec"]["ports"] if p["port"] == port]
+    assert spec["targetPort"] in {p["name"] for p in _container(statefulset)["ports"]}
+
+
+def test_chart_declares_its_dependencies_as_local_charts():
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    declared = {d["name"]: d for d in chart["dependencies"]}
+    assert set(declared) == set(DEPENDENCIES)
+    for name, dependency in declared.items():
+        assert dependency["condition"] == f"{name}.enabled"
+        assert dependency["repository"] == f"file://charts/{name}"
+        sub = yaml.safe_load((CHART / "charts" / name / "Chart.yaml").read_text())
+        assert (sub["name"], sub["version"]) == (name, dependency["version"])
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_helm_renders_exactly_the_enabled_subcharts(helm, mode):
+    files = render_files(helm, MODES[mode])
+    rendered = {path.split("/")[2] for path in files if path.startswith("milvus/charts/")}
+    assert rendered == BUNDLED[mode]  # helm_python processes the dependencies and their conditions
+    docs = render(helm, MODES[mode])
+    statefulsets = {s["metadata"]["labels"]["app.kubernetes.io/name"]: s for s in by_kind(docs, "StatefulSet")}
+    assert set(statefulsets) == BUNDLED[mode]
+    for name, statefulset in statefulsets.items():
+        assert statefulset["metadata"]["name"] == f"rel-{name}"
+        headless = by_name(docs, "Service", statefulset["spec"]["serviceName"])
+        assert headless["spec"]["clusterIP"] == "None"
+        assert headless["spec"]["selector"].items() <= statefulset["spec"]["template"]["metadata"]["labels"].items()
+        container = _container(statefulset)
+        assert container["livenessProbe"] and container["readinessProbe"]
+        volume = container["volumeMounts"][0]["name"]
+        claims = [c["metadata"]["name"] for c in statefulset["spec"].get("volumeClaimTemplates", ())]
+        volumes = [v["name"] for v in statefulset["spec"]["template"]["spec"].get("volumes", ())]
+        persistent = MODES[mode].get(name, {}).get("persistence", {}).get("enabled", True)
+        assert (claims, volumes) == (([volume], []) if persistent else ([], [volume]))
+
+
+def test_milvus_points_at_the_bundled_services(helm):
+    docs = render(helm, {})
+    config = product_config(docs)
+    statefulsets = {s["metadata"]["name"]: s for s in by_kind(docs, "StatefulSet")}
+    assert config["etcd.endpoints"] == ["rel-etcd:2379"]
+    _serves(by_name(docs, "Service", "rel-etcd"), statefulsets["rel-etcd"], 2379)
+    assert config["pulsar.address"] == "pulsar://rel-pulsar:6650"
+    _serves(by_name(docs, "Service", "rel-pulsar"), statefulsets["rel-pulsar"], 6650)
+    assert config["minio.address"] == "rel-minio:9000"
+    _serves(by_name(docs, "Service", "rel-minio"), statefulsets["rel-minio"], 9000)
+    # one set of S3 credentials: MinIO's root user is what every milvus role signs with
+    (secret,) = by_kind(docs, "Secret")
+    assert secret["metadata"]["name"] == "rel-minio"
+    assert secret["stringData"] == {"accesskey": "minioadmin", "secretkey": "minioadmin"}
+    minio_env = _env(_container(statefulsets["rel-minio"]))
+    assert minio_env["MINIO_ROOT_USER"]["secretKeyRef"] == {"name": "rel-minio", "key": "accesskey"}
+    assert minio_env["MINIO_ROOT_PASSWORD"]["secretKeyRef"] == {"name": "rel-minio", "key": "secretkey"}
+    for deployment in by_kind(docs, "Deployment"):
+        env = _env(_container(deployment))
+        assert env["MILVUS_MINIO_ACCESSKEYID"]["secretKeyRef"] == {"name": "rel-minio", "key": "accesskey"}
+
+    nats = render(helm, MODES["cluster-nats"])
+    config = product_config(nats)
+    assert config["nats.url"] == "nats://rel-nats:4222" and "pulsar.address" not in config
+    _serves(by_name(nats, "Service", "rel-nats"), by_name(nats, "StatefulSet", "rel-nats"), 4222)
+    assert not by_kind(nats, "Secret")  # existingSecret: for MinIO and milvus alike
+    assert _env(_container(by_name(nats, "StatefulSet", "rel-minio")))["MINIO_ROOT_USER"]["secretKeyRef"]["name"] \
+        == "s3-creds"
+
+
+def test_external_endpoints_when_the_dependencies_are_off(helm):
+    values = {**NO_DEPENDENCIES, "etcd": {"enabled": False, "endpoints": ["etcd-a:2379", "etcd-b:2379"]},
+              "pulsar": {"enabled": False, "address": "pulsar://broker:6650"},
+              "minio": {"enabled": False, "address": "s3.example:443"}}
+    docs = render(helm, values)
+    config = product_config(docs)
+    assert config["etcd.endpoints"] == ["etcd-a:2379", "etcd-b:2379"]
+    assert (config["pulsar.address"], config["minio.address"]) == ("pulsar://broker:6650", "s3.example:443")
+    assert not by_kind(docs, "StatefulSet")
+    (secret,) = by_kind(docs, "Secret")
+    assert secret["metadata"]["name"] == "rel-milvus-minio"
+    config = product_config(render(helm, MODES["cluster-nats-external"]))
+    assert config["nats.url"] == "nats://milvus-nats:4222"
+
+
+def test_the_bundled_services_run_as_their_images_need(helm):
+    docs = render(helm, {**MODES["cluster-etcd3-no-persistence"]})
+    etcd = _container(by_name(docs, "StatefulSet", "rel-etcd"))
+    assert etcd["image"].startswith("quay.io/coreos/etcd:")
+    env = _env(etcd)
+    assert env["ETCD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    peers = [f"rel-etcd-{i}=http://rel-etcd-{i}.rel-etcd-headless.milvus.svc:2380" for i in range(3)]
+    assert env["ETCD_INITIAL_CLUSTER"] == ",".join(peers)
+    assert env["ETCD_ADVERTISE_CLIENT_URLS"] == "http://$(ETCD_NAME).rel-etcd-headless.milvus.svc:2379"
+    assert env["ETCD_LISTEN_CLIENT_URLS"] == "http://0.0.0.0:2379"
+    assert etcd["readinessProbe"]["httpGet"] == {"path": "/health", "port": "metrics"}
+    assert by_name(docs, "StatefulSet", "rel-etcd")["spec"]["replicas"] == 3
+
+    minio = _container(by_name(docs, "StatefulSet", "rel-minio"))
+    assert minio["image"].startswith("minio/minio:")
+    assert minio["args"][:3] == ["minio", "server", "/export"]
+    assert minio["readinessProbe"]["httpGet"] == {"path": "/minio/health/ready", "port": "s3"}
+
+    pulsar = _container(by_name(docs, "StatefulSet", "rel-pulsar"))
+    assert pulsar["image"].startswith("apachepulsar/pulsar:")
+    assert "bin/pulsar standalone" in pulsar["args"][0]
+    env = _env(pulsar)
+    assert env["advertisedAddress"] == "$(POD_IP)"  # lookups answer with an address milvus can reach
+    assert [e["name"] for e in pulsar["env"]].index("POD_IP") < [e["name"] for e in pulsar["env"]].index(
+        "advertisedAddress")
+
+    nats = _container(by_name(render(helm, MODES["cluster-nats"]), "StatefulSet", "rel-nats"))
+    assert nats["image"].startswith("nats:") and "--jetstream" in nats["args"]
+    assert nats["readinessProbe"]["httpGet"]["port"] == "monitor"
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"mq": {"type": "nats"}}, "set pulsar.enabled=false"),
+    ({"nats": {"enabled": True}}, "set nats.enabled=false"),
+    ({"cluster": {"enabled": False}, "standalone": {"embedded": True}}, "standalone.embedded=true"),
+])
+def test_contradictory_dependencies_fail_to_render(helm, values, message):
+    with pytest.raises(helm.HelmRenderError, match=message):
+        render(helm, values)
