@@ -636,3 +636,99 @@ class AlterIndexRequest(_message.Message):
     params: _containers.RepeatedCompositeFieldContainer[_common_pb2.KeyValuePair]
     delete_keys: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., index_name: _Optional[str] = ..., params: _Optional[_Iterable[_Union[_common_pb2.KeyValuePair, _Mapping]]] = ..., delete_keys: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ManualCompactionRequest(_message.Message):
+    __slots__ = ("base", "collectionID", "ttl_seconds")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    collectionID: int
+    ttl_seconds: int
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., ttl_seconds: _Optional[int] = ...) -> None: ...
+
+class ManualCompactionResponse(_message.Message):
+    __slots__ = ("status", "compactionID", "compactionPlanCount")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    COMPACTIONID_FIELD_NUMBER: _ClassVar[int]
+    COMPACTIONPLANCOUNT_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    compactionID: int
+    compactionPlanCount: int
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., compactionID: _Optional[int] = ..., compactionPlanCount: _Optional[int] = ...) -> None: ...
+
+class GetCompactionStateRequest(_message.Message):
+    __slots__ = ("base", "compactionID")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    COMPACTIONID_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    compactionID: int
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., compactionID: _Optional[int] = ...) -> None: ...
+
+class CompactionPlanInfo(_message.Message):
+    __slots__ = ("planID", "sources", "targets", "state", "fail_reason", "channel")
+    PLANID_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    FAIL_REASON_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    planID: int
+    sources: _containers.RepeatedScalarFieldContainer[int]
+    targets: _containers.RepeatedScalarFieldContainer[int]
+    state: int
+    fail_reason: str
+    channel: str
+    def __init__(self, planID: _Optional[int] = ..., sources: _Optional[_Iterable[int]] = ..., targets: _Optional[_Iterable[int]] = ..., state: _Optional[int] = ..., fail_reason: _Optional[str] = ..., channel: _Optional[str] = ...) -> None: ...
+
+class GetCompactionStateResponse(_message.Message):
+    __slots__ = ("status", "state", "executing", "completed", "failed", "timeout", "plans", "collectionID")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    EXECUTING_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    PLANS_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    state: int
+    executing: int
+    completed: int
+    failed: int
+    timeout: int
+    plans: _containers.RepeatedCompositeFieldContainer[CompactionPlanInfo]
+    collectionID: int
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., state: _Optional[int] = ..., executing: _Optional[int] = ..., completed: _Optional[int] = ..., failed: _Optional[int] = ..., timeout: _Optional[int] = ..., plans: _Optional[_Iterable[_Union[CompactionPlanInfo, _Mapping]]] = ..., collectionID: _Optional[int] = ...) -> None: ...
+
+class ChannelTimeTick(_message.Message):
+    __slots__ = ("channel_name", "timestamp")
+    CHANNEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    channel_name: str
+    timestamp: int
+    def __init__(self, channel_name: _Optional[str] = ..., timestamp: _Optional[int] = ...) -> None: ...
+
+class ReportTimeTicksRequest(_message.Message):
+    __slots__ = ("base", "time_ticks")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    TIME_TICKS_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    time_ticks: _containers.RepeatedCompositeFieldContainer[ChannelTimeTick]
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., time_ticks: _Optional[_Iterable[_Union[ChannelTimeTick, _Mapping]]] = ...) -> None: ...
+
+class GetChannelTimeTicksRequest(_message.Message):
+    __slots__ = ("base", "collectionID")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    collectionID: int
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ...) -> None: ...
+
+class GetChannelTimeTicksResponse(_message.Message):
+    __slots__ = ("status", "time_ticks")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    TIME_TICKS_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    time_ticks: _containers.RepeatedCompositeFieldContainer[ChannelTimeTick]
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., time_ticks: _Optional[_Iterable[_Union[ChannelTimeTick, _Mapping]]] = ...) -> None: ...

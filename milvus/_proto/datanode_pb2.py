@@ -27,19 +27,35 @@ from milvus._proto import internal_pb2 as internal__pb2
 from milvus._proto import datacoord_pb2 as datacoord__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0e\x64\x61tanode.proto\x12\x0fmilvus.internal\x1a\x0c\x63ommon.proto\x1a\x0einternal.proto\x1a\x0f\x64\x61tacoord.proto\"\xb4\x01\n\x15WatchDmChannelRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12/\n\x08vchannel\x18\x02 \x01(\x0b\x32\x1d.milvus.internal.VchannelInfo\x12\x0e\n\x06schema\x18\x03 \x01(\x0c\x12.\n\x08segments\x18\x04 \x03(\x0b\x32\x1c.milvus.internal.SegmentInfo\"i\n\x17UnwatchDmChannelRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12\x14\n\x0c\x63hannel_name\x18\x02 \x01(\t\x12\x0c\n\x04\x64rop\x18\x03 \x01(\x08\"\xa2\x01\n\x14\x46lushSegmentsRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12\x0c\n\x04\x64\x62ID\x18\x02 \x01(\x03\x12\x14\n\x0c\x63ollectionID\x18\x03 \x01(\x03\x12\x12\n\nsegmentIDs\x18\x04 \x03(\x03\x12\x14\n\x0c\x63hannel_name\x18\x05 \x01(\t\x12\x10\n\x08\x66lush_ts\x18\x06 \x01(\x04\x32\xfd\x02\n\x08\x44\x61taNode\x12\x64\n\x12GetComponentStates\x12*.milvus.internal.GetComponentStatesRequest\x1a .milvus.internal.ComponentStates\"\x00\x12W\n\x0eWatchDmChannel\x12&.milvus.internal.WatchDmChannelRequest\x1a\x1b.milvus.proto.common.Status\"\x00\x12[\n\x10UnwatchDmChannel\x12(.milvus.internal.UnwatchDmChannelRequest\x1a\x1b.milvus.proto.common.Status\"\x00\x12U\n\rFlushSegments\x12%.milvus.internal.FlushSegmentsRequest\x1a\x1b.milvus.proto.common.Status\"\x00\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0e\x64\x61tanode.proto\x12\x0fmilvus.internal\x1a\x0c\x63ommon.proto\x1a\x0einternal.proto\x1a\x0f\x64\x61tacoord.proto\"\xb4\x01\n\x15WatchDmChannelRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12/\n\x08vchannel\x18\x02 \x01(\x0b\x32\x1d.milvus.internal.VchannelInfo\x12\x0e\n\x06schema\x18\x03 \x01(\x0c\x12.\n\x08segments\x18\x04 \x03(\x0b\x32\x1c.milvus.internal.SegmentInfo\"i\n\x17UnwatchDmChannelRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12\x14\n\x0c\x63hannel_name\x18\x02 \x01(\t\x12\x0c\n\x04\x64rop\x18\x03 \x01(\x08\"\xa2\x01\n\x14\x46lushSegmentsRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12\x0c\n\x04\x64\x62ID\x18\x02 \x01(\x03\x12\x14\n\x0c\x63ollectionID\x18\x03 \x01(\x03\x12\x12\n\nsegmentIDs\x18\x04 \x03(\x03\x12\x14\n\x0c\x63hannel_name\x18\x05 \x01(\t\x12\x10\n\x08\x66lush_ts\x18\x06 \x01(\x04\"\xcb\x01\n\x18\x43ompactionSegmentBinlogs\x12\x11\n\tsegmentID\x18\x01 \x01(\x03\x12\x14\n\x0c\x63ollectionID\x18\x02 \x01(\x03\x12\x13\n\x0bpartitionID\x18\x03 \x01(\x03\x12\r\n\x05level\x18\x04 \x01(\x03\x12\x31\n\x0binsert_logs\x18\x05 \x03(\x0b\x32\x1c.milvus.internal.FieldBinlog\x12/\n\tdeltalogs\x18\x06 \x03(\x0b\x32\x1c.milvus.internal.FieldBinlog\"f\n\x0f\x43ompactionGroup\x12\x11\n\tsourceIDs\x18\x01 \x03(\x03\x12\x10\n\x08resultID\x18\x02 \x01(\x03\x12\x19\n\x11skip_if_unchanged\x18\x03 \x01(\x08\x12\x13\n\x0bpartitionID\x18\x04 \x01(\x03\"\x98\x02\n\x0e\x43ompactionPlan\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12\x0e\n\x06planID\x18\x02 \x01(\x03\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12\x14\n\x0c\x63ollectionID\x18\x04 \x01(\x03\x12\x11\n\ttimestamp\x18\x05 \x01(\x04\x12;\n\x08segments\x18\x06 \x03(\x0b\x32).milvus.internal.CompactionSegmentBinlogs\x12\x30\n\x06groups\x18\x07 \x03(\x0b\x32 .milvus.internal.CompactionGroup\x12\x0e\n\x06schema\x18\x08 \x01(\x0c\x12\x11\n\texpire_ts\x18\t \x01(\x04\"\xe5\x01\n\x17\x43ompactionResultSegment\x12\x11\n\tsegmentID\x18\x01 \x01(\x03\x12\x13\n\x0bpartitionID\x18\x02 \x01(\x03\x12\x16\n\x0e\x63ompactionFrom\x18\x03 \x03(\x03\x12\x13\n\x0bnum_of_rows\x18\x04 \x01(\x03\x12\x31\n\x0binsert_logs\x18\x05 \x03(\x0b\x32\x1c.milvus.internal.FieldBinlog\x12/\n\tstatslogs\x18\x06 \x03(\x0b\x32\x1c.milvus.internal.FieldBinlog\x12\x11\n\tunchanged\x18\x07 \x01(\x08\"\xbd\x01\n\x14\x43ompactionPlanResult\x12\x0e\n\x06planID\x18\x01 \x01(\x03\x12\x33\n\x05state\x18\x02 \x01(\x0e\x32$.milvus.internal.CompactionTaskState\x12:\n\x08segments\x18\x03 \x03(\x0b\x32(.milvus.internal.CompactionResultSegment\x12\x13\n\x0b\x66\x61il_reason\x18\x04 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x05 \x01(\t\"Z\n\x1bGetCompactionResultsRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12\x0f\n\x07planIDs\x18\x02 \x03(\x03\"\x83\x01\n\x1cGetCompactionResultsResponse\x12+\n\x06status\x18\x01 \x01(\x0b\x32\x1b.milvus.proto.common.Status\x12\x36\n\x07results\x18\x02 \x03(\x0b\x32%.milvus.internal.CompactionPlanResult*`\n\x13\x43ompactionTaskState\x12\x18\n\x14\x43OMPACTION_EXECUTING\x10\x00\x12\x18\n\x14\x43OMPACTION_COMPLETED\x10\x01\x12\x15\n\x11\x43OMPACTION_FAILED\x10\x02\x32\xc2\x04\n\x08\x44\x61taNode\x12\x64\n\x12GetComponentStates\x12*.milvus.internal.GetComponentStatesRequest\x1a .milvus.internal.ComponentStates\"\x00\x12W\n\x0eWatchDmChannel\x12&.milvus.internal.WatchDmChannelRequest\x1a\x1b.milvus.proto.common.Status\"\x00\x12[\n\x10UnwatchDmChannel\x12(.milvus.internal.UnwatchDmChannelRequest\x1a\x1b.milvus.proto.common.Status\"\x00\x12U\n\rFlushSegments\x12%.milvus.internal.FlushSegmentsRequest\x1a\x1b.milvus.proto.common.Status\"\x00\x12L\n\nCompaction\x12\x1f.milvus.internal.CompactionPlan\x1a\x1b.milvus.proto.common.Status\"\x00\x12u\n\x14GetCompactionResults\x12,.milvus.internal.GetCompactionResultsRequest\x1a-.milvus.internal.GetCompactionResultsResponse\"\x00\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'datanode_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_COMPACTIONTASKSTATE']._serialized_start=1780
+  _globals['_COMPACTIONTASKSTATE']._serialized_end=1876
   _globals['_WATCHDMCHANNELREQUEST']._serialized_start=83
   _globals['_WATCHDMCHANNELREQUEST']._serialized_end=263
   _globals['_UNWATCHDMCHANNELREQUEST']._serialized_start=265
   _globals['_UNWATCHDMCHANNELREQUEST']._serialized_end=370
   _globals['_FLUSHSEGMENTSREQUEST']._serialized_start=373
   _globals['_FLUSHSEGMENTSREQUEST']._serialized_end=535
-  _globals['_DATANODE']._serialized_start=538
-  _globals['_DATANODE']._serialized_end=919
+  _globals['_COMPACTIONSEGMENTBINLOGS']._serialized_start=538
+  _globals['_COMPACTIONSEGMENTBINLOGS']._serialized_end=741
+  _globals['_COMPACTIONGROUP']._serialized_start=743
+  _globals['_COMPACTIONGROUP']._serialized_end=845
+  _globals['_COMPACTIONPLAN']._serialized_start=848
+  _globals['_COMPACTIONPLAN']._serialized_end=1128
+  _globals['_COMPACTIONRESULTSEGMENT']._serialized_start=1131
+  _globals['_COMPACTIONRESULTSEGMENT']._serialized_end=1360
+  _globals['_COMPACTIONPLANRESULT']._serialized_start=1363
+  _globals['_COMPACTIONPLANRESULT']._serialized_end=1552
+  _globals['_GETCOMPACTIONRESULTSREQUEST']._serialized_start=1554
+  _globals['_GETCOMPACTIONRESULTSREQUEST']._serialized_end=1644
+  _globals['_GETCOMPACTIONRESULTSRESPONSE']._serialized_start=1647
+  _globals['_GETCOMPACTIONRESULTSRESPONSE']._serialized_end=1778
+  _globals['_DATANODE']._serialized_start=1879
+  _globals['_DATANODE']._serialized_end=2457
 # @@protoc_insertion_point(module_scope)

@@ -15,11 +15,13 @@ class StateCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     HEALTHY: _ClassVar[StateCode]
     ABNORMAL: _ClassVar[StateCode]
     STOPPING: _ClassVar[StateCode]
+    STANDBY: _ClassVar[StateCode]
 STATE_UNKNOWN: StateCode
 INITIALIZING: StateCode
 HEALTHY: StateCode
 ABNORMAL: StateCode
 STOPPING: StateCode
+STANDBY: StateCode
 
 class ComponentInfo(_message.Message):
     __slots__ = ("node_id", "role", "state", "address", "extra")

@@ -96,11 +96,19 @@ class FlushMsg(_message.Message):
     def __init__(self, collection_id: _Optional[int] = ..., segment_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class Envelope(_message.Message):
-    __slots__ = ("kind", "begin_ts", "end_ts", "source_id", "insert", "delete", "time_tick", "ddl", "flush")
+    __slots__ = ("kind", "begin_ts", "end_ts", "source_id", "trace_context", "insert", "delete", "time_tick", "ddl", "flush")
+    class TraceContextEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     KIND_FIELD_NUMBER: _ClassVar[int]
     BEGIN_TS_FIELD_NUMBER: _ClassVar[int]
     END_TS_FIELD_NUMBER: _ClassVar[int]
     SOURCE_ID_FIELD_NUMBER: _ClassVar[int]
+    TRACE_CONTEXT_FIELD_NUMBER: _ClassVar[int]
     INSERT_FIELD_NUMBER: _ClassVar[int]
     DELETE_FIELD_NUMBER: _ClassVar[int]
     TIME_TICK_FIELD_NUMBER: _ClassVar[int]
@@ -110,9 +118,10 @@ class Envelope(_message.Message):
     begin_ts: int
     end_ts: int
     source_id: int
+    trace_context: _containers.ScalarMap[str, str]
     insert: InsertMsg
     delete: DeleteMsg
     time_tick: TimeTickMsg
     ddl: DdlMsg
     flush: FlushMsg
-    def __init__(self, kind: _Optional[_Union[MsgKind, str]] = ..., begin_ts: _Optional[int] = ..., end_ts: _Optional[int] = ..., source_id: _Optional[int] = ..., insert: _Optional[_Union[InsertMsg, _Mapping]] = ..., delete: _Optional[_Union[DeleteMsg, _Mapping]] = ..., time_tick: _Optional[_Union[TimeTickMsg, _Mapping]] = ..., ddl: _Optional[_Union[DdlMsg, _Mapping]] = ..., flush: _Optional[_Union[FlushMsg, _Mapping]] = ...) -> None: ...
+    def __init__(self, kind: _Optional[_Union[MsgKind, str]] = ..., begin_ts: _Optional[int] = ..., end_ts: _Optional[int] = ..., source_id: _Optional[int] = ..., trace_context: _Optional[_Mapping[str, str]] = ..., insert: _Optional[_Union[InsertMsg, _Mapping]] = ..., delete: _Optional[_Union[DeleteMsg, _Mapping]] = ..., time_tick: _Optional[_Union[TimeTickMsg, _Mapping]] = ..., ddl: _Optional[_Union[DdlMsg, _Mapping]] = ..., flush: _Optional[_Union[FlushMsg, _Mapping]] = ...) -> None: ...

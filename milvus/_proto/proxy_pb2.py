@@ -24,17 +24,22 @@ _sym_db = _symbol_database.Default()
 
 from pymilvus.grpc_gen import common_pb2 as common__pb2
 from milvus._proto import internal_pb2 as internal__pb2
+from milvus._proto import rootcoord_pb2 as rootcoord__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0bproxy.proto\x12\x0fmilvus.internal\x1a\x0c\x63ommon.proto\x1a\x0einternal.proto\"\x9c\x01\n\x1eInvalidateCollMetaCacheRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12\x0f\n\x07\x64\x62_name\x18\x02 \x01(\t\x12\x16\n\x0e\x63ollectionName\x18\x03 \x01(\t\x12\x14\n\x0c\x63ollectionID\x18\x04 \x01(\x03\x12\x0f\n\x07\x61liases\x18\x05 \x03(\t2\xde\x01\n\x05Proxy\x12\x64\n\x12GetComponentStates\x12*.milvus.internal.GetComponentStatesRequest\x1a .milvus.internal.ComponentStates\"\x00\x12o\n\x1dInvalidateCollectionMetaCache\x12/.milvus.internal.InvalidateCollMetaCacheRequest\x1a\x1b.milvus.proto.common.Status\"\x00\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0bproxy.proto\x12\x0fmilvus.internal\x1a\x0c\x63ommon.proto\x1a\x0einternal.proto\x1a\x0frootcoord.proto\"\x9c\x01\n\x1eInvalidateCollMetaCacheRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\x12\x0f\n\x07\x64\x62_name\x18\x02 \x01(\t\x12\x16\n\x0e\x63ollectionName\x18\x03 \x01(\t\x12\x14\n\x0c\x63ollectionID\x18\x04 \x01(\x03\x12\x0f\n\x07\x61liases\x18\x05 \x03(\t\"G\n\x19GetChannelTimeTickRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\"|\n\x1aGetChannelTimeTickResponse\x12+\n\x06status\x18\x01 \x01(\x0b\x32\x1b.milvus.proto.common.Status\x12\x31\n\x04tick\x18\x02 \x01(\x0b\x32#.milvus.internal.ChannelTimeTickMsg2\xcf\x02\n\x05Proxy\x12\x64\n\x12GetComponentStates\x12*.milvus.internal.GetComponentStatesRequest\x1a .milvus.internal.ComponentStates\"\x00\x12o\n\x1dInvalidateCollectionMetaCache\x12/.milvus.internal.InvalidateCollMetaCacheRequest\x1a\x1b.milvus.proto.common.Status\"\x00\x12o\n\x12GetChannelTimeTick\x12*.milvus.internal.GetChannelTimeTickRequest\x1a+.milvus.internal.GetChannelTimeTickResponse\"\x00\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'proxy_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_INVALIDATECOLLMETACACHEREQUEST']._serialized_start=63
-  _globals['_INVALIDATECOLLMETACACHEREQUEST']._serialized_end=219
-  _globals['_PROXY']._serialized_start=222
-  _globals['_PROXY']._serialized_end=444
+  _globals['_INVALIDATECOLLMETACACHEREQUEST']._serialized_start=80
+  _globals['_INVALIDATECOLLMETACACHEREQUEST']._serialized_end=236
+  _globals['_GETCHANNELTIMETICKREQUEST']._serialized_start=238
+  _globals['_GETCHANNELTIMETICKREQUEST']._serialized_end=309
+  _globals['_GETCHANNELTIMETICKRESPONSE']._serialized_start=311
+  _globals['_GETCHANNELTIMETICKRESPONSE']._serialized_end=435
+  _globals['_PROXY']._serialized_start=438
+  _globals['_PROXY']._serialized_end=773
 # @@protoc_insertion_point(module_scope)

@@ -154,3 +154,17 @@ class ShowCollectionsInternalResponse(_message.Message):
     status: _common_pb2.Status
     collections: _containers.RepeatedCompositeFieldContainer[CollectionInfo]
     def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., collections: _Optional[_Iterable[_Union[CollectionInfo, _Mapping]]] = ...) -> None: ...
+
+class ChannelTimeTickMsg(_message.Message):
+    __slots__ = ("base", "channel_names", "timestamps", "default_timestamp", "immediate")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_NAMES_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMPS_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    IMMEDIATE_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    channel_names: _containers.RepeatedScalarFieldContainer[str]
+    timestamps: _containers.RepeatedScalarFieldContainer[int]
+    default_timestamp: int
+    immediate: bool
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., channel_names: _Optional[_Iterable[str]] = ..., timestamps: _Optional[_Iterable[int]] = ..., default_timestamp: _Optional[int] = ..., immediate: _Optional[bool] = ...) -> None: ...

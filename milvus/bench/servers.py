@@ -117,7 +117,7 @@ def start_ours(work: Path) -> Server:
 
 def peer_venv(name: str, cache: Path) -> Path:
     """The peer's venv under the cache folder, created with pip on first use."""
-    venv = cache / "venvs" / name
+    venv = (cache / "venvs" / name).resolve()  # absolute: peers run with their own working directory
     python = venv / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)

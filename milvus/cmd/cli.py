@@ -25,6 +25,7 @@ from milvus.cmd.lifecycle import install_signal_handlers
 from milvus.cmd.roles import PORT_KEYS, ROLES, build_process
 from milvus.cmd.standalone import COMPONENTS
 from milvus.config import Config, ConfigError, render_yaml
+from milvus.index.memory import configure_allocators
 from milvus.localsvc import die_with_parent
 from milvus.util.log import check_format, parse_level, setup_logging
 from milvus.util.tracing import check_exporter
@@ -62,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--indexnodes", type=int, default=1, metavar="K")
     up.add_argument("--mq", choices=MQ_KINDS, default="nats", help="the message broker (default: nats)")
     up.add_argument("--config", metavar="FILE", help="base YAML config for every role")
+    up.add_argument("--standby", action="store_true",
+                    help="a second instance of each coordinator, taking over when the active one dies")
 
     commands.add_parser("bench", add_help=False,
                         help="measure a server through pymilvus beside the in-process ceiling (milvus bench --help)")
@@ -101,6 +104,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         sys.stderr.write(f"milvus: config error: {exc}\n")
         return EXIT_USAGE
 
+    configure_allocators()  # before the roles start threads: freed memory can go back to the OS
     process = build_process(args.role, config, {**COMPONENTS, **CLUSTER_COMPONENTS})
 
     def ready() -> None:
@@ -137,7 +141,8 @@ def _cluster_up(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     except (ConfigError, ValueError) as exc:
         sys.stderr.write(f"milvus: config error: {exc}\n")
         return EXIT_USAGE
-    spec = ClusterSpec(Path(args.data_dir), port=args.port, mq=args.mq, config_file=args.config, **counts)
+    spec = ClusterSpec(Path(args.data_dir), port=args.port, mq=args.mq, config_file=args.config,
+                       standby=args.standby, **counts)
 
     def out(text: str) -> None:
         sys.stdout.write(text)

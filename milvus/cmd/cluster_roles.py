@@ -24,7 +24,7 @@ from typing import Any
 import grpc
 
 from milvus._proto import proxy_pb2
-from milvus.cmd import observe
+from milvus.cmd import active_standby, observe
 from milvus.cmd.lifecycle import Component
 from milvus.cmd.peers import Peers
 from milvus.cmd.roles import ComponentFactory, RoleContext, meta_root
@@ -64,6 +64,9 @@ class Served:
     # on ``internal_port``)
     public: list[grpc.GenericRpcHandler] = field(default_factory=list)
     internal_port: int = 0
+    # a graceful stop's first step, while the role still serves and follows its peers (a
+    # query node waits for its channels to move elsewhere)
+    drain: Callable[[], object] = lambda: None
 
 
 Builder = Callable[[RoleContext, Peers], Served]
@@ -80,6 +83,7 @@ class RoleService:
         self._logic: Any = None
         self._servers: list[GrpcServer] = []
         self._collector: observe.RoleStateCollector | None = None
+        self._drain: Callable[[], object] = lambda: None
 
     def start(self) -> None:
         ctx = self._context
@@ -89,6 +93,7 @@ class RoleService:
             served = self._build(ctx, self._peers)
             served.logic.start()
             self._logic = served.logic
+            self._drain = served.drain
             max_recv, max_send = config["grpc.serverMaxRecvSize"], config["grpc.serverMaxSendSize"]
             trace_wrap = ctx.tracing.server_wrap(self.name)
             traced = [WrapInterceptor(trace_wrap)] if trace_wrap is not None else []
@@ -113,7 +118,16 @@ class RoleService:
             self.stop()
             raise
 
+    def drain(self) -> None:
+        """The graceful stop's first step (once), while the role still serves."""
+        drain, self._drain = self._drain, lambda: None
+        try:
+            drain()
+        except Exception:  # noqa: BLE001 - stop regardless
+            log.exception("%s: graceful drain failed", self.name)
+
     def stop(self) -> None:
+        self.drain()
         collector, self._collector = self._collector, None
         if collector is not None:
             observe.unobserve(self._context.metrics, collector)
@@ -152,16 +166,21 @@ def _rootcoord(ctx: RoleContext, peers: Peers) -> Served:
     def proxy_added(server_id: int, client: Any, _session: Any) -> None:
         with lock:
             proxies[server_id] = client
+        rootcoord.add_proxy(server_id, client)
 
     def proxy_removed(server_id: int) -> None:
         with lock:
             proxies.pop(server_id, None)
+        rootcoord.remove_proxy(server_id)
 
-    rootcoord = RootCoord.from_config(PrefixedKV(ctx.kv, meta_root(ctx.config)), ctx.config, proxies=current_proxies)
-    return Served(
-        rootcoord, [service_handler(ROOTCOORD_SERVICE, rootcoord)],
-        follow=lambda: peers.follow("proxy", PROXY_SERVICE, proxy_added, proxy_removed, timeout=NODE_CALL_TIMEOUT),
-    )
+    def follow() -> None:
+        peers.follow("proxy", PROXY_SERVICE, proxy_added, proxy_removed, timeout=NODE_CALL_TIMEOUT)
+        # merged time ticks wait until every proxy live now was told (added, or removed since)
+        rootcoord.open_time_ticks([session.server_id for session in ctx.sessions.sessions("proxy")])
+
+    rootcoord = RootCoord.from_config(PrefixedKV(ctx.kv, meta_root(ctx.config)), ctx.config, proxies=current_proxies,
+                                      mq=ctx.mq)
+    return Served(rootcoord, [service_handler(ROOTCOORD_SERVICE, rootcoord)], follow=follow)
 
 
 def _datacoord(ctx: RoleContext, peers: Peers) -> Served:
@@ -190,6 +209,7 @@ def _querycoord(ctx: RoleContext, peers: Peers) -> Served:
         PrefixedKV(ctx.kv, meta_root(ctx.config)),
         datacoord=peers.coordinator("datacoord", DATACOORD_SERVICE),
         rootcoord=peers.rootcoord, alloc_id=peers.alloc_id, check_interval=0.2, node_id=ctx.server_id,
+        auto_balance=ctx.config["queryCoord.autoBalance"],
     )
     return Served(
         querycoord, [service_handler(QUERYCOORD_SERVICE, querycoord)],
@@ -203,7 +223,8 @@ def _querycoord(ctx: RoleContext, peers: Peers) -> Served:
 def _datanode(ctx: RoleContext, peers: Peers) -> Served:
     datanode = DataNode(ctx.mq, ctx.storage, peers.coordinator("datacoord", DATACOORD_SERVICE),
                         alloc_id=peers.alloc_id, node_id=ctx.server_id,
-                        params=DataNodeParams.from_config(ctx.config), on_sync=observe.on_sync(ctx.metrics))
+                        params=DataNodeParams.from_config(ctx.config), on_sync=observe.on_sync(ctx.metrics),
+                        tracing=ctx.tracing)
     return Served(datanode, [service_handler(DATANODE_SERVICE, datanode)])
 
 
@@ -211,8 +232,10 @@ def _querynode(ctx: RoleContext, peers: Peers) -> Served:
     config = ctx.config
     querynode = QueryNode(ctx.server_id, ctx.mq, ctx.storage, filter_compiler=compile_filter,
                           read_timeout=config["queryNode.readTimeout"], subscription_prefix=config["etcd.rootPath"],
-                          local_dir=Path(config["common.dataDir"]) / f"querynode-{ctx.server_id}")
-    return Served(querynode, [service_handler(QUERYNODE_SERVICE, querynode)])
+                          local_dir=Path(config["common.dataDir"]) / f"querynode-{ctx.server_id}",
+                          tracing=ctx.tracing)
+    return Served(querynode, [service_handler(QUERYNODE_SERVICE, querynode)],
+                  drain=lambda: querynode.drain(config["queryNode.gracefulStopTimeout"]))
 
 
 def _indexnode(ctx: RoleContext, peers: Peers) -> Served:
@@ -296,9 +319,16 @@ _BUILDERS: Mapping[str, Builder] = MappingProxyType({
 })
 
 
+_COORDINATOR_SERVICES = MappingProxyType({
+    "rootcoord": ROOTCOORD_SERVICE, "datacoord": DATACOORD_SERVICE, "querycoord": QUERYCOORD_SERVICE})
+
+
 def _factory(role: str) -> ComponentFactory:
     def make(context: RoleContext) -> Component:
-        return RoleService(context, role, _BUILDERS[role])
+        service = RoleService(context, role, _BUILDERS[role])
+        if active_standby.enabled(role, context.config):
+            return active_standby.ActiveStandby(context, service, _COORDINATOR_SERVICES[role])
+        return service
 
     return make
 

@@ -5,7 +5,9 @@ S3 server (nanio) from the project's ``services`` extra, writes one config file 
 roles, then starts each role as ``python -m milvus run ROLE``: the coordinators one by one
 (each healthy before the next), then the nodes, then the proxies (the first on ``port``).
 Internal gRPC servers bind port 0 (their sessions announce the bound port); each child's
-metrics port is a free one, polled on ``/healthz`` for readiness.
+metrics port is a free one, polled on ``/healthz`` for readiness.  With ``standby`` a second
+instance of each coordinator (``rootcoord-2``...) starts once the first ones serve: it waits as
+standby and takes over when the active one's lease expires (``milvus.cmd.active_standby``).
 
 Stop runs in reverse, tier by tier (proxies, nodes, coordinators, then the services): SIGTERM,
 then SIGKILL after a grace period.  Every child also gets SIGTERM if the launcher dies
@@ -33,6 +35,7 @@ from typing import Any
 
 import yaml
 
+from milvus.cmd.active_standby import STANDBY_KEYS
 from milvus.config import Config
 from milvus.config.items import ITEMS
 from milvus.localsvc import (
@@ -70,6 +73,8 @@ class ClusterSpec:
     indexnodes: int = 1
     mq: str = "nats"
     config_file: str | None = None  # a base config for every role
+    # a second instance of each coordinator, as standby ({role}.enableActiveStandby)
+    standby: bool = False
     startup_timeout: float = 120.0
     stop_timeout: float = 40.0
 
@@ -185,6 +190,8 @@ class LocalCluster:
             # comes from --port, the other roles' from --port 0
             "proxy.internalPort": 0,
         }
+        if self.spec.standby:
+            settings.update({key: True for key in STANDBY_KEYS.values()})
         if isinstance(broker, NatsService):
             settings["nats.url"] = broker.url
         else:
@@ -206,6 +213,9 @@ class LocalCluster:
         for role, count in self.spec.roles():
             if role in COORDINATORS:
                 tiers.append([self._child(role, 1, 1)])
+                if self.spec.standby and role == COORDINATORS[-1]:
+                    # the standbys once every active one serves: they wait for its lease
+                    tiers.append([self._child(coord, 2, 2) for coord in COORDINATORS])
             elif count:
                 tier = [self._child(role, i, count) for i in range(1, count + 1)]
                 if role == "proxy":
@@ -217,7 +227,7 @@ class LocalCluster:
         return tiers
 
     def _child(self, role: str, index: int, count: int) -> RoleChild:
-        name = role if role in COORDINATORS else f"{role}-{index}"
+        name = role if role in COORDINATORS and index == 1 else f"{role}-{index}"
         port = self.spec.port if role == "proxy" and index == 1 else 0
         metrics_port = free_port(HOST)
         data_dir = self.data_dir / "roles" / name
@@ -389,11 +399,6 @@ def run_cluster(spec: ClusterSpec, env: Mapping[str, str], out: Callable[[str], 
     Exit code 0 after a clean stop, 1 when the cluster could not start or stop cleanly."""
     cluster = LocalCluster(spec, env)
     stop = threading.Event()
-    if spec.proxies > 1:
-        # each proxy time-ticks the DML channels on its own: a consumer may take one proxy's
-        # tick as "nothing older will come" while another proxy's older write is in flight
-        log.warning("%d proxies: time ticks are not yet merged across proxies, so a read may miss a write "
-                    "another proxy acknowledged just before it", spec.proxies)
 
     def handle(signum: int, _frame: object) -> None:
         log.info("received %s", signal.Signals(signum).name)

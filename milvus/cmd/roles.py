@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -166,6 +167,9 @@ class RoleContext:
     tracing: Tracing = NO_TRACING
     bound_port: int | None = None
     session_extra: dict[str, Any] = field(default_factory=dict)
+    # ask the process to stop because something broke (set by ``build_process``)
+    request_stop: Callable[[str], None] = lambda _reason: None
+    _session: SessionComponent | None = None
 
     @property
     def kv(self) -> KV:
@@ -203,6 +207,14 @@ class RoleContext:
         self.bound_port = port
         self.session_extra.update(extra)
 
+    def defer_session(self) -> Callable[[], None]:
+        """Do not announce this process when the session component starts; announce it when
+        the returned function is called (an active-standby coordinator, once it is active)."""
+        if self._session is None:
+            raise RuntimeError("no session component")
+        self._session.defer()
+        return self._session.announce
+
 
 ComponentFactory = Callable[[RoleContext], Component]
 
@@ -222,6 +234,9 @@ class SessionComponent:
         self.role = context.role
         self._session: Session | None = None
         self._lost = False
+        self._deferred = False
+        self._stopped = False
+        self._lock = threading.Lock()
 
     @property
     def server_id(self) -> int | None:
@@ -236,24 +251,60 @@ class SessionComponent:
         if self._session is not None and session.key == self._session.key:
             self._lost = True
 
+    def defer(self) -> None:
+        """``start`` will not register: ``announce`` will (called before ``start``)."""
+        self._deferred = True
+
     def start(self) -> None:
+        if not self._deferred:
+            self.announce()
+
+    def announce(self) -> None:
+        """Register the session (once; not after ``stop``)."""
         ctx = self._context
-        self._session = ctx._discovery.registry.register(
-            self.role, self.address, dict(ctx.session_extra), server_id=ctx.server_id)
+        with self._lock:
+            if self._session is not None or self._stopped:
+                return
+            self._session = ctx._discovery.registry.register(
+                self.role, self.address, dict(ctx.session_extra), server_id=ctx.server_id)
         log.info("registered session %s at %s", self._session.key, self.address)
 
     def stop(self) -> None:
-        session, self._session = self._session, None
+        with self._lock:
+            session, self._session = self._session, None
+            self._stopped = True
         if session is not None:
             session.close()
 
     def health(self) -> tuple[bool, dict[str, Any]]:
+        if self._session is None and self._deferred and not self._stopped:
+            return True, {"standby": True}
         if self._session is None:
             return False, {"error": "not registered"}
         detail = {"server_id": self._session.server_id, "address": self._session.address}
         if self._lost:
             return False, {**detail, "error": "session lost"}
         return True, detail
+
+
+class _Drain:
+    """Stopped first (added last): the roles' graceful drain (a query node's channels moving
+    elsewhere) runs while the session is still registered and the role still serves."""
+
+    name = "drain"
+
+    def __init__(self, components: list[Any]):
+        self._components = components
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        for component in self._components:
+            component.drain()
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        return True, {}
 
 
 def advertise_host(bind_host: str) -> str:
@@ -333,6 +384,8 @@ def build_process(
     context = RoleContext(role, config, registry, grpc_host, grpc_port, advertise_host(grpc_host), kv, mq, storage,
                           discovery, tracing)
     session = SessionComponent(context)
+    context._session = session
+    context.request_stop = lambda reason: runner.request_stop(reason, failure=True)
 
     runner.add(tracing)  # stopped last: flushes the spans of everything stopped before it
     runner.add(metrics_server)
@@ -343,4 +396,5 @@ def build_process(
     for factory in role_components.get(role, ()):
         runner.add(factory(context))
     runner.add(session)
+    runner.add(_Drain([c for c in runner.components if callable(getattr(c, "drain", None))]))
     return RoleProcess(role, runner, metrics_server, session, context)

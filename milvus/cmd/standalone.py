@@ -157,7 +157,7 @@ def build_cluster(config: Config, kv: KV, mq: MQ, storage: ObjectStorage, host: 
 
     meta_kv = PrefixedKV(kv, meta_root(config))
     proxy_clients: list[Any] = []
-    rootcoord = RootCoord.from_config(meta_kv, config, proxies=lambda: proxy_clients)
+    rootcoord = RootCoord.from_config(meta_kv, config, proxies=lambda: proxy_clients, mq=mq)
     root = local(rootcoord, ROOTCOORD_SERVICE, "rootcoord")
 
     def alloc_id(count: int) -> int:
@@ -171,12 +171,15 @@ def build_cluster(config: Config, kv: KV, mq: MQ, storage: ObjectStorage, host: 
     datacoord = DataCoord(meta_kv, alloc_id=alloc_id, alloc_ts=alloc_ts, params=DataCoordParams.from_config(config),
                           storage=storage, index_params=index_params)
     data = local(datacoord, DATACOORD_SERVICE, "datacoord")
-    querycoord = QueryCoord(meta_kv, datacoord=data, rootcoord=root, alloc_id=alloc_id, check_interval=0.2)
+    querycoord = QueryCoord(meta_kv, datacoord=data, rootcoord=root, alloc_id=alloc_id, check_interval=0.2,
+                            auto_balance=config["queryCoord.autoBalance"])
     datanode = DataNode(mq, storage, data, alloc_id=alloc_id, node_id=DATA_NODE_ID,
-                        params=DataNodeParams.from_config(config), on_sync=observe.on_sync(metrics))
+                        params=DataNodeParams.from_config(config), on_sync=observe.on_sync(metrics),
+                        tracing=tracing)
     querynode = QueryNode(QUERY_NODE_ID, mq, storage, filter_compiler=compile_filter,
                           read_timeout=config["queryNode.readTimeout"], subscription_prefix=config["etcd.rootPath"],
-                          local_dir=Path(config["common.dataDir"]) / f"querynode-{QUERY_NODE_ID}")
+                          local_dir=Path(config["common.dataDir"]) / f"querynode-{QUERY_NODE_ID}",
+                          tracing=tracing)
     indexnode = IndexNode(INDEX_NODE_ID, storage, workers=config["indexNode.scheduler.buildParallel"],
                           on_build=observe.on_build(metrics))
     querynodes = {QUERY_NODE_ID: local(querynode, QUERYNODE_SERVICE, "querynode")}
@@ -187,6 +190,8 @@ def build_cluster(config: Config, kv: KV, mq: MQ, storage: ObjectStorage, host: 
     proxy = Proxy(root, ProxyParams.from_config(config), datacoord=data,
                   querycoord=local(querycoord, QUERYCOORD_SERVICE, "querycoord"), querynode=querynode_client, mq=mq)
     proxy_clients.append(local(proxy, PROXY_SERVICE, "proxy"))
+    rootcoord.add_proxy(0, proxy_clients[-1])  # the only proxy: the merged ticks are its own
+    rootcoord.open_time_ticks()
     adapter = MilvusServiceAdapter(proxy, observe.public_metrics(metrics, 0))
     trace_wrap = tracing.server_wrap("proxy")
     server = GrpcServer(host, port, [adapter.handler()], max_workers=max_workers, name="proxy",

@@ -2,8 +2,11 @@
 
 Policy: a new channel goes to the registered data node with the fewest channels (ties to
 the lowest node id).  Channels wait unassigned (node 0) while no data node is registered;
-a node that joins takes them.  When a node leaves, its channels move to the others, which
-replay them from the checkpoint.  Not thread-safe: the data coordinator calls it under its
+a node that joins takes them, and channels move to it from the busiest nodes until no node
+has two more than another (``rebalance``: the data coordinator records the new owner first,
+so the old one can no longer save binlogs or checkpoints, has it unwatch without flushing,
+and the new one replays from the checkpoint: every row after it is still in the MQ).  When
+a node leaves, its channels move to the others, which replay them from the checkpoint.  Not thread-safe: the data coordinator calls it under its
 lock and makes the calls to the nodes after releasing it.
 """
 
@@ -54,6 +57,32 @@ class ChannelManager:
         if not self._nodes:
             return []
         return self._assign([w for w in self._watches.values() if w.node_id not in self._nodes])
+
+    def rebalance(self) -> list[tuple[int, datacoord_pb2.ChannelWatchInfo]]:
+        """Move channels from the nodes with the most to those with the fewest until the
+        counts differ by at most one; returns (old node, new watch) per moved channel."""
+        if len(self._nodes) < 2:
+            return []
+        owned: dict[int, list[str]] = {n: [] for n in self._nodes}
+        for w in self._watches.values():
+            if w.node_id in owned:
+                owned[w.node_id].append(w.vchannel)
+        moves: list[tuple[int, datacoord_pb2.ChannelWatchInfo]] = []
+        while True:
+            high = max(owned, key=lambda n: (len(owned[n]), -n))
+            low = min(owned, key=lambda n: (len(owned[n]), n))
+            if len(owned[high]) - len(owned[low]) <= 1:
+                break
+            vchannel = max(owned[high])
+            owned[high].remove(vchannel)
+            owned[low].append(vchannel)
+            new = _copy(self._watches[vchannel])
+            new.node_id = low
+            moves.append((high, new))
+        self._catalog.save_watches([new for _, new in moves])
+        for _, new in moves:
+            self._watches[new.vchannel] = new
+        return moves
 
     def remove_node(self, node_id: int) -> list[datacoord_pb2.ChannelWatchInfo]:
         """Forget a data node; returns its channels with their new nodes (maybe unassigned)."""

@@ -28,6 +28,7 @@ from typing import Any
 from milvus import errors
 from milvus._proto import datacoord_pb2, datanode_pb2, internal_pb2
 from milvus.datacoord.channels import UNASSIGNED, ChannelManager
+from milvus.datacoord.compaction import CompactionParams, Compactions, MetaView
 from milvus.datacoord.gc import GarbageCollector
 from milvus.datacoord.index_service import IndexService, IndexServiceParams
 from milvus.datacoord.params import DataCoordParams
@@ -97,6 +98,8 @@ class DataCoord:
         self._segments = SegmentManager(self._catalog, self._params, clock)
         self._channels = ChannelManager(self._catalog)
         self._checkpoints: dict[str, internal_pb2.MsgPosition] = {}
+        # vchannel -> newest time tick its data node consumed (ReportTimeTicks; flow control)
+        self._consumed: dict[str, int] = {}
         self._unconfirmed: set[str] = set()  # channels whose WatchDmChannel did not go through yet
         self._gc = (GarbageCollector(storage, self._params.gc_drop_tolerance, self._params.gc_missing_tolerance,
                                      wall_clock) if storage is not None else None)
@@ -105,6 +108,14 @@ class DataCoord:
         self._index = IndexService(IndexCatalog(kv), segments=self._segment_snapshot, alloc_id=alloc_id,
                                    alloc_ts=alloc_ts, params=index_params)
         self._last_gc = clock()
+        p = self._params
+        self._compactions = Compactions(
+            MetaView(self._lock, self._segments, self._channels, self._checkpoints_get),
+            CompactionParams(enable_auto=p.enable_auto_compaction, interval=p.compaction_interval,
+                             timeout=p.compaction_timeout, max_rows=p.segment_max_rows,
+                             small_proportion=p.compaction_small_proportion, min_segments=p.compaction_min_segments,
+                             l0_min_num=p.compaction_l0_min_num, delete_ratio=p.compaction_delete_ratio),
+            alloc_id=alloc_id, alloc_ts=alloc_ts, clock=clock, on_commit=self._index.trigger)
         self._serving = False
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
@@ -164,6 +175,7 @@ class DataCoord:
             self._segments.seal(self._segments.expired(now))
         self._send_flushes(self._collect_due_flushes())
         self._send_watches()
+        self._compactions.tick()
         if self._gc is not None and now - self._last_gc >= self._params.gc_interval:
             self._last_gc = now
             self.collect_garbage()
@@ -184,6 +196,14 @@ class DataCoord:
         with self._lock:
             return self._segments.select(collection_id)
 
+    def _checkpoints_get(self, vchannel: str) -> internal_pb2.MsgPosition | None:
+        return self._checkpoints.get(vchannel)  # under the lock (compaction planning)
+
+    @property
+    def compactions(self) -> Compactions:
+        """Compaction tasks (tests call ``compactions.poll()`` when the ticker is off)."""
+        return self._compactions
+
     @property
     def indexes(self) -> IndexService:
         """Index meta and builds (tests drive ``indexes.schedule()`` when the loop is off)."""
@@ -195,7 +215,16 @@ class DataCoord:
         """Register a data node (its DataNode client); it takes the channels nobody consumes."""
         with self._lock:
             assigned = self._channels.add_node(node_id, client)
-            self._unconfirmed.update(w.vchannel for w in assigned)
+            # channels move to it from the busiest nodes: owner first (the old one's saves are refused now)
+            moved = self._channels.rebalance()
+            self._unconfirmed.update(w.vchannel for w in [*assigned, *(w for _, w in moved)])
+            releases = [(self._channels.client(old), w) for old, w in moved]
+        for old_client, watch in releases:  # unwatch without flushing: the new owner replays from the checkpoint
+            log.info("datacoord: channel %s moves to data node %d", watch.vchannel, watch.node_id)
+            if old_client is not None:
+                self._call(old_client, "UnwatchDmChannel",
+                           datanode_pb2.UnwatchDmChannelRequest(channel_name=watch.vchannel, drop=True),
+                           f"release {watch.vchannel}")
         if self._serving:
             self._send_watches()
 
@@ -443,6 +472,27 @@ class DataCoord:
         return _OK
 
     @_answers
+    def ReportTimeTicks(self, request: datacoord_pb2.ReportTimeTicksRequest):
+        """A data node's newest consumed time tick per channel (kept in memory: after a
+        restart the nodes report again within their checkpoint interval)."""
+        with self._lock:
+            for tick in request.time_ticks:
+                if self._check_owner(request, tick.channel_name) is not None:
+                    self._consumed[tick.channel_name] = max(self._consumed.get(tick.channel_name, 0), tick.timestamp)
+        return _OK
+
+    @_answers
+    def GetChannelTimeTicks(self, request: datacoord_pb2.GetChannelTimeTicksRequest):
+        """The consumed time ticks of a collection's channels (those reported on)."""
+        resp = datacoord_pb2.GetChannelTimeTicksResponse(status=_OK)
+        with self._lock:
+            for watch in self._channels.of_collection(request.collectionID):
+                ts = self._consumed.get(watch.vchannel)
+                if ts is not None:
+                    resp.time_ticks.add(channel_name=watch.vchannel, timestamp=ts)
+        return resp
+
+    @_answers
     def UpdateChannelCheckpoint(self, request: datacoord_pb2.UpdateChannelCheckpointRequest):
         with self._lock:
             newer = []
@@ -579,3 +629,18 @@ class DataCoord:
     def GetIndexInfos(self, request: datacoord_pb2.GetIndexInfosRequest) -> datacoord_pb2.GetIndexInfosResponse:
         return datacoord_pb2.GetIndexInfosResponse(
             status=_OK, infos=self._index.index_infos(request.collectionID, request.segmentIDs, request.index_name))
+
+    # ---- compaction (milvus.datacoord.compaction) ------------------------------------------
+
+    @_answers
+    def ManualCompaction(self, request: datacoord_pb2.ManualCompactionRequest
+                         ) -> datacoord_pb2.ManualCompactionResponse:
+        trigger = self._compactions.manual(request.collectionID, request.ttl_seconds)
+        return datacoord_pb2.ManualCompactionResponse(status=_OK, compactionID=trigger.trigger_id,
+                                                      compactionPlanCount=len(trigger.plan_ids))
+
+    @_answers
+    def GetCompactionState(self, request: datacoord_pb2.GetCompactionStateRequest
+                           ) -> datacoord_pb2.GetCompactionStateResponse:
+        self._compactions.poll()
+        return self._compactions.state(request.compactionID)

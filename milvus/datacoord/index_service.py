@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,7 @@ _SCALAR_TYPES_MAX = 99  # DataType values below 100 are scalar fields
 # scalar fields whose indexes are built (``milvus.index.scalar``): Bool, Int8..Int64, Float, Double, String, VarChar
 _BUILT_SCALAR_TYPES = frozenset({1, 2, 3, 4, 5, 10, 11, 20, 21})
 _UNREACHABLE_ROUNDS = 3  # polls a node may miss before its builds are issued elsewhere
+_RUNNING_POLL = 0.1  # seconds between polls of the index nodes while builds run
 
 
 def index_prefix(build_id: int, version: int) -> str:
@@ -82,7 +84,7 @@ class IndexService:
         self._cluster_id = cluster_id
         self._lock = threading.RLock()
         self._nodes: dict[int, Any] = {}
-        self._missed: dict[int, int] = {}  # node -> consecutive failed polls
+        self._missed: dict[int, tuple[int, float]] = {}  # node -> (consecutive failed polls, first one's time)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -107,9 +109,18 @@ class IndexService:
     def trigger(self) -> None:
         self._wake.set()
 
+    def _running(self) -> bool:
+        with self._lock:
+            return any(build.state == IN_PROGRESS for build in self._meta.builds())
+
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(self._params.check_interval)
+            # while builds run, poll them often: a finished build is reported within
+            # _RUNNING_POLL seconds, not a whole check interval later
+            wait = self._params.check_interval
+            if self._running():
+                wait = min(wait, _RUNNING_POLL)
+            self._wake.wait(wait)
             self._wake.clear()
             if self._stop.is_set():
                 return
@@ -401,8 +412,12 @@ class IndexService:
                 errors.check_status(resp.status)
             except Exception as exc:  # noqa: BLE001 - the node may be restarting
                 with self._lock:
-                    self._missed[node] = self._missed.get(node, 0) + 1
-                    if self._missed[node] >= _UNREACHABLE_ROUNDS:
+                    # unreachable: this many failed polls in a row spanning as many check
+                    # intervals (polls are frequent while builds run)
+                    count, since = self._missed.get(node, (0, time.monotonic()))
+                    self._missed[node] = (count + 1, since)
+                    if (count + 1 >= _UNREACHABLE_ROUNDS and time.monotonic() - since
+                            >= (_UNREACHABLE_ROUNDS - 1) * self._params.check_interval):
                         stuck = [self._meta.build(b) for b in build_ids]
                         self._reissue([b for b in stuck if b is not None and b.state == IN_PROGRESS],
                                       f"index node {node} is unreachable: {exc}")

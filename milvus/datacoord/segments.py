@@ -245,6 +245,19 @@ class SegmentManager:
             self._replace(new)
         return changed
 
+    def commit_compaction(self, new: Iterable[datacoord_pb2.SegmentInfo],
+                          dropped: Iterable[datacoord_pb2.SegmentInfo], ts: int) -> None:
+        """A compaction's result segments (FLUSHED) and its dropped sources, in one transaction."""
+        changed = list(new)
+        for segment in dropped:
+            gone = copy_segment(segment)
+            gone.state = DROPPED
+            gone.dropped_at = ts
+            changed.append(gone)
+        self._catalog.save_segments_atomically(changed)
+        for segment in changed:
+            self._replace(segment)
+
     def forget(self, segment_ids: Iterable[int]) -> None:
         """Remove segments from the meta store for good (their files are gone)."""
         gone = [self._segments[sid] for sid in segment_ids if sid in self._segments]

@@ -7,10 +7,12 @@ to write now; the caller writes them and reports each with ``done(task)``.  No I
 Positions.  ``MessageID``s are ordered; a position ``(id, ts)`` means "replay by seeking
 after ``id``" (``None``: from the start of the pchannel), and ``ts`` means "every row and
 delete of this vchannel with a timestamp below ``ts`` is persisted".  Each buffer remembers
-the id of the message consumed just before its first message (``replay_from``) and that
-message's ``begin_ts``; the channel checkpoint is the oldest of those, or the last consumed
-message (at tsafe) when nothing is buffered.  So a restart that seeks after the checkpoint
-sees every message holding unpersisted data.
+the id of the message consumed just before its first message (``replay_from``) and the
+smallest ``begin_ts`` it holds (several proxies' writes interleave between two ticks, so a
+later message may be older); the channel checkpoint is the oldest ``replay_from`` with the
+smallest of those timestamps and tsafe, or the last consumed message at tsafe when nothing is
+buffered.  So a restart that seeks after the checkpoint sees every message holding
+unpersisted data.  tsafe moves with the (merged) time ticks only (docs/datapath.md).
 
 Replay without duplicates.  The messages after the checkpoint may hold rows that some sync
 already persisted (another buffer kept the checkpoint back).  Each segment's sync records
@@ -79,6 +81,10 @@ class _Buffer:
     last_ts: int = 0
     rows: int = 0
     nbytes: int = 0
+    min_ts: int = field(init=False, default=0)  # the smallest begin_ts of its messages
+
+    def __post_init__(self) -> None:
+        self.min_ts = self.first_begin_ts
 
     def due(self, policy: SyncPolicy, now: float) -> bool:
         return self.rows >= policy.max_rows or self.nbytes >= policy.max_bytes or now - self.started >= policy.max_age
@@ -181,7 +187,7 @@ class ChannelBuffer:
         if not rest:
             return Position(self._last, self._tsafe)
         oldest = min(rest, key=lambda b: _id_key(b.replay_from))
-        return Position(oldest.replay_from, min(b.first_begin_ts for b in rest))
+        return Position(oldest.replay_from, min(self._tsafe, *(b.min_ts for b in rest)))
 
     # ---- input --------------------------------------------------------------------------
 
@@ -190,7 +196,8 @@ class ChannelBuffer:
         prev, self._last = self._last, msg_id
         if envelope is None:
             return
-        self._tsafe = max(self._tsafe, envelope.end_ts)
+        if envelope.kind == msgstream_pb2.TIME_TICK:
+            self._tsafe = max(self._tsafe, envelope.end_ts)
         if envelope.kind == msgstream_pb2.INSERT and envelope.insert.vchannel == self.vchannel:
             self._on_insert(prev, msg_id, envelope)
         elif envelope.kind == msgstream_pb2.DELETE and envelope.delete.vchannel == self.vchannel:
@@ -211,6 +218,7 @@ class ChannelBuffer:
             buf = self._inserts[msg.segment_id] = _InsertBuffer(
                 msg.collection_id, msg.partition_id, prev, envelope.begin_ts, msg_id, self._clock())
         buf.tables.append(table)
+        buf.min_ts = min(buf.min_ts, envelope.begin_ts)
         buf.rows += table.num_rows
         buf.nbytes += table.nbytes
         buf.last_id, buf.last_ts = msg_id, envelope.end_ts
@@ -233,6 +241,7 @@ class ChannelBuffer:
                 msg.collection_id, msg.partition_id, prev, envelope.begin_ts, msg_id, self._clock())
         buf.pks.append(pks)
         buf.tss.append(tss)
+        buf.min_ts = min(buf.min_ts, envelope.begin_ts)
         buf.rows += n
         buf.nbytes += pks.nbytes + tss.nbytes
         buf.last_id, buf.last_ts = msg_id, envelope.end_ts
@@ -252,7 +261,7 @@ class ChannelBuffer:
         for key, buf in sorted(self._buffers().items(), key=lambda kv: _id_key(kv[1].replay_from)):
             kind, ident = key
             flushed = kind == "insert" and (ident in flush_ids or ident in self._flushed)
-            if flushed or (upto and buf.first_begin_ts < upto) or buf.due(self._policy, now):
+            if flushed or (upto and buf.min_ts < upto) or buf.due(self._policy, now):
                 tasks.append(self._task(key, buf, flushed))
         for sid in sorted(flush_ids - set(self._inserts) - self._flushed - self._dropped):
             tasks.append(SyncTask("insert", ("insert", sid), 0, 0, sid, 0, True, None, None))

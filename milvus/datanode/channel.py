@@ -9,6 +9,11 @@ Acknowledgements (cumulative, as every backend's are): the newest message the ch
 has passed is acknowledged after each write and each checkpoint report, so a broker that
 deletes acknowledged messages never loses one a replay still needs.  The consumer always
 seeks to the checkpoint on start, so acknowledgements never decide where a replay begins.
+
+Tracing: an envelope that carries its writer's trace context is buffered under a
+``datanode.BufferInsert``/``BufferDelete`` span (child of the proxy's); the write of a segment
+runs under a ``datanode.Sync`` span, child of the first such buffer span and linked to the
+others.  Envelopes without a trace context (tracing off) cost nothing extra.
 """
 
 from __future__ import annotations
@@ -26,10 +31,13 @@ from milvus.datanode.buffer import ChannelBuffer, Position, id_le
 from milvus.datanode.params import DataNodeParams
 from milvus.datanode.sync import Syncer, msg_position
 from milvus.mq.base import MQ, Consumer, Message
+from milvus.util.tracing import NO_TRACING, Tracing, trace_headers
 
 log = logging.getLogger(__name__)
 
 VCHANNEL_PROPERTY = "vchannel"
+# buffer spans a sync span links to, at most (per segment; the rest are not linked)
+_MAX_TRACE_LINKS = 32
 
 
 def pchannel_of(vchannel: str) -> str:
@@ -51,8 +59,12 @@ class ChannelWorker:
         params: DataNodeParams,
         node_id: int,
         clock: Callable[[], float],
+        tracing: Tracing = NO_TRACING,
     ):
         self.vchannel = buffer.vchannel
+        self._tracing = tracing
+        # per segment (0: deletes), the headers of the traced buffer spans its next sync links to
+        self._trace_links: dict[int, list[dict[str, str]]] = {}
         self._mq = mq
         self._consumer = consumer
         self._buffer = buffer
@@ -136,23 +148,47 @@ class ChannelWorker:
             log.error("data node channel %s: undecodable message %r skipped", self.vchannel, message.id)
             self._buffer.consume(message.id, None)
             return
-        self._buffer.consume(message.id, envelope)
+        if envelope.trace_context:
+            self._consume_traced(message, envelope)
+        else:
+            self._buffer.consume(message.id, envelope)
+
+    def _consume_traced(self, message: Message, envelope: msgstream_pb2.Envelope) -> None:
+        insert = envelope.kind == msgstream_pb2.INSERT
+        with self._tracing.message_span("datanode.BufferInsert" if insert else "datanode.BufferDelete",
+                                        envelope.trace_context):
+            self._buffer.consume(message.id, envelope)
+            headers = dict(trace_headers.get())
+        if headers:
+            links = self._trace_links.setdefault(envelope.insert.segment_id if insert else 0, [])
+            if len(links) < _MAX_TRACE_LINKS:
+                links.append(headers)
+
+    def _run_sync(self, task: Any, checkpoint: Position) -> None:
+        links = self._trace_links.get(task.segment_id) if self._trace_links else None
+        if not links:
+            self._syncer.run(task, checkpoint)
+            return
+        with self._tracing.message_span("datanode.Sync", links[0], links):
+            self._syncer.run(task, checkpoint)
 
     def _sync(self) -> bool:
         plan = self._buffer.plan()
         for task in plan.tasks:
             checkpoint = self._buffer.checkpoint(excluding=[task.key])
             try:
-                self._syncer.run(task, checkpoint)
+                self._run_sync(task, checkpoint)
             except errors.SegmentNotFound:
                 log.error("data node channel %s: segment %d is unknown to the data coordinator; "
                           "its %d buffered rows are dropped", self.vchannel, task.segment_id, task.rows)
                 self._buffer.drop_segment(task.segment_id)
+                self._trace_links.pop(task.segment_id, None)
                 continue
             except Exception as exc:  # noqa: BLE001 - retried after a backoff, buffers kept
                 log.warning("data node channel %s: sync of %s failed: %s", self.vchannel, task.key, exc)
                 return False
             self._buffer.done(task)
+            self._trace_links.pop(task.segment_id, None)
             self._reported = checkpoint
             self._trim()
             self._ack()
@@ -166,6 +202,17 @@ class ChannelWorker:
     def _maybe_report(self) -> None:
         if self._clock() - self._last_report >= self._params.checkpoint_interval:
             self._report()
+            self._report_time_tick()
+
+    def _report_time_tick(self) -> None:
+        """The newest time tick consumed (flow control: proxies refuse writes while it lags)."""
+        request = datacoord_pb2.ReportTimeTicksRequest(
+            time_ticks=[datacoord_pb2.ChannelTimeTick(channel_name=self.vchannel, timestamp=self._buffer.tsafe)])
+        request.base.sourceID = self._node_id
+        try:
+            errors.check_status(self._datacoord.ReportTimeTicks(request))
+        except Exception as exc:  # noqa: BLE001 - reported again at the next interval
+            log.debug("data node channel %s: time tick report failed: %s", self.vchannel, exc)
 
     def _report(self, force: bool = False) -> bool:
         checkpoint = self._buffer.checkpoint()

@@ -28,6 +28,7 @@ from milvus import errors
 from milvus._proto import datacoord_pb2, datanode_pb2, internal_pb2
 from milvus.datanode.buffer import ChannelBuffer, Position, SyncPolicy
 from milvus.datanode.channel import ChannelWorker, pchannel_of
+from milvus.datanode.compactor import CompactionExecutor, Compactor
 from milvus.datanode.params import DataNodeParams
 from milvus.datanode.sync import Syncer, SyncObserver
 from milvus.mq.base import MQ
@@ -35,6 +36,7 @@ from milvus.mq.base import Position as MQPosition
 from milvus.rpc.answers import rpc_answers
 from milvus.schema import CollectionSchemaModel
 from milvus.storage.base import ObjectStorage
+from milvus.util.tracing import NO_TRACING, Tracing
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +70,10 @@ class DataNode:
         params: DataNodeParams | None = None,
         clock: Callable[[], float] = time.monotonic,
         on_sync: SyncObserver | None = None,
+        tracing: Tracing = NO_TRACING,
     ):
         self.node_id = node_id
+        self._tracing = tracing
         self._on_sync = on_sync
         self._mq = mq
         self._storage = storage
@@ -79,6 +83,7 @@ class DataNode:
         self._clock = clock
         self._lock = threading.Lock()
         self._workers: dict[str, ChannelWorker] = {}
+        self._compactions = CompactionExecutor(Compactor(storage, alloc_id), clock)
         self._serving = False
 
     # ---- lifecycle --------------------------------------------------------------------------
@@ -92,6 +97,7 @@ class DataNode:
             workers, self._workers = list(self._workers.values()), {}
         for worker in workers:
             worker.stop()
+        self._compactions.stop()
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         with self._lock:
@@ -164,7 +170,8 @@ class DataNode:
         except Exception:
             consumer.close()
             raise
-        return ChannelWorker(self._mq, consumer, buffer, syncer, self._datacoord, params, self.node_id, self._clock)
+        return ChannelWorker(self._mq, consumer, buffer, syncer, self._datacoord, params, self.node_id, self._clock,
+                             tracing=self._tracing)
 
     @_answers
     def UnwatchDmChannel(self, request: datanode_pb2.UnwatchDmChannelRequest):
@@ -184,3 +191,18 @@ class DataNode:
             raise errors.ChannelNotFound(f"data node {self.node_id} does not watch {request.channel_name}")
         worker.request_flush(request.flush_ts, list(request.segmentIDs))
         return _OK
+
+    @_answers
+    def Compaction(self, request: datanode_pb2.CompactionPlan):
+        """Start a compaction plan (asynchronously: its result is polled with
+        ``GetCompactionResults``); a plan already known is left as is."""
+        if not request.schema:
+            raise errors.ParameterMissing(f"compaction plan {request.planID}: the collection schema is missing")
+        self._compactions.submit(request)
+        return _OK
+
+    @_answers
+    def GetCompactionResults(self, request: datanode_pb2.GetCompactionResultsRequest
+                             ) -> datanode_pb2.GetCompactionResultsResponse:
+        return datanode_pb2.GetCompactionResultsResponse(
+            status=_OK, results=self._compactions.results(list(request.planIDs)))

@@ -49,6 +49,28 @@ def _pk_values(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.asarray(column.to_pylist(), dtype=object)
 
 
+def insert_log_files(storage: ObjectStorage, table: pa.Table, pk_field: str, collection_id: int,
+                     partition_id: int, segment_id: int, log_id: int
+                     ) -> tuple[datacoord_pb2.FieldBinlog, datacoord_pb2.FieldBinlog]:
+    """Write ``table`` (a non-empty batch of a segment's rows) as one insert log and its stats
+    log (same log id); returns their ``FieldBinlog`` records (insert, stats)."""
+    ts = table.column(TIMESTAMP_FIELD)
+    ts_from, ts_to = (int(v.as_py()) for v in (pc.min(ts), pc.max(ts)))
+    key = insert_log_key(collection_id, partition_id, segment_id, log_id)
+    data = write_insert_log(table)
+    storage.put(key, data)
+    insert = datacoord_pb2.FieldBinlog(field_id=WHOLE_ROW_GROUP, binlogs=[
+        datacoord_pb2.Binlog(entries_num=table.num_rows, timestamp_from=ts_from, timestamp_to=ts_to,
+                             log_path=key, log_size=len(data), log_id=log_id)])
+    stats = PKStats.build(_pk_values(table.column(pk_field))).to_bytes()
+    stats_key = stats_log_key(collection_id, partition_id, segment_id, log_id)
+    storage.put(stats_key, stats)
+    stats_log = datacoord_pb2.FieldBinlog(field_id=WHOLE_ROW_GROUP, binlogs=[
+        datacoord_pb2.Binlog(entries_num=table.num_rows, timestamp_from=ts_from, timestamp_to=ts_to,
+                             log_path=stats_key, log_size=len(stats), log_id=log_id)])
+    return insert, stats_log
+
+
 # (succeeded, seconds, rows) of one sync, for the metrics the composition root keeps
 SyncObserver = Callable[[bool, float, int], None]
 
@@ -110,21 +132,10 @@ class Syncer:
         if table is None or table.num_rows == 0:
             return request
         log_id = self._alloc_id(1)
-        coll, part, seg = task.collection_id, task.partition_id, task.segment_id
-        ts = table.column(TIMESTAMP_FIELD)
-        ts_from, ts_to = (int(v.as_py()) for v in (pc.min(ts), pc.max(ts)))
-        key = insert_log_key(coll, part, seg, log_id)
-        data = write_insert_log(table)
-        self._put(key, data)
-        request.field2BinlogPaths.append(datacoord_pb2.FieldBinlog(field_id=WHOLE_ROW_GROUP, binlogs=[
-            datacoord_pb2.Binlog(entries_num=table.num_rows, timestamp_from=ts_from, timestamp_to=ts_to,
-                                 log_path=key, log_size=len(data), log_id=log_id)]))
-        stats = PKStats.build(_pk_values(table.column(self._pk_field))).to_bytes()
-        stats_key = stats_log_key(coll, part, seg, log_id)
-        self._put(stats_key, stats)
-        request.field2StatslogPaths.append(datacoord_pb2.FieldBinlog(field_id=WHOLE_ROW_GROUP, binlogs=[
-            datacoord_pb2.Binlog(entries_num=table.num_rows, timestamp_from=ts_from, timestamp_to=ts_to,
-                                 log_path=stats_key, log_size=len(stats), log_id=log_id)]))
+        insert, stats = insert_log_files(self._storage, table, self._pk_field, task.collection_id,
+                                         task.partition_id, task.segment_id, log_id)
+        request.field2BinlogPaths.append(insert)
+        request.field2StatslogPaths.append(stats)
         return request
 
     def _delete_request(self, task: SyncTask) -> datacoord_pb2.SaveBinlogPathsRequest:

@@ -107,6 +107,13 @@ class LoadedIndex:
     def memory_bytes(self) -> int:
         return self.searcher.memory_bytes()
 
+    def stored_vectors(self) -> Any:
+        """The raw vectors the index keeps in row order (a ``pyarrow.Buffer`` of float32 that
+        shares the index's memory), or None: a query node serves the vector column from it
+        instead of keeping a second copy."""
+        stored = getattr(self.searcher, "stored_vectors", None)
+        return stored() if stored is not None else None
+
     def close(self) -> None:
         self.searcher.close()
 

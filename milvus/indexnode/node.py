@@ -21,6 +21,7 @@ from pymilvus.grpc_gen import common_pb2
 
 from milvus import errors
 from milvus._proto import indexnode_pb2, internal_pb2
+from milvus.index.memory import release_free_memory
 from milvus.indexnode.task import Cancelled, run_build
 from milvus.rpc.answers import rpc_answers
 from milvus.storage.base import ObjectStorage
@@ -95,7 +96,10 @@ class IndexNode:
             job.state = indexnode_pb2.IN_PROGRESS
         started = time.monotonic()
         try:
-            result = run_build(self._storage, request, cancelled=lambda: job.dropped)
+            try:
+                result = run_build(self._storage, request, cancelled=lambda: job.dropped)
+            finally:
+                release_free_memory()  # the build's read buffers, scratch and files are garbage now
         except Cancelled:
             return
         except Exception as exc:  # noqa: BLE001 - a failed build is reported with its reason

@@ -73,6 +73,10 @@ class DataCoordCatalog:
             ops.append(Put(checkpoint_key(checkpoint.channel_name), _encode(checkpoint)))
         self._kv.txn([], ops)
 
+    def save_segments_atomically(self, segments: Iterable[datacoord_pb2.SegmentInfo]) -> None:
+        """Several segments in one transaction (a compaction's results and its dropped sources)."""
+        self._kv.txn([], [_segment_put(s) for s in segments])
+
     def drop_segments(self, segments: Iterable[datacoord_pb2.SegmentInfo]) -> None:
         """Forget segments for good (after their files were collected)."""
         self._commit([Delete(segment_key(s.collection_id, s.partition_id, s.id)) for s in segments])

@@ -60,17 +60,26 @@ def rpc_wrap(metrics: MilvusMetrics, role: str) -> Wrap:
         ok_count, fail_count = count.labels(role, name, SUCCESS), count.labels(role, name, FAIL)
         observe = latency.labels(role, name).observe
         sq = name.lower() if role == "querynode" and name in ("Search", "Query") else None
+        if sq is None:
+            def record(_request: Any, _response: Any, ok: bool, ms: float) -> None:
+                (ok_count if ok else fail_count).inc()
+                observe(ms)
 
-        def record(request: Any, _response: Any, ok: bool, ms: float) -> None:
+            return _timed(fn, record)
+        # the query node's read families, their children looked up once
+        sq_ok, sq_fail = metrics.querynode_sq_count.labels(sq, SUCCESS), metrics.querynode_sq_count.labels(sq, FAIL)
+        sq_observe = metrics.querynode_sq_latency.labels(sq).observe
+        nq_observe = metrics.querynode_search_nq.observe if sq == "search" else None
+
+        def record_sq(request: Any, _response: Any, ok: bool, ms: float) -> None:
             (ok_count if ok else fail_count).inc()
             observe(ms)
-            if sq is not None:
-                metrics.querynode_sq_count.labels(sq, SUCCESS if ok else FAIL).inc()
-                metrics.querynode_sq_latency.labels(sq).observe(ms)
-                if sq == "search":
-                    metrics.querynode_search_nq.observe(_nq(request))
+            (sq_ok if ok else sq_fail).inc()
+            sq_observe(ms)
+            if nq_observe is not None:
+                nq_observe(_nq(request))
 
-        return _timed(fn, record)
+        return _timed(fn, record_sq)
 
     return wrap
 
@@ -89,11 +98,24 @@ class PublicServiceMetrics:
     def __init__(self, metrics: MilvusMetrics, node_id: int | str):
         self._m = metrics
         self._node = str(node_id)
+        self._children: dict[tuple[str, bool], tuple[Any, Callable[[float], None]]] = {}
+
+    def _per_call(self, name: str, ok: bool) -> tuple[Any, Callable[[float], None]]:
+        """The call's counter and latency observer (label lookups allocate: done once per method)."""
+        key = (name, ok)
+        children = self._children.get(key)
+        if children is None:
+            m, node = self._m, self._node
+            children = (m.proxy_req_count.labels(node, name, SUCCESS if ok else FAIL),
+                        m.proxy_req_latency.labels(node, name).observe)
+            self._children[key] = children
+        return children
 
     def record(self, name: str, request: Any, response: Any, ok: bool, ms: float) -> None:
         m, node = self._m, self._node
-        m.proxy_req_count.labels(node, name, SUCCESS if ok else FAIL).inc()
-        m.proxy_req_latency.labels(node, name).observe(ms)
+        counter, observe = self._per_call(name, ok)
+        counter.inc()
+        observe(ms)
         if not ok:
             return
         if name in ("Insert", "Upsert"):
@@ -101,8 +123,12 @@ class PublicServiceMetrics:
         elif name == "Delete":
             m.proxy_delete_vectors.labels(node).inc(int(getattr(response, "delete_cnt", 0) or 0))
         elif name in ("Search", "HybridSearch"):
-            m.proxy_search_vectors.labels(node).inc(_nq(request))
-            m.proxy_sq_latency.labels(node, "search").observe(ms)
+            search = self._children.get(("search", True))
+            if search is None:
+                search = self._children[("search", True)] = (m.proxy_search_vectors.labels(node),
+                                                              m.proxy_sq_latency.labels(node, "search").observe)
+            search[0].inc(_nq(request))
+            search[1](ms)
         elif name == "Query":
             m.proxy_sq_latency.labels(node, "query").observe(ms)
 

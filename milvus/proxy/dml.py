@@ -20,8 +20,10 @@ from milvus.expr import pk_terms
 from milvus.proxy.callers import Caller
 from milvus.proxy.channel_writer import ChannelWriter
 from milvus.proxy.collections import Collection, Collections
+from milvus.proxy.quota import DELETE, INSERT, UPSERT, QuotaCenter
 from milvus.schema import TIMESTAMP_FIELD, arrow_to_ids, batch_to_ipc, fields_to_arrow
 from milvus.util.hashing import shard_of
+from milvus.util.tracing import message_context
 
 ALL_PARTITIONS = -1
 # keep each insert envelope well under the broker's message size limit
@@ -45,7 +47,8 @@ def _keys(column: pa.Array | pa.ChunkedArray) -> np.ndarray | list[str]:
 
 class Dml:
     def __init__(self, collections: Collections, rootcoord: Caller, datacoord: Caller, writer: ChannelWriter,
-                 max_message_size: int, query_pks: Callable[[str, str, str, str, Sequence[str]], list]):
+                 max_message_size: int, query_pks: Callable[[str, str, str, str, Sequence[str]], list],
+                 quota: QuotaCenter | None = None):
         """``query_pks(db, collection, partition, expr, template values)`` runs a delete
         filter as a Strong query and returns the matching primary keys."""
         self._collections = collections
@@ -54,6 +57,7 @@ class Dml:
         self._writer = writer
         self._max_bytes = max(1024, int(max_message_size * _MESSAGE_FILL))
         self._query_pks = query_pks
+        self._quota = quota  # flow control: refuses writes (RateLimited) while the data path lags
 
     # ---- helpers --------------------------------------------------------------------
 
@@ -93,25 +97,29 @@ class Dml:
         keys = _keys(batch.column(coll.schema.primary_field.name))
         parts = {}
         for vchannel, rows in zip(coll.vchannels, self._split(coll, keys), strict=True):
-            if len(rows):
+            if len(rows) == batch.num_rows:
+                parts[vchannel] = batch  # every row to this shard (one shard): no copy
+            elif len(rows):
                 parts[vchannel] = batch.take(pa.array(rows))
         segments = self._assign(coll, partition, {v: b.num_rows for v, b in parts.items()})
         return parts, segments
 
-    def _insert_envelopes(self, coll: Collection, partition: int, parts, segments, ts: int, out) -> None:
+    def _insert_envelopes(self, coll: Collection, partition: int, parts, segments, ts: int, out,
+                          trace: dict[str, str]) -> None:
         pchannel_of = coll.pchannel_of
         ts_index = parts and next(iter(parts.values())).schema.get_field_index(TIMESTAMP_FIELD)
         for vchannel, part in parts.items():
             stamped = part.set_column(ts_index, TIMESTAMP_FIELD, pa.array(np.full(part.num_rows, ts, np.uint64)))
             for chunk in self._chunks(stamped):
                 out.setdefault(pchannel_of[vchannel], []).append((vchannel, msgstream_pb2.Envelope(
-                    kind=msgstream_pb2.INSERT, begin_ts=ts, end_ts=ts,
+                    kind=msgstream_pb2.INSERT, begin_ts=ts, end_ts=ts, trace_context=trace,
                     insert=msgstream_pb2.InsertMsg(
                         vchannel=vchannel, db_id=coll.info.db_id, collection_id=coll.id, partition_id=partition,
                         segment_id=segments[vchannel], num_rows=chunk.num_rows, arrow_batch=batch_to_ipc(chunk),
                         schema_version=coll.info.schema_version))))
 
-    def _delete_envelopes(self, coll: Collection, partition: int, keys, ts: int, out) -> None:
+    def _delete_envelopes(self, coll: Collection, partition: int, keys, ts: int, out,
+                          trace: dict[str, str]) -> None:
         pchannel_of = coll.pchannel_of
         key_list = keys if isinstance(keys, np.ndarray) else np.array(keys, dtype=object)
         for vchannel, rows in zip(coll.vchannels, self._split(coll, keys), strict=True):
@@ -120,7 +128,7 @@ class Dml:
             chosen = key_list[rows]
             ids = arrow_to_ids(chosen if isinstance(keys, np.ndarray) else [str(k) for k in chosen])
             out.setdefault(pchannel_of[vchannel], []).append((vchannel, msgstream_pb2.Envelope(
-                kind=msgstream_pb2.DELETE, begin_ts=ts, end_ts=ts,
+                kind=msgstream_pb2.DELETE, begin_ts=ts, end_ts=ts, trace_context=trace,
                 delete=msgstream_pb2.DeleteMsg(
                     vchannel=vchannel, db_id=coll.info.db_id, collection_id=coll.id, partition_id=partition,
                     primary_keys=ids, timestamps=[ts] * len(rows), num_rows=len(rows)))))
@@ -143,18 +151,25 @@ class Dml:
             raise errors.ParameterInvalid("the primary key is VarChar: every key must be a string")
         return list(keys)
 
+    def _admit(self, kind: str, coll: Collection, nbytes: Callable[[], int]) -> None:
+        """Flow control: raises RateLimited before anything of the request is written."""
+        if self._quota is not None:
+            self._quota.check(kind, coll.id, coll.info.created_ts, nbytes)
+
     # ---- the requests ---------------------------------------------------------------
 
     def insert(self, db: str, name: str, partition_name: str, fields_data, num_rows: int) -> Mutation:
         coll = self._collections.get(db, name)
         partition = self._partition(coll, partition_name)
+        self._admit(INSERT, coll, lambda: sum(f.ByteSize() for f in fields_data))
         self._collections.ensure_watched(coll)
         batch = self._batch(coll, fields_data, num_rows, upsert=False)
         parts, segments = self._insert_plan(coll, partition, batch)
+        trace = message_context()  # taken here: ``build`` may run on another thread
 
         def build(ts: int):
             out: dict = {}
-            self._insert_envelopes(coll, partition, parts, segments, ts, out)
+            self._insert_envelopes(coll, partition, parts, segments, ts, out, trace)
             return out
 
         ts = self._writer.write([coll.pchannel_of[v] for v in parts], build)
@@ -170,13 +185,16 @@ class Dml:
         if keys is None:
             keys = self._query_pks(db, name, partition_name, expr, template_values)
         keys = self._check_keys(coll, list(dict.fromkeys(keys)))
+        self._admit(DELETE, coll, lambda: 8 * len(keys) if isinstance(keys, np.ndarray) else
+                    sum(len(k) for k in keys))
         self._collections.ensure_watched(coll)
         if len(keys) == 0:
             return Mutation(arrow_to_ids(keys), 0, 0)
+        trace = message_context()
 
         def build(ts: int):
             out: dict = {}
-            self._delete_envelopes(coll, partition, keys, ts, out)
+            self._delete_envelopes(coll, partition, keys, ts, out, trace)
             return out
 
         ts = self._writer.write(coll.pchannel_of.values(), build)
@@ -188,17 +206,19 @@ class Dml:
         if partial_update:
             raise errors.ParameterInvalid("partial update is not supported by this server")
         partition = self._partition(coll, partition_name)
+        self._admit(UPSERT, coll, lambda: sum(f.ByteSize() for f in fields_data))
         self._collections.ensure_watched(coll)
         batch = self._batch(coll, fields_data, num_rows, upsert=True)
         keys = _keys(batch.column(coll.schema.primary_field.name))
         if len(set(keys.tolist() if isinstance(keys, np.ndarray) else keys)) != len(keys):
             raise errors.ParameterInvalid("duplicate primary keys are not allowed in the same batch")
         parts, segments = self._insert_plan(coll, partition, batch)
+        trace = message_context()
 
         def build(ts: int):
             out: dict = {}
-            self._delete_envelopes(coll, ALL_PARTITIONS, keys, ts, out)
-            self._insert_envelopes(coll, partition, parts, segments, ts, out)
+            self._delete_envelopes(coll, ALL_PARTITIONS, keys, ts, out, trace)
+            self._insert_envelopes(coll, partition, parts, segments, ts, out, trace)
             return out
 
         ts = self._writer.write(coll.pchannel_of.values(), build)

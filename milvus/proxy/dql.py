@@ -17,6 +17,7 @@ by primary key), applies offset/limit and turns the rows into the public ``Field
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,7 @@ GROUP_BY_KEY = "group_by_field"
 _GROUPABLE = {"Bool", "Int8", "Int16", "Int32", "Int64", "VarChar", "String"}
 _MAX_GROUP_TOPK = 1 << 22
 Level = common_pb2.ConsistencyLevel
+_ORACLE_REFRESH = 1.0  # seconds between the timestamps a Bounded read's "now" is taken from
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,17 @@ def _kv(pairs) -> dict[str, str]:
     return {p.key: p.value for p in pairs}
 
 
+_JSON_STARTS = frozenset('{["-0123456789tfnIN')
+
+
 def _json(value: str) -> Any:
+    """``value`` parsed as JSON when it is JSON, else itself."""
+    if not isinstance(value, str):
+        return value  # a default already parsed
+    if value.isascii() and value.isdigit():
+        return int(value)  # the usual topk / offset: no parser
+    if not value or value.lstrip()[:1] not in _JSON_STARTS:
+        return value  # a bare word (a metric name): not JSON
     try:
         return json.loads(value)
     except (TypeError, ValueError):
@@ -113,11 +125,14 @@ class Dql:
     def __init__(self, collections: Collections, querycoord: Caller,
                  querynode: Callable[[int, str], Any], writer: ChannelWriter,
                  alloc_ts: Callable[[], int], params: DqlParams | None = None,
-                 search_metric: Callable[[Collection, str, str], str] | None = None):
+                 search_metric: Callable[[Collection, str, str], str] | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         """``querynode(node_id, address)`` gives a client of that query node;
         ``search_metric(collection, anns_field, requested)`` the metric a search runs with
         (its field's index metric when the request names none)."""
         self._search_metric = search_metric or (lambda _coll, _field, requested: requested)
+        self._clock = clock
+        self._oracle_base: tuple[int, float] | None = None  # (oracle physical ms, clock then)
         self._collections = collections
         self._querycoord = querycoord
         self._querynode = querynode
@@ -139,11 +154,21 @@ class Dql:
             self._writer.kick()
             return ts
         if level == Level.Bounded:
-            physical, _ = parse_ts(self._alloc_ts())
-            return compose_ts(max(0, physical - self.params.graceful_time_ms), 0)
+            return compose_ts(max(0, self._oracle_now_ms() - self.params.graceful_time_ms), 0)
         if level == Level.Eventually:
             return 0
         return given if given > 1 else 0  # Session, Customized: the client's timestamp
+
+    def _oracle_now_ms(self) -> int:
+        """The oracle's physical time now: one timestamp asked for at most every
+        ``_ORACLE_REFRESH`` seconds, the local clock's progress added in between (a Bounded
+        read is ``gracefulTime`` stale anyway; this keeps the oracle off its path)."""
+        now = self._clock()
+        base = self._oracle_base
+        if base is None or not 0 <= now - base[1] < _ORACLE_REFRESH:
+            physical, _ = parse_ts(self._alloc_ts())
+            base = self._oracle_base = (physical, now)
+        return base[0] + int((now - base[1]) * 1000)
 
     def travel_ts(self, travel: int) -> int:
         if not travel:
@@ -163,10 +188,10 @@ class Dql:
     def _fan_out(self, coll: Collection, method: str, request: querynode_pb2.ShardRequest) -> list[Any]:
         """One answer per shard leader of one replica (``milvus.proxy.replicas``: spread, fail over)."""
         def send(leader: Leader) -> Any:
-            shard_request = querynode_pb2.ShardRequest()
-            shard_request.CopyFrom(request)
-            shard_request.channels[:] = leader.channels
-            return Caller(self._querynode(leader.node_id, leader.address), "querynode")(method, shard_request)
+            # one request object for every leader: each call has used it up before the next
+            # (in-process clients answer synchronously; gRPC ones serialize it at the call)
+            request.channels[:] = leader.channels
+            return Caller(self._querynode(leader.node_id, leader.address), "querynode")(method, request)
 
         return self._replicas.fan_out(coll.id, coll.name, send)
 
@@ -230,9 +255,35 @@ class Dql:
         if _truthy(kv.get(ITER_V2_KEY)):
             return self._search_iterator(coll, shard, out, kv, ranges, limit, round_decimal)
         shard.topk = limit + offset
-        merged = self._merge(coll, self._fan_out(coll, "Search", shard), shard.topk)
+        results = self._fan_out(coll, "Search", shard)
+        if len(results) == 1 and not offset and round_decimal < 0 and not out.fields:
+            response = self._search_passthrough(coll, results[0], out, limit)
+            if response is not None:
+                return response
+        merged = self._merge(coll, results, shard.topk)
         picked = [ranked[offset:offset + limit] for ranked in merged.ranked]
         return self._search_results(coll, merged, out, picked, limit, round_decimal)
+
+    @staticmethod
+    def _search_passthrough(coll: Collection, result: querynode_pb2.ShardSearchResults, out,
+                            limit: int) -> milvus_pb2.SearchResults | None:
+        """One shard leader's hits as they are: already ranked (best first, ties by primary
+        key), at most ``limit`` per query, no output field to gather (None: not that case)."""
+        pk = coll.schema.primary_field
+        want = "str_id" if pa.types.is_string(pk.arrow_type) or pa.types.is_large_string(pk.arrow_type) else "int_id"
+        kind = result.ids.WhichOneof("id_field")
+        if kind != want and len(result.scores):
+            return None  # keys to convert: the general path
+        data = schema_pb2.SearchResultData(num_queries=result.num_queries, top_k=limit,
+                                           output_fields=out.names, primary_field_name=pk.name)
+        data.scores.extend(result.scores)
+        data.topks.extend(result.topks if result.topks else [0] * result.num_queries)
+        if kind == want:
+            data.ids.CopyFrom(result.ids)
+        else:  # no hit: empty keys of the collection's kind
+            getattr(data.ids, want).SetInParent()
+        return milvus_pb2.SearchResults(status=errors.OK, results=data, collection_name=coll.name,
+                                        session_ts=result.read_ts)
 
     def _search_grouped(self, coll: Collection, shard: querynode_pb2.ShardRequest, out, group_field: str,
                         limit: int, offset: int, group_size: int, round_decimal: int) -> milvus_pb2.SearchResults:

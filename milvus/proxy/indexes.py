@@ -4,9 +4,16 @@ the data coordinator; describes come back in the public ``IndexDescription`` for
 
 Searches ask ``search_metric`` for the metric: a search that names none uses its field's
 index metric (as Milvus does), and one naming another metric than the index's is refused.
+The index metric found is cached per field (a vector index cannot be dropped while its
+collection is loaded, so it only changes after a release): this proxy forgets it when it
+creates, alters or drops an index, and every entry expires after ``metric_ttl`` seconds for
+the changes other proxies make.
 """
 
 from __future__ import annotations
+
+import threading
+import time
 
 from pymilvus.grpc_gen import common_pb2, milvus_pb2
 
@@ -23,13 +30,27 @@ def _pairs(d: dict[str, str]) -> list[common_pb2.KeyValuePair]:
 
 
 class Indexes:
-    def __init__(self, collections: Collections, datacoord: Caller, querycoord: Caller, names: NameRules):
+    def __init__(self, collections: Collections, datacoord: Caller, querycoord: Caller, names: NameRules,
+                 metric_ttl: float = 3.0):
         self._collections = collections
         self._datacoord = datacoord
         self._querycoord = querycoord
         self._names = names
+        self._metric_ttl = metric_ttl
+        self._metrics: dict[tuple[int, str], tuple[float, str]] = {}  # (collection, field) -> (expiry, metric)
+        self._metrics_lock = threading.Lock()
+
+    def _forget_metrics(self) -> None:
+        with self._metrics_lock:
+            self._metrics.clear()
 
     def create(self, db: str, request: milvus_pb2.CreateIndexRequest) -> None:
+        try:
+            self._create(db, request)
+        finally:
+            self._forget_metrics()
+
+    def _create(self, db: str, request: milvus_pb2.CreateIndexRequest) -> None:
         coll = self._collections.get(db, request.collection_name)
         fld = coll.schema.get_field(request.field_name)
         if fld is None or fld.is_dynamic:
@@ -85,6 +106,12 @@ class Indexes:
                                                         total_rows=info.total_rows)
 
     def drop(self, db: str, request: milvus_pb2.DropIndexRequest) -> None:
+        try:
+            self._drop(db, request)
+        finally:
+            self._forget_metrics()
+
+    def _drop(self, db: str, request: milvus_pb2.DropIndexRequest) -> None:
         coll = self._collections.get(db, request.collection_name)
         try:
             infos = self._describe(coll, request.index_name, request.field_name)
@@ -104,6 +131,7 @@ class Indexes:
 
     def alter(self, db: str, request: milvus_pb2.AlterIndexRequest) -> None:
         coll = self._collections.get(db, request.collection_name)
+        self._forget_metrics()
         self._datacoord("AlterIndex", datacoord_pb2.AlterIndexRequest(
             collectionID=coll.id, index_name=request.index_name, params=request.extra_params,
             delete_keys=request.delete_keys))
@@ -121,17 +149,29 @@ class Indexes:
             if len(vectors) != 1:
                 return requested
             name = vectors[0].name
-        try:
-            infos = self._describe(coll, "", name)
-        except errors.MilvusError as exc:
-            if exc.code == errors.IndexNotFound.code:
-                return requested
-            raise
-        params = {p.key: p.value for p in infos[0].index_params}
-        indexed = params.get("metric_type", "")
+        indexed = self._index_metric(coll, name)
         if not indexed:
             return requested
         if requested and requested.upper() != indexed:
             raise errors.ParameterInvalid(f"metric type not match: invalid parameter[expected={indexed}]"
                                           f"[actual={requested.upper()}]")
+        return indexed
+
+    def _index_metric(self, coll: Collection, field_name: str) -> str:
+        """The metric of the field's index ('' without one); found ones cached (see above)."""
+        key, now = (coll.id, field_name), time.monotonic()
+        with self._metrics_lock:
+            cached = self._metrics.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        try:
+            infos = self._describe(coll, "", field_name)
+        except errors.MilvusError as exc:
+            if exc.code == errors.IndexNotFound.code:
+                return ""
+            raise
+        indexed = {p.key: p.value for p in infos[0].index_params}.get("metric_type", "")
+        if indexed:
+            with self._metrics_lock:
+                self._metrics[key] = (now + self._metric_ttl, indexed)
         return indexed

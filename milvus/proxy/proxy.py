@@ -22,12 +22,14 @@ from milvus.mq import MQ
 from milvus.proxy.callers import Caller
 from milvus.proxy.channel_writer import ChannelWriter
 from milvus.proxy.collections import Collections
+from milvus.proxy.compaction import Compactions
 from milvus.proxy.ddl import Ddl, RootCoordCaller
 from milvus.proxy.dml import Dml
 from milvus.proxy.dql import Dql, DqlParams
 from milvus.proxy.indexes import Indexes
 from milvus.proxy.load import Loads
 from milvus.proxy.meta_cache import MetaCache
+from milvus.proxy.quota import QuotaCenter, QuotaParams
 from milvus.proxy.validate import NameRules
 from milvus.rpc.health import component_states, unhealthy_reason
 
@@ -45,6 +47,7 @@ class ProxyParams:
     time_tick_interval: float = 0.2
     default_partition: str = "_default"
     dql: DqlParams = DqlParams()
+    quota: QuotaParams = QuotaParams()
 
     @classmethod
     def from_config(cls, config: Config, deploy_mode: str = "STANDALONE") -> ProxyParams:
@@ -54,6 +57,7 @@ class ProxyParams:
             default_partition=config["common.defaultPartitionName"],
             dql=DqlParams(graceful_time_ms=config["common.gracefulTime"],
                           retention_seconds=config["common.retentionDuration"], max_topk=config["proxy.maxTopK"]),
+            quota=QuotaParams.from_config(config),
         )
 
 
@@ -67,6 +71,7 @@ class DataPath:
     dql: Dql
     loads: Loads
     indexes: Indexes
+    compactions: Compactions
 
 
 class Proxy:
@@ -97,13 +102,16 @@ class Proxy:
         root = Caller(rootcoord, "rootcoord")
         data = Caller(datacoord, "datacoord")
         query = Caller(querycoord, "querycoord")
-        writer = ChannelWriter(mq, self.alloc_timestamp, interval=self.params.time_tick_interval, source_id=node_id)
+        writer = ChannelWriter(mq, self.alloc_timestamp, self._report_time_tick,
+                               interval=self.params.time_tick_interval, source_id=node_id)
         collections = Collections(self.cache, data, self.params.default_partition, on_channels=writer.activate)
         indexes = Indexes(collections, data, query, self.names)
         dql = Dql(collections, query, querynode, writer, self.alloc_timestamp, self.params.dql,
                   search_metric=indexes.search_metric)
-        dml = Dml(collections, root, data, writer, mq.max_message_size, dql.matching_pks)
-        return DataPath(collections, writer, dml, dql, Loads(collections, data, query, writer), indexes)
+        dml = Dml(collections, root, data, writer, mq.max_message_size, dql.matching_pks,
+                  quota=QuotaCenter(self.params.quota, data))
+        return DataPath(collections, writer, dml, dql, Loads(collections, data, query, writer), indexes,
+                        Compactions(collections, data))
 
     @property
     def data(self) -> DataPath:
@@ -170,6 +178,9 @@ class Proxy:
     def alloc_timestamp(self) -> int:
         return self._rootcoord("AllocTimestamp", rootcoord_pb2.AllocTimestampRequest(count=1)).timestamp
 
+    def _report_time_tick(self, tick: rootcoord_pb2.ChannelTimeTickMsg) -> None:
+        self._rootcoord("UpdateChannelTimeTick", tick)
+
     def loaded_percentages(self, collection_ids: list[int]) -> dict[int, int]:
         """Loading progress (percent) of the loaded ones among ``collection_ids``."""
         return self._data.loads.loaded_percentages(collection_ids) if self._data is not None else {}
@@ -192,3 +203,10 @@ class Proxy:
         db = request.db_name or DEFAULT_DB
         self.cache.invalidate(db, [request.collectionName, *request.aliases], request.collectionID)
         return errors.OK
+
+    def GetChannelTimeTick(self, request: proxy_pb2.GetChannelTimeTickRequest) -> proxy_pb2.GetChannelTimeTickResponse:
+        """A fresh time tick (the root coordinator asks: a reader waits on a merged tick)."""
+        try:
+            return proxy_pb2.GetChannelTimeTickResponse(status=errors.OK, tick=self.data.writer.fresh_tick())
+        except Exception as exc:  # noqa: BLE001 - answered as a status
+            return errors.error_response(proxy_pb2.GetChannelTimeTickResponse, exc)

@@ -8,12 +8,18 @@ read goes to the next replica.  When none answered, the leaders are asked for ag
 coordinator moves channels off dead nodes) until ``retry_timeout`` has passed; the last
 error is raised then.  Errors about the request itself (a bad filter, an unloaded partition),
 an unloaded or still loading collection are raised at once.
+
+The leader lists are cached per collection (``cache_ttl`` seconds at most, so new replicas
+and moved leaders are picked up), and dropped as soon as a send fails: a leader that moved
+(query node balancing) answers a retriable error, and the read is then resolved again from
+the coordinator and retried at once before any waiting.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,15 +57,42 @@ class ReplicaSelector:
 
     def __init__(self, shard_leaders: Callable[[int], querycoord_pb2.GetShardLeadersResponse],
                  retry_timeout: float = 10.0, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, cache_ttl: float = 5.0):
         self._shard_leaders = shard_leaders
         self._retry_timeout = retry_timeout
         self._clock = clock
         self._sleep = sleep
         self._round_robin = itertools.count()
+        self._cache_ttl = cache_ttl
+        self._cache: dict[int, tuple[float, list[list[Leader]]]] = {}  # collection id -> (expiry, replicas)
+        self._lock = threading.Lock()
+
+    def invalidate(self, collection_id: int | None = None) -> None:
+        """Forget the cached leaders of one collection (all when None)."""
+        with self._lock:
+            if collection_id is None:
+                self._cache.clear()
+            else:
+                self._cache.pop(collection_id, None)
 
     def replicas(self, collection_id: int, collection_name: str) -> list[list[Leader]]:
         """The serving replicas, each as its shard leaders, in the order to try them."""
+        return self._resolve(collection_id, collection_name)[0]
+
+    def _resolve(self, collection_id: int, collection_name: str) -> tuple[list[list[Leader]], bool]:
+        """The replicas in the order to try them, and whether they were just asked for (not cached)."""
+        now = self._clock()
+        with self._lock:
+            cached = self._cache.get(collection_id)
+        fresh = cached is None or cached[0] <= now
+        replicas = self._fetch(collection_id, collection_name) if fresh else cached[1]  # type: ignore[index]
+        if fresh and self._cache_ttl > 0:
+            with self._lock:
+                self._cache[collection_id] = (now + self._cache_ttl, replicas)
+        start = next(self._round_robin) % len(replicas)
+        return replicas[start:] + replicas[:start], fresh
+
+    def _fetch(self, collection_id: int, collection_name: str) -> list[list[Leader]]:
         response = self._shard_leaders(collection_id)
         replicas = []
         for replica in response.replicas:
@@ -70,8 +103,7 @@ class ReplicaSelector:
                 replicas.append([Leader(n, a, tuple(c)) for n, (a, c) in sorted(by_node.items())])
         if not replicas:
             raise errors.CollectionNotLoaded(f"collection not loaded[collection={collection_name}]")
-        start = next(self._round_robin) % len(replicas)
-        return replicas[start:] + replicas[:start]
+        return replicas
 
     def fan_out(self, collection_id: int, collection_name: str, send: Callable[[Leader], Any]) -> list[Any]:
         """One answer per shard leader of the first replica that answered completely."""
@@ -79,15 +111,21 @@ class ReplicaSelector:
         backoff = _FIRST_BACKOFF
         while True:
             last: BaseException | None = None
+            fresh = True
             try:
-                for replica in self.replicas(collection_id, collection_name):
+                replicas, fresh = self._resolve(collection_id, collection_name)
+                for replica in replicas:
                     try:
                         return [send(leader) for leader in replica]
                     except errors.MilvusError as exc:
                         if not retriable(exc):
                             raise
+                        # the leaders may have moved: the next read asks the coordinator again
+                        self.invalidate(collection_id)
                         log.info("replica of collection %s failed (%s); trying another", collection_name, exc)
                         last = exc
+                if not fresh:
+                    continue  # the cached leaders were stale: resolve again and retry at once
             except errors.MilvusError as exc:
                 # the leader list itself: only "a channel has no serving leader" is worth waiting for
                 # (not loaded, still loading and request errors are answered at once)

@@ -361,12 +361,24 @@ class MilvusServiceAdapter:
         request = _with_db(request, call)
         return self._proxy.data.indexes.progress(request.db_name, request)
 
+    # ---- compaction (milvus.proxy.compaction) ---------------------------------------
+
+    def ManualCompaction(self, request: milvus_pb2.ManualCompactionRequest, call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        return self._proxy.data.compactions.manual(request.db_name, request)
+
+    def GetCompactionState(self, request: milvus_pb2.GetCompactionStateRequest, call: CallInfo = NO_CALL_INFO):
+        return self._proxy.data.compactions.state(request)
+
+    def GetCompactionStateWithPlans(self, request: milvus_pb2.GetCompactionPlansRequest,
+                                    call: CallInfo = NO_CALL_INFO):
+        return self._proxy.data.compactions.plans(request)
+
     # ---- search and query -----------------------------------------------------------
 
     def Search(self, request: milvus_pb2.SearchRequest, call: CallInfo = NO_CALL_INFO):
-        request = _with_db(request, call)
-        return self._proxy.data.dql.search(request.db_name, request)
+        # the database passed along, the request not copied (its query vectors can be large)
+        return self._proxy.data.dql.search(request.db_name or call.db_name or DEFAULT_DB, request)
 
     def Query(self, request: milvus_pb2.QueryRequest, call: CallInfo = NO_CALL_INFO):
-        request = _with_db(request, call)
-        return self._proxy.data.dql.query(request.db_name, request)
+        return self._proxy.data.dql.query(request.db_name or call.db_name or DEFAULT_DB, request)

@@ -32,11 +32,13 @@ class NodeDist:
     sealed: dict[tuple[int, int], str] = field(default_factory=dict)  # (collection, segment) -> channel
     # (collection, segment) -> the index builds the node searches that sealed segment with
     index_builds: dict[tuple[int, int], frozenset[int]] = field(default_factory=dict)
+    tsafe: dict[tuple[int, str], int] = field(default_factory=dict)  # (collection, channel) -> tsafe
 
     @classmethod
     def from_proto(cls, node_id: int, resp: querynode_pb2.GetDataDistributionResponse) -> NodeDist:
         dist = cls(node_id)
         dist.channels = {(c.collectionID, c.channel_name) for c in resp.channels}
+        dist.tsafe = {(c.collectionID, c.channel_name): c.tsafe for c in resp.channels}
         dist.sealed = {(s.collectionID, s.id): s.channel for s in resp.segments if s.sealed}
         dist.index_builds = {(s.collectionID, s.id): frozenset(s.index_build_ids) for s in resp.segments if s.sealed}
         return dist

@@ -24,7 +24,7 @@ from milvus import errors
 from milvus._proto import internal_pb2, querycoord_pb2, querynode_pb2
 from milvus.kv.base import KV
 from milvus.metastore.querycoord_catalog import QueryCoordCatalog
-from milvus.querycoord import checker
+from milvus.querycoord import balance, checker
 from milvus.querycoord.checker import Loaded, NodeDist
 from milvus.querycoord.meta import LoadMeta
 from milvus.querycoord.target import TargetManager, check
@@ -55,7 +55,7 @@ class QueryCoord:
     name = "querycoord"
 
     def __init__(self, kv: KV, *, datacoord: Any, rootcoord: Any, alloc_id: Callable[[int], int],
-                 check_interval: float = 1.0, node_id: int = 0):
+                 check_interval: float = 1.0, node_id: int = 0, auto_balance: bool = True):
         self._meta = LoadMeta(QueryCoordCatalog(kv))
         self._targets = TargetManager(datacoord, rootcoord)
         self._alloc_id = alloc_id
@@ -73,6 +73,8 @@ class QueryCoord:
         self._progress: dict[int, int] = {}  # percent of the target served
         self._ready: set[int] = set()  # collections whose whole target was served once
         self._last_dist: dict[int, NodeDist] = {}
+        # moves channels between the query nodes of a replica (scale-out, scale-in): balance.py
+        self._balancer = balance.Balancer(grace=max(1.0, 2 * check_interval)) if auto_balance else None
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -148,6 +150,19 @@ class QueryCoord:
             dist[node.node_id] = NodeDist.from_proto(node.node_id, resp)
         return dist
 
+    def _stopping(self, alive: list[int]) -> set[int]:
+        """The query nodes stopping gracefully (their state says STOPPING): their channels move."""
+        out = set()
+        for node_id in alive:
+            node = self._node(node_id)
+            try:
+                if node is not None and node.client.GetComponentStates(
+                        internal_pb2.GetComponentStatesRequest()).state.state == internal_pb2.STOPPING:
+                    out.add(node_id)
+            except Exception:  # noqa: BLE001 - an unreachable node is handled as a dead one
+                continue
+        return out
+
     def _loaded(self, refresh: bool) -> list[Loaded]:
         out = []
         for info in self._meta.collections():
@@ -165,15 +180,29 @@ class QueryCoord:
         update load states."""
         with self._round_lock:
             alive = self._node_ids()
+            stopping = self._stopping(alive) if self._balancer is not None else set()
+            with self._state_lock:  # nodes that answered last round (a killed one may not have expired yet)
+                reachable = set(self._last_dist) & set(alive)
             collections = self._loaded(refresh=True)
             for coll in collections:
                 if coll.target is not None:
                     fixed = checker.fix_replicas(coll.replicas, coll.target.channels, alive)
                     if fixed:
                         self._meta.put_replicas(fixed)
+                    if self._balancer is not None:  # a joining node becomes a member (scale-out)
+                        adopted = balance.adopt_free_nodes(self._meta.replicas(coll.info.collectionID),
+                                                           reachable, stopping)
+                        if adopted:
+                            self._meta.put_replicas(adopted)
             collections = self._loaded(refresh=False)
             dist = self._distribution()
-            for task in checker.check(collections, dist):
+            tasks = checker.check(collections, dist)
+            if self._balancer is not None:
+                tasks, switched = self._balancer.step(collections, dist, alive, stopping, tasks)
+                if switched:  # a move's target serves its channel now: it leads it
+                    self._meta.put_replicas(switched)
+                    log.info("shard leaders moved: %s", [(r.id, checker.leaders(r)) for r in switched])
+            for task in tasks:
                 self._run(task)
             dist = self._distribution()
             for coll in collections:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from pymilvus.grpc_gen import common_pb2, schema_pb2
 from milvus import errors
 from milvus._proto import datacoord_pb2, internal_pb2, querynode_pb2
 from milvus.binlog import read_delta_log, read_insert_log
+from milvus.index.memory import release_free_memory
 from milvus.mq.base import MQ
 from milvus.querynode.collection import CollectionState
 from milvus.querynode.deletes import ALL_PARTITIONS
@@ -29,13 +31,14 @@ from milvus.querynode.filters import FilterCompiler
 from milvus.querynode.indexes import load_segment_indexes
 from milvus.querynode.pipeline import ChannelConsumer
 from milvus.querynode.query import count, query
-from milvus.querynode.read import ReadSet, SegmentRows, output_table, prepare_read, table_to_ipc
+from milvus.querynode.read import FilterCache, ReadSet, SegmentRows, output_table, prepare_read, table_to_ipc
 from milvus.querynode.search import make_plan, search
 from milvus.querynode.segments import SealedSegment
 from milvus.querynode.shard import Shard
 from milvus.rpc.answers import rpc_answers
 from milvus.schema import CollectionSchemaModel, arrow_to_ids
 from milvus.storage.base import ObjectStorage
+from milvus.util.tracing import NO_TRACING, Tracing
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,7 @@ SERVICE = querynode_pb2.DESCRIPTOR.services_by_name["QueryNode"]
 
 _answers = rpc_answers(
     SERVICE,
-    ready=lambda self: self._state == internal_pb2.HEALTHY,
+    ready=lambda self: self._state == internal_pb2.HEALTHY or self._draining,  # serves while draining
     not_ready=lambda self: f"service not ready[querynode {self.node_id}]",
     log=log,
 )
@@ -87,19 +90,23 @@ class QueryNode:
 
     def __init__(self, node_id: int, mq: MQ, storage: ObjectStorage, *,
                  filter_compiler: FilterCompiler | None = None, read_timeout: float = 10.0,
-                 subscription_prefix: str = "by-dev", local_dir: Path | None = None):
+                 subscription_prefix: str = "by-dev", local_dir: Path | None = None,
+                 tracing: Tracing = NO_TRACING):
         """``local_dir`` holds the files of disk-resident indexes while they are mapped (the
-        system's temporary directory when None)."""
+        system's temporary directory when None); ``tracing`` spans the applying of traced
+        DML envelopes."""
         self.node_id = node_id
+        self._tracing = tracing
         self._local_dir = local_dir
         self._mq = mq
         self._storage = storage
-        self._filter_compiler = filter_compiler
+        self._filter_compiler = FilterCache(filter_compiler) if filter_compiler is not None else None
         self._read_timeout = read_timeout
         self._subscription_prefix = subscription_prefix
         self._lock = threading.Lock()
         self._collections: dict[int, CollectionState] = {}
         self._state = internal_pb2.INITIALIZING
+        self._draining = False  # STOPPING but still serving while the coordinator moves channels away
 
     # ---- lifetime ------------------------------------------------------------------------
 
@@ -110,16 +117,38 @@ class QueryNode:
 
     def stop(self) -> None:
         self._state = internal_pb2.STOPPING
+        self._draining = False
         with self._lock:
             collections, self._collections = list(self._collections.values()), {}
         for state in collections:
             for channel in state.shards():
                 self._drop_shard(state, channel, unsubscribe=False)
 
+    def drain(self, timeout: float) -> bool:
+        """Graceful stop (scale-in): say STOPPING (``GetComponentStates``), so that the query
+        coordinator moves what this node serves to other nodes while it goes on serving, and
+        wait until nothing is served here any more (at most ``timeout`` seconds); True when
+        drained.  The coordinator lets go of channels that have nowhere to go."""
+        self._draining = True
+        self._state = internal_pb2.STOPPING
+        deadline = time.monotonic() + timeout
+        waiter = threading.Event()
+        while True:
+            with self._lock:
+                if not self._collections:
+                    return True
+            if time.monotonic() >= deadline:
+                log.warning("querynode %d stops with data still served (not moved within %.1fs)", self.node_id,
+                            timeout)
+                return False
+            waiter.wait(0.1)
+
     def health(self) -> tuple[bool, dict[str, Any]]:
         with self._lock:
-            loaded = len(self._collections)
-        return self._state == internal_pb2.HEALTHY, {"node_id": self.node_id, "collections": loaded}
+            states = list(self._collections.values())
+        channels = sum(state.is_watched(ch) for state in states for ch in state.shards())
+        return self._state == internal_pb2.HEALTHY, {"node_id": self.node_id, "collections": len(states),
+                                                     "channels": channels}
 
     # ---- helpers -------------------------------------------------------------------------
 
@@ -181,7 +210,7 @@ class QueryNode:
                 positions[segment.id] = segment.dml_position
         position = info.seek_position if info.HasField("seek_position") else None
         consumer = ChannelConsumer(self._mq, shard, state.schema, self._subscription(info.channelName), position,
-                                   positions)
+                                   positions, tracing=self._tracing)
         consumer.start()
         state.set_consumer(info.channelName, consumer)
         log.info("querynode %d watches %s from %s", self.node_id, info.channelName,
@@ -206,6 +235,7 @@ class QueryNode:
         # deletes first: a sealed segment must never serve rows an L0 delete already hides
         for info in sorted(request.segments, key=lambda s: not _is_l0(s)):
             self._load_segment(state, info, indexes.get(info.id, []))
+        release_free_memory()  # the read buffers and index files are garbage now
         return errors.OK
 
     def _read_segment(self, state: CollectionState, shard: Shard, info: datacoord_pb2.SegmentInfo) -> pa.Table:
@@ -245,9 +275,13 @@ class QueryNode:
         table = self._read_segment(state, shard, info)
         segment = SealedSegment(info.id, state.collection_id, info.partition_id, info.insert_channel, table)
         segment.set_indexes(load_segment_indexes(self._storage, index_infos, segment.num_rows, {}, self._local_dir))
-        shard.add_sealed(segment)
-        log.info("querynode %d loaded segment %d (%d rows, index builds %s) of %s", self.node_id, info.id,
-                 table.num_rows, sorted(i.build_id for i in segment.indexes.values()), info.insert_channel)
+        if not shard.add_sealed(segment, replaces=info.compaction_from):
+            log.info("querynode %d skips segment %d: a compaction result it serves replaced it", self.node_id,
+                     info.id)
+            return
+        log.info("querynode %d loaded segment %d (%d rows, index builds %s) of %s%s", self.node_id, info.id,
+                 table.num_rows, sorted(i.build_id for i in segment.indexes.values()), info.insert_channel,
+                 f" replacing {list(info.compaction_from)}" if info.compaction_from else "")
 
     def _read(self, path: str) -> bytes:
         try:

@@ -2,9 +2,14 @@
 
 It consumes the pchannel from the watch's seek position (the message after it), keeps the
 envelopes of its vchannel (inserts into growing segments, deletes into the delete buffer)
-and advances the shard's tsafe with every envelope (``safe_ts``) — time ticks and other
-vchannels' envelopes included, since timestamps on a pchannel never go backwards.  A
-malformed message is logged and skipped; it never stops the consumer.
+and advances the shard's tsafe with the merged time ticks only (``safe_ts``): several proxies
+write one pchannel, so a DML envelope at T says nothing about another proxy's older writes
+still in flight; the root coordinator's merged tick at T says every write <= T arrived
+(docs/datapath.md "Time ticks").  A malformed message is logged and skipped; it never stops
+the consumer.
+
+An envelope carrying its writer's trace context is applied under a ``querynode.ApplyInsert``
+/ ``ApplyDelete`` span, child of the proxy's span; without one (tracing off) nothing is added.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from milvus.mq.base import MQ, Consumer, MessageID, MQError, Position
 from milvus.querynode.deletes import ALL_PARTITIONS
 from milvus.querynode.shard import Shard
 from milvus.schema import CollectionSchemaModel, ids_to_arrow, ipc_to_batch
+from milvus.util.tracing import NO_TRACING, Tracing
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +38,11 @@ def physical_channel(vchannel: str) -> str:
 
 
 def safe_ts(envelope: msgstream_pb2.Envelope) -> int:
-    """What an envelope proves arrived: everything up to a time tick's timestamp, but only
-    what is older than a DML envelope's ``end_ts`` — the other envelopes of the same request
-    (an upsert's insert after its delete, other segments) share that timestamp and may follow."""
+    """What an envelope proves arrived: everything up to a (merged) time tick's timestamp;
+    nothing for a DML envelope (0), whose writer is only one of the pchannel's proxies."""
     if envelope.kind == msgstream_pb2.TIME_TICK:
         return envelope.end_ts
-    return max(envelope.end_ts - 1, 0)
+    return 0
 
 
 class ChannelConsumer:
@@ -45,10 +50,12 @@ class ChannelConsumer:
 
     def __init__(self, mq: MQ, shard: Shard, schema: CollectionSchemaModel, subscription: str,
                  position: internal_pb2.MsgPosition | None,
-                 segment_positions: dict[int, internal_pb2.MsgPosition] | None = None):
+                 segment_positions: dict[int, internal_pb2.MsgPosition] | None = None,
+                 tracing: Tracing = NO_TRACING):
         """``segment_positions``: per segment, the last message whose rows of that segment are
         already served (loaded from its binlogs): its replayed rows up to there are skipped."""
         self._mq = mq
+        self._tracing = tracing
         self._skip_until: dict[int, MessageID] = {
             seg: mq.id_from_bytes(pos.msg_id) for seg, pos in (segment_positions or {}).items() if pos.msg_id}
         self._shard = shard
@@ -114,11 +121,21 @@ class ChannelConsumer:
         mine = vchannel == self._shard.channel or (not vchannel and envelope.kind != msgstream_pb2.TIME_TICK
                                                      and self._body_channel(envelope) == self._shard.channel)
         if mine:
-            if envelope.kind == msgstream_pb2.INSERT:
+            if envelope.trace_context:
+                self._apply_traced(envelope, msg_id)
+            elif envelope.kind == msgstream_pb2.INSERT:
                 self._insert(envelope.insert, msg_id)
             elif envelope.kind == msgstream_pb2.DELETE:
                 self._delete(envelope.delete)
         self._shard.tsafe.advance(safe_ts(envelope))
+
+    def _apply_traced(self, envelope: msgstream_pb2.Envelope, msg_id: MessageID | None) -> None:
+        if envelope.kind == msgstream_pb2.INSERT:
+            with self._tracing.message_span("querynode.ApplyInsert", envelope.trace_context):
+                self._insert(envelope.insert, msg_id)
+        elif envelope.kind == msgstream_pb2.DELETE:
+            with self._tracing.message_span("querynode.ApplyDelete", envelope.trace_context):
+                self._delete(envelope.delete)
 
     @staticmethod
     def _body_channel(envelope: msgstream_pb2.Envelope) -> str:

@@ -3,7 +3,11 @@ request may see (MVCC visibility at T, the filter, the primary keys asked for)."
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -16,13 +20,31 @@ from milvus.querynode.deletes import visible_mask
 from milvus.querynode.filters import FilterCompiler, compile_filter, evaluate
 from milvus.querynode.indexes import filter_indexes
 from milvus.querynode.segments import SegmentView
-from milvus.schema import CollectionSchemaModel, ids_to_arrow
+from milvus.schema import TIMESTAMP_FIELD, CollectionSchemaModel, ids_to_arrow
 
 
 @dataclass
 class SegmentRows:
     view: SegmentView
-    mask: np.ndarray  # rows the request may see
+    mask: np.ndarray  # rows the request may see (read-only when shared: ``every_row``)
+    visible: int | None = None  # how many rows ``mask`` keeps, when known
+
+
+def every_row(view: SegmentView) -> np.ndarray:
+    """An all-True mask over the view's rows, built once per segment and shared (read-only)."""
+    def ones(n: int) -> np.ndarray:
+        mask = np.ones(n, dtype=bool)
+        mask.flags.writeable = False
+        return mask
+    return view.derived("every_row", lambda t: ones(t.num_rows), lambda a, b: ones(len(a) + len(b)))
+
+
+def _max_ts(view: SegmentView) -> int:
+    """The newest row timestamp of the view (cached on the segment)."""
+    def build(t: pa.Table) -> int:
+        newest = pc.max(t.column(TIMESTAMP_FIELD)).as_py() if t.num_rows else None
+        return int(newest or 0)
+    return view.derived("max_ts", build, max)
 
 
 @dataclass
@@ -30,6 +52,35 @@ class ReadSet:
     read_ts: int
     schema: CollectionSchemaModel
     segments: list[SegmentRows]
+
+
+class FilterCache:
+    """A ``FilterCompiler`` that remembers the last ``capacity`` filters compiled without
+    template values (a row filter is a pure function of the rows: reusable by every read).
+    An entry is only reused for the very schema object it was compiled for."""
+
+    def __init__(self, compiler: FilterCompiler, capacity: int = 256):
+        self._compiler = compiler
+        self._capacity = capacity
+        self._items: OrderedDict[tuple[int, str], tuple[CollectionSchemaModel, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, schema: CollectionSchemaModel, expr: str, template_values: Mapping[str, Any]) -> Any:
+        if template_values:
+            return self._compiler(schema, expr, template_values)
+        key = (id(schema), expr)
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None and item[0] is schema:
+                self._items.move_to_end(key)
+                return item[1]
+        compiled = self._compiler(schema, expr, template_values)
+        with self._lock:
+            self._items[key] = (schema, compiled)
+            self._items.move_to_end(key)
+            while len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+        return compiled
 
 
 def read_timestamp(state: CollectionState, channels: list[str], guarantee_ts: int, travel_ts: int,
@@ -76,10 +127,13 @@ def prepare_read(state: CollectionState, req: querynode_pb2.ShardRequest, compil
             view = segment.view()
             if not view.num_rows:
                 continue
-            pks = view.pk(pk_name)
-            ts = view.ts()
             latest = deletes.latest(read_ts, segment.partition_id) if len(deletes) else None
-            mask = visible_mask(pks, ts, read_ts, latest)
+            if latest is None and wanted_pks is None and row_filter is None and _max_ts(view) <= read_ts:
+                # every row visible (the usual search of a sealed segment): no per-row work
+                out.append(SegmentRows(view, every_row(view), view.num_rows))
+                continue
+            pks = view.pk(pk_name)
+            mask = visible_mask(pks, view.ts(), read_ts, latest)
             if wanted_pks is not None and mask.any():
                 mask &= pc.is_in(pks, value_set=wanted_pks).to_numpy(zero_copy_only=False)
             if row_filter is not None and mask.any():

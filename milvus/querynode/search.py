@@ -114,8 +114,13 @@ def _segment_candidates(plan: SearchPlan, rows: SegmentRows) -> list[tuple[np.nd
     """Per query (keys, row offsets) of the segment's best rows: from its index when it has
     one for the field and metric, else exactly (every row tied with the k-th kept so the
     final tie order, by primary key, is exact)."""
-    mask = rows.mask & rows.view.vector_valid(plan.field)
-    visible = int(mask.sum())
+    view, name = rows.view, plan.field.name
+    if rows.visible is not None and view.derived(("no_null_vectors", name), lambda t: t.column(name).null_count == 0,
+                                                  lambda a, b: a and b):
+        mask, visible = rows.mask, rows.visible  # no null vector to leave out: the mask as it is
+    else:
+        mask = rows.mask & view.vector_valid(plan.field)
+        visible = int(mask.sum())
     if not visible:
         return []
     index = _usable_index(plan, rows, visible)
@@ -152,6 +157,7 @@ def _exact_candidates(plan: SearchPlan, rows: SegmentRows, mask: np.ndarray,
 
 
 _BLOCK = 256
+_NO_KEY = np.iinfo(np.int64).min  # a missing candidate's key in the duplicate check
 
 
 def smallest(row: np.ndarray, k: int) -> np.ndarray:
@@ -183,7 +189,102 @@ def smallest(row: np.ndarray, k: int) -> np.ndarray:
     return cand[np.isfinite(row[cand])]
 
 
+def _matrix_index(plan: SearchPlan, rows: SegmentRows):
+    """The segment's index when ``_index_matrix`` may ask it (no range search, a known count of
+    visible rows, no null vector), else None."""
+    if plan.radius is not None or plan.range_filter is not None or isinstance(plan.queries, list):
+        return None
+    view, name = rows.view, plan.field.name
+    if rows.visible is None or not view.derived(("no_null_vectors", name),
+                                                lambda t: t.column(name).null_count == 0, lambda a, b: a and b):
+        return None
+    return _usable_index(plan, rows, rows.visible)
+
+
+def _index_matrix(plan: SearchPlan, rows: SegmentRows, index) -> tuple[np.ndarray, np.ndarray] | None:
+    """(rank keys, row offsets), both (nq, k), of the segment's index answering every query in
+    full (nothing for the exact search to make up); None when it cannot."""
+    n = rows.view.num_rows
+    k = min(plan.topk, rows.visible)
+    scores, labels = index.search(plan.queries, k, plan.params, None if rows.visible == n else rows.mask)
+    if (labels < 0).any() and not index.exact:
+        return None  # the index missed rows the filter allows: the general path answers exactly
+    keys = distance.rank_key(scores.astype(np.float32, copy=False), plan.metric).astype(np.float32, copy=False)
+    if (labels < 0).any():
+        keys = keys.copy()
+        keys[labels < 0] = np.inf
+    return keys, labels
+
+
+def _search_matrices(plan: SearchPlan, segments: list[SegmentRows], pk_name: str) -> SearchHits | None:
+    """``search`` for the usual case, with no loop over queries: every segment answered by its
+    index (``_index_matrix``), integer primary keys, no key twice among a query's candidates."""
+    if not segments:
+        return None
+    seg_pks = []
+    for rows in segments:
+        pk = rows.view.pk(pk_name)
+        if not pa.types.is_integer(pk.type) or pk.null_count:
+            return None
+        seg_pks.append(np.asarray(pk.to_numpy(zero_copy_only=False)))
+    indexes = [_matrix_index(plan, rows) for rows in segments]
+    if any(index is None for index in indexes):
+        return None  # decided before any search runs: no index search is wasted
+    found = []
+    for rows, index in zip(segments, indexes, strict=True):
+        got = _index_matrix(plan, rows, index)
+        if got is None:
+            return None
+        found.append(got)
+    nq = plan.nq
+    if len(found) == 1:
+        keys, offsets = found[0]
+        seg = None
+        pks = seg_pks[0][offsets] if offsets.min(initial=0) >= 0 else \
+            np.where(offsets >= 0, seg_pks[0][np.maximum(offsets, 0)], 0)
+    else:
+        keys = np.concatenate([f[0] for f in found], axis=1)
+        offsets = np.concatenate([f[1] for f in found], axis=1)
+        seg = np.concatenate([np.full(f[1].shape, s, dtype=np.int64) for s, f in enumerate(found)], axis=1)
+        pks = np.concatenate([np.where(f[1] >= 0, seg_pks[s][np.maximum(f[1], 0)], 0)
+                              for s, f in enumerate(found)], axis=1)
+    pks = pks.astype(np.int64, copy=False)
+    finite = np.isfinite(keys)
+    all_finite = bool(finite.all())
+    if keys.shape[1] > 1:  # one hit per key: the general path when a query has a key twice
+        by_pk = np.sort(pks if all_finite else np.where(finite, pks, _NO_KEY), axis=1)
+        twice = by_pk[:, 1:] == by_pk[:, :-1]
+        if not all_finite:
+            twice &= by_pk[:, 1:] != _NO_KEY
+        if twice.any():
+            return None
+    order = np.lexsort((pks, keys), axis=-1)  # best first, ties by primary key
+    if all_finite and keys.shape[1] <= plan.topk:  # every candidate is a hit
+        topks = np.full(nq, keys.shape[1], dtype=np.int64)
+        pick = order.reshape(-1)
+        rows_of = np.repeat(np.arange(nq), keys.shape[1])
+    else:
+        counts = finite.sum(axis=1)
+        topks = np.minimum(counts, plan.topk).astype(np.int64)
+        keep = np.arange(keys.shape[1])[None, :] < topks[:, None]  # inf sorts last: hits are a prefix
+        pick = order[keep]
+        rows_of = np.repeat(np.arange(nq), topks)
+    keys_out = keys[rows_of, pick]
+    scores = -keys_out if distance.positively_related(plan.metric) else keys_out
+    return SearchHits(
+        pks=pa.array(pks[rows_of, pick]),
+        scores=np.asarray(scores, dtype=np.float32),
+        topks=topks,
+        segment_rows=segments,
+        segment=np.zeros(len(pick), dtype=np.int64) if seg is None else seg[rows_of, pick],
+        offset=offsets[rows_of, pick].astype(np.int64, copy=False),
+    )
+
+
 def search(plan: SearchPlan, segments: list[SegmentRows], pk_name: str) -> SearchHits:
+    fast = _search_matrices(plan, segments, pk_name)
+    if fast is not None:
+        return fast
     per_query: list[list[tuple[np.ndarray, np.ndarray, int]]] = [[] for _ in range(plan.nq)]
     for s, rows in enumerate(segments):
         for q, (keys, offsets) in enumerate(_segment_candidates(plan, rows)):

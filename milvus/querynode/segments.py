@@ -12,10 +12,13 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from pymilvus.grpc_gen import schema_pb2
 
 from milvus.querynode.distance import DenseVectors
 from milvus.querynode.vectors import SparseMatrix, dense_matrix, sparse_matrix, valid_rows
 from milvus.schema import TIMESTAMP_FIELD, FieldInfo
+from milvus.schema.model import FIELD_ID_KEY
+from milvus.schema.vectors import one_array
 
 # a growing segment folds its batches into one once it holds this many
 _MAX_CHUNKS = 16
@@ -66,7 +69,7 @@ def _concat_sparse(a: tuple[SparseMatrix, np.ndarray], b: tuple[SparseMatrix, np
 
 
 def _column(table: pa.Table, name: str) -> pa.Array:
-    return table.column(name).combine_chunks()
+    return one_array(table.column(name))  # the column itself when it is one chunk: no copy
 
 
 class SegmentView:
@@ -94,6 +97,12 @@ class SegmentView:
 
     def _cached(self, key: Any, build: Callable[[pa.Table], Any], concat: Callable[[Any, Any], Any] | None) -> Any:
         return self.segment.cache.get(key, self.table, build, concat)
+
+    def derived(self, key: Any, build: Callable[[pa.Table], Any],
+                concat: Callable[[Any, Any], Any] | None = None) -> Any:
+        """A value readers derive from the view's rows (``build(table)``), cached on the segment
+        like the columns' forms (``concat(old, build(new rows))`` extends it as rows arrive)."""
+        return self._cached(("derived", key), build, concat)
 
     def ts(self) -> np.ndarray:
         return self._cached(TIMESTAMP_FIELD, lambda t: _column(t, TIMESTAMP_FIELD).to_numpy(),
@@ -201,14 +210,21 @@ class SealedSegment(Segment):
                  indexes: Mapping[int, Any] | None = None):
         super().__init__(segment_id, collection_id, partition_id, channel)
         self._table = table.combine_chunks()
-        self._indexes: Mapping[int, Any] = MappingProxyType(dict(indexes or {}))
+        self._indexes: Mapping[int, Any] = MappingProxyType({})
+        self.set_indexes(indexes or {})
 
     @property
     def indexes(self) -> Mapping[int, Any]:
         return self._indexes
 
     def set_indexes(self, indexes: Mapping[int, Any]) -> None:
-        """Swap in a new set of indexes (one assignment: readers see the old set or this one)."""
+        """Swap in a new set of indexes (one assignment: readers see the old set or this one).
+        A vector column that an index also stores (FLAT, HNSW on L2/IP) is then served from
+        the index's copy, so the segment keeps its raw vectors once, not twice."""
+        shared = _share_index_vectors(self._table, indexes)
+        if shared is not self._table:
+            self._table = shared
+            self.cache = _ColumnCache()  # forms derived from the replaced column would pin it
         self._indexes = MappingProxyType(dict(indexes))
 
     @property
@@ -217,3 +233,35 @@ class SealedSegment(Segment):
 
     def view(self) -> SegmentView:
         return SegmentView(self, self._table)
+
+
+def _share_index_vectors(table: pa.Table, indexes: Mapping[int, Any]) -> pa.Table:
+    """``table`` with each float vector column that an index of ``indexes`` stores verbatim
+    (same rows, same values: checked) replaced by a zero-copy view of the index's vectors."""
+    positions = {}
+    for i, fld in enumerate(table.schema):
+        field_id = (fld.metadata or {}).get(FIELD_ID_KEY)
+        if field_id is not None and field_id.isdigit():
+            positions[int(field_id)] = i
+    for field_id, entry in indexes.items():
+        index, pos = getattr(entry, "index", None), positions.get(field_id)
+        stored = getattr(index, "stored_vectors", None)
+        if stored is None or pos is None:
+            continue
+        column = table.column(pos)
+        kind = column.type
+        if (not pa.types.is_fixed_size_list(kind) or kind.value_type != pa.float32() or column.null_count
+                or column.num_chunks != 1 or not len(column)):
+            continue
+        buffer = stored()
+        if buffer is None or buffer.size != len(column) * kind.list_size * 4:
+            continue
+        current = column.chunk(0)
+        if current.values.buffers()[1] is not None and current.values.buffers()[1].address == buffer.address:
+            continue  # shared already
+        mine = np.frombuffer(buffer, dtype=np.float32)
+        if not np.array_equal(mine, dense_matrix(current, schema_pb2.FloatVector).ravel()):
+            continue  # the index was built over other rows: keep the column
+        values = pa.Array.from_buffers(pa.float32(), len(mine), [None, buffer])
+        table = table.set_column(pos, table.schema.field(pos), pa.FixedSizeListArray.from_arrays(values, type=kind))
+    return table

@@ -5,7 +5,7 @@ Hand-off: ``add_sealed`` puts a sealed segment in place and drops the growing co
 same id in one step under the shard lock, and from then on inserts for that id coming from
 the channel are ignored (the sealed copy holds them).  A reader takes its list of segments
 under the same lock, so it sees either the growing copy or the sealed one, never both and
-never neither.
+never neither.  A compaction result swaps out its sources (``compaction_from``) the same way.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ class Shard:
         self._sealed: dict[int, SealedSegment] = {}
         # segment ids whose rows are (or were) served sealed: their channel inserts are dropped
         self._excluded: set[int] = set()
+        # sources of compaction results served here: never served again (the result holds their rows)
+        self._compacted: set[int] = set()
 
     # ---- writes from the channel ---------------------------------------------------------
 
@@ -70,12 +72,23 @@ class Shard:
                 self._excluded.add(segment_id)
                 self._growing.pop(segment_id, None)
 
-    def add_sealed(self, segment: SealedSegment) -> None:
-        """Serve ``segment``; its growing copy, if any, goes in the same step."""
+    def add_sealed(self, segment: SealedSegment, replaces: Iterable[int] = ()) -> bool:
+        """Serve ``segment``; its growing copy, if any, goes in the same step, and so do the
+        sealed segments it ``replaces`` (a compaction's sources: readers see the sources or the
+        result, never both, never neither).  False (nothing changes) when ``segment`` itself was
+        replaced by a compaction result already served here."""
         with self._lock:
+            if segment.segment_id in self._compacted:
+                return False
+            for source in replaces:
+                self._sealed.pop(source, None)
+                self._compacted.add(source)
+                self._excluded.add(source)
+                self._growing.pop(source, None)
             self._sealed[segment.segment_id] = segment
             self._excluded.add(segment.segment_id)
             self._growing.pop(segment.segment_id, None)
+        return True
 
     def sealed(self, segment_id: int) -> SealedSegment | None:
         with self._lock:

@@ -1,8 +1,10 @@
 """tsafe: per vchannel, "nothing older than this timestamp can still arrive".
 
-It is the ``end_ts`` of the last envelope consumed from the channel's pchannel (timestamps on
-a pchannel never go backwards, docs/datapath.md).  Readers wait for it to reach their
-guarantee timestamp before they read.
+It is the timestamp of the last merged time tick consumed from the channel's pchannel: the
+root coordinator sends one only once every live proxy promised to send nothing more at or
+below it (docs/datapath.md "Time ticks"); DML envelopes do not move it, since one proxy's
+write says nothing about another's.  It starts at the watch's seek position timestamp.
+Readers wait for it to reach their guarantee timestamp before they read.
 """
 
 from __future__ import annotations

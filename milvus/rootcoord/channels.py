@@ -39,6 +39,11 @@ class DmlChannels:
         virtual = [vchannel_name(p, collection_id, i) for i, p in enumerate(physical)]
         return virtual, physical
 
+    def in_use(self) -> list[str]:
+        """The channels some collection uses (those the merged time ticks go to)."""
+        with self._lock:
+            return [name for name, used in zip(self.names, self._usage, strict=True) if used]
+
     def acquire(self, physical: Iterable[str]) -> None:
         """Count channels of an existing collection (recovery)."""
         with self._lock:

@@ -22,6 +22,10 @@ class RootCoordParams:
     max_collections_per_db: int = 65536
     max_shards: int = 16
     schema_limits: SchemaLimits = field(default_factory=lambda: DEFAULT_LIMITS)
+    # merged time ticks (milvus/rootcoord/timetick.py): the round interval, and how long a
+    # proxy that reported may go without a session before the ticks stop waiting for it
+    time_tick_interval: float = 0.2
+    session_ttl: float = 30.0
 
     @classmethod
     def from_config(cls, config: Config) -> RootCoordParams:
@@ -35,6 +39,8 @@ class RootCoordParams:
             max_collections=config["quotaAndLimits.limits.maxCollectionNum"],
             max_collections_per_db=config["quotaAndLimits.limits.maxCollectionNumPerDB"],
             max_shards=config["proxy.maxShardNum"],
+            time_tick_interval=config["proxy.timeTickInterval"],
+            session_ttl=config["common.session.ttl"],
             schema_limits=SchemaLimits(
                 max_name_length=config["proxy.maxNameLength"],
                 max_field_num=config["proxy.maxFieldNum"],

@@ -5,6 +5,9 @@ are raised as ``milvus.errors`` exceptions inside and answered as statuses by on
 (``_answers``); nothing else catches.  DDL runs one at a time under one lock; reads take the
 same lock, so they never see half of a change.  After a DDL that changes what a collection
 name means, the proxies are told to drop their cached copy (outside the lock).
+
+With a message queue it also merges the proxies' time ticks and sends them on the DML
+channels (``milvus.rootcoord.timetick``); it sends nothing else on those channels.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from milvus._proto import internal_pb2, proxy_pb2, rootcoord_pb2
 from milvus.config import Config
 from milvus.kv.base import KV
 from milvus.metastore import RootCoordCatalog
+from milvus.mq import MQ
 from milvus.rootcoord import collection_spec as spec
 from milvus.rootcoord.channels import DmlChannels
 from milvus.rootcoord.meta_table import (
@@ -35,6 +39,7 @@ from milvus.rootcoord.meta_table import (
     database_not_found,
 )
 from milvus.rootcoord.params import RootCoordParams
+from milvus.rootcoord.timetick import UNCONFIRMED_GRACE, TickReport, TimeTickSync
 from milvus.rpc.answers import rpc_answers
 from milvus.schema.validate import validate_collection_name
 from milvus.tso import MAX_LOGICAL, IDAllocator, TimestampOracle, parse_ts
@@ -81,8 +86,11 @@ class RootCoord:
         ids: IDAllocator,
         params: RootCoordParams | None = None,
         proxies: Callable[[], Iterable[Any]] = tuple,
+        mq: MQ | None = None,
     ):
-        """``proxies()`` gives the clients (Proxy service) to tell about changed collections."""
+        """``proxies()`` gives the clients (Proxy service) to tell about changed collections;
+        with ``mq`` the merged time ticks go to the DML channels (the proxy set comes from
+        ``add_proxy`` / ``remove_proxy``, and nothing is sent before ``open_time_ticks``)."""
         self._params = params or RootCoordParams()
         self._meta = MetaTable(catalog)
         self._tso = tso
@@ -93,9 +101,13 @@ class RootCoord:
         )
         self._lock = threading.RLock()
         self._serving = False
+        self._timetick = None if mq is None else TimeTickSync(
+            mq, self._channels.in_use, self._tso.alloc, interval=self._params.time_tick_interval,
+            unconfirmed_ttl=max(self._params.session_ttl, UNCONFIRMED_GRACE))
 
     @classmethod
-    def from_config(cls, meta_kv: KV, config: Config, proxies: Callable[[], Iterable[Any]] = tuple) -> RootCoord:
+    def from_config(cls, meta_kv: KV, config: Config, proxies: Callable[[], Iterable[Any]] = tuple,
+                    mq: MQ | None = None) -> RootCoord:
         """Built on ``meta_kv``, the meta store already rooted at the cluster's meta prefix."""
         return cls(
             RootCoordCatalog(meta_kv),
@@ -103,6 +115,7 @@ class RootCoord:
             IDAllocator(meta_kv, batch=config["idAllocator.batchSize"]),
             RootCoordParams.from_config(config),
             proxies,
+            mq,
         )
 
     # ---- lifecycle ------------------------------------------------------------------
@@ -114,6 +127,8 @@ class RootCoord:
                 self._meta.add_database(DatabaseInfo(id=self._alloc_id(), name=DEFAULT_DB, created_ts=self._tso.alloc()))
             for coll in self._meta.collections():
                 self._channels.acquire(coll.physical_channels)
+            if self._timetick is not None:
+                self._timetick.start()
             self._serving = True
         log.info("rootcoord started: %d databases, %d collections",
                  len(self._meta.databases()), self._meta.collection_count())
@@ -121,6 +136,8 @@ class RootCoord:
     def stop(self) -> None:
         with self._lock:
             self._serving = False
+        if self._timetick is not None:
+            self._timetick.stop()
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         return self._serving, {"collections": self._meta.collection_count()} if self._serving else {}
@@ -129,6 +146,34 @@ class RootCoord:
     def pchannels(self) -> tuple[str, ...]:
         """Every physical DML channel of the pool."""
         return self._channels.names
+
+    # ---- merged time ticks ----------------------------------------------------------
+
+    def add_proxy(self, server_id: int, client: Any = None) -> None:
+        """A proxy's session is live (``client``: its Proxy service, asked for fresh ticks)."""
+        if self._timetick is not None:
+            self._timetick.add_proxy(server_id, client)
+
+    def remove_proxy(self, server_id: int) -> None:
+        if self._timetick is not None:
+            self._timetick.remove_proxy(server_id)
+
+    def open_time_ticks(self, expect: Iterable[int] = ()) -> None:
+        """The proxy set is known: merged ticks may be sent once each proxy in ``expect`` (the
+        live sessions read from discovery) was added or removed."""
+        if self._timetick is not None:
+            self._timetick.open(expect)
+
+    @property
+    def time_ticks(self) -> TimeTickSync | None:
+        return self._timetick
+
+    @_answers
+    def UpdateChannelTimeTick(self, request: rootcoord_pb2.ChannelTimeTickMsg) -> common_pb2.Status:
+        if self._timetick is None:
+            raise errors.Unimplemented("this root coordinator sends no time ticks (no message queue)")
+        self._timetick.report(request.base.sourceID, TickReport.from_msg(request), request.immediate)
+        return _OK
 
     # ---- helpers --------------------------------------------------------------------
 

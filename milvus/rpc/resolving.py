@@ -4,8 +4,10 @@
 exist, e.g. until the role's session registers); the client connects to it and follows it
 when it changes (a restarted coordinator registers a new address).  A call that finds the
 server unreachable (gRPC UNAVAILABLE) is retried with backoff, on a fresh connection to
-whatever address resolves then, until ``retry_timeout`` has passed; other failures are
-raised at once.  Same methods as ``GrpcClient``: callers cannot tell the difference.
+whatever address resolves then, until ``retry_timeout`` has passed; so is a call the server
+itself answered ServiceNotReady (a coordinator that is a standby, or still starting or
+stopping: the active instance registers soon; a not-ready it passes on from one of its nodes
+is answered at once).  Other failures are raised at once.  Same methods as ``GrpcClient``: callers cannot tell the difference.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import grpc
 from google.protobuf import descriptor as _descriptor
 
+from milvus import errors
 from milvus.rpc.client import GrpcClient, RpcError
 
 log = logging.getLogger(__name__)
@@ -91,7 +94,15 @@ class ResolvingClient:
                     raise RpcError(method, grpc.StatusCode.UNAVAILABLE,
                                    f"no {self._name} registered after {retry_for}s")
                 try:
-                    return getattr(client, method)(request, timeout=timeout)
+                    response = getattr(client, method)(request, timeout=timeout)
+                    left = deadline - time.monotonic()
+                    if not _not_ready(response, self._name) or left <= 0:
+                        return response
+                    log.debug("%s.%s: %s is not ready; retrying", self._name, method, self._address)
+                    self._reset(client)
+                    time.sleep(min(backoff, left))
+                    backoff = min(backoff * 2, _MAX_BACKOFF)
+                    continue
                 except RpcError as exc:
                     # CANCELLED: another caller replaced the connection under this call
                     moved = exc.code is grpc.StatusCode.CANCELLED and client is not self._client
@@ -114,3 +125,11 @@ class ResolvingClient:
             client, self._client, self._address = self._client, None, None
         if client is not None:
             client.close()
+
+
+def _not_ready(response: Any, role: str) -> bool:
+    """Whether ``response`` (a status, or a message with one) says that the server, ``role``
+    itself (named in the reason), does not serve now."""
+    status = response if hasattr(response, "error_code") else getattr(response, "status", None)
+    return (getattr(status, "code", 0) == errors.ServiceNotReady.code
+            and role.lower() in getattr(status, "reason", "").lower())

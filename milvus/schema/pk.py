@@ -32,7 +32,9 @@ def arrow_to_ids(keys: pa.Array | pa.ChunkedArray | np.ndarray | Sequence[int] |
     ids = spb.IDs()
     if pa.types.is_integer(keys.type):
         ids.int_id.SetInParent()
-        ids.int_id.data.extend(keys.cast(pa.int64()).to_numpy(zero_copy_only=False).tolist())
+        if keys.type != pa.int64():
+            keys = keys.cast(pa.int64())
+        ids.int_id.data.extend(keys.to_numpy(zero_copy_only=False).tolist())
     elif pa.types.is_string(keys.type) or pa.types.is_large_string(keys.type):
         ids.str_id.SetInParent()
         ids.str_id.data.extend(keys.to_pylist())

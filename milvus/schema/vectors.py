@@ -56,10 +56,19 @@ def half_to_float32(raw: np.ndarray, data_type: int) -> np.ndarray:
     return (bits.astype(np.uint32) << np.uint32(16)).view(np.float32)
 
 
+def one_array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """The column as one array: its only chunk as it is (``combine_chunks`` would copy even
+    that), several chunks concatenated."""
+    if not isinstance(column, pa.ChunkedArray):
+        return column
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
 def dense_matrix(column: pa.ChunkedArray | pa.Array, data_type: int) -> np.ndarray:
     """A stored dense vector column as a 2-D array: float32 for float-like types, uint8
-    (packed bits) for binary vectors.  Null rows hold zeros (see ``valid_rows``)."""
-    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    (packed bits) for binary vectors.  Null rows hold zeros (see ``valid_rows``).  A single
+    chunk of float vectors without a conversion is viewed, not copied."""
+    arr = one_array(column)
     if data_type == schema_pb2.FloatVector:
         dim = arr.type.list_size
         values = arr.values.slice(arr.offset * dim, len(arr) * dim)
@@ -77,7 +86,7 @@ def dense_matrix(column: pa.ChunkedArray | pa.Array, data_type: int) -> np.ndarr
 
 def sparse_matrix(column: pa.ChunkedArray | pa.Array) -> SparseMatrix:
     """A stored sparse vector column in CSR form (null rows are empty)."""
-    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    arr = one_array(column)
     if pa.types.is_large_binary(arr.type):
         offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
     else:

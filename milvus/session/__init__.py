@@ -9,10 +9,12 @@ from milvus.session.base import (
     check_role,
 )
 from milvus.session.directory import SessionDirectory, Subscription
+from milvus.session.election import Election
 from milvus.session.kv import KVSessionRegistry
 from milvus.session.local import LocalSessionRegistry
 
 __all__ = [
+    "Election",
     "KVSessionRegistry",
     "LocalSessionRegistry",
     "Session",

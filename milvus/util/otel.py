@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -11,7 +11,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode, get_current_span
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from milvus.util import log as milvus_log
@@ -51,11 +51,17 @@ class OtelTracing:
 
     @contextmanager
     def span(self, name: str, carrier: Mapping[str, str] | None = None,
-             kind: SpanKind = SpanKind.INTERNAL) -> Iterator[Any]:
+             kind: SpanKind = SpanKind.INTERNAL, links: Sequence[Mapping[str, str]] = ()) -> Iterator[Any]:
         """A span named ``name``, child of the context in ``carrier`` (incoming headers) or
-        else of the current span; while it runs, its headers and trace id are current."""
+        else of the current span, linked to the spans whose headers are ``links``; while it
+        runs, its headers and trace id are current."""
         parent = self._propagator.extract(carrier) if carrier else None
-        with self._tracer.start_as_current_span(name, context=parent, kind=kind,
+        span_links = []
+        for headers in links:
+            linked = get_current_span(self._propagator.extract(headers)).get_span_context()
+            if linked.is_valid:
+                span_links.append(Link(linked))
+        with self._tracer.start_as_current_span(name, context=parent, kind=kind, links=span_links or None,
                                                 record_exception=True, set_status_on_exception=True) as span:
             headers: dict[str, str] = {}
             self._propagator.inject(headers)
@@ -84,6 +90,10 @@ class OtelTracing:
             return traced
 
         return wrap
+
+    def message_span(self, name: str, carrier: Mapping[str, str],
+                     links: Sequence[Mapping[str, str]] = ()) -> Any:
+        return self.span(name, carrier, SpanKind.CONSUMER, links)
 
     def local_wrap(self, role: str) -> Wrap:
         def wrap(method: str, fn: Callable[..., Any]) -> Callable[..., Any]:

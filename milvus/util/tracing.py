@@ -8,11 +8,17 @@ decorated and OpenTelemetry is never imported (it is an optional dependency, the
 ``LocalClient``), and a span's context travels on to the next role as W3C trace-context
 headers: the current span's headers sit in ``trace_headers``, which ``GrpcClient`` sends as
 metadata.  The current trace id is also put in ``milvus.util.log.trace_id`` for the logs.
+
+Traces also follow the message queue: the proxy copies ``trace_headers`` into each DML
+envelope's ``trace_context`` (``message_context``; empty when off), and the consumers that
+apply it (data node buffer and sync, query node growing segments) open ``message_span``s
+under it.  With tracing off the envelope's map stays empty and no consumer does any work.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar
 from typing import Any, Protocol
 
@@ -36,6 +42,12 @@ class Tracing(Protocol):
     def local_wrap(self, role: str) -> Wrap | None:
         """Decorates an in-process call ``fn(request)``; None when off."""
 
+    def message_span(self, name: str, carrier: Mapping[str, str],
+                     links: Sequence[Mapping[str, str]] = ()) -> AbstractContextManager[Any]:
+        """A consumer span of handling a message: child of the span whose W3C headers are
+        ``carrier`` (an envelope's ``trace_context``), linked to the spans of ``links``;
+        while it runs its own headers are in ``trace_headers``.  A no-op when off."""
+
     # a lifecycle component: stop flushes the spans not exported yet
     def start(self) -> None: ...
 
@@ -54,6 +66,10 @@ class NoTracing:
     def local_wrap(self, role: str) -> Wrap | None:
         return None
 
+    def message_span(self, name: str, carrier: Mapping[str, str],
+                     links: Sequence[Mapping[str, str]] = ()) -> AbstractContextManager[Any]:
+        return nullcontext()
+
     def start(self) -> None:
         pass
 
@@ -65,6 +81,12 @@ class NoTracing:
 
 
 NO_TRACING: Tracing = NoTracing()
+
+
+def message_context() -> dict[str, str]:
+    """The trace context a message written now carries (the current span's W3C headers);
+    empty when no span is current, so with tracing off nothing is propagated."""
+    return dict(trace_headers.get())
 
 
 def check_exporter(exporter: str) -> None:

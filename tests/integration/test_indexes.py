@@ -96,7 +96,8 @@ def test_quick_setup_uses_autoindex_and_its_metric(client):
         "state": "Finished"}
     assert str(client.get_load_state("quick")["state"]) == "Loaded"
     client.insert("quick", [{"id": i, "vector": [float(i % 7 + 1), 1.0, 0, 0, 0, 0, 0, 0]} for i in range(20)])
-    hits = client.search("quick", [[1.0, 1.0, 0, 0, 0, 0, 0, 0]], limit=3)
+    # Strong: the rows just inserted are searched (a Bounded read may run before they are visible)
+    hits = client.search("quick", [[1.0, 1.0, 0, 0, 0, 0, 0, 0]], limit=3, consistency_level="Strong")
     assert len(hits[0]) == 3 and hits[0][0]["distance"] == pytest.approx(1.0)  # COSINE: from the index
     with pytest.raises(MilvusException, match=r"metric type not match.*expected=COSINE.*actual=L2"):
         client.search("quick", [[1.0] * 8], limit=3, search_params={"metric_type": "L2"})

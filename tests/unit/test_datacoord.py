@@ -319,7 +319,10 @@ def test_channels_wait_for_a_node_and_move_when_it_leaves(cluster):
     assert sorted(w.vchannel.channelName for w in first.watched) == [CH0, CH1]
     assert all(w.schema == SCHEMA for w in first.watched)
     dc.add_data_node(2, second)
-    assert second.watched == []  # no rebalancing of watched channels
+    # rebalanced: one channel moves (the old owner unwatches it first, the new one replays it)
+    assert [w.vchannel.channelName for w in second.watched] == [CH1]
+    assert [(u.channel_name, u.drop) for u in first.unwatched] == [(CH1, True)]
+    assert save(dc, assign(dc, 5, channel=CH1).segID, rows=5, log_id=1, source=1, channel=CH1).code == 500
     dc.remove_data_node(1)
     assert sorted(w.vchannel.channelName for w in second.watched) == [CH0, CH1]
 

@@ -32,6 +32,9 @@ class FakeProxy:
     def InvalidateCollectionMetaCache(self, request):
         raise RuntimeError("not used")
 
+    def GetChannelTimeTick(self, request):
+        raise RuntimeError("not used")
+
 
 def serve(node_id: int, port: int = 0) -> GrpcServer:
     server = GrpcServer("127.0.0.1", port, [service_handler(SERVICE, FakeProxy(node_id))], max_workers=2)

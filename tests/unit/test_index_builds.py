@@ -227,3 +227,17 @@ def test_an_index_that_cannot_load_does_not_stop_serving(world, caplog):
     loaded = load_segment_indexes(world.storage, [broken, small], 600, {}, None)
     assert list(loaded) == [102] and loaded[102].index is None  # the segment serves; the checker retries
     assert "index build 5 of segment 1 not loaded" in caplog.text
+
+
+def test_running_builds_are_polled_often_not_once_per_check_interval(world):
+    svc = IndexService(IndexCatalog(world.kv), segments=lambda _c: list(world.segments), alloc_id=world._alloc,
+                       alloc_ts=lambda n: int(time.time() * 1000) << 18,
+                       params=IndexServiceParams(min_rows=400, check_interval=30.0))
+    world.services.append(svc)
+    svc.add_index_node(1, world.node())
+    svc.start()  # the background loop: woken by create_index, then it must poll on its own
+    create(svc, index_type="FLAT", metric_type="L2")
+    deadline = time.monotonic() + 20
+    while svc.describe(1, "")[0].state != Finished:
+        assert time.monotonic() < deadline, "a finished build waited for the next check interval"
+        time.sleep(0.05)

@@ -366,9 +366,10 @@ def test_unflushed_segment_binlogs_load_and_replay_skips_persisted_rows(env):
     assert env.query(ts=130, count_only=True).count == 4
 
 
-def test_dml_envelopes_prove_only_older_timestamps(env):
-    """An upsert is a delete and an insert at the same T in two envelopes: a read at T must not
-    run between them (it would see the row gone), so only a time tick proves T itself."""
+def test_only_time_ticks_move_tsafe(env):
+    """Several proxies write one pchannel, so a DML envelope at T proves nothing about another
+    proxy's older write still in flight: only a (merged) time tick moves tsafe.  An upsert's
+    delete and insert at the same T are then both applied before a read at T may run."""
     env.watch()
     env.insert(1, [0], 100)
     env.tick(150)
@@ -378,8 +379,11 @@ def test_dml_envelopes_prove_only_older_timestamps(env):
 
     wait_for(lambda: tsafe() == 150, message="tsafe 150")
     env.delete([0], 200)
-    wait_for(lambda: tsafe() == 199, message="tsafe 199")
     env.insert(1, [0], 200, np.ones((1, DIM), np.float32))
+    env.insert(1, [5], 300)  # a later DML envelope does not move tsafe either
+    env.tick(199)  # consumed after the three envelopes above: tsafe is the tick, not their 200/300
+    wait_for(lambda: tsafe() == 199, message="tsafe 199")
+    assert _ids(env.query(ts=199)) == [0]
     env.tick(200)
     wait_for(lambda: tsafe() == 200, message="tsafe 200")
     assert _ids(env.query(ts=200)) == [0]

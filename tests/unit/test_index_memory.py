@@ -1,0 +1,45 @@
+"""Freed memory goes back to the operating system: ``configure_allocators`` (few glibc arenas,
+Arrow on the system allocator) and ``release_free_memory`` (trim) after a large transient
+Arrow allocation bring the resident size back down.  Run in a child process: the allocator
+settings are process-wide."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+CHILD = r"""
+import numpy as np, pyarrow as pa
+from milvus.index.memory import configure_allocators, release_free_memory
+
+def anon_mb():
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("RssAnon:")) / 1024
+
+configure_allocators()
+assert pa.default_memory_pool().backend_name == "system", pa.default_memory_pool().backend_name
+before = anon_mb()
+part = pa.array(np.random.default_rng(1).random(4_000_000))  # 32 MB, numpy's memory
+big = pa.concat_arrays([part, part])  # 64 MB allocated by Arrow
+big.validate(full=True)  # touch every page
+del part
+peak = anon_mb()
+del big
+release_free_memory()
+after = anon_mb()
+assert peak - before > 40, (before, peak)
+assert after - before < 0.5 * (peak - before), (before, peak, after)
+print("ok", before, peak, after)
+"""
+
+
+def test_transient_arrow_memory_is_returned_after_release():
+    out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("ok")
+
+
+def test_release_is_harmless_in_this_process():
+    from milvus.index.memory import release_free_memory
+    release_free_memory()
+    release_free_memory()
