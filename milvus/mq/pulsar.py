@@ -3,11 +3,22 @@
 * Channel ``c`` is the topic ``persistent://<tenant>/<namespace>/c``; producers do not batch, so
   a message id is (ledger, entry) and ids of one topic order by (ledger, entry, batch index).
 * A subscription is an Exclusive subscription (one consumer at a time); acks are cumulative.
-* Pulsar's ``seek`` is inclusive (the message at the id comes again) and it resets the
-  subscription's cursor on the broker; the adapter then acks the id cumulatively (so the saved
-  position is after it) and skips messages up to and including the id that were already on
-  their way, which gives the contract's "first message after id".  Likewise a consumer drops
-  any message at or before the last one it returned (redeliveries after a reconnect).
+* ``seek`` replaces the client consumer rather than repositioning a live one, which also works
+  around pulsar-lite (shared/notes/infra.md), whose seek on a live consumer does not restart
+  dispatch and whose seek to earliest/latest breaks the subscription for good:
+  seek(EARLIEST/LATEST) unsubscribes and subscribes again with that initial position (so for
+  a moment the topic lacks the subscription: on a topic without retention, messages only it
+  held may be trimmed then; pulsar-lite also misbehaves after a seek to the topic's first id);
+  seek(id) moves the subscription's cursor with Pulsar's ``seek`` (inclusive: the message at
+  the id comes again), closes the consumer and subscribes again, then acks the id cumulatively
+  (so the saved position is after it) and drops it, which gives the contract's "first message
+  after id".  A consumer drops any message at or before the last one it returned
+  (redeliveries after a reconnect), anything a replaced client consumer still gives, and acks
+  of messages it has not returned since the last seek (received before it: the seek decided
+  the saved position).  A receive blocked in another thread goes on with the new consumer.
+* Not worked around: pulsar-lite loses and duplicates messages of a backlog of more than a few
+  hundred (its flow control; a smaller receiver queue does not help), so replaying a long
+  backlog on it is unreliable; consuming as messages arrive is fine.
 * Acks are sent by the client in the background (grouped); ``close`` flushes them.
 * ``latest_id`` asks the broker through a throw-away subscription (the Python client's reader
   cannot); ``delete_channel`` needs the broker's admin REST endpoint (``admin_url``).
@@ -142,12 +153,19 @@ class PulsarProducer(Producer):
 
 
 class PulsarConsumer(Consumer):
+    """One subscription's consumer; ``seek`` replaces the client consumer underneath it (see the
+    module docstring), so every use of ``_raw`` reads it under ``_lock``."""
+
     def __init__(self, mq: PulsarMQ, channel: str, subscription: str, consumer: pulsar.Consumer):
         self.channel = channel
         self.subscription = subscription
         self._mq = mq
-        self._consumer = consumer
+        self._raw = consumer
         self._lock = threading.Lock()
+        # held for a whole seek (the replacement of _raw): receive waits on it when its client
+        # consumer was closed under it, ack and close wait on it so they never use a closing one
+        self._seek_lock = threading.Lock()
+        self._generation = 0  # bumped by every seek: what an older client consumer gives is dropped
         # the position of the last message returned, or of seek(id): anything at or before it
         # that arrives (a redelivery after a reconnect, the message at the id after Pulsar's
         # inclusive seek) is dropped, so receive keeps channel order
@@ -158,77 +176,128 @@ class PulsarConsumer(Consumer):
         if self._closed:
             raise MQError(f"consumer {self.subscription!r} of {self.channel!r} is closed")
 
+    def _current(self) -> tuple[pulsar.Consumer, int]:
+        with self._lock:
+            return self._raw, self._generation
+
     def receive(self, timeout: float | None = None) -> Message | None:
         self._check_open()
         deadline = None if timeout is None else time.monotonic() + max(timeout, 0.0)
         while True:
+            raw, generation = self._current()
             try:
                 if deadline is None:
-                    msg = self._consumer.receive()
+                    msg = raw.receive()
                 else:
                     ms = int((deadline - time.monotonic()) * 1000)
-                    msg = self._consumer.receive(max(ms, 1))
+                    msg = raw.receive(max(ms, 1))
             except Timeout:
                 return None
-            except AlreadyClosed:
-                if self._closed:
-                    return None
-                raise MQError(f"consumer {self.subscription!r} of {self.channel!r} was closed") from None
             except PulsarException as exc:
                 if self._closed:
                     return None
+                if self._replaced(generation, deadline):
+                    continue
+                if isinstance(exc, AlreadyClosed):
+                    raise MQError(f"consumer {self.subscription!r} of {self.channel!r} was closed") from None
                 raise MQError(f"receive from {self.channel!r} failed: {exc}") from exc
             mid = PulsarMessageID(msg.message_id())
             key = mid._key()
             with self._lock:
+                if generation != self._generation:
+                    continue  # given by a consumer a seek replaced: the new one has it if it is due
                 if self._last is not None and key <= self._last:
                     continue
                 self._last = key
             return Message(self.channel, msg.data(), mid, dict(msg.properties()))
 
+    def _replaced(self, generation: int, deadline: float | None) -> bool:
+        """After the client consumer failed under a receive: wait for a seek in progress, then
+        say whether a seek replaced that consumer (the receive goes on with the new one)."""
+        wait = -1 if deadline is None else max(deadline - time.monotonic(), 0.0)
+        if self._seek_lock.acquire(timeout=wait):
+            self._seek_lock.release()
+        with self._lock:
+            return generation != self._generation and not self._closed
+
     def ack(self, message: Message) -> None:
         self._check_open()
         if message.channel != self.channel:
             raise MQError(f"message of channel {message.channel!r} acked on {self.channel!r}")
-        try:
-            self._consumer.acknowledge_cumulative(_msg_id_of(message.id))
-        except PulsarException as exc:
-            raise MQError(f"ack on {self.channel!r} failed: {exc}") from exc
+        msg_id = _msg_id_of(message.id)
+        with self._seek_lock:
+            with self._lock:
+                raw, last = self._raw, self._last
+            if last is None or message.id._key() > last:
+                # not returned since the last seek (received before it): the seek decided the
+                # saved position, and this ack must not move it past messages still to come
+                return
+            try:
+                raw.acknowledge_cumulative(msg_id)
+            except PulsarException as exc:
+                raise MQError(f"ack on {self.channel!r} failed: {exc}") from exc
 
     def seek(self, position: MessageID | Position) -> None:
+        """Reposition by replacing the client consumer (pulsar-lite's seek on a live consumer
+        does not restart dispatch, and its seek to earliest/latest breaks the subscription):
+
+        * EARLIEST / LATEST: unsubscribe and subscribe again with that initial position;
+        * an id: ``seek`` the subscription's cursor to it (inclusive), close the consumer and
+          subscribe again (delivery starts at the id), then acknowledge the id and drop it, so
+          the saved position and the next message are both after it.
+        """
         self._check_open()
-        if position is Position.EARLIEST:
-            target, skip = pulsar.MessageId.earliest, None
-        elif position is Position.LATEST:
-            target, skip = pulsar.MessageId.latest, None
+        if isinstance(position, Position):
+            target, skip = None, None
         else:
-            target = _msg_id_of(position)
-            skip = position._key()
-        with self._lock:
-            self._last = skip
-        try:
-            self._consumer.seek(target)
-            if skip is not None:
-                # the broker now redelivers the message at the id itself; ack it so the saved
-                # position is *after* it, as the contract says
-                self._consumer.acknowledge_cumulative(target)
-        except PulsarException as exc:
-            raise MQError(f"seek on {self.channel!r} failed: {exc}") from exc
+            target, skip = _msg_id_of(position), position._key()
+        with self._seek_lock:
+            self._check_open()
+            with self._lock:
+                old = self._raw
+                self._generation += 1  # what old gives from now on is dropped
+            try:
+                if target is None:
+                    old.unsubscribe()
+                else:
+                    old.seek(target)
+            except PulsarException as exc:  # old is still the consumer, where it was
+                raise MQError(f"seek on {self.channel!r} failed: {exc}") from exc
+            with self._lock:
+                self._generation += 1  # a receive that read the first bump must not keep old's messages
+                self._last = skip
+            try:
+                old.close()
+            except PulsarException as exc:
+                log.warning("closing consumer %r of %r for a seek: %s", self.subscription, self.channel, exc)
+            initial = position if target is None else Position.EARLIEST
+            new = self._mq._raw_subscribe(self.channel, self.subscription, initial)  # type: ignore[arg-type]
+            with self._lock:
+                self._raw = new
+            if target is not None:
+                try:
+                    new.acknowledge_cumulative(target)
+                except PulsarException as exc:
+                    raise MQError(f"seek on {self.channel!r} failed: {exc}") from exc
 
     def _unsubscribe(self) -> None:
-        try:
-            self._consumer.unsubscribe()
-        except PulsarException as exc:
-            raise MQError(f"unsubscribe {self.subscription!r} of {self.channel!r} failed: {exc}") from exc
+        with self._seek_lock:
+            raw, _ = self._current()
+            try:
+                raw.unsubscribe()
+            except PulsarException as exc:
+                raise MQError(f"unsubscribe {self.subscription!r} of {self.channel!r} failed: {exc}") from exc
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        try:
-            self._consumer.close()
-        except PulsarException as exc:
-            log.warning("closing consumer %r of %r: %s", self.subscription, self.channel, exc)
+        with self._seek_lock:
+            raw, _ = self._current()
+            try:
+                raw.close()
+            except PulsarException as exc:
+                log.warning("closing consumer %r of %r: %s", self.subscription, self.channel, exc)
         self._mq._forget_consumer(self)
 
 

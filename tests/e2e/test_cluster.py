@@ -1,6 +1,6 @@
 """Cluster mode: ``milvus cluster up`` (etcd, NATS JetStream, nanio and one process per role)
 driven by the real pymilvus MilvusClient (DDL, insert, flush, index, load, search, query,
-delete); SIGTERM leaves no process behind.  And a data node
+delete); SIGTERM leaves no process behind; a smoke run of the same on pulsar-lite.  And a data node
 killed with -9 while rows stream in: once restarted, the flush completes and every
 acknowledged row is persisted."""
 
@@ -92,14 +92,14 @@ def _nearest(vecs: np.ndarray, ids: np.ndarray, q: np.ndarray, k: int) -> list[i
 
 
 @contextmanager
-def launcher(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, int, Path]]:
+def launcher(tmp_path: Path, mq: str = "nats") -> Iterator[tuple[subprocess.Popen, int, Path]]:
     port = free_port()
     data_dir = tmp_path / "cluster"
     log_path = tmp_path / "launcher.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "milvus", "cluster", "up", "--data-dir", str(data_dir), "--port", str(port),
-             "--querynodes", "1", "--datanodes", "1", "--indexnodes", "1", "--proxies", "1", "--mq", "nats"],
+             "--querynodes", "1", "--datanodes", "1", "--indexnodes", "1", "--proxies", "1", "--mq", mq],
             env=_env(), cwd=REPO, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         def ready() -> bool:
@@ -191,6 +191,40 @@ def test_cluster_serves_pymilvus_and_stops_without_leaks(tmp_path):
                  message="every child of the launcher to exit")
         log = (tmp_path / "launcher.log").read_text()
         assert "cluster stopped" in log and "killed" not in log
+
+
+def test_cluster_on_the_pulsar_protocol_broker_smoke(tmp_path):
+    """The same processes on pulsar-lite (a Pulsar-protocol broker) instead of NATS: a small
+    write/flush/index/load/search round (pulsar-lite loses messages once hundreds are queued
+    for a consumer, shared/notes/infra.md, so this stays small)."""
+    rng = np.random.default_rng(5)
+    vecs = rng.random((120, DIM), dtype=np.float32)
+    ids = np.arange(120, dtype=np.int64)
+    with launcher(tmp_path, mq="pulsar") as (proc, port, data_dir):
+        config = yaml.safe_load((data_dir / "cluster.yaml").read_text())
+        assert config["mq"]["type"] == "pulsar" and config["pulsar"]["address"].startswith("pulsar://127.0.0.1:")
+        c = MilvusClient(uri=f"http://127.0.0.1:{port}")
+        try:
+            c.create_collection("smoke", schema=_schema(c), num_shards=1, consistency_level="Strong")
+            assert c.insert("smoke", _rows(ids[:80], vecs[:80]))["insert_count"] == 80
+            c.flush("smoke")
+            assert c.get_collection_stats("smoke")["row_count"] == 80
+            index = c.prepare_index_params()
+            index.add_index("vec", index_type="HNSW", metric_type="L2", params={"M": 8, "efConstruction": 64})
+            c.create_index("smoke", index)
+            wait_for(lambda: c.describe_index("smoke", "vec")["indexed_rows"] == 80, timeout=60, interval=0.2,
+                     message="the index build")
+            c.load_collection("smoke")
+            assert c.insert("smoke", _rows(ids[80:], vecs[80:]))["insert_count"] == 40  # growing, via the broker
+            assert c.query("smoke", filter="", output_fields=["count(*)"])[0]["count(*)"] == 120
+            hits = c.search("smoke", [vecs[100].tolist()], limit=3, search_params={"metric_type": "L2"})
+            assert [h["id"] for h in hits[0]] == _nearest(vecs, ids, vecs[100], 3)
+            c.delete("smoke", ids=[100])
+            assert c.query("smoke", filter="id in [99, 100]", output_fields=["id"]) == [{"id": 99}]
+        finally:
+            c.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=90) == 0
 
 
 @pytest.fixture
