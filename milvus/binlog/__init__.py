@@ -10,8 +10,10 @@ Object keys follow DESIGN.md §6.
 
 from milvus.binlog.format import (
     PKStats,
+    conform,
     delta_log_key,
     insert_log_key,
+    log_paths,
     read_delta_log,
     read_insert_log,
     stats_log_key,
@@ -21,8 +23,10 @@ from milvus.binlog.format import (
 
 __all__ = [
     "PKStats",
+    "conform",
     "delta_log_key",
     "insert_log_key",
+    "log_paths",
     "read_delta_log",
     "read_insert_log",
     "stats_log_key",

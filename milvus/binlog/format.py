@@ -115,3 +115,26 @@ class PKStats:
     def from_bytes(cls, data: bytes) -> PKStats:
         obj = json.loads(data)
         return cls(min=obj["min"], max=obj["max"], k=obj["k"], bits=np.frombuffer(bytes.fromhex(obj["bits"]), dtype=np.uint8).copy())
+
+
+def log_paths(groups) -> list[str]:
+    """The distinct object keys of ``FieldBinlog`` groups (a segment's binlogs or deltalogs), in order."""
+    paths: list[str] = []
+    for group in groups:
+        for binlog in group.binlogs:
+            if binlog.log_path and binlog.log_path not in paths:
+                paths.append(binlog.log_path)
+    return paths
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` (an insert log) with ``schema``'s columns: missing ones are null (rows written
+    before the field was added), others cast to the current type."""
+    arrays = []
+    for fld in schema:
+        if fld.name in table.column_names:
+            col = table.column(fld.name)
+            arrays.append(col.cast(fld.type) if col.type != fld.type else col)
+        else:
+            arrays.append(pa.chunked_array([pa.nulls(table.num_rows, fld.type)]))
+    return pa.Table.from_arrays(arrays, schema=schema)

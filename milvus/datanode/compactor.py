@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 from pymilvus.grpc_gen import schema_pb2
 
 from milvus._proto import datacoord_pb2, datanode_pb2
-from milvus.binlog import read_delta_log, read_insert_log
+from milvus.binlog import conform, log_paths, read_delta_log, read_insert_log
 from milvus.datanode.sync import insert_log_files
 from milvus.schema import TIMESTAMP_FIELD, CollectionSchemaModel
 from milvus.storage.base import ObjectStorage
@@ -41,27 +41,6 @@ ALL_PARTITIONS = -1
 EXECUTING = datanode_pb2.COMPACTION_EXECUTING
 COMPLETED = datanode_pb2.COMPACTION_COMPLETED
 FAILED = datanode_pb2.COMPACTION_FAILED
-
-
-def _paths(groups) -> list[str]:
-    out: list[str] = []
-    for group in groups:
-        for binlog in group.binlogs:
-            if binlog.log_path and binlog.log_path not in out:
-                out.append(binlog.log_path)
-    return out
-
-
-def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """``table`` with ``schema``'s columns (missing ones null: rows older than the field)."""
-    arrays = []
-    for fld in schema:
-        if fld.name in table.column_names:
-            col = table.column(fld.name)
-            arrays.append(col.cast(fld.type) if col.type != fld.type else col)
-        else:
-            arrays.append(pa.chunked_array([pa.nulls(table.num_rows, fld.type)]))
-    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 @dataclass
@@ -118,7 +97,7 @@ class Compactor:
             # the query nodes' scope: an L0 segment's deletes apply to every partition
             scope = ALL_PARTITIONS if (segment.level == datacoord_pb2.SEGMENT_LEVEL_L0 or segment.partitionID <= 0) \
                 else segment.partitionID
-            for path in _paths(segment.deltalogs):
+            for path in log_paths(segment.deltalogs):
                 pks, ts = read_delta_log(self._storage.get(path))
                 deletes.add(pks, ts, scope, plan.timestamp)
         result = datanode_pb2.CompactionPlanResult(planID=plan.planID, state=COMPLETED, channel=plan.channel)
@@ -127,8 +106,8 @@ class Compactor:
             removed = 0
             for source_id in group.sourceIDs:
                 source = sources[source_id]
-                parts = [_conform(read_insert_log(self._storage.get(p)), arrow_schema)
-                         for p in _paths(source.insert_logs)]
+                parts = [conform(read_insert_log(self._storage.get(p)), arrow_schema)
+                         for p in log_paths(source.insert_logs)]
                 if not parts:
                     continue
                 table = pa.concat_tables(parts)

@@ -22,7 +22,7 @@ from pymilvus.grpc_gen import common_pb2, schema_pb2
 
 from milvus import errors
 from milvus._proto import datacoord_pb2, internal_pb2, querynode_pb2
-from milvus.binlog import read_delta_log, read_insert_log
+from milvus.binlog import conform, log_paths, read_delta_log, read_insert_log
 from milvus.index.memory import release_free_memory
 from milvus.mq.base import MQ
 from milvus.querynode.collection import CollectionState
@@ -43,7 +43,6 @@ from milvus.util.tracing import NO_TRACING, Tracing
 log = logging.getLogger(__name__)
 
 
-
 SERVICE = querynode_pb2.DESCRIPTOR.services_by_name["QueryNode"]
 
 
@@ -58,27 +57,6 @@ _answers = rpc_answers(
 def _is_l0(info: datacoord_pb2.SegmentInfo) -> bool:
     """An L0 segment holds only deletes (delta logs), for every partition of its channel."""
     return info.level == datacoord_pb2.SEGMENT_LEVEL_L0 or (not info.binlogs and bool(info.deltalogs))
-
-
-def _log_paths(field_binlogs: Iterable[datacoord_pb2.FieldBinlog]) -> list[str]:
-    paths: list[str] = []
-    for fb in field_binlogs:
-        for binlog in fb.binlogs:
-            if binlog.log_path and binlog.log_path not in paths:
-                paths.append(binlog.log_path)
-    return paths
-
-
-def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """``table`` with ``schema``'s columns (missing ones null: rows older than the field)."""
-    arrays = []
-    for fld in schema:
-        if fld.name in table.column_names:
-            col = table.column(fld.name)
-            arrays.append(col.cast(fld.type) if col.type != fld.type else col)
-        else:
-            arrays.append(pa.chunked_array([pa.nulls(table.num_rows, fld.type)]))
-    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 class QueryNode:
@@ -241,11 +219,11 @@ class QueryNode:
     def _read_segment(self, state: CollectionState, shard: Shard, info: datacoord_pb2.SegmentInfo) -> pa.Table:
         """The rows of a segment's insert logs; its delta logs go to the shard's deletes."""
         arrow_schema = state.schema.arrow_schema
-        tables = [_conform(read_insert_log(self._read(path)), arrow_schema) for path in _log_paths(info.binlogs)]
+        tables = [conform(read_insert_log(self._read(path)), arrow_schema) for path in log_paths(info.binlogs)]
         table = pa.concat_tables(tables) if tables else arrow_schema.empty_table()
         scope = ALL_PARTITIONS if _is_l0(info) or info.partition_id <= 0 else info.partition_id
         pk_type = state.schema.primary_field.arrow_type
-        for path in _log_paths(info.deltalogs):
+        for path in log_paths(info.deltalogs):
             pks, ts = read_delta_log(self._read(path))
             shard.delete(pks.cast(pk_type) if pks.type != pk_type else pks, ts, scope)
         return table
