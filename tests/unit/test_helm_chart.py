@@ -178,6 +178,22 @@ def test_cluster_mode_runs_every_role(helm):
     assert "minio.secretAccessKey" not in config  # credentials come from a Secret, by env var
 
 
+def test_coordinators_run_active_standby_when_asked(helm, validator):
+    docs = render(helm, {"rootCoord": {"activeStandby": {"enabled": True}},
+                         "queryCoord": {"replicas": 3, "activeStandby": {"enabled": True}}})
+    for doc in docs:
+        if doc["kind"] not in CRD_KINDS:
+            validator.validate(doc, KUBE_VERSION, strict=True)
+    deployments = {d["metadata"]["labels"]["app.kubernetes.io/component"]: d for d in by_kind(docs, "Deployment")}
+    replicas = {role: deployments[role]["spec"]["replicas"] for role in ("rootcoord", "datacoord", "querycoord")}
+    assert replicas == {"rootcoord": 2, "datacoord": 1, "querycoord": 3}
+    config = product_config(docs)
+    assert config["rootCoord.enableActiveStandby"] is True and config["queryCoord.enableActiveStandby"] is True
+    assert "dataCoord.enableActiveStandby" not in config
+    for key in ("rootCoord.enableActiveStandby", "queryCoord.enableActiveStandby"):
+        assert key in ITEMS_BY_KEY
+
+
 def test_standalone_mode_is_one_pod_on_its_volume(helm):
     docs = render(helm, MODES["standalone"])
     assert not by_kind(docs, "StatefulSet")
@@ -363,6 +379,7 @@ def test_the_bundled_services_run_as_their_images_need(helm):
     ({"mq": {"type": "nats"}}, "set pulsar.enabled=false"),
     ({"nats": {"enabled": True}}, "set nats.enabled=false"),
     ({"cluster": {"enabled": False}, "standalone": {"embedded": True}}, "standalone.embedded=true"),
+    ({"dataCoord": {"replicas": 2}}, "dataCoord.activeStandby.enabled=true"),
 ])
 def test_contradictory_dependencies_fail_to_render(helm, values, message):
     with pytest.raises(helm.HelmRenderError, match=message):

@@ -56,6 +56,14 @@ standalone: standalone
 {{- end -}}
 {{- $_ := set $cfg "grpc.address" "0.0.0.0" -}}
 {{- $_ := set $cfg "metrics.address" "0.0.0.0" -}}
+{{- range $coord := list "rootCoord" "dataCoord" "queryCoord" -}}
+{{- $spec := index $.Values $coord -}}
+{{- if (($spec.activeStandby).enabled) -}}
+{{- $_ := set $cfg (printf "%s.enableActiveStandby" $coord) true -}}
+{{- else if gt (int $spec.replicas) 1 -}}
+{{- fail (printf "%s.replicas=%d needs %s.activeStandby.enabled=true (one active coordinator, the others standbys)" $coord (int $spec.replicas) $coord) -}}
+{{- end -}}
+{{- end -}}
 {{- if include "milvus.external" . -}}
 {{- if and (ne .Values.mq.type "pulsar") (ne .Values.mq.type "nats") -}}
 {{- fail (printf "mq.type must be pulsar or nats, not %q" .Values.mq.type) -}}
