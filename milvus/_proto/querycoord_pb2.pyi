@@ -194,3 +194,37 @@ class ShowLoadedPartitionsResponse(_message.Message):
     load_type: LoadType
     partitionIDs: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., load_type: _Optional[_Union[LoadType, str]] = ..., partitionIDs: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class GetQuerySegmentsRequest(_message.Message):
+    __slots__ = ("base", "collectionID")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    collectionID: int
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ...) -> None: ...
+
+class QuerySegment(_message.Message):
+    __slots__ = ("segmentID", "collectionID", "partitionID", "num_rows", "node_ids", "index_build_ids", "channel")
+    SEGMENTID_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONID_FIELD_NUMBER: _ClassVar[int]
+    NUM_ROWS_FIELD_NUMBER: _ClassVar[int]
+    NODE_IDS_FIELD_NUMBER: _ClassVar[int]
+    INDEX_BUILD_IDS_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    segmentID: int
+    collectionID: int
+    partitionID: int
+    num_rows: int
+    node_ids: _containers.RepeatedScalarFieldContainer[int]
+    index_build_ids: _containers.RepeatedScalarFieldContainer[int]
+    channel: str
+    def __init__(self, segmentID: _Optional[int] = ..., collectionID: _Optional[int] = ..., partitionID: _Optional[int] = ..., num_rows: _Optional[int] = ..., node_ids: _Optional[_Iterable[int]] = ..., index_build_ids: _Optional[_Iterable[int]] = ..., channel: _Optional[str] = ...) -> None: ...
+
+class GetQuerySegmentsResponse(_message.Message):
+    __slots__ = ("status", "segments")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    segments: _containers.RepeatedCompositeFieldContainer[QuerySegment]
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., segments: _Optional[_Iterable[_Union[QuerySegment, _Mapping]]] = ...) -> None: ...

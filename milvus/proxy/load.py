@@ -10,6 +10,7 @@ from milvus._proto import datacoord_pb2, querycoord_pb2
 from milvus.proxy.callers import Caller
 from milvus.proxy.channel_writer import ChannelWriter
 from milvus.proxy.collections import Collections
+from milvus.proxy.segment_info import query_segment_infos
 
 _SEGMENT_STATE = {
     datacoord_pb2.GROWING: common_pb2.SegmentState.Growing,
@@ -111,7 +112,11 @@ class Loads:
         recovery = self._datacoord("GetRecoveryInfo", datacoord_pb2.GetRecoveryInfoRequest(collectionID=coll.id))
         return [milvus_pb2.PersistentSegmentInfo(
             segmentID=s.id, collectionID=s.collection_id, partitionID=s.partition_id, num_rows=s.num_of_rows,
-            state=_SEGMENT_STATE.get(s.state, common_pb2.SegmentState.SegmentStateNone), insert_channel=s.insert_channel) for s in recovery.segments]
+            state=_SEGMENT_STATE.get(s.state, common_pb2.SegmentState.SegmentStateNone), insert_channel=s.insert_channel,
+            level=s.level) for s in recovery.segments]
+
+    def query_segments(self, db: str, name: str) -> list[milvus_pb2.QuerySegmentInfo]:
+        return query_segment_infos(self._collections, self._datacoord, self._querycoord, db, name)
 
 
 def stats_pairs(row_count: int) -> list[common_pb2.KeyValuePair]:

@@ -331,6 +331,11 @@ class MilvusServiceAdapter:
         infos = self._proxy.data.loads.persistent_segments(db, request.collectionName)
         return milvus_pb2.GetPersistentSegmentInfoResponse(status=_OK, infos=infos)
 
+    def GetQuerySegmentInfo(self, request: milvus_pb2.GetQuerySegmentInfoRequest, call: CallInfo = NO_CALL_INFO):
+        infos = self._proxy.data.loads.query_segments(request.dbName or call.db_name or DEFAULT_DB,
+                                                      request.collectionName)
+        return milvus_pb2.GetQuerySegmentInfoResponse(status=_OK, infos=infos)
+
     # ---- indexes --------------------------------------------------------------------
 
     def CreateIndex(self, request: milvus_pb2.CreateIndexRequest, call: CallInfo = NO_CALL_INFO):

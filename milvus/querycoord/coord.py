@@ -471,3 +471,32 @@ class QueryCoord:
             raise errors.CollectionNotLoaded(f"collection not loaded[collection={request.collectionID}]")
         return querycoord_pb2.ShowLoadedPartitionsResponse(status=errors.OK, load_type=info.load_type,
                                                            partitionIDs=info.partitionIDs)
+
+    @_answers
+    def GetQuerySegments(self, request: querycoord_pb2.GetQuerySegmentsRequest):
+        """The sealed segments the query nodes serve now for a loaded collection (asked of every
+        node, not the checker's last round), each with the nodes serving it."""
+        if self._meta.collection(request.collectionID) is None:
+            raise errors.CollectionNotLoaded(f"collection not loaded[collection={request.collectionID}]")
+        with self._nodes_lock:
+            nodes = list(self._nodes.values())
+        found: dict[int, querycoord_pb2.QuerySegment] = {}
+        for node in sorted(nodes, key=lambda n: n.node_id):
+            try:
+                resp = node.client.GetDataDistribution(querynode_pb2.GetDataDistributionRequest())
+                check(resp.status, f"distribution of query node {node.node_id}")
+            except Exception as exc:  # noqa: BLE001 - an unreachable node serves nothing
+                log.warning("query node %d did not report its distribution: %s", node.node_id, exc)
+                continue
+            for seg in resp.segments:
+                if not seg.sealed or seg.collectionID != request.collectionID:
+                    continue
+                out = found.get(seg.id)
+                if out is None:
+                    out = found[seg.id] = querycoord_pb2.QuerySegment(
+                        segmentID=seg.id, collectionID=seg.collectionID, partitionID=seg.partitionID,
+                        num_rows=seg.num_rows, index_build_ids=seg.index_build_ids, channel=seg.channel)
+                if node.node_id not in out.node_ids:
+                    out.node_ids.append(node.node_id)
+        return querycoord_pb2.GetQuerySegmentsResponse(status=errors.OK,
+                                                       segments=[found[s] for s in sorted(found)])
