@@ -136,10 +136,11 @@ class QueryCoord:
             self._wake.wait(self._interval)
             self._wake.clear()
 
-    def _distribution(self) -> dict[int, NodeDist]:
-        dist = {}
+    def _ask_distributions(self) -> list[tuple[int, querynode_pb2.GetDataDistributionResponse]]:
+        """Every reachable query node's distribution, by node id order."""
         with self._nodes_lock:
-            nodes = list(self._nodes.values())
+            nodes = sorted(self._nodes.values(), key=lambda n: n.node_id)
+        answers = []
         for node in nodes:
             try:
                 resp = node.client.GetDataDistribution(querynode_pb2.GetDataDistributionRequest())
@@ -147,8 +148,11 @@ class QueryCoord:
             except Exception as exc:  # noqa: BLE001 - an unreachable node serves nothing
                 log.warning("query node %d did not report its distribution: %s", node.node_id, exc)
                 continue
-            dist[node.node_id] = NodeDist.from_proto(node.node_id, resp)
-        return dist
+            answers.append((node.node_id, resp))
+        return answers
+
+    def _distribution(self) -> dict[int, NodeDist]:
+        return {node_id: NodeDist.from_proto(node_id, resp) for node_id, resp in self._ask_distributions()}
 
     def _stopping(self, alive: list[int]) -> set[int]:
         """The query nodes stopping gracefully (their state says STOPPING): their channels move."""
@@ -478,16 +482,8 @@ class QueryCoord:
         node, not the checker's last round), each with the nodes serving it."""
         if self._meta.collection(request.collectionID) is None:
             raise errors.CollectionNotLoaded(f"collection not loaded[collection={request.collectionID}]")
-        with self._nodes_lock:
-            nodes = list(self._nodes.values())
         found: dict[int, querycoord_pb2.QuerySegment] = {}
-        for node in sorted(nodes, key=lambda n: n.node_id):
-            try:
-                resp = node.client.GetDataDistribution(querynode_pb2.GetDataDistributionRequest())
-                check(resp.status, f"distribution of query node {node.node_id}")
-            except Exception as exc:  # noqa: BLE001 - an unreachable node serves nothing
-                log.warning("query node %d did not report its distribution: %s", node.node_id, exc)
-                continue
+        for node_id, resp in self._ask_distributions():
             for seg in resp.segments:
                 if not seg.sealed or seg.collectionID != request.collectionID:
                     continue
@@ -496,7 +492,7 @@ class QueryCoord:
                     out = found[seg.id] = querycoord_pb2.QuerySegment(
                         segmentID=seg.id, collectionID=seg.collectionID, partitionID=seg.partitionID,
                         num_rows=seg.num_rows, index_build_ids=seg.index_build_ids, channel=seg.channel)
-                if node.node_id not in out.node_ids:
-                    out.node_ids.append(node.node_id)
+                if node_id not in out.node_ids:
+                    out.node_ids.append(node_id)
         return querycoord_pb2.GetQuerySegmentsResponse(status=errors.OK,
                                                        segments=[found[s] for s in sorted(found)])
