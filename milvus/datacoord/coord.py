@@ -19,6 +19,7 @@ ignores the repeat) and ``FlushSegments`` for every sealed, unflushed segment.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import threading
 import time
@@ -28,7 +29,7 @@ from typing import Any
 from milvus import errors
 from milvus._proto import datacoord_pb2, datanode_pb2, internal_pb2
 from milvus.datacoord.channels import UNASSIGNED, ChannelManager
-from milvus.datacoord.compaction import CompactionParams, Compactions, MetaView
+from milvus.datacoord.compaction import Compactions, MetaView
 from milvus.datacoord.gc import GarbageCollector
 from milvus.datacoord.index_service import IndexService, IndexServiceParams
 from milvus.datacoord.params import DataCoordParams
@@ -111,10 +112,7 @@ class DataCoord:
         p = self._params
         self._compactions = Compactions(
             MetaView(self._lock, self._segments, self._channels, self._checkpoints_get),
-            CompactionParams(enable_auto=p.enable_auto_compaction, interval=p.compaction_interval,
-                             timeout=p.compaction_timeout, max_rows=p.segment_max_rows,
-                             small_proportion=p.compaction_small_proportion, min_segments=p.compaction_min_segments,
-                             l0_min_num=p.compaction_l0_min_num, delete_ratio=p.compaction_delete_ratio),
+            dataclasses.replace(p.compaction, max_rows=p.segment_max_rows),
             alloc_id=alloc_id, alloc_ts=alloc_ts, clock=clock, on_commit=self._index.trigger)
         self._serving = False
         self._stop = threading.Event()

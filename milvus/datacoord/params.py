@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from milvus.config import Config
+from milvus.datacoord.compaction import CompactionParams
 
 
 @dataclass(frozen=True)
@@ -18,13 +19,8 @@ class DataCoordParams:
     gc_interval: float = 3600.0
     gc_drop_tolerance: float = 10800.0
     gc_missing_tolerance: float = 3600.0
-    enable_auto_compaction: bool = True
-    compaction_interval: float = 60.0
-    compaction_timeout: float = 900.0
-    compaction_small_proportion: float = 0.5
-    compaction_min_segments: int = 3
-    compaction_l0_min_num: int = 10
-    compaction_delete_ratio: float = 0.2
+    # its max_rows is segment_max_rows (the data coordinator sets it)
+    compaction: CompactionParams = field(default_factory=CompactionParams)
 
     def __post_init__(self) -> None:
         if self.segment_max_rows < 1:
@@ -46,11 +42,12 @@ class DataCoordParams:
             gc_interval=config["dataCoord.gc.interval"],
             gc_drop_tolerance=config["dataCoord.gc.dropTolerance"],
             gc_missing_tolerance=config["dataCoord.gc.missingTolerance"],
-            enable_auto_compaction=config["dataCoord.enableAutoCompaction"],
-            compaction_interval=config["dataCoord.compaction.global.interval"],
-            compaction_timeout=config["dataCoord.compaction.timeout"],
-            compaction_small_proportion=config["dataCoord.segment.smallProportion"],
-            compaction_min_segments=config["dataCoord.compaction.min.segment"],
-            compaction_l0_min_num=config["dataCoord.compaction.levelzero.forceTrigger.deltalogMinNum"],
-            compaction_delete_ratio=config["dataCoord.compaction.single.ratio.threshold"],
+            compaction=CompactionParams(
+                enable_auto=config["dataCoord.enableAutoCompaction"],
+                interval=config["dataCoord.compaction.global.interval"],
+                timeout=config["dataCoord.compaction.timeout"],
+                small_proportion=config["dataCoord.segment.smallProportion"],
+                min_segments=config["dataCoord.compaction.min.segment"],
+                l0_min_num=config["dataCoord.compaction.levelzero.forceTrigger.deltalogMinNum"],
+                delete_ratio=config["dataCoord.compaction.single.ratio.threshold"]),
         )

@@ -223,10 +223,10 @@ def flushed_segment(cluster, dc, sid, pks, ts, storage):
 def compacting(tmp_path):
     cluster = Cluster(tmp_path)
     node = CompactingDataNode(cluster.storage)
-    dc = cluster.coord(node, enable_auto_compaction=False, compaction_timeout=30.0)
+    dc = cluster.coord(node, compaction=CompactionParams(enable_auto=False, timeout=30.0))
     watch(dc, channels=[CH0])
     dc.stop()
-    dc = cluster.coord(node, enable_auto_compaction=False, compaction_timeout=30.0)
+    dc = cluster.coord(node, compaction=CompactionParams(enable_auto=False, timeout=30.0))
     yield cluster, node, dc
     cluster.close()
 
@@ -235,7 +235,7 @@ def restart_with_segments(cluster, node, dc, segments):
     for sid, pks, ts in segments:
         flushed_segment(cluster, dc, sid, pks, ts, cluster.storage)
     dc.stop()
-    return cluster.coord(node, enable_auto_compaction=False, compaction_timeout=30.0)
+    return cluster.coord(node, compaction=CompactionParams(enable_auto=False, timeout=30.0))
 
 
 def test_commit_creates_the_result_and_drops_the_sources_in_one_transaction(compacting):
@@ -254,7 +254,7 @@ def test_commit_creates_the_result_and_drops_the_sources_in_one_transaction(comp
     assert segment(dc, 1).state == DROPPED and segment(dc, 2).state == DROPPED and segment(dc, 1).dropped_at
     # a restart sees the same meta
     dc.stop()
-    dc = cluster.coord(node, enable_auto_compaction=False)
+    dc = cluster.coord(node, compaction=CompactionParams(enable_auto=False))
     assert segment(dc, result.id).state == FLUSHED and segment(dc, 1).state == DROPPED
     unknown = ok(dc.GetCompactionState(datacoord_pb2.GetCompactionStateRequest(compactionID=resp.compactionID)))
     assert unknown.state == 0  # compaction ids do not survive a restart
