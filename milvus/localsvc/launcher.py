@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import random
 import shutil
 import signal
 import socket
@@ -49,8 +50,32 @@ class ServiceUnavailable(RuntimeError):
     """The service's binary is not installed, or it did not become ready in time."""
 
 
+_LOWEST_PORT = 10000
+
+
+def _ephemeral_floor() -> int:
+    """The lowest port the kernel hands out by itself (bind to 0, outgoing connections)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free a moment ago (bind port 0 and release it)."""
+    """A TCP port that was free a moment ago, for a server started later.  It is drawn below
+    the kernel's ephemeral range, so that the sockets other processes bind to port 0 or open
+    for outgoing connections meanwhile cannot take it (a port released by binding 0 goes back
+    to that pool at once); port 0 when that range leaves no room."""
+    floor = _ephemeral_floor()
+    rng = random.SystemRandom()
+    for _ in range(100 if floor > _LOWEST_PORT else 0):
+        port = rng.randrange(_LOWEST_PORT, floor)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
