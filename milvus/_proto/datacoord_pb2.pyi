@@ -732,3 +732,11 @@ class GetChannelTimeTicksResponse(_message.Message):
     status: _common_pb2.Status
     time_ticks: _containers.RepeatedCompositeFieldContainer[ChannelTimeTick]
     def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., time_ticks: _Optional[_Iterable[_Union[ChannelTimeTick, _Mapping]]] = ...) -> None: ...
+
+class ReportNodeMemoryRequest(_message.Message):
+    __slots__ = ("base", "memory")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    memory: _internal_pb2.NodeMemory
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., memory: _Optional[_Union[_internal_pb2.NodeMemory, _Mapping]] = ...) -> None: ...

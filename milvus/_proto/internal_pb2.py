@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from pymilvus.grpc_gen import common_pb2 as common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0einternal.proto\x12\x0fmilvus.internal\x1a\x0c\x63ommon.proto\"\xd2\x01\n\rComponentInfo\x12\x0f\n\x07node_id\x18\x01 \x01(\x03\x12\x0c\n\x04role\x18\x02 \x01(\t\x12)\n\x05state\x18\x03 \x01(\x0e\x32\x1a.milvus.internal.StateCode\x12\x0f\n\x07\x61\x64\x64ress\x18\x04 \x01(\t\x12\x38\n\x05\x65xtra\x18\x05 \x03(\x0b\x32).milvus.internal.ComponentInfo.ExtraEntry\x1a,\n\nExtraEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x1b\n\x19GetComponentStatesRequest\"\xaa\x01\n\x0f\x43omponentStates\x12-\n\x05state\x18\x01 \x01(\x0b\x32\x1e.milvus.internal.ComponentInfo\x12;\n\x13subcomponent_states\x18\x02 \x03(\x0b\x32\x1e.milvus.internal.ComponentInfo\x12+\n\x06status\x18\x03 \x01(\x0b\x32\x1b.milvus.proto.common.Status\"Y\n\x0bMsgPosition\x12\x14\n\x0c\x63hannel_name\x18\x01 \x01(\t\x12\x0e\n\x06msg_id\x18\x02 \x01(\x0c\x12\x11\n\ttimestamp\x18\x03 \x01(\x04\x12\x11\n\tmsg_group\x18\x04 \x01(\t\"L\n\x0eStringResponse\x12+\n\x06status\x18\x01 \x01(\x0b\x32\x1b.milvus.proto.common.Status\x12\r\n\x05value\x18\x02 \x01(\t\"\x07\n\x05\x45mpty*f\n\tStateCode\x12\x11\n\rSTATE_UNKNOWN\x10\x00\x12\x10\n\x0cINITIALIZING\x10\x01\x12\x0b\n\x07HEALTHY\x10\x02\x12\x0c\n\x08\x41\x42NORMAL\x10\x03\x12\x0c\n\x08STOPPING\x10\x04\x12\x0b\n\x07STANDBY\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0einternal.proto\x12\x0fmilvus.internal\x1a\x0c\x63ommon.proto\"\xd2\x01\n\rComponentInfo\x12\x0f\n\x07node_id\x18\x01 \x01(\x03\x12\x0c\n\x04role\x18\x02 \x01(\t\x12)\n\x05state\x18\x03 \x01(\x0e\x32\x1a.milvus.internal.StateCode\x12\x0f\n\x07\x61\x64\x64ress\x18\x04 \x01(\t\x12\x38\n\x05\x65xtra\x18\x05 \x03(\x0b\x32).milvus.internal.ComponentInfo.ExtraEntry\x1a,\n\nExtraEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x1b\n\x19GetComponentStatesRequest\"\xaa\x01\n\x0f\x43omponentStates\x12-\n\x05state\x18\x01 \x01(\x0b\x32\x1e.milvus.internal.ComponentInfo\x12;\n\x13subcomponent_states\x18\x02 \x03(\x0b\x32\x1e.milvus.internal.ComponentInfo\x12+\n\x06status\x18\x03 \x01(\x0b\x32\x1b.milvus.proto.common.Status\"Y\n\x0bMsgPosition\x12\x14\n\x0c\x63hannel_name\x18\x01 \x01(\t\x12\x0e\n\x06msg_id\x18\x02 \x01(\x0c\x12\x11\n\ttimestamp\x18\x03 \x01(\x04\x12\x11\n\tmsg_group\x18\x04 \x01(\t\"L\n\x0eStringResponse\x12+\n\x06status\x18\x01 \x01(\x0b\x32\x1b.milvus.proto.common.Status\x12\r\n\x05value\x18\x02 \x01(\t\"\x07\n\x05\x45mpty\"d\n\nNodeMemory\x12\x0f\n\x07node_id\x18\x01 \x01(\x03\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x12\n\nused_bytes\x18\x03 \x01(\x04\x12\x13\n\x0btotal_bytes\x18\x04 \x01(\x04\x12\x0e\n\x06\x61ge_ms\x18\x05 \x01(\x03\"B\n\x14GetNodeMemoryRequest\x12*\n\x04\x62\x61se\x18\x01 \x01(\x0b\x32\x1c.milvus.proto.common.MsgBase\"p\n\x15GetNodeMemoryResponse\x12+\n\x06status\x18\x01 \x01(\x0b\x32\x1b.milvus.proto.common.Status\x12*\n\x05nodes\x18\x02 \x03(\x0b\x32\x1b.milvus.internal.NodeMemory*f\n\tStateCode\x12\x11\n\rSTATE_UNKNOWN\x10\x00\x12\x10\n\x0cINITIALIZING\x10\x01\x12\x0b\n\x07HEALTHY\x10\x02\x12\x0c\n\x08\x41\x42NORMAL\x10\x03\x12\x0c\n\x08STOPPING\x10\x04\x12\x0b\n\x07STANDBY\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,8 +34,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_COMPONENTINFO_EXTRAENTRY']._loaded_options = None
   _globals['_COMPONENTINFO_EXTRAENTRY']._serialized_options = b'8\001'
-  _globals['_STATECODE']._serialized_start=642
-  _globals['_STATECODE']._serialized_end=744
+  _globals['_STATECODE']._serialized_start=926
+  _globals['_STATECODE']._serialized_end=1028
   _globals['_COMPONENTINFO']._serialized_start=50
   _globals['_COMPONENTINFO']._serialized_end=260
   _globals['_COMPONENTINFO_EXTRAENTRY']._serialized_start=216
@@ -50,4 +50,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STRINGRESPONSE']._serialized_end=631
   _globals['_EMPTY']._serialized_start=633
   _globals['_EMPTY']._serialized_end=640
+  _globals['_NODEMEMORY']._serialized_start=642
+  _globals['_NODEMEMORY']._serialized_end=742
+  _globals['_GETNODEMEMORYREQUEST']._serialized_start=744
+  _globals['_GETNODEMEMORYREQUEST']._serialized_end=810
+  _globals['_GETNODEMEMORYRESPONSE']._serialized_start=812
+  _globals['_GETNODEMEMORYRESPONSE']._serialized_end=924
 # @@protoc_insertion_point(module_scope)

@@ -81,3 +81,31 @@ class StringResponse(_message.Message):
 class Empty(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class NodeMemory(_message.Message):
+    __slots__ = ("node_id", "role", "used_bytes", "total_bytes", "age_ms")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    AGE_MS_FIELD_NUMBER: _ClassVar[int]
+    node_id: int
+    role: str
+    used_bytes: int
+    total_bytes: int
+    age_ms: int
+    def __init__(self, node_id: _Optional[int] = ..., role: _Optional[str] = ..., used_bytes: _Optional[int] = ..., total_bytes: _Optional[int] = ..., age_ms: _Optional[int] = ...) -> None: ...
+
+class GetNodeMemoryRequest(_message.Message):
+    __slots__ = ("base",)
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ...) -> None: ...
+
+class GetNodeMemoryResponse(_message.Message):
+    __slots__ = ("status", "nodes")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    nodes: _containers.RepeatedCompositeFieldContainer[NodeMemory]
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., nodes: _Optional[_Iterable[_Union[NodeMemory, _Mapping]]] = ...) -> None: ...

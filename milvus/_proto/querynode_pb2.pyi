@@ -204,13 +204,15 @@ class SegmentDistribution(_message.Message):
     def __init__(self, id: _Optional[int] = ..., collectionID: _Optional[int] = ..., partitionID: _Optional[int] = ..., channel: _Optional[str] = ..., num_rows: _Optional[int] = ..., sealed: _Optional[bool] = ..., index_build_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class GetDataDistributionResponse(_message.Message):
-    __slots__ = ("status", "node_id", "channels", "segments")
+    __slots__ = ("status", "node_id", "channels", "segments", "memory")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     CHANNELS_FIELD_NUMBER: _ClassVar[int]
     SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_FIELD_NUMBER: _ClassVar[int]
     status: _common_pb2.Status
     node_id: int
     channels: _containers.RepeatedCompositeFieldContainer[ChannelDistribution]
     segments: _containers.RepeatedCompositeFieldContainer[SegmentDistribution]
-    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., node_id: _Optional[int] = ..., channels: _Optional[_Iterable[_Union[ChannelDistribution, _Mapping]]] = ..., segments: _Optional[_Iterable[_Union[SegmentDistribution, _Mapping]]] = ...) -> None: ...
+    memory: _internal_pb2.NodeMemory
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., node_id: _Optional[int] = ..., channels: _Optional[_Iterable[_Union[ChannelDistribution, _Mapping]]] = ..., segments: _Optional[_Iterable[_Union[SegmentDistribution, _Mapping]]] = ..., memory: _Optional[_Union[_internal_pb2.NodeMemory, _Mapping]] = ...) -> None: ...
