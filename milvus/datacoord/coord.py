@@ -39,6 +39,7 @@ from milvus.metastore.datacoord_catalog import DataCoordCatalog
 from milvus.metastore.index_catalog import IndexCatalog
 from milvus.rpc.answers import rpc_answers
 from milvus.rpc.health import probe
+from milvus.rpc.memory_reports import MemoryReports
 from milvus.storage.base import ObjectStorage
 from milvus.tso import compose_ts, parse_ts
 
@@ -102,6 +103,7 @@ class DataCoord:
         # vchannel -> newest time tick its data node consumed (ReportTimeTicks; flow control)
         self._consumed: dict[str, int] = {}
         self._unconfirmed: set[str] = set()  # channels whose WatchDmChannel did not go through yet
+        self._memory = MemoryReports(clock)  # the data nodes' memory (ReportNodeMemory; flow control)
         self._gc = (GarbageCollector(storage, self._params.gc_drop_tolerance, self._params.gc_missing_tolerance,
                                      wall_clock) if storage is not None else None)
         self._storage = storage
@@ -239,6 +241,7 @@ class DataCoord:
         with self._lock:
             moved = self._channels.remove_node(node_id)
             self._unconfirmed.update(w.vchannel for w in moved)
+        self._memory.forget(node_id)
         if self._serving:
             self._send_watches()
 
@@ -489,6 +492,22 @@ class DataCoord:
                 if ts is not None:
                     resp.time_ticks.add(channel_name=watch.vchannel, timestamp=ts)
         return resp
+
+    @_answers
+    def ReportNodeMemory(self, request: datacoord_pb2.ReportNodeMemoryRequest):
+        """A data node's memory (kept in memory, like the time ticks: after a restart the nodes
+        report again within their interval).  A node that left is forgotten
+        (``remove_data_node``) until it reports again."""
+        if request.memory.node_id != request.base.sourceID:
+            raise errors.ParameterInvalid(
+                f"memory report of node {request.memory.node_id} sent by node {request.base.sourceID}")
+        self._memory.put(request.memory)
+        return _OK
+
+    @_answers
+    def GetNodeMemory(self, request: internal_pb2.GetNodeMemoryRequest):
+        """The data nodes' newest memory reports, with their age."""
+        return self._memory.answer()
 
     @_answers
     def UpdateChannelCheckpoint(self, request: datacoord_pb2.UpdateChannelCheckpointRequest):

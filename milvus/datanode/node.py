@@ -9,6 +9,11 @@ Injected by the composition root: the message queue, object storage, the data co
 client (``SaveBinlogPaths``, ``UpdateChannelCheckpoint``) and ``alloc_id(n)`` (first of
 ``n`` fresh ids: log ids and L0 segment ids).
 
+While started, the node reports its memory (``memory``: the process' resident memory and the
+machine's or cgroup's limit) to the data coordinator every ``memory_report_interval``
+seconds (``ReportNodeMemory``): proxies refuse writes while a data node is past the memory
+high water level (``milvus/proxy/quota.py``).
+
 Stopping writes nothing: buffered rows are already durable in the message queue after the
 channel checkpoint, and the next consumer of the channel replays them.  (Flushing on stop
 would only make stops slower and still not cover a crash, which replay must handle anyway.)
@@ -36,6 +41,7 @@ from milvus.mq.base import Position as MQPosition
 from milvus.rpc.answers import rpc_answers
 from milvus.schema import CollectionSchemaModel
 from milvus.storage.base import ObjectStorage
+from milvus.util.memory import MemoryProbe, process_memory
 from milvus.util.tracing import NO_TRACING, Tracing
 
 log = logging.getLogger(__name__)
@@ -71,8 +77,10 @@ class DataNode:
         clock: Callable[[], float] = time.monotonic,
         on_sync: SyncObserver | None = None,
         tracing: Tracing = NO_TRACING,
+        memory: MemoryProbe = process_memory,
     ):
         self.node_id = node_id
+        self._memory = memory
         self._tracing = tracing
         self._on_sync = on_sync
         self._mq = mq
@@ -85,14 +93,24 @@ class DataNode:
         self._workers: dict[str, ChannelWorker] = {}
         self._compactions = CompactionExecutor(Compactor(storage, alloc_id), clock)
         self._serving = False
+        self._stopped = threading.Event()
+        self._reporter: threading.Thread | None = None
 
     # ---- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> None:
         self._serving = True
+        self._stopped.clear()
+        self._reporter = threading.Thread(target=self._report_memory_loop, name=f"datanode-{self.node_id}-memory",
+                                          daemon=True)
+        self._reporter.start()
 
     def stop(self) -> None:
         self._serving = False
+        self._stopped.set()
+        if self._reporter is not None:
+            self._reporter.join()
+            self._reporter = None
         with self._lock:
             workers, self._workers = list(self._workers.values()), {}
         for worker in workers:
@@ -103,6 +121,22 @@ class DataNode:
         with self._lock:
             dead = [v for v, w in self._workers.items() if not w.is_alive()]
             return self._serving and not dead, {"channels": sorted(self._workers), "dead": dead}
+
+    def _report_memory_loop(self) -> None:
+        while not self._stopped.is_set():
+            self.report_memory()
+            self._stopped.wait(self._params.memory_report_interval)
+
+    def report_memory(self) -> None:
+        """Tell the data coordinator how much memory this node holds (flow control)."""
+        used, total = self._memory()
+        request = datacoord_pb2.ReportNodeMemoryRequest(memory=internal_pb2.NodeMemory(
+            node_id=self.node_id, role=self.name, used_bytes=used, total_bytes=total))
+        request.base.sourceID = self.node_id
+        try:
+            errors.check_status(self._datacoord.ReportNodeMemory(request))
+        except Exception as exc:  # noqa: BLE001 - reported again at the next interval
+            log.debug("data node %d: memory report failed: %s", self.node_id, exc)
 
     @property
     def channels(self) -> list[str]:

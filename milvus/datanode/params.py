@@ -17,6 +17,8 @@ class DataNodeParams:
     poll_timeout: float = 0.1
     # seconds to wait before retrying a sync that failed (storage or data coordinator down)
     retry_backoff: float = 1.0
+    # seconds between reports of this node's memory to the data coordinator (flow control)
+    memory_report_interval: float = 3.0
 
     def __post_init__(self) -> None:
         if self.max_buffer_rows < 1 or self.max_buffer_size < 1:
@@ -29,4 +31,6 @@ class DataNodeParams:
             max_buffer_size=config["dataNode.sync.maxBufferSize"],
             max_buffer_age=config["dataNode.sync.maxBufferAge"],
             checkpoint_interval=config["dataNode.checkpoint.updateInterval"],
+            # as often as the proxies' quota guards collect
+            memory_report_interval=config["quotaAndLimits.quotaCenterCollectInterval"],
         )

@@ -30,6 +30,7 @@ from milvus.querycoord.meta import LoadMeta
 from milvus.querycoord.target import TargetManager, check
 from milvus.rpc.answers import rpc_answers
 from milvus.rpc.health import probe
+from milvus.rpc.memory_reports import MemoryReports
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class QueryCoord:
         self._progress: dict[int, int] = {}  # percent of the target served
         self._ready: set[int] = set()  # collections whose whole target was served once
         self._last_dist: dict[int, NodeDist] = {}
+        self._memory = MemoryReports()  # from the distributions the nodes answer (flow control)
         # moves channels between the query nodes of a replica (scale-out, scale-in): balance.py
         self._balancer = balance.Balancer(grace=max(1.0, 2 * check_interval)) if auto_balance else None
 
@@ -111,6 +113,7 @@ class QueryCoord:
     def remove_node(self, node_id: int) -> None:
         with self._nodes_lock:
             self._nodes.pop(node_id, None)
+        self._memory.forget(node_id)
         self.trigger()
 
     def _node(self, node_id: int) -> _Node | None:
@@ -148,6 +151,8 @@ class QueryCoord:
             except Exception as exc:  # noqa: BLE001 - an unreachable node serves nothing
                 log.warning("query node %d did not report its distribution: %s", node.node_id, exc)
                 continue
+            if resp.HasField("memory"):
+                self._memory.put(resp.memory)
             answers.append((node.node_id, resp))
         return answers
 
@@ -475,6 +480,11 @@ class QueryCoord:
             raise errors.CollectionNotLoaded(f"collection not loaded[collection={request.collectionID}]")
         return querycoord_pb2.ShowLoadedPartitionsResponse(status=errors.OK, load_type=info.load_type,
                                                            partitionIDs=info.partitionIDs)
+
+    @_answers
+    def GetNodeMemory(self, request: internal_pb2.GetNodeMemoryRequest):
+        """The query nodes' memory, as they reported it with their newest distribution."""
+        return self._memory.answer()
 
     @_answers
     def GetQuerySegments(self, request: querycoord_pb2.GetQuerySegmentsRequest):

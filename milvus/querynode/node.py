@@ -38,6 +38,7 @@ from milvus.querynode.shard import Shard
 from milvus.rpc.answers import rpc_answers
 from milvus.schema import CollectionSchemaModel, arrow_to_ids
 from milvus.storage.base import ObjectStorage
+from milvus.util.memory import MemoryProbe, process_memory
 from milvus.util.tracing import NO_TRACING, Tracing
 
 log = logging.getLogger(__name__)
@@ -69,11 +70,13 @@ class QueryNode:
     def __init__(self, node_id: int, mq: MQ, storage: ObjectStorage, *,
                  filter_compiler: FilterCompiler | None = None, read_timeout: float = 10.0,
                  subscription_prefix: str = "by-dev", local_dir: Path | None = None,
-                 tracing: Tracing = NO_TRACING):
+                 tracing: Tracing = NO_TRACING, memory: MemoryProbe = process_memory):
         """``local_dir`` holds the files of disk-resident indexes while they are mapped (the
         system's temporary directory when None); ``tracing`` spans the applying of traced
-        DML envelopes."""
+        DML envelopes; ``memory`` measures the node's memory, reported with its distribution
+        (flow control: proxies refuse writes while a query node is past its high water level)."""
         self.node_id = node_id
+        self._memory = memory
         self._tracing = tracing
         self._local_dir = local_dir
         self._mq = mq
@@ -296,7 +299,10 @@ class QueryNode:
     @_answers
     def GetDataDistribution(self, request: querynode_pb2.GetDataDistributionRequest
                             ) -> querynode_pb2.GetDataDistributionResponse:
+        used, total = self._memory()
         resp = querynode_pb2.GetDataDistributionResponse(status=errors.OK, node_id=self.node_id)
+        resp.memory.CopyFrom(internal_pb2.NodeMemory(node_id=self.node_id, role=self.name, used_bytes=used,
+                                                     total_bytes=total))
         with self._lock:
             collections = list(self._collections.values())
         for state in collections:
