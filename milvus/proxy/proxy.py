@@ -109,7 +109,7 @@ class Proxy:
         dql = Dql(collections, query, querynode, writer, self.alloc_timestamp, self.params.dql,
                   search_metric=indexes.search_metric)
         dml = Dml(collections, root, data, writer, mq.max_message_size, dql.matching_pks,
-                  quota=QuotaCenter(self.params.quota, data))
+                  quota=QuotaCenter(self.params.quota, data, query))
         return DataPath(collections, writer, dml, dql, Loads(collections, data, query, writer), indexes,
                         Compactions(collections, data))
 

@@ -26,7 +26,7 @@ import pytest
 import yaml
 from pymilvus import DataType, MilvusClient, MilvusException
 
-from milvus._proto import datanode_pb2, rootcoord_pb2
+from milvus._proto import datanode_pb2, internal_pb2, rootcoord_pb2
 from milvus.cmd.launcher import ClusterSpec, LocalCluster, RoleChild
 from milvus.cmd.standalone import DATA_NODE_ID, Cluster, build_cluster
 from milvus.config import Config
@@ -378,9 +378,13 @@ def test_writes_are_refused_past_the_memory_high_water_level(tmp_path):
         c = MilvusClient(uri=stack.uri, timeout=60)
         try:
             c.create_collection(NAME, schema=_schema(c), num_shards=1, consistency_level="Strong")
+            # the data node reports the process' memory to the data coordinator once started
+            request = internal_pb2.GetNodeMemoryRequest()
+            wait_for(lambda: stack.cluster.datacoord.GetNodeMemory(request).nodes, timeout=10,
+                     message="the data node's memory report")
             with pytest.raises(MilvusException) as info:
                 c.insert(NAME, [{"id": 1, "vec": _vec(1)}], retry_on_rate_limit=False, timeout=10)
-            assert info.value.code == 8 and "memory" in info.value.message
+            assert info.value.code == 8 and f"datanode {DATA_NODE_ID} memory usage" in info.value.message
             c.load_collection(NAME)
             assert c.query(NAME, filter="", output_fields=["count(*)"])[0]["count(*)"] == 0  # nothing written
         finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,9 @@ from milvus.cmd.standalone import Cluster, build_cluster
 from milvus.config import Config
 from milvus.kv import open_kv
 from milvus.mq import open_mq
+from milvus.mq.base import MQ
 from milvus.storage import open_storage
+from milvus.storage.base import ObjectStorage
 
 FAST = {
     "proxy.timeTickInterval": 0.05,
@@ -23,17 +26,32 @@ FAST = {
 }
 
 
+@dataclass
+class Stack:
+    """A running cluster and the backends it is on (for tests that add nodes of their own)."""
+
+    cluster: Cluster
+    mq: MQ
+    storage: ObjectStorage
+
+
 @contextmanager
-def running_cluster(data_dir: Path, overrides: dict[str, Any] | None = None) -> Iterator[Cluster]:
+def running_stack(data_dir: Path, overrides: dict[str, Any] | None = None) -> Iterator[Stack]:
     data_dir.mkdir(parents=True, exist_ok=True)
     config = Config.load(overrides={"common.dataDir": str(data_dir), **FAST, **(overrides or {})})
     kv, mq, storage = open_kv(config), open_mq(config), open_storage(config)
     cluster = build_cluster(config, kv, mq, storage, "127.0.0.1", 0, max_workers=8)
     try:
         cluster.start()
-        yield cluster
+        yield Stack(cluster, mq, storage)
     finally:
         cluster.stop()
         storage.close()
         mq.close()
         kv.close()
+
+
+@contextmanager
+def running_cluster(data_dir: Path, overrides: dict[str, Any] | None = None) -> Iterator[Cluster]:
+    with running_stack(data_dir, overrides) as stack:
+        yield stack.cluster

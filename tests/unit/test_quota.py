@@ -1,14 +1,26 @@
-"""Flow control of writes (milvus/proxy/quota.py): time-tick lag, memory water levels and
-static rates refuse writes with RateLimited (code 8) and accept them again."""
+"""Flow control of writes (milvus/proxy/quota.py): time-tick lag, data and query node memory
+water levels and static rates refuse writes with RateLimited (code 8) and accept them again."""
 
 from __future__ import annotations
 
 import pytest
 
 from milvus import errors
-from milvus._proto import datacoord_pb2
-from milvus.proxy.quota import DELETE, INSERT, UPSERT, QuotaCenter, QuotaParams, process_memory_fraction
+from milvus._proto import datacoord_pb2, internal_pb2
+from milvus.proxy.quota import (
+    DATANODE,
+    DELETE,
+    INSERT,
+    QUERYNODE,
+    UPSERT,
+    MemoryGuard,
+    NodeMemory,
+    QuotaCenter,
+    QuotaParams,
+)
+from milvus.rpc.memory_reports import MemoryReports
 from milvus.tso import compose_ts
+from milvus.util.memory import MemoryUsage, process_memory
 
 
 class FakeDataCoord:
@@ -42,8 +54,8 @@ def test_rate_limited_is_milvus_code_8():
 
 def test_time_tick_lag_refuses_writes_until_the_data_node_catches_up():
     clock, dc = Clock(), FakeDataCoord()
-    q = QuotaCenter(QuotaParams(tt_protection=True, max_time_tick_delay=5.0, collect_interval=1.0), dc,
-                    clock=clock, wall=clock, memory=lambda: 0.0)
+    q = QuotaCenter(QuotaParams(tt_protection=True, max_time_tick_delay=5.0, collect_interval=1.0,
+                                mem_protection=False), dc, clock=clock, wall=clock)
     old = compose_ts(0, 0)
     dc.checkpoint_ms = 999_000  # 1 s behind
     q.check(INSERT, 1, old)
@@ -68,28 +80,143 @@ def test_time_tick_lag_refuses_writes_until_the_data_node_catches_up():
     assert dc.calls == calls
 
 
-def test_memory_water_levels_with_hysteresis():
-    clock = Clock()
-    used = [0.5]
-    q = QuotaCenter(QuotaParams(mem_low_water=0.8, mem_high_water=0.9), clock=clock, memory=lambda: used[0])
+GB = 1 << 30
+
+
+def _node(role, node_id, fraction, age=0.0):
+    return NodeMemory(role, node_id, int(fraction * 1000) * (GB // 1000), GB, age)
+
+
+def test_memory_guard_hysteresis_is_per_node_and_per_role():
+    guard = MemoryGuard({DATANODE: (0.8, 0.9), QUERYNODE: (0.5, 0.6)}, ttl=10.0)
+    guard.update([_node(DATANODE, 1, 0.85), _node(QUERYNODE, 1, 0.55)])
+    assert guard.refusal() is None  # between the levels, never over: accepted
+    guard.update([_node(DATANODE, 1, 0.95), _node(DATANODE, 2, 0.5), _node(QUERYNODE, 1, 0.55)])
+    assert "datanode 1 memory usage 0.950 passed the high water level 0.9" in guard.refusal()
+    assert "datanode 2" not in guard.refusal() and "querynode" not in guard.refusal()
+    guard.update([_node(DATANODE, 1, 0.85), _node(DATANODE, 2, 0.85), _node(QUERYNODE, 1, 0.65)])
+    refusal = guard.refusal()  # node 1 stays over until below the low level; node 2 never got over
+    assert "datanode 1 memory usage 0.850" in refusal and "datanode 2" not in refusal
+    assert "querynode 1 memory usage 0.650 passed the high water level 0.6 (writes accepted again below 0.5)" \
+        in refusal  # the query node's own levels
+    guard.update([_node(DATANODE, 1, 0.79), _node(QUERYNODE, 1, 0.55)])
+    assert "datanode" not in guard.refusal() and "querynode 1" in guard.refusal()
+    guard.update([_node(DATANODE, 1, 0.79), _node(QUERYNODE, 1, 0.49)])
+    assert guard.refusal() is None
+
+
+def test_memory_reports_age_out_and_unknown_ones_do_not_count():
+    guard = MemoryGuard({DATANODE: (0.8, 0.9), QUERYNODE: (0.8, 0.9)}, ttl=10.0)
+    guard.update([_node(DATANODE, 1, 0.99, age=9.0)])
+    assert "datanode 1" in guard.refusal()
+    guard.update([_node(DATANODE, 1, 0.99, age=11.0)])  # a dead node's last report
+    assert guard.refusal() is None
+    guard.update([_node(DATANODE, 1, 0.85, age=1.0)])  # back, between the levels: it starts afresh
+    assert guard.refusal() is None
+    guard.update([_node(DATANODE, 1, 0.99)])
+    assert guard.refusal() is not None
+    guard.update([])  # forgotten by its coordinator
+    assert guard.refusal() is None
+    guard.update([NodeMemory(DATANODE, 2, 10, 0), NodeMemory("indexnode", 3, 99, 100)])  # no total; no levels
+    assert guard.refusal() is None
+
+
+class FakeCoord:
+    """``GetNodeMemory``: the reports in ``nodes`` (role, id, fraction, age in s); ``down``
+    answers ServiceUnavailable."""
+
+    def __init__(self, role):
+        self.role = role
+        self.nodes = {}
+        self.calls = 0
+        self.down = False
+
+    def __call__(self, method, request):
+        assert method == "GetNodeMemory"
+        self.calls += 1
+        if self.down:
+            raise errors.ServiceUnavailable("service unavailable: coordinator down")
+        resp = internal_pb2.GetNodeMemoryResponse(status=errors.OK)
+        for node_id, (fraction, age) in sorted(self.nodes.items()):
+            resp.nodes.add(node_id=node_id, role=self.role, used_bytes=int(fraction * GB), total_bytes=GB,
+                           age_ms=int(age * 1000))
+        return resp
+
+
+def test_quota_center_refuses_writes_while_a_node_of_either_coordinator_is_over():
+    clock, dc, qc = Clock(), FakeCoord(DATANODE), FakeCoord(QUERYNODE)
+    params = QuotaParams(datanode_mem_low_water=0.8, datanode_mem_high_water=0.9, querynode_mem_low_water=0.7,
+                         querynode_mem_high_water=0.8, collect_interval=1.0)
+    q = QuotaCenter(params, dc, qc, clock=clock)
+    dc.nodes[7] = (0.5, 0.0)
+    qc.nodes[3] = (0.5, 0.0)
     q.check(INSERT, 1)
-    used[0] = 0.95
-    clock.now += 2
-    with pytest.raises(errors.RateLimited, match="memory"):
+    qc.nodes[3] = (0.85, 0.0)
+    q.check(INSERT, 1)  # the answer is kept for collect_interval
+    assert (dc.calls, qc.calls) == (1, 1)
+    clock.now += 1.0
+    for kind in (INSERT, UPSERT, DELETE):
+        with pytest.raises(errors.RateLimited, match=r"memory quota exhausted: querynode 3 memory usage 0\.850"):
+            q.check(kind, 1)
+    assert (dc.calls, qc.calls) == (2, 2)
+    dc.nodes[7] = (0.95, 0.0)
+    qc.nodes[3] = (0.75, 0.0)  # between its levels: still over
+    clock.now += 1.0
+    with pytest.raises(errors.RateLimited) as info:
         q.check(INSERT, 1)
-    used[0] = 0.85  # between the levels: still refused
-    clock.now += 2
+    assert "datanode 7 memory usage 0.950" in str(info.value) and "querynode 3" in str(info.value)
+    assert info.value.code == 8
+    qc.nodes[3] = (0.6, 0.0)
+    dc.nodes[7] = (0.7, 0.0)
+    clock.now += 1.0
+    q.check(INSERT, 1)  # both below their low levels: accepted again
+
+
+def test_quota_center_keeps_a_down_coordinators_last_reports_until_they_age_out():
+    clock, dc = Clock(), FakeCoord(DATANODE)
+    q = QuotaCenter(QuotaParams(collect_interval=1.0), dc, clock=clock)
+    dc.nodes[1] = (0.99, 2.0)
     with pytest.raises(errors.RateLimited):
-        q.check(DELETE, 1)
-    used[0] = 0.7
-    clock.now += 2
+        q.check(INSERT, 1)
+    dc.down = True
+    clock.now += 7.0  # 9 s old: still counts
+    with pytest.raises(errors.RateLimited):
+        q.check(INSERT, 1)
+    clock.now += 2.0  # 11 s old: a report ages out after 10 collect intervals
     q.check(INSERT, 1)
-    assert 0.0 < process_memory_fraction() < 1.0
+
+
+def test_memory_protection_off_or_no_coordinator_never_asks():
+    dc = FakeCoord(DATANODE)
+    dc.nodes[1] = (0.99, 0.0)
+    QuotaCenter(QuotaParams(mem_protection=False), dc).check(INSERT, 1)
+    QuotaCenter(QuotaParams()).check(INSERT, 1)
+    assert dc.calls == 0
+
+
+def test_process_memory_is_measured():
+    usage = process_memory()
+    assert 0 < usage.used < usage.total and 0.0 < usage.fraction < 1.0
+    assert MemoryUsage(0, 0).fraction == 0.0
+
+
+def test_memory_reports_answer_each_node_newest_with_its_age():
+    clock = Clock()
+    reports = MemoryReports(clock)
+    reports.put(internal_pb2.NodeMemory(node_id=2, role=DATANODE, used_bytes=5, total_bytes=10, age_ms=99))
+    clock.now += 1.5
+    reports.put(internal_pb2.NodeMemory(node_id=1, role=DATANODE, used_bytes=1, total_bytes=10))
+    reports.put(internal_pb2.NodeMemory(node_id=1, role=DATANODE, used_bytes=3, total_bytes=10))
+    clock.now += 0.5
+    answer = reports.answer()
+    assert [(n.node_id, n.used_bytes, n.age_ms) for n in answer.nodes] == [(1, 3, 500), (2, 5, 2000)]
+    reports.forget(2)
+    assert [n.node_id for n in reports.answer().nodes] == [1]
 
 
 def test_static_insert_rate():
     clock = Clock()
-    q = QuotaCenter(QuotaParams(dml_limits=True, insert_rate_mb=1.0, mem_protection=False), clock=clock)
+    q = QuotaCenter(QuotaParams(dml_limits=True, insert_rate_mb=1.0), clock=clock)
     mb = 1024 * 1024
     q.check(INSERT, 1, nbytes=lambda: mb // 2)
     q.check(UPSERT, 1, nbytes=lambda: mb)  # the bucket was not empty: let through, now below zero
@@ -101,7 +228,7 @@ def test_static_insert_rate():
 
 
 def test_disabled_quota_never_refuses():
-    q = QuotaCenter(QuotaParams(enabled=False, tt_protection=True), lambda *_: 1 / 0, memory=lambda: 1.0)
+    q = QuotaCenter(QuotaParams(enabled=False, tt_protection=True), lambda *_: 1 / 0, lambda *_: 1 / 0)
     q.check(INSERT, 1, compose_ts(0, 0))
 
 
@@ -129,5 +256,37 @@ def test_the_data_coordinator_keeps_the_time_ticks_owners_report(tmp_path):
         assert ticks() == {CH0: 50}
         assert report(CH1, 60, source=2).code == errors.ChannelNotFound.code  # not the owner
         assert ticks() == {CH0: 50}
+    finally:
+        cluster.close()
+
+
+def test_the_data_coordinator_keeps_its_data_nodes_memory_reports(tmp_path):
+    from tests.unit.test_datacoord import Cluster, FakeDataNode, ok
+
+    cluster = Cluster(tmp_path)
+    try:
+        dc = cluster.coord(FakeDataNode())
+
+        def report(node_id, used, source=None):
+            request = datacoord_pb2.ReportNodeMemoryRequest(memory=internal_pb2.NodeMemory(
+                node_id=node_id, role=DATANODE, used_bytes=used, total_bytes=100))
+            request.base.sourceID = node_id if source is None else source
+            return dc.ReportNodeMemory(request)
+
+        def reported():
+            return {n.node_id: n.used_bytes for n in ok(dc.GetNodeMemory(internal_pb2.GetNodeMemoryRequest())).nodes}
+
+        assert reported() == {}
+        ok(report(1, 50))
+        ok(report(1, 60))
+        ok(report(2, 70))
+        assert report(3, 99, source=2).code == errors.ParameterInvalid.code  # not its own
+        assert reported() == {1: 60, 2: 70}
+        cluster.now += 2.5
+        ok(report(2, 80))
+        ages = {n.node_id: n.age_ms for n in dc.GetNodeMemory(internal_pb2.GetNodeMemoryRequest()).nodes}
+        assert ages == {1: 2500, 2: 0}  # the proxies age them
+        dc.remove_data_node(2)  # its session ended
+        assert reported() == {1: 60}
     finally:
         cluster.close()
