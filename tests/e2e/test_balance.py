@@ -7,11 +7,13 @@
 * In one process (cheaper): a data node joins and channels move to it while rows stream in,
   with zero rows lost or doubled; and writes are refused with RateLimit (code 8) while the
   data node lags behind the time ticks, and accepted again once it caught up, with no refused
-  row ever appearing and every accepted one present.
+  row ever appearing and every accepted one present; and refused past the memory high water
+  level of the data node (in one process) and of each node process (one process per role).
 """
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 import time
@@ -389,3 +391,38 @@ def test_writes_are_refused_past_the_memory_high_water_level(tmp_path):
             assert c.query(NAME, filter="", output_fields=["count(*)"])[0]["count(*)"] == 0  # nothing written
         finally:
             c.close()
+
+
+def test_a_cluster_refuses_writes_for_the_memory_of_its_data_and_query_node_processes(tmp_path):
+    """One process per role: each node process reports its own memory to its coordinator over
+    gRPC and the proxy process refuses writes naming it (levels set below any process' use)."""
+    base = tmp_path / "base.yaml"
+    base.write_text(yaml.safe_dump({"quotaAndLimits": {
+        "quotaCenterCollectInterval": 0.5,
+        "limitWriting": {"memProtection": {
+            "dataNodeMemoryHighWaterLevel": 1e-6, "dataNodeMemoryLowWaterLevel": 1e-7,
+            "queryNodeMemoryHighWaterLevel": 1e-6, "queryNodeMemoryLowWaterLevel": 1e-7}}}}))
+    spec = ClusterSpec(tmp_path / "cluster", port=free_port(), querynodes=1, datanodes=1, indexnodes=0,
+                       config_file=str(base), startup_timeout=STARTUP)
+    cluster = LocalCluster(spec, env=_env())
+    cluster.start()
+    c = MilvusClient(uri=f"http://127.0.0.1:{cluster.proxy_ports[0]}", timeout=60)
+    try:
+        c.create_collection(NAME, schema=_schema(c), num_shards=1, consistency_level="Strong")
+
+        def refusal() -> str:
+            try:
+                c.insert(NAME, [{"id": 1, "vec": _vec(1)}], retry_on_rate_limit=False, timeout=10)
+            except MilvusException as exc:
+                assert exc.code == 8, exc
+                return exc.message
+            pytest.fail("a write was accepted past the memory high water levels")
+
+        wanted = [re.compile(r"datanode \d+ memory usage 0\.\d{3} passed the high water level 1e-06"),
+                  re.compile(r"querynode \d+ memory usage 0\.\d{3} passed the high water level 1e-06")]
+        wait_for(lambda: (message := refusal()) and all(w.search(message) for w in wanted), timeout=30, interval=0.3,
+                 message="both node processes' memory refusing writes")
+        assert c.get_collection_stats(NAME)["row_count"] == 0
+    finally:
+        c.close()
+        assert cluster.stop()
