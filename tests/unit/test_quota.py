@@ -3,10 +3,14 @@ water levels and static rates refuse writes with RateLimited (code 8) and accept
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from milvus import errors
 from milvus._proto import datacoord_pb2, internal_pb2
+from milvus.datanode import DataNode, DataNodeParams
+from milvus.mq.local import LocalMQ
 from milvus.proxy.quota import (
     DATANODE,
     DELETE,
@@ -18,9 +22,17 @@ from milvus.proxy.quota import (
     QuotaCenter,
     QuotaParams,
 )
+from milvus.querynode import SERVICE as QN_SERVICE
+from milvus.querynode import QueryNode
+from milvus.rpc import LocalClient
 from milvus.rpc.memory_reports import MemoryReports
+from milvus.storage.local import LocalStorage
 from milvus.tso import compose_ts
 from milvus.util.memory import MemoryUsage, process_memory
+from tests.conftest import wait_for
+from tests.unit.test_datacoord import CH0, CH1, COLL, FakeDataNode, ok, watch
+from tests.unit.test_datacoord import Cluster as DataCoordCluster
+from tests.unit.test_querycoord import Cluster as QueryCoordCluster
 
 
 class FakeDataCoord:
@@ -233,9 +245,7 @@ def test_disabled_quota_never_refuses():
 
 
 def test_the_data_coordinator_keeps_the_time_ticks_owners_report(tmp_path):
-    from tests.unit.test_datacoord import CH0, CH1, COLL, Cluster, FakeDataNode, ok, watch
-
-    cluster = Cluster(tmp_path)
+    cluster = DataCoordCluster(tmp_path)
     try:
         dc = cluster.coord(FakeDataNode())
         watch(dc)
@@ -261,9 +271,7 @@ def test_the_data_coordinator_keeps_the_time_ticks_owners_report(tmp_path):
 
 
 def test_the_data_coordinator_keeps_its_data_nodes_memory_reports(tmp_path):
-    from tests.unit.test_datacoord import Cluster, FakeDataNode, ok
-
-    cluster = Cluster(tmp_path)
+    cluster = DataCoordCluster(tmp_path)
     try:
         dc = cluster.coord(FakeDataNode())
 
@@ -288,5 +296,53 @@ def test_the_data_coordinator_keeps_its_data_nodes_memory_reports(tmp_path):
         assert ages == {1: 2500, 2: 0}  # the proxies age them
         dc.remove_data_node(2)  # its session ended
         assert reported() == {1: 60}
+    finally:
+        cluster.close()
+
+
+def test_a_data_node_reports_its_memory_while_started(tmp_path):
+    class DataCoord:
+        def __init__(self):
+            self.reports = []
+
+        def ReportNodeMemory(self, request):
+            self.reports.append(request)
+            return errors.OK
+
+    dc = DataCoord()
+    mq = LocalMQ(tmp_path / "mq", sync=False)
+    node = DataNode(mq, LocalStorage(tmp_path / "objects"), dc, alloc_id=lambda n: 1, node_id=5,
+                    params=DataNodeParams(memory_report_interval=0.02), memory=lambda: MemoryUsage(3, 10))
+    try:
+        node.start()
+        wait_for(lambda: len(dc.reports) >= 2, timeout=10, message="two memory reports")
+    finally:
+        node.stop()
+        mq.close()
+    request = dc.reports[0]
+    assert request.base.sourceID == 5
+    assert (request.memory.node_id, request.memory.role, request.memory.used_bytes, request.memory.total_bytes) == (
+        5, DATANODE, 3, 10)
+    assert not [t for t in threading.enumerate() if t.name == "datanode-5-memory"]  # stopped with the node
+
+
+def test_the_query_coordinator_keeps_the_memory_its_nodes_answer_with_their_distribution(tmp_path):
+    cluster = QueryCoordCluster(tmp_path, nodes=0)
+    try:
+        node = QueryNode(7, cluster.mq, cluster.storage, memory=lambda: MemoryUsage(4, 10))
+        node.start()
+        cluster.nodes[7] = node
+        cluster.qc.add_node(7, LocalClient(node, QN_SERVICE), "127.0.0.1:20007")
+
+        def reported():
+            answer = cluster.qc.GetNodeMemory(internal_pb2.GetNodeMemoryRequest())
+            assert answer.status.code == 0
+            return [(n.node_id, n.role, n.used_bytes, n.total_bytes) for n in answer.nodes]
+
+        assert reported() == []
+        cluster.qc.check_once()
+        assert reported() == [(7, QUERYNODE, 4, 10)]
+        cluster.qc.remove_node(7)  # its session ended
+        assert reported() == []
     finally:
         cluster.close()
