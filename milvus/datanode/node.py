@@ -100,6 +100,8 @@ class DataNode:
 
     def start(self) -> None:
         self._serving = True
+        if self._reporter is not None:
+            return
         self._stopped.clear()
         self._reporter = threading.Thread(target=self._report_memory_loop, name=f"datanode-{self.node_id}-memory",
                                           daemon=True)
@@ -124,16 +126,16 @@ class DataNode:
 
     def _report_memory_loop(self) -> None:
         while not self._stopped.is_set():
-            self.report_memory()
+            self._report_memory()
             self._stopped.wait(self._params.memory_report_interval)
 
-    def report_memory(self) -> None:
+    def _report_memory(self) -> None:
         """Tell the data coordinator how much memory this node holds (flow control)."""
-        used, total = self._memory()
-        request = datacoord_pb2.ReportNodeMemoryRequest(memory=internal_pb2.NodeMemory(
-            node_id=self.node_id, role=self.name, used_bytes=used, total_bytes=total))
-        request.base.sourceID = self.node_id
         try:
+            used, total = self._memory()
+            request = datacoord_pb2.ReportNodeMemoryRequest(memory=internal_pb2.NodeMemory(
+                node_id=self.node_id, role=self.name, used_bytes=used, total_bytes=total))
+            request.base.sourceID = self.node_id
             errors.check_status(self._datacoord.ReportNodeMemory(request))
         except Exception as exc:  # noqa: BLE001 - reported again at the next interval
             log.debug("data node %d: memory report failed: %s", self.node_id, exc)
