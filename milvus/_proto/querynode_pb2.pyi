@@ -83,7 +83,7 @@ class QReleasePartitionsRequest(_message.Message):
     def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ShardRequest(_message.Message):
-    __slots__ = ("base", "collectionID", "partitionIDs", "channels", "guarantee_ts", "travel_ts", "placeholder_group", "topk", "nq", "output_field_ids", "metric_type", "search_params", "anns_field", "expr", "expr_template_values", "primary_keys", "limit", "offset", "count_only")
+    __slots__ = ("base", "collectionID", "partitionIDs", "channels", "guarantee_ts", "travel_ts", "placeholder_group", "topk", "nq", "output_field_ids", "metric_type", "search_params", "anns_field", "expr", "expr_template_values", "primary_keys", "limit", "offset", "count_only", "segment_ids", "deletes")
     class ExprTemplateValuesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -110,6 +110,8 @@ class ShardRequest(_message.Message):
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
     COUNT_ONLY_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_IDS_FIELD_NUMBER: _ClassVar[int]
+    DELETES_FIELD_NUMBER: _ClassVar[int]
     base: _common_pb2.MsgBase
     collectionID: int
     partitionIDs: _containers.RepeatedScalarFieldContainer[int]
@@ -129,7 +131,9 @@ class ShardRequest(_message.Message):
     limit: int
     offset: int
     count_only: bool
-    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ..., channels: _Optional[_Iterable[str]] = ..., guarantee_ts: _Optional[int] = ..., travel_ts: _Optional[int] = ..., placeholder_group: _Optional[bytes] = ..., topk: _Optional[int] = ..., nq: _Optional[int] = ..., output_field_ids: _Optional[_Iterable[int]] = ..., metric_type: _Optional[str] = ..., search_params: _Optional[bytes] = ..., anns_field: _Optional[str] = ..., expr: _Optional[str] = ..., expr_template_values: _Optional[_Mapping[str, _schema_pb2.TemplateValue]] = ..., primary_keys: _Optional[_Union[_schema_pb2.IDs, _Mapping]] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ..., count_only: _Optional[bool] = ...) -> None: ...
+    segment_ids: _containers.RepeatedScalarFieldContainer[int]
+    deletes: bytes
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ..., channels: _Optional[_Iterable[str]] = ..., guarantee_ts: _Optional[int] = ..., travel_ts: _Optional[int] = ..., placeholder_group: _Optional[bytes] = ..., topk: _Optional[int] = ..., nq: _Optional[int] = ..., output_field_ids: _Optional[_Iterable[int]] = ..., metric_type: _Optional[str] = ..., search_params: _Optional[bytes] = ..., anns_field: _Optional[str] = ..., expr: _Optional[str] = ..., expr_template_values: _Optional[_Mapping[str, _schema_pb2.TemplateValue]] = ..., primary_keys: _Optional[_Union[_schema_pb2.IDs, _Mapping]] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ..., count_only: _Optional[bool] = ..., segment_ids: _Optional[_Iterable[int]] = ..., deletes: _Optional[bytes] = ...) -> None: ...
 
 class ShardSearchResults(_message.Message):
     __slots__ = ("status", "num_queries", "top_k", "ids", "scores", "topks", "arrow_fields", "metric_type", "read_ts")
@@ -154,18 +158,20 @@ class ShardSearchResults(_message.Message):
     def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., num_queries: _Optional[int] = ..., top_k: _Optional[int] = ..., ids: _Optional[_Union[_schema_pb2.IDs, _Mapping]] = ..., scores: _Optional[_Iterable[float]] = ..., topks: _Optional[_Iterable[int]] = ..., arrow_fields: _Optional[bytes] = ..., metric_type: _Optional[str] = ..., read_ts: _Optional[int] = ...) -> None: ...
 
 class ShardQueryResults(_message.Message):
-    __slots__ = ("status", "ids", "arrow_fields", "count", "read_ts")
+    __slots__ = ("status", "ids", "arrow_fields", "count", "read_ts", "timestamps")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
     ARROW_FIELDS_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
     READ_TS_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMPS_FIELD_NUMBER: _ClassVar[int]
     status: _common_pb2.Status
     ids: _schema_pb2.IDs
     arrow_fields: bytes
     count: int
     read_ts: int
-    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., ids: _Optional[_Union[_schema_pb2.IDs, _Mapping]] = ..., arrow_fields: _Optional[bytes] = ..., count: _Optional[int] = ..., read_ts: _Optional[int] = ...) -> None: ...
+    timestamps: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., ids: _Optional[_Union[_schema_pb2.IDs, _Mapping]] = ..., arrow_fields: _Optional[bytes] = ..., count: _Optional[int] = ..., read_ts: _Optional[int] = ..., timestamps: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class GetDataDistributionRequest(_message.Message):
     __slots__ = ("base",)
@@ -174,16 +180,50 @@ class GetDataDistributionRequest(_message.Message):
     def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ...) -> None: ...
 
 class ChannelDistribution(_message.Message):
-    __slots__ = ("channel_name", "collectionID", "tsafe", "partitionIDs")
+    __slots__ = ("channel_name", "collectionID", "tsafe", "partitionIDs", "serviceable", "leader_view")
     CHANNEL_NAME_FIELD_NUMBER: _ClassVar[int]
     COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
     TSAFE_FIELD_NUMBER: _ClassVar[int]
     PARTITIONIDS_FIELD_NUMBER: _ClassVar[int]
+    SERVICEABLE_FIELD_NUMBER: _ClassVar[int]
+    LEADER_VIEW_FIELD_NUMBER: _ClassVar[int]
     channel_name: str
     collectionID: int
     tsafe: int
     partitionIDs: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, channel_name: _Optional[str] = ..., collectionID: _Optional[int] = ..., tsafe: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ...) -> None: ...
+    serviceable: bool
+    leader_view: _containers.RepeatedCompositeFieldContainer[SegmentLocation]
+    def __init__(self, channel_name: _Optional[str] = ..., collectionID: _Optional[int] = ..., tsafe: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ..., serviceable: _Optional[bool] = ..., leader_view: _Optional[_Iterable[_Union[SegmentLocation, _Mapping]]] = ...) -> None: ...
+
+class SegmentLocation(_message.Message):
+    __slots__ = ("segmentID", "partitionID", "node_id", "address", "num_rows", "compaction_from")
+    SEGMENTID_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONID_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    NUM_ROWS_FIELD_NUMBER: _ClassVar[int]
+    COMPACTION_FROM_FIELD_NUMBER: _ClassVar[int]
+    segmentID: int
+    partitionID: int
+    node_id: int
+    address: str
+    num_rows: int
+    compaction_from: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, segmentID: _Optional[int] = ..., partitionID: _Optional[int] = ..., node_id: _Optional[int] = ..., address: _Optional[str] = ..., num_rows: _Optional[int] = ..., compaction_from: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class SyncDistributionRequest(_message.Message):
+    __slots__ = ("base", "collectionID", "channel", "sealed", "dropped")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    SEALED_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    collectionID: int
+    channel: str
+    sealed: _containers.RepeatedCompositeFieldContainer[SegmentLocation]
+    dropped: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., channel: _Optional[str] = ..., sealed: _Optional[_Iterable[_Union[SegmentLocation, _Mapping]]] = ..., dropped: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class SegmentDistribution(_message.Message):
     __slots__ = ("id", "collectionID", "partitionID", "channel", "num_rows", "sealed", "index_build_ids")

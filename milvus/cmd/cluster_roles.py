@@ -23,6 +23,7 @@ from typing import Any
 
 import grpc
 
+from milvus import errors
 from milvus._proto import proxy_pb2
 from milvus.cmd import active_standby, observe
 from milvus.cmd.lifecycle import Component
@@ -230,12 +231,37 @@ def _datanode(ctx: RoleContext, peers: Peers) -> Served:
 
 def _querynode(ctx: RoleContext, peers: Peers) -> Served:
     config = ctx.config
+    others = _PeerNodes()  # the other query nodes: a shard leader reads segments its view has there
     querynode = QueryNode(ctx.server_id, ctx.mq, ctx.storage, filter_compiler=compile_filter,
                           read_timeout=config["queryNode.readTimeout"], subscription_prefix=config["etcd.rootPath"],
                           local_dir=Path(config["common.dataDir"]) / f"querynode-{ctx.server_id}",
-                          tracing=ctx.tracing)
+                          tracing=ctx.tracing, peer=others)
     return Served(querynode, [service_handler(QUERYNODE_SERVICE, querynode)],
+                  follow=lambda: peers.follow("querynode", QUERYNODE_SERVICE, others.added, others.removed),
                   drain=lambda: querynode.drain(config["queryNode.gracefulStopTimeout"]))
+
+
+class _PeerNodes:
+    """Clients of the live query nodes by server id, as their sessions come and go."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._clients: dict[int, Any] = {}
+
+    def added(self, server_id: int, client: Any, _session: Any) -> None:
+        with self._lock:
+            self._clients[server_id] = client
+
+    def removed(self, server_id: int) -> None:
+        with self._lock:
+            self._clients.pop(server_id, None)
+
+    def __call__(self, node_id: int, _address: str) -> Any:
+        with self._lock:
+            client = self._clients.get(node_id)
+        if client is None:
+            raise errors.NodeNotFound(f"query node {node_id} has no live session")
+        return client
 
 
 def _indexnode(ctx: RoleContext, peers: Peers) -> Served:

@@ -1,23 +1,23 @@
 """Balancing a loaded collection's replicas over their query nodes (scale-out and scale-in).
 
-A replica serves every vchannel of its collection on one shard leader, and every flushed
-segment of a channel on that leader (which also holds the channel's deletes and growing
-rows), so the unit that moves between the query nodes of a replica is a channel with its
-sealed segments.  The weight of a channel is the row count of its flushed segments in the
-target (plus one, so that channels without flushed rows still spread by count).
+A replica serves every vchannel of its collection on one shard leader (its growing rows,
+deletes and L0 segments), and its flushed segments on any member (``segdist``: the checker
+spreads and moves those by rows).  Here the unit that moves is a channel's leadership; every
+channel weighs the same.
 
 * ``adopt_free_nodes``: a query node in no replica joins the replica with the fewest members
   (a node joining the cluster: scale-out).
 * ``plan_moves`` (pure): the channel moves that bring a replica's nodes within the tolerance
   of each other, and every channel led by a stopping node (scale-in) to a live member.
 * ``Balancer`` runs the moves without a failed or short read: a move first has the target
-  node watch the channel and load its sealed segments while the source stays the leader;
-  only once the target serves all of them (and its tsafe caught up with the source's) does
-  the replica's leader switch (the proxy's next ``GetShardLeaders`` names the target); the
-  source keeps serving for ``grace`` seconds more (reads resolved just before the switch),
-  then unwatches the channel, dropping the channel's segments with it in one step.  A read
-  that still reaches the source afterwards is answered with a retriable error
-  (``CollectionNotLoaded``/``ChannelNotFound``) and the proxy asks for the leaders again.
+  node watch the channel and load its L0 segments while the source stays the leader, and the
+  coordinator syncs the target's leader view like the source's; only once the target has the
+  same view (and its tsafe caught up with the source's) does the replica's leader switch (the
+  proxy's next ``GetShardLeaders`` names the target); the source keeps serving for ``grace``
+  seconds more (reads resolved just before the switch), then unwatches the channel (its
+  sealed segments stay until the checker releases them).  A read that still reaches the
+  source afterwards is answered with a retriable error (``ChannelNotFound``) and the proxy
+  asks for the leaders again.
 * A stopping node that has nowhere to hand its channels to (no other live member) is let go:
   the coordinator unwatches and releases what it serves, so its graceful stop ends at once.
 """
@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from milvus._proto import querycoord_pb2
+from milvus.querycoord import segdist
 from milvus.querycoord.checker import (
     Loaded,
     LoadSegments,
@@ -53,12 +54,8 @@ class Move:
 
 
 def channel_weights(target: CollectionTarget) -> dict[str, int]:
-    """Per channel: the rows of its flushed segments, plus one."""
-    weights = {channel: 1 for channel in target.channels}
-    for info in target.sealed.values():
-        if info.insert_channel in weights:
-            weights[info.insert_channel] += max(0, info.num_of_rows)
-    return weights
+    """Per channel: one (its sealed rows spread over the replica on their own)."""
+    return dict.fromkeys(target.channels, 1)
 
 
 def adopt_free_nodes(replicas: Iterable[querycoord_pb2.Replica], alive: Iterable[int],
@@ -226,29 +223,30 @@ class Balancer:
         if nd is None:
             return False, []
         todo: list[Task] = []
-        if (cid, channel) not in nd.channels:
+        key = (cid, channel)
+        if key not in nd.channels:
             todo.append(WatchChannel(move.target, cid, channel, move.replica_id))
-        missing = tuple(sorted(s.id for s in target.sealed_of(channel) if (cid, s.id) not in nd.sealed))
-        if missing:
+        missing = tuple(sorted(s.id for s in target.sealed_of(channel) if segdist.is_l0(s)
+                               and (cid, s.id) not in nd.sealed))
+        if missing:  # the deletes a leader sends along with its reads
             todo.append(LoadSegments(move.target, cid, missing, move.replica_id))
         if todo:
             return False, todo
         source = dist.get(move.source)
-        theirs = source.tsafe.get((cid, channel), 0) if source is not None else 0
-        mine = nd.tsafe.get((cid, channel), 0)
+        theirs = source.tsafe.get(key, 0) if source is not None else 0
+        mine = nd.tsafe.get(key, 0)
         caught_up = _physical_ms(mine) + self._max_lag_ms >= _physical_ms(theirs)
-        return caught_up, []
+        same_view = key in nd.serviceable and (source is None or nd.views.get(key) == source.views.get(key))
+        return caught_up and same_view, []
 
 
 def _adjust(tasks: Iterable[Task], dist: Mapping[int, NodeDist], keep: set[tuple[int, int, str]],
             stopping: set[int]) -> list[Task]:
-    """The checker's tasks less those that would undo a move: no unwatch or release of a
-    channel a move stages on a node (or a source still serves in its grace period), no new
-    work for a stopping node; a release of segments whose channel the same round unwatches
-    is left to the unwatch (which drops them together with the channel, in one step)."""
+    """The checker's tasks less those that would undo a move: no unwatch of a channel a move
+    stages on a node (or a source still serves in its grace period), nor release of that
+    channel's segments there (the L0 segments a leader to be loaded), no new work for a
+    stopping node."""
     tasks = list(tasks)
-    unwatched = {(t.node_id, t.collection_id, t.channel) for t in tasks if isinstance(t, UnwatchChannel)
-                 and (t.node_id, t.collection_id, t.channel) not in keep}
     out: list[Task] = []
     for task in tasks:
         if isinstance(task, (WatchChannel, LoadSegments)) and task.node_id in stopping:
@@ -261,7 +259,7 @@ def _adjust(tasks: Iterable[Task], dist: Mapping[int, NodeDist], keep: set[tuple
             segs = []
             for seg in task.segment_ids:
                 where = (task.node_id, task.collection_id, sealed.get((task.collection_id, seg), ""))
-                if where in keep or where in unwatched:
+                if where in keep:
                     continue
                 segs.append(seg)
             if not segs:

@@ -7,8 +7,10 @@ vchannels), ``alloc_id(n)`` for replica ids, and query node clients through ``ad
 ``LoadCollection``/``LoadPartitions`` only record what must be loaded (and its replicas) in
 the meta store; a background loop — the checker — refreshes each loaded collection's target
 from the data coordinator, reads every node's distribution, and runs the tasks that close
-the gap (watch channels, load new flushed segments, release dropped ones).  So a restart,
-a new flushed segment or a node that lost its state all converge the same way.
+the gap (watch channels, load flushed segments on the replica members ``segdist`` assigns
+them to, release what no node or leader view needs), then syncs each channel's leader view
+(which node serves each sealed segment) to the nodes watching it.  So a restart, a new
+flushed segment or a node that lost its state all converge the same way.
 ``GetLoadState`` reports how much of the target is served.
 """
 
@@ -27,7 +29,7 @@ from milvus.metastore.querycoord_catalog import QueryCoordCatalog
 from milvus.querycoord import balance, checker
 from milvus.querycoord.checker import Loaded, NodeDist
 from milvus.querycoord.meta import LoadMeta
-from milvus.querycoord.target import TargetManager, check
+from milvus.querycoord.target import CollectionTarget, TargetManager, check
 from milvus.rpc.answers import rpc_answers
 from milvus.rpc.health import probe
 from milvus.rpc.memory_reports import MemoryReports
@@ -205,7 +207,8 @@ class QueryCoord:
                             self._meta.put_replicas(adopted)
             collections = self._loaded(refresh=False)
             dist = self._distribution()
-            tasks = checker.check(collections, dist)
+            rebalance = self._balancer is not None
+            tasks = checker.check(collections, dist, stopping, rebalance)
             if self._balancer is not None:
                 tasks, switched = self._balancer.step(collections, dist, alive, stopping, tasks)
                 if switched:  # a move's target serves its channel now: it leads it
@@ -215,10 +218,56 @@ class QueryCoord:
                 self._run(task)
             dist = self._distribution()
             for coll in collections:
+                self._sync_views(coll, dist, stopping, rebalance)
+            for coll in collections:
                 self._update_progress(coll, dist)
             with self._state_lock:
                 self._last_dist = dist
             self._rounds += 1
+
+    def _sync_views(self, coll: Loaded, dist: dict[int, NodeDist], stopping: set[int], rebalance: bool) -> None:
+        """Give every node watching a channel of the collection (its leader, or a leader to be)
+        the leader view the segments served now call for; ``dist`` is updated with what was synced."""
+        target = coll.target
+        if target is None:
+            return
+        cid = coll.info.collectionID
+        for replica in coll.replicas:
+            plan = checker.plan_replica(cid, replica, target, dist, stopping, rebalance)
+            for channel, view in sorted(plan.views.items()):
+                for node_id in sorted(replica.node_ids):
+                    nd = dist.get(node_id)
+                    key = (cid, channel)
+                    if nd is None or key not in nd.channels or (nd.views.get(key) == view.nodes
+                                                                and key in nd.serviceable):
+                        continue
+                    node = self._node(node_id)
+                    if node is None:
+                        continue
+                    request = querynode_pb2.SyncDistributionRequest(
+                        collectionID=cid, channel=channel, dropped=view.dropped,
+                        sealed=[self._location(cid, seg_id, holder, target, dist)
+                                for seg_id, holder in sorted(view.nodes.items())])
+                    try:
+                        check(node.client.SyncDistribution(request), f"SyncDistribution on query node {node_id}")
+                    except Exception as exc:  # noqa: BLE001 - the next round syncs again
+                        log.warning("leader view of %s not synced on query node %d: %s", channel, node_id, exc)
+                        continue
+                    nd.views[key] = dict(view.nodes)
+                    nd.serviceable.add(key)
+
+    def _location(self, cid: int, seg_id: int, holder: int, target: CollectionTarget,
+                  dist: dict[int, NodeDist]) -> querynode_pb2.SegmentLocation:
+        """A view entry: the target's segment info, or what its node reports (a segment leaving the target)."""
+        node = self._node(holder)
+        out = querynode_pb2.SegmentLocation(segmentID=seg_id, node_id=holder, address=node.address if node else "")
+        info = target.sealed.get(seg_id)
+        if info is not None:
+            out.partitionID, out.num_rows = info.partition_id, info.num_of_rows
+            out.compaction_from.extend(info.compaction_from)
+        elif holder in dist:
+            out.partitionID = dist[holder].partition_of.get((cid, seg_id), 0)
+        return out
 
     def _update_progress(self, coll: Loaded, dist: dict[int, NodeDist]) -> None:
         """A collection is ready once its whole target was served (in this process's life);
@@ -444,8 +493,9 @@ class QueryCoord:
             leaders = []
             for leader in replica.shard_leaders:
                 node = self._node(leader.node_id)
-                served = leader.node_id in dist and (request.collectionID, leader.channel_name) in \
-                    dist[leader.node_id].channels
+                key = (request.collectionID, leader.channel_name)
+                served = leader.node_id in dist and key in dist[leader.node_id].channels and \
+                    key in dist[leader.node_id].serviceable
                 if node is None or not served:
                     unavailable = unavailable or leader.channel_name
                     break

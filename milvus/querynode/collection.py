@@ -78,6 +78,10 @@ class CollectionState:
         with self._lock:
             self._consumers[channel] = consumer
 
+    def remove_consumer(self, channel: str) -> ChannelConsumer | None:
+        with self._lock:
+            return self._consumers.pop(channel, None)
+
     def is_watched(self, channel: str) -> bool:
         with self._lock:
             return channel in self._consumers

@@ -65,10 +65,45 @@ class DeleteSnapshot:
     def __init__(self, table: pa.Table | None):
         self._table = table
         self._latest: dict[tuple[int, int], pa.Table | None] = {}
+        self._ipc: bytes | None = None
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return 0 if self._table is None else self._table.num_rows
+
+    @property
+    def table(self) -> pa.Table | None:
+        return self._table
+
+    def to_ipc(self) -> bytes:
+        """The deletes as an Arrow IPC stream (pk, ts, partition), built once."""
+        with self._lock:
+            if self._ipc is not None:
+                return self._ipc
+        data = b""
+        if self._table is not None and self._table.num_rows:
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, self._table.schema) as writer:
+                writer.write_table(self._table)
+            data = sink.getvalue().to_pybytes()
+        with self._lock:
+            self._ipc = data
+        return data
+
+    def merged(self, ipc: bytes, pk_type: pa.DataType) -> DeleteSnapshot:
+        """These deletes and those of ``ipc`` (``to_ipc`` of another snapshot) together."""
+        if not ipc:
+            return self
+        with pa.ipc.open_stream(ipc) as reader:
+            other = reader.read_all()
+        if other.schema.field("pk").type != pk_type:
+            other = other.set_column(0, "pk", other["pk"].cast(pk_type))
+        if self._table is None or not self._table.num_rows:
+            return DeleteSnapshot(other)
+        mine = self._table
+        if mine.schema.field("pk").type != pk_type:
+            mine = mine.set_column(0, "pk", mine["pk"].cast(pk_type))
+        return DeleteSnapshot(pa.concat_tables([mine, other.select(mine.column_names)]))
 
     def latest(self, ts: int, partition: int) -> pa.Table | None:
         """Per key, the newest delete with d <= ``ts`` that applies to ``partition``:

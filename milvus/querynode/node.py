@@ -12,7 +12,7 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +26,33 @@ from milvus.binlog import conform, log_paths, read_delta_log, read_insert_log
 from milvus.index.memory import release_free_memory
 from milvus.mq.base import MQ
 from milvus.querynode.collection import CollectionState
+from milvus.querynode.delegator import (
+    Delegator,
+    QueryPart,
+    SearchPart,
+    WorkerFailed,
+    merge_query,
+    merge_search,
+    query_part,
+    search_part,
+)
 from milvus.querynode.deletes import ALL_PARTITIONS
 from milvus.querynode.filters import FilterCompiler
 from milvus.querynode.indexes import load_segment_indexes
 from milvus.querynode.pipeline import ChannelConsumer
 from milvus.querynode.query import count, query
-from milvus.querynode.read import FilterCache, ReadSet, SegmentRows, output_table, prepare_read, table_to_ipc
-from milvus.querynode.search import make_plan, search
+from milvus.querynode.read import (
+    FilterCache,
+    ReadSet,
+    SegmentRows,
+    output_table,
+    prepare_read,
+    prepare_segments_read,
+    table_to_ipc,
+)
+from milvus.querynode.search import SearchPlan, make_plan, search
 from milvus.querynode.segments import SealedSegment
-from milvus.querynode.shard import Shard
+from milvus.querynode.shard import Location, Shard
 from milvus.rpc.answers import rpc_answers
 from milvus.schema import CollectionSchemaModel, arrow_to_ids
 from milvus.storage.base import ObjectStorage
@@ -45,6 +63,7 @@ log = logging.getLogger(__name__)
 
 
 SERVICE = querynode_pb2.DESCRIPTOR.services_by_name["QueryNode"]
+_VIEW_RETRIES = 3  # reads of a leader whose view moved while a worker answered
 
 
 _answers = rpc_answers(
@@ -63,14 +82,16 @@ def _is_l0(info: datacoord_pb2.SegmentInfo) -> bool:
 class QueryNode:
     """``mq`` and ``storage`` are the cluster's message queue and object storage;
     ``filter_compiler`` evaluates filter expressions (see ``querynode.filters``);
-    ``read_timeout`` bounds the wait for tsafe."""
+    ``read_timeout`` bounds the wait for tsafe; ``peer(node_id, address)`` gives a client of
+    another query node (a leader reads the segments its view has there: ``delegator``)."""
 
     name = "querynode"
 
     def __init__(self, node_id: int, mq: MQ, storage: ObjectStorage, *,
                  filter_compiler: FilterCompiler | None = None, read_timeout: float = 10.0,
                  subscription_prefix: str = "by-dev", local_dir: Path | None = None,
-                 tracing: Tracing = NO_TRACING, memory: MemoryProbe = process_memory):
+                 tracing: Tracing = NO_TRACING, memory: MemoryProbe = process_memory,
+                 peer: Callable[[int, str], Any] | None = None):
         """``local_dir`` holds the files of disk-resident indexes while they are mapped (the
         system's temporary directory when None); ``tracing`` spans the applying of traced
         DML envelopes; ``memory`` measures the node's memory, reported with its distribution
@@ -88,6 +109,7 @@ class QueryNode:
         self._collections: dict[int, CollectionState] = {}
         self._state = internal_pb2.INITIALIZING
         self._draining = False  # STOPPING but still serving while the coordinator moves channels away
+        self._delegator = Delegator(node_id, peer, read_timeout)
 
     # ---- lifetime ------------------------------------------------------------------------
 
@@ -104,6 +126,7 @@ class QueryNode:
         for state in collections:
             for channel in state.shards():
                 self._drop_shard(state, channel, unsubscribe=False)
+        self._delegator.close()
 
     def drain(self, timeout: float) -> bool:
         """Graceful stop (scale-in): say STOPPING (``GetComponentStates``), so that the query
@@ -202,9 +225,30 @@ class QueryNode:
     def UnwatchDmChannel(self, request: querynode_pb2.QUnwatchDmChannelRequest) -> common_pb2.Status:
         with self._lock:
             state = self._collections.get(request.collectionID)
-        if state is not None:
+        if state is None:
+            return errors.OK
+        shard = state.shard(request.channel_name)
+        if shard is not None and shard.has_sealed_segments():
+            # sealed segments of the channel stay (the coordinator releases them): only the
+            # channel's consumer and growing rows go
+            consumer = state.remove_consumer(request.channel_name)
+            if consumer is not None:
+                consumer.stop(unsubscribe=True)
+            shard.drop_growing()
+        else:
             self._drop_shard(state, request.channel_name)
-            self._forget_if_empty(state)
+        self._forget_if_empty(state)
+        return errors.OK
+
+    @_answers
+    def SyncDistribution(self, request: querynode_pb2.SyncDistributionRequest) -> common_pb2.Status:
+        state = self._collection(request.collectionID)
+        shard = state.shard(request.channel)
+        if shard is None or not state.is_watched(request.channel):
+            raise errors.ChannelNotFound(f"channel {request.channel} is not watched by query node {self.node_id}")
+        shard.sync_view([Location(s.segmentID, s.partitionID, s.node_id, s.address, s.num_rows,
+                                  tuple(s.compaction_from)) for s in request.sealed], self.node_id,
+                        request.dropped)
         return errors.OK
 
     @_answers
@@ -309,8 +353,13 @@ class QueryNode:
             partitions = state.partitions
             for channel, shard in state.shards().items():
                 if state.is_watched(channel):
-                    resp.channels.add(channel_name=channel, collectionID=state.collection_id, tsafe=shard.tsafe.get(),
-                                      partitionIDs=sorted(partitions or ()))
+                    out = resp.channels.add(channel_name=channel, collectionID=state.collection_id,
+                                            tsafe=shard.tsafe.get(), partitionIDs=sorted(partitions or ()),
+                                            serviceable=shard.synced)
+                    for loc in shard.view():
+                        out.leader_view.add(segmentID=loc.segment_id, partitionID=loc.partition_id,
+                                            node_id=loc.node_id, address=loc.address, num_rows=loc.num_rows,
+                                            compaction_from=loc.compaction_from)
                 for ref in shard.refs():
                     resp.segments.add(id=ref.segment_id, collectionID=state.collection_id,
                                       partitionID=ref.partition_id, channel=channel, num_rows=ref.num_rows,
@@ -334,17 +383,40 @@ class QueryNode:
         return prepare_read(state, request, self._filter_compiler, self._read_timeout)
 
     @staticmethod
-    def _gather(schema: CollectionSchemaModel, names: list[str], rows: list[SegmentRows],
-                segment: np.ndarray, offset: np.ndarray) -> bytes:
+    def _gather_table(schema: CollectionSchemaModel, names: list[str], rows: list[SegmentRows],
+                      segment: np.ndarray, offset: np.ndarray) -> pa.Table | None:
         if not names:
-            return b""
+            return None
         hits, positions = [], []
         for s in np.unique(segment):
             pos = np.flatnonzero(segment == s)
             hits.append((rows[int(s)].view, offset[pos]))
             positions.append(pos)
         order = np.argsort(np.concatenate(positions)) if positions else None
-        return table_to_ipc(output_table(schema, names, hits, order))
+        return output_table(schema, names, hits, order)
+
+    def _gather(self, schema: CollectionSchemaModel, names: list[str], rows: list[SegmentRows],
+                segment: np.ndarray, offset: np.ndarray) -> bytes:
+        table = self._gather_table(schema, names, rows, segment, offset)
+        return table_to_ipc(table) if table is not None else b""
+
+    def _delegated(self, state: CollectionState, request: querynode_pb2.ShardRequest, answer: Callable[[ReadSet], Any]):
+        """``answer(read)`` for a read of the channels this node leads, or of given segments
+        (a leader's request).  A read whose worker lost segments while the view moved them is
+        done again on the new view."""
+        if request.segment_ids:
+            return answer(prepare_segments_read(state, request, self._filter_compiler))
+        for attempt in range(_VIEW_RETRIES):
+            read = self._prepare(state, request)
+            try:
+                return answer(read)
+            except WorkerFailed as exc:
+                moved = any((shard := state.shard(part.channel)) is None or shard.view_version != part.view_version
+                            for part in read.remote)
+                if not (exc.stale and moved) or attempt + 1 == _VIEW_RETRIES:
+                    raise
+                log.info("querynode %d reads again: the leader view moved (%s)", self.node_id, exc.message)
+        raise AssertionError("unreachable")
 
     @_answers
     def Search(self, request: querynode_pb2.ShardRequest) -> querynode_pb2.ShardSearchResults:
@@ -353,35 +425,66 @@ class QueryNode:
         plan = make_plan(schema, request.anns_field, request.metric_type, request.placeholder_group,
                          request.topk, request.search_params)
         names = self._output_names(schema, request.output_field_ids)
-        read = self._prepare(state, request)
+        return self._delegated(state, request, lambda read: self._search(request, plan, schema, names, read))
+
+    def _search(self, request: querynode_pb2.ShardRequest, plan: SearchPlan, schema: CollectionSchemaModel,
+                names: list[str], read: ReadSet) -> querynode_pb2.ShardSearchResults:
+        futures = self._delegator.send("Search", request, read) if read.remote else ()
         hits = search(plan, read.segments, schema.primary_field.name)
+        if not futures:
+            return querynode_pb2.ShardSearchResults(
+                status=errors.OK,
+                num_queries=plan.nq,
+                top_k=plan.topk,
+                ids=arrow_to_ids(hits.pks),
+                scores=hits.scores.tolist(),
+                topks=hits.topks.tolist(),
+                arrow_fields=self._gather(schema, names, hits.segment_rows, hits.segment, hits.offset),
+                metric_type=plan.metric,
+                read_ts=read.read_ts,
+            )
+        pk_type = schema.primary_field.arrow_type
+        mine = SearchPart(hits.pks, hits.scores, hits.topks,
+                          self._gather_table(schema, names, hits.segment_rows, hits.segment, hits.offset))
+        parts = [mine, *(search_part(r, pk_type) for r in self._delegator.gather(futures))]
+        merged = merge_search(parts, plan.nq, plan.topk, plan.metric, names)
         return querynode_pb2.ShardSearchResults(
-            status=errors.OK,
-            num_queries=plan.nq,
-            top_k=plan.topk,
-            ids=arrow_to_ids(hits.pks),
-            scores=hits.scores.tolist(),
-            topks=hits.topks.tolist(),
-            arrow_fields=self._gather(schema, names, hits.segment_rows, hits.segment, hits.offset),
-            metric_type=plan.metric,
-            read_ts=read.read_ts,
-        )
+            status=errors.OK, num_queries=plan.nq, top_k=plan.topk, ids=arrow_to_ids(merged.pks),
+            scores=merged.scores.tolist(), topks=merged.topks.tolist(),
+            arrow_fields=table_to_ipc(merged.table) if merged.table is not None else b"",
+            metric_type=plan.metric, read_ts=read.read_ts)
 
     @_answers
     def Query(self, request: querynode_pb2.ShardRequest) -> querynode_pb2.ShardQueryResults:
         state = self._collection(request.collectionID)
         schema = state.schema
         names = self._output_names(schema, request.output_field_ids)
-        read = self._prepare(state, request)
+        return self._delegated(state, request, lambda read: self._query(request, schema, names, read))
+
+    def _query(self, request: querynode_pb2.ShardRequest, schema: CollectionSchemaModel, names: list[str],
+               read: ReadSet) -> querynode_pb2.ShardQueryResults:
+        futures = self._delegator.send("Query", request, read) if read.remote else ()
         if request.count_only:
-            return querynode_pb2.ShardQueryResults(status=errors.OK, count=count(read.segments),
-                                                   read_ts=read.read_ts)
+            total = count(read.segments) + sum(r.count for r in self._delegator.gather(futures))
+            return querynode_pb2.ShardQueryResults(status=errors.OK, count=total, read_ts=read.read_ts)
         pk = schema.primary_field
-        hits = query(read.segments, pk.name, pk.arrow_type, request.limit, request.offset)
+        worker = bool(request.segment_ids)
+        limit = request.limit + max(request.offset, 0) if futures and request.limit > 0 else request.limit
+        hits = query(read.segments, pk.name, pk.arrow_type, limit, 0 if futures else request.offset)
+        if not futures:
+            return querynode_pb2.ShardQueryResults(
+                status=errors.OK,
+                ids=arrow_to_ids(hits.pks),
+                arrow_fields=self._gather(schema, names, hits.segment_rows, hits.segment, hits.offset),
+                count=len(hits.pks),
+                read_ts=read.read_ts,
+                timestamps=hits.ts.tolist() if worker else (),
+            )
+        mine = QueryPart(hits.pks, hits.ts, self._gather_table(schema, names, hits.segment_rows, hits.segment,
+                                                                hits.offset))
+        parts = [mine, *(query_part(r, pk.arrow_type) for r in self._delegator.gather(futures))]
+        merged = merge_query(parts, request.limit, request.offset, names)
         return querynode_pb2.ShardQueryResults(
-            status=errors.OK,
-            ids=arrow_to_ids(hits.pks),
-            arrow_fields=self._gather(schema, names, hits.segment_rows, hits.segment, hits.offset),
-            count=len(hits.pks),
-            read_ts=read.read_ts,
-        )
+            status=errors.OK, ids=arrow_to_ids(merged.pks),
+            arrow_fields=table_to_ipc(merged.table) if merged.table is not None else b"",
+            count=len(merged.pks), read_ts=read.read_ts)

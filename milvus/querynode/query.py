@@ -19,6 +19,7 @@ class QueryHits:
     segment_rows: list[SegmentRows]
     segment: np.ndarray  # int64 index into segment_rows
     offset: np.ndarray  # int64 row offset in that segment
+    ts: np.ndarray  # uint64 insert timestamp of each row
 
 
 def count(segments: list[SegmentRows]) -> int:
@@ -27,7 +28,8 @@ def count(segments: list[SegmentRows]) -> int:
 
 def query(segments: list[SegmentRows], pk_name: str, pk_type: pa.DataType, limit: int, offset: int) -> QueryHits:
     if not segments:
-        return QueryHits(pa.array([], type=pk_type), segments, np.zeros(0, np.int64), np.zeros(0, np.int64))
+        return QueryHits(pa.array([], type=pk_type), segments, np.zeros(0, np.int64), np.zeros(0, np.int64),
+                         np.zeros(0, np.uint64))
     pks, ts, seg, off = [], [], [], []
     for s, rows in enumerate(segments):
         idx = np.flatnonzero(rows.mask)
@@ -53,6 +55,7 @@ def query(segments: list[SegmentRows], pk_name: str, pk_type: pa.DataType, limit
         segment_rows=segments,
         segment=table["seg"].to_numpy(),
         offset=table["off"].to_numpy(),
+        ts=table["ts"].to_numpy(),
     )
 
 

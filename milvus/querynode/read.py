@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -14,9 +14,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from milvus._proto import querynode_pb2
-from milvus.errors import ChannelNotFound, ServiceUnavailable
+from milvus.errors import ChannelNotFound, ParameterInvalid, SegmentNotFound, ServiceUnavailable
 from milvus.querynode.collection import CollectionState
-from milvus.querynode.deletes import visible_mask
+from milvus.querynode.deletes import DeleteSnapshot, visible_mask
 from milvus.querynode.filters import FilterCompiler, compile_filter, evaluate
 from milvus.querynode.indexes import filter_indexes
 from milvus.querynode.segments import SegmentView
@@ -47,11 +47,24 @@ def _max_ts(view: SegmentView) -> int:
     return view.derived("max_ts", build, max)
 
 
+@dataclass(frozen=True)
+class RemoteRead:
+    """Sealed segments of one channel the leader view has on another node: read there."""
+
+    channel: str
+    node_id: int
+    address: str
+    segment_ids: tuple[int, ...]
+    deletes: DeleteSnapshot  # the leader's deletes of the channel, sent along
+    view_version: int
+
+
 @dataclass
 class ReadSet:
     read_ts: int
     schema: CollectionSchemaModel
     segments: list[SegmentRows]
+    remote: list[RemoteRead] = field(default_factory=list)
 
 
 class FilterCache:
@@ -102,45 +115,85 @@ def read_timestamp(state: CollectionState, channels: list[str], guarantee_ts: in
     return min(tsafes) if tsafes else wait_for
 
 
+def _wanted_pks(req: querynode_pb2.ShardRequest, schema: CollectionSchemaModel) -> pa.Array | None:
+    if not req.HasField("primary_keys"):
+        return None
+    wanted = ids_to_arrow(req.primary_keys)
+    if wanted.type != schema.primary_field.arrow_type:
+        wanted = wanted.cast(schema.primary_field.arrow_type)
+    return wanted
+
+
 def prepare_read(state: CollectionState, req: querynode_pb2.ShardRequest, compiler: FilterCompiler | None,
                  timeout: float) -> ReadSet:
+    """What a read sees of the channels this node leads: its own segments' rows, and the
+    segments the leader view has on other nodes (``ReadSet.remote``, read there)."""
     schema = state.schema
     channels = list(req.channels) or sorted(state.shards())
     row_filter = compile_filter(compiler, schema, req.expr, req.expr_template_values)
     partitions = state.read_partitions(list(req.partitionIDs))
     read_ts = read_timestamp(state, channels, req.guarantee_ts, req.travel_ts, timeout)
-    pk_name = schema.primary_field.name
-    wanted_pks = None
-    if req.HasField("primary_keys"):
-        wanted_pks = ids_to_arrow(req.primary_keys)
-        if wanted_pks.type != schema.primary_field.arrow_type:
-            wanted_pks = wanted_pks.cast(schema.primary_field.arrow_type)
-
+    wanted_pks = _wanted_pks(req, schema)
     out: list[SegmentRows] = []
+    remote: list[RemoteRead] = []
     for channel in channels:
         shard = state.shard(channel)
         if shard is None:
             raise ChannelNotFound(f"channel {channel} of collection {state.collection_id} was released")
-        segments = shard.segments(partitions)
         deletes = shard.deletes.snapshot()
-        for segment in segments:
-            view = segment.view()
-            if not view.num_rows:
-                continue
-            latest = deletes.latest(read_ts, segment.partition_id) if len(deletes) else None
-            if latest is None and wanted_pks is None and row_filter is None and _max_ts(view) <= read_ts:
-                # every row visible (the usual search of a sealed segment): no per-row work
-                out.append(SegmentRows(view, every_row(view), view.num_rows))
-                continue
-            pks = view.pk(pk_name)
-            mask = visible_mask(pks, view.ts(), read_ts, latest)
-            if wanted_pks is not None and mask.any():
-                mask &= pc.is_in(pks, value_set=wanted_pks).to_numpy(zero_copy_only=False)
-            if row_filter is not None and mask.any():
-                mask &= evaluate(row_filter, view.table, filter_indexes(view, schema))
-            if mask.any():
-                out.append(SegmentRows(view, mask))
-    return ReadSet(read_ts, schema, out)
+        if shard.has_remote:
+            version = shard.view_version
+            segments, elsewhere = shard.read_set(partitions)
+            remote += [RemoteRead(channel, node, shard.address_of(node), tuple(sorted(ids)), deletes, version)
+                       for node, ids in sorted(elsewhere.items())]
+        else:
+            segments = shard.segments(partitions)
+        out += _visible_rows(schema, segments, deletes, read_ts, wanted_pks, row_filter)
+    return ReadSet(read_ts, schema, out, remote)
+
+
+def prepare_segments_read(state: CollectionState, req: querynode_pb2.ShardRequest,
+                          compiler: FilterCompiler | None) -> ReadSet:
+    """A leader's request to this node as a worker: exactly ``req.segment_ids`` of the one
+    channel, at ``travel_ts``, with their own deletes and the leader's (``req.deletes``)."""
+    schema = state.schema
+    if len(req.channels) != 1 or not req.travel_ts:
+        raise ParameterInvalid("a read of given segments needs exactly one channel and its read timestamp")
+    channel = req.channels[0]
+    shard = state.shard(channel)
+    if shard is None:
+        raise SegmentNotFound(f"segments {list(req.segment_ids)} of {channel} are not served by this node")
+    segments, missing = shard.sealed_many(req.segment_ids)
+    if missing:
+        raise SegmentNotFound(f"segments {missing} of {channel} are not served by this node")
+    row_filter = compile_filter(compiler, schema, req.expr, req.expr_template_values)
+    deletes = shard.deletes.snapshot().merged(req.deletes, schema.primary_field.arrow_type)
+    rows = _visible_rows(schema, segments, deletes, req.travel_ts, _wanted_pks(req, schema), row_filter)
+    return ReadSet(req.travel_ts, schema, rows)
+
+
+def _visible_rows(schema: CollectionSchemaModel, segments, deletes: DeleteSnapshot, read_ts: int,
+                  wanted_pks: pa.Array | None, row_filter: Any) -> list[SegmentRows]:
+    pk_name = schema.primary_field.name
+    out: list[SegmentRows] = []
+    for segment in segments:
+        view = segment.view()
+        if not view.num_rows:
+            continue
+        latest = deletes.latest(read_ts, segment.partition_id) if len(deletes) else None
+        if latest is None and wanted_pks is None and row_filter is None and _max_ts(view) <= read_ts:
+            # every row visible (the usual search of a sealed segment): no per-row work
+            out.append(SegmentRows(view, every_row(view), view.num_rows))
+            continue
+        pks = view.pk(pk_name)
+        mask = visible_mask(pks, view.ts(), read_ts, latest)
+        if wanted_pks is not None and mask.any():
+            mask &= pc.is_in(pks, value_set=wanted_pks).to_numpy(zero_copy_only=False)
+        if row_filter is not None and mask.any():
+            mask &= evaluate(row_filter, view.table, filter_indexes(view, schema))
+        if mask.any():
+            out.append(SegmentRows(view, mask))
+    return out
 
 
 def output_table(schema: CollectionSchemaModel, names: list[str], hits: list[tuple[SegmentView, np.ndarray]],

@@ -6,13 +6,19 @@ same id in one step under the shard lock, and from then on inserts for that id c
 the channel are ignored (the sealed copy holds them).  A reader takes its list of segments
 under the same lock, so it sees either the growing copy or the sealed one, never both and
 never neither.  A compaction result swaps out its sources (``compaction_from``) the same way.
+
+Leader view (segment-level distribution): the query coordinator tells a shard leader which
+node serves each sealed segment of the channel (``sync_view``).  A segment served elsewhere
+is read there (``remote``); its growing copy and any local sealed copy here are left out of
+reads from the same step on, and so are the compaction sources of every segment in the view.
+A leader with nothing elsewhere reads exactly as before (``segments``: no extra work).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -31,6 +37,18 @@ class SegmentRef:
     index_build_ids: tuple[int, ...] = ()
 
 
+@dataclass(frozen=True)
+class Location:
+    """A sealed segment of the channel as the leader view has it."""
+
+    segment_id: int
+    partition_id: int
+    node_id: int
+    address: str = ""
+    num_rows: int = 0
+    compaction_from: tuple[int, ...] = field(default=())
+
+
 class Shard:
     def __init__(self, collection_id: int, channel: str, tsafe: int = 0):
         self.collection_id = collection_id
@@ -44,6 +62,12 @@ class Shard:
         self._excluded: set[int] = set()
         # sources of compaction results served here: never served again (the result holds their rows)
         self._compacted: set[int] = set()
+        # the leader view: every sealed segment of the channel and where it is served
+        self._view: tuple[Location, ...] = ()
+        self._remote: dict[int, Location] = {}  # segments read on other nodes
+        self._hidden: frozenset[int] = frozenset()  # local segments not read (remote or replaced)
+        self._synced = False
+        self._version = 0
 
     # ---- writes from the channel ---------------------------------------------------------
 
@@ -90,6 +114,41 @@ class Shard:
             self._growing.pop(segment.segment_id, None)
         return True
 
+    def sync_view(self, view: Iterable[Location], node_id: int, dropped: Iterable[int] = ()) -> None:
+        """The leader view (``node_id``: this node): segments of other nodes are read there
+        from now on, their growing copies go, and so do compaction sources of the view's
+        segments and the ``dropped`` ones (no longer in the target)."""
+        view = tuple(view)
+        remote = {loc.segment_id: loc for loc in view if loc.node_id != node_id}
+        replaced = {s for loc in view for s in loc.compaction_from} | set(dropped)
+        with self._lock:
+            for segment_id in (*remote, *replaced):
+                self._excluded.add(segment_id)
+                self._growing.pop(segment_id, None)
+            for segment_id in replaced:
+                remote.pop(segment_id, None)
+            self._view = view
+            self._version += 1
+            self._remote = remote
+            self._hidden = frozenset(remote) | frozenset(replaced)
+            self._synced = True
+
+    def view(self) -> tuple[Location, ...]:
+        with self._lock:
+            return self._view
+
+    @property
+    def view_version(self) -> int:
+        return self._version
+
+    @property
+    def synced(self) -> bool:
+        return self._synced
+
+    @property
+    def has_remote(self) -> bool:
+        return bool(self._remote)
+
     def sealed(self, segment_id: int) -> SealedSegment | None:
         with self._lock:
             return self._sealed.get(segment_id)
@@ -112,14 +171,63 @@ class Shard:
         """Every segment served now (of ``partitions`` when given): one consistent set."""
         with self._lock:
             segments: list[Segment] = [*self._sealed.values(), *self._growing.values()]
+            hidden = self._hidden
+        if hidden:
+            segments = [s for s in segments if s.segment_id not in hidden]
         if partitions is not None:
             segments = [s for s in segments if s.partition_id in partitions]
         return segments
 
+    def read_set(self, partitions: frozenset[int] | None = None) -> tuple[list[Segment], dict[int, list[int]]]:
+        """``segments`` here and, in the same step, the view's segments on other nodes by node."""
+        with self._lock:
+            segments: list[Segment] = [*self._sealed.values(), *self._growing.values()]
+            hidden, remote = self._hidden, list(self._remote.values())
+        if hidden:
+            segments = [s for s in segments if s.segment_id not in hidden]
+        if partitions is not None:
+            segments = [s for s in segments if s.partition_id in partitions]
+        by_node: dict[int, list[int]] = {}
+        for loc in remote:
+            if partitions is None or loc.partition_id in partitions:
+                by_node.setdefault(loc.node_id, []).append(loc.segment_id)
+        return segments, by_node
+
+    def address_of(self, node_id: int) -> str:
+        with self._lock:
+            return next((loc.address for loc in self._remote.values() if loc.node_id == node_id), "")
+
+    def sealed_many(self, segment_ids: Iterable[int]) -> tuple[list[SealedSegment], list[int]]:
+        """The sealed segments served here among ``segment_ids``, and the ids not served."""
+        found, missing = [], []
+        with self._lock:
+            for segment_id in segment_ids:
+                segment = self._sealed.get(segment_id)
+                if segment is None:
+                    missing.append(segment_id)
+                else:
+                    found.append(segment)
+        return found, missing
+
+    def drop_growing(self) -> None:
+        """The channel is no longer watched here: its growing rows go, sealed segments stay."""
+        with self._lock:
+            self._growing.clear()
+            self._view, self._remote, self._hidden, self._synced = (), {}, frozenset(), False
+            self.tsafe.close()
+            self.tsafe = TSafe(0)  # a later watch starts again from its seek position
+
+    def has_sealed_segments(self) -> bool:
+        with self._lock:
+            return bool(self._sealed)
+
     def refs(self) -> list[SegmentRef]:
+        """Every segment held here (those the view reads elsewhere included)."""
+        with self._lock:
+            segments: list[Segment] = [*self._sealed.values(), *self._growing.values()]
         return [SegmentRef(s.segment_id, s.partition_id, s.num_rows, s.sealed,
                            tuple(sorted(i.build_id for i in getattr(s, "indexes", {}).values())))
-                for s in self.segments()]
+                for s in segments]
 
     def close(self) -> None:
         self.tsafe.close()

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 from pymilvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
 
-from milvus import datacoord, datanode, querynode, rootcoord
+from milvus import datacoord, datanode, errors, querynode, rootcoord
 from milvus._proto import datacoord_pb2, msgstream_pb2, querycoord_pb2, querynode_pb2, rootcoord_pb2
+from milvus.expr import compile_filter
 from milvus.kv.local import LocalKV
 from milvus.kv.prefixed import PrefixedKV
 from milvus.metastore.rootcoord_catalog import RootCoordCatalog
@@ -58,7 +59,7 @@ class Model:
 
 
 class Stack:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, query_nodes: int = 1):
         self.store = LocalKV(str(root / "meta.sqlite3"), durable=False)
         self.kv = PrefixedKV(self.store, "by-dev/meta/")
         self.mq = LocalMQ(root / "mq", sync=False)
@@ -78,14 +79,35 @@ class Stack:
         self.dn.start()
         self.dc.add_data_node(1, LocalClient(self.dn, datanode.SERVICE))
         self.dc.start()
-        self.qn = querynode.QueryNode(1, self.mq, self.storage, read_timeout=10.0)
-        self.qn.start()
         self.qc = QueryCoord(self.kv, datacoord=self.dc_client, rootcoord=self.rc_client, alloc_id=self.alloc_id,
                              check_interval=0.05)
         self.qc.start()
-        self.qc.add_node(1, LocalClient(self.qn, querynode.SERVICE), "in-process")
-        self.nodes = {1: self.qn}
+        self.nodes: dict[int, querynode.QueryNode] = {}
+        for node_id in range(1, query_nodes + 1):
+            self.add_query_node(node_id)
+        self.qn = self.nodes[1]
         self.publisher: Publisher | None = None
+
+    def peer(self, node_id: int, _address: str):
+        """A query node's client of another (a shard leader reading its workers' segments)."""
+        node = self.nodes.get(node_id)
+        if node is None:
+            raise errors.NodeNotFound(f"query node {node_id} is gone")
+        return LocalClient(node, querynode.SERVICE)
+
+    def add_query_node(self, node_id: int) -> querynode.QueryNode:
+        node = querynode.QueryNode(node_id, self.mq, self.storage, read_timeout=10.0, peer=self.peer,
+                                   filter_compiler=compile_filter)
+        node.start()
+        self.nodes[node_id] = node
+        self.qc.add_node(node_id, LocalClient(node, querynode.SERVICE), "in-process")
+        return node
+
+    def kill_query_node(self, node_id: int) -> None:
+        """The node dies: its session expires (the coordinator forgets it) and it serves nothing."""
+        node = self.nodes.pop(node_id)
+        self.qc.remove_node(node_id)
+        node.stop()
 
     def alloc_id(self, n: int) -> int:
         return ok(self.rc_client.AllocID(rootcoord_pb2.AllocIDRequest(count=n))).ID
@@ -105,7 +127,8 @@ class Stack:
         if self.publisher is not None:
             self.publisher.close()
         self.qc.stop()
-        self.qn.stop()
+        for node in self.nodes.values():
+            node.stop()
         self.dn.stop()
         self.dc.stop()
         self.rc.stop()
@@ -232,10 +255,10 @@ class Publisher:
             producer.close()
 
 
-def _create_collection(stack: Stack) -> rootcoord_pb2.CollectionInfo:
+def _create_collection(stack: Stack, shards: int = SHARDS) -> rootcoord_pb2.CollectionInfo:
     schema = make_schema(name="docs").proto
     ok(stack.rc_client.CreateCollection(milvus_pb2.CreateCollectionRequest(
-        collection_name="docs", schema=schema.SerializeToString(), shards_num=SHARDS)))
+        collection_name="docs", schema=schema.SerializeToString(), shards_num=shards)))
     info = stack.describe()
     ok(stack.dc_client.WatchChannels(datacoord_pb2.WatchChannelsRequest(
         collectionID=info.id, channelNames=list(info.virtual_channels), schema=info.schema)))

@@ -31,11 +31,11 @@ def _replica(leaders: dict[str, int], nodes: list[int], rid: int = 7, cid: int =
 # ---- pure planning ---------------------------------------------------------------------------
 
 
-def test_channel_weights_count_flushed_rows_plus_one():
+def test_channels_weigh_the_same_their_sealed_rows_spread_on_their_own():
     seg = datacoord_pb2.SegmentInfo(id=1, insert_channel="a", num_of_rows=10, state=datacoord_pb2.FLUSHED)
     target = CollectionTarget(1, b"", {"a": datacoord_pb2.VchannelInfo(), "b": datacoord_pb2.VchannelInfo()},
                               {1: seg})
-    assert balance.channel_weights(target) == {"a": 11, "b": 1}
+    assert balance.channel_weights(target) == {"a": 1, "b": 1}
 
 
 def test_a_joining_node_gets_channels_until_within_tolerance():
@@ -85,49 +85,57 @@ def _loaded(replica, sealed=()):
     return chk.Loaded(info, [replica], target)
 
 
-def _dist(node, channels, sealed, ts=RECENT_TS):
+def _dist(node, channels, sealed, ts=RECENT_TS, views=None):
     d = chk.NodeDist(node)
     d.channels = {(1, c) for c in channels}
     d.tsafe = {(1, c): ts for c in channels}
     d.sealed = {(1, s): c for s, c in sealed.items()}
+    d.views = {(1, c): dict(v) for c, v in (views or {}).items()}
+    d.serviceable = set(d.views)
     return d
 
 
-def test_a_move_loads_the_target_first_switches_the_leader_then_retires_the_source():
+def test_a_move_syncs_the_target_view_first_switches_the_leader_then_retires_the_source():
     now = [0.0]
     b = balance.Balancer(grace=1.0, clock=lambda: now[0])
     segs = [datacoord_pb2.SegmentInfo(id=10, insert_channel="a", num_of_rows=50, state=datacoord_pb2.FLUSHED),
-            datacoord_pb2.SegmentInfo(id=11, insert_channel="b", num_of_rows=40, state=datacoord_pb2.FLUSHED)]
+            datacoord_pb2.SegmentInfo(id=11, insert_channel="b", num_of_rows=40, state=datacoord_pb2.FLUSHED),
+            datacoord_pb2.SegmentInfo(id=12, insert_channel="a", level=datacoord_pb2.SEGMENT_LEVEL_L0,
+                                      state=datacoord_pb2.FLUSHED)]
     replica = _replica({"a": 1, "b": 1}, [1, 2], cid=1)
-    dist = {1: _dist(1, ["a", "b"], {10: "a", 11: "b"}), 2: _dist(2, [], {})}
+    view = {10: 1, 12: 1}
+    dist = {1: _dist(1, ["a", "b"], {10: "a", 11: "b", 12: "a"}, views={"a": view, "b": {11: 1}}),
+            2: _dist(2, [], {})}
     coll = _loaded(replica, segs)
     tasks, switched = b.step([coll], dist, [1, 2], [], chk.check([coll], dist))
     assert switched == []
     assert [m.channel for m in b.moves] == ["a"]
-    assert tasks == [chk.WatchChannel(2, 1, "a", 7), chk.LoadSegments(2, 1, (10,), 7)]
+    # the move: watch and the channel's L0 segment (its deletes); the checker spreads sealed rows
+    assert chk.WatchChannel(2, 1, "a", 7) in tasks and chk.LoadSegments(2, 1, (12,), 7) in tasks
+    assert chk.LoadSegments(2, 1, (10,), 7) in tasks
 
-    # node 2 watches "a" but has not loaded 10 yet: the checker would drop that watch; not now
-    dist[2] = _dist(2, ["a"], {})
+    # node 2 watches "a" with its L0 segment, but its view is not synced yet: no switch
+    dist[2] = _dist(2, ["a"], {12: "a"})
     tasks, switched = b.step([coll], dist, [1, 2], [], chk.check([coll], dist))
-    assert switched == [] and tasks == [chk.LoadSegments(2, 1, (10,), 7)]
+    assert switched == [] and not any(isinstance(t, chk.UnwatchChannel) for t in tasks)
 
-    # node 2 serves "a" completely but its tsafe is far behind: still no switch
-    dist[2] = _dist(2, ["a"], {10: "a"}, ts=compose_ts(1, 0))
+    # synced like the source, but its tsafe is far behind: still no switch
+    dist[2] = _dist(2, ["a"], {12: "a"}, ts=compose_ts(1, 0), views={"a": view})
     tasks, switched = b.step([coll], dist, [1, 2], [], chk.check([coll], dist))
-    assert switched == [] and tasks == []
+    assert switched == []
 
-    dist[2] = _dist(2, ["a"], {10: "a"})
+    dist[2] = _dist(2, ["a"], {12: "a"}, views={"a": view})
     tasks, switched = b.step([coll], dist, [1, 2], [], chk.check([coll], dist))
     assert [chk.leaders(r) for r in switched] == [{"a": 2, "b": 1}]
     assert b.moves == []
     coll = _loaded(switched[0], segs)
     # the source keeps serving for the grace period...
     tasks, _ = b.step([coll], dist, [1, 2], [], chk.check([coll], dist))
-    assert tasks == []
-    # ...then unwatches the channel, which drops its segment with it (no separate release first)
+    assert not any(isinstance(t, chk.UnwatchChannel) for t in tasks)
+    # ...then unwatches the channel (its sealed segments go once no view reads them there)
     now[0] = 5.0
     tasks, _ = b.step([coll], dist, [1, 2], [], chk.check([coll], dist))
-    assert tasks == [chk.UnwatchChannel(1, 1, "a")]
+    assert chk.UnwatchChannel(1, 1, "a") in tasks
 
 
 def test_a_stopping_node_with_nowhere_to_go_is_let_go():

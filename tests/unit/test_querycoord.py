@@ -87,11 +87,17 @@ class Cluster:
         return qc
 
     def add_node(self, node_id):
-        node = QueryNode(node_id, self.mq, self.storage, read_timeout=5.0)
+        node = QueryNode(node_id, self.mq, self.storage, read_timeout=5.0, peer=self.peer)
         node.start()
         self.nodes[node_id] = node
         self.qc.add_node(node_id, LocalClient(node, QN_SERVICE), f"127.0.0.1:{20000 + node_id}")
         return node
+
+    def peer(self, node_id, _address):
+        """A query node's client of another (a leader reading its workers' segments)."""
+        if node_id not in self.nodes:
+            raise errors.NodeNotFound(f"query node {node_id} is gone")
+        return LocalClient(self.nodes[node_id], QN_SERVICE)
 
     def insert(self, vch, segment, pks, ts, partition=PART):
         batch = make_batch(self.schema, pks, ts, np.zeros((len(pks), DIM), np.float32))
@@ -230,8 +236,9 @@ def test_partitions(cluster):
     shown = cluster.qc.ShowLoadedPartitions(querycoord_pb2.ShowLoadedPartitionsRequest(collectionID=COLL))
     assert shown.load_type == querycoord_pb2.LOAD_PARTITIONS and sorted(shown.partitionIDs) == [PART, PART2]
     cluster.qc.ReleasePartitions(querycoord_pb2.ReleasePartitionsRequest(collectionID=COLL, partitionIDs=[PART]))
-    cluster.qc.check_once()
+    cluster.qc.check_once()  # the leader view leaves segment 5 out...
     assert cluster.query(200) == [2, 4]
+    cluster.qc.check_once()  # ...then the node releases it
     assert sorted(s.id for s in _dist(cluster.nodes[1]).segments if s.sealed) == [6]
     cluster.qc.ReleasePartitions(querycoord_pb2.ReleasePartitionsRequest(collectionID=COLL, partitionIDs=[PART2]))
     assert cluster.state().state == querycoord_pb2.LOAD_STATUS_NONE
