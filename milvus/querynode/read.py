@@ -157,8 +157,8 @@ def prepare_segments_read(state: CollectionState, req: querynode_pb2.ShardReques
     """A leader's request to this node as a worker: exactly ``req.segment_ids`` of the one
     channel, at ``travel_ts``, with their own deletes and the leader's (``req.deletes``)."""
     schema = state.schema
-    if len(req.channels) != 1 or not req.travel_ts:
-        raise ParameterInvalid("a read of given segments needs exactly one channel and its read timestamp")
+    if len(req.channels) != 1:
+        raise ParameterInvalid("a read of given segments names exactly one channel")
     channel = req.channels[0]
     shard = state.shard(channel)
     if shard is None:

@@ -184,6 +184,78 @@ def test_query_nodes_join_and_leave_under_reads_without_a_failed_or_short_search
     assert reads.ok > 0
 
 
+def _nodes_of_segments(c: MilvusClient) -> dict[int, list[int]] | None:
+    """Segment -> the query nodes serving it; None when the listing failed."""
+    try:
+        return {s.segment_id: sorted(s.node_ids) for s in c.list_loaded_segments(NAME)}
+    except MilvusException:
+        return None
+
+
+def _spread(c: MilvusClient, segments: int, nodes: int) -> bool:
+    """Every segment on exactly one node (no move in flight), over ``nodes`` nodes."""
+    found = _nodes_of_segments(c)
+    if not found or len(found) != segments or any(len(n) != 1 for n in found.values()):
+        return False
+    return len({n[0] for n in found.values()}) == nodes
+
+
+def test_sealed_segments_of_one_shard_spread_and_move_under_reads_without_a_failed_or_short_search(
+        one_querynode):
+    """One shard, so one leader: a joining node gets sealed segments (read through the leader),
+    then the leader is stopped with SIGTERM: channel and segments move to the other node."""
+    cluster = one_querynode
+    port = cluster.proxy_ports[0]
+    c = MilvusClient(uri=f"http://127.0.0.1:{port}", timeout=60)
+    reads, stop = Reads(), threading.Event()
+    reader: threading.Thread | None = None
+    try:
+        c.create_collection(NAME, schema=_schema(c), num_shards=1, consistency_level="Strong")
+        ids: list[int] = []
+        for batch in range(6):  # six sealed segments of one channel
+            rows = list(range(batch * 100, batch * 100 + 100))
+            c.insert(NAME, [{"id": i, "vec": _vec(i)} for i in rows])
+            c.flush(NAME)
+            ids += rows
+        c.load_collection(NAME)
+        segments = len(wait_for(lambda: _nodes_of_segments(c), timeout=60, message="segments listed"))
+        assert segments >= 6
+        reader = threading.Thread(target=_reader, args=(port, ids, reads, stop), name="reader")
+        reader.start()
+        wait_for(lambda: reads.ok >= 3 or reads.failures, timeout=60, message="reads before scale-out")
+
+        # scale-out: the new node gets about half of the sealed rows; the leader stays
+        first = next(ch for ch in cluster.children if ch.role == "querynode")
+        second = cluster._child("querynode", 2, 2)
+        cluster.spawn(second)
+        cluster.children.append(second)
+        wait_for(second.healthy, timeout=STARTUP, interval=0.2, message="the second query node")
+        wait_for(lambda: _spread(c, segments, 2), timeout=120, interval=0.5,
+                 message="sealed segments spread over both query nodes")
+        assert _channels(first) == 1 and _channels(second) == 0
+        mark = reads.ok
+        wait_for(lambda: reads.ok >= mark + 3 or reads.failures, timeout=60, message="reads after scale-out")
+
+        # scale-in of the leader: its channel and segments move to the second node, then it exits
+        first.proc.send_signal(signal.SIGTERM)
+        wait_for(lambda: first.proc.poll() is not None, timeout=90, interval=0.2, message="the first node exits")
+        assert first.proc.returncode == 0, first.log_tail()
+        assert "stops with data still served" not in first.log_tail(100_000)  # drained, not timed out
+        assert _channels(second) == 1
+        wait_for(lambda: _spread(c, segments, 1), timeout=60, interval=0.5, message="every segment on node 2")
+        mark = reads.ok
+        wait_for(lambda: reads.ok >= mark + 3 or reads.failures, timeout=60, message="reads after scale-in")
+        cluster.children.remove(first)
+    finally:
+        stop.set()
+        if reader is not None:
+            reader.join(timeout=120)
+        c.close()
+    print(f"\nsegment balance: {reads.ok} complete reads")
+    assert not reads.failures, reads.failures[:5]
+    assert reads.ok > 0
+
+
 # ---- data nodes and flow control (one process) -------------------------------------------
 
 
