@@ -167,7 +167,7 @@ def prepare_segments_read(state: CollectionState, req: querynode_pb2.ShardReques
     if missing:
         raise SegmentNotFound(f"segments {missing} of {channel} are not served by this node")
     row_filter = compile_filter(compiler, schema, req.expr, req.expr_template_values)
-    deletes = shard.deletes.snapshot().merged(req.deletes, schema.primary_field.arrow_type)
+    deletes = shard.deletes_with(req.deletes, schema.primary_field.arrow_type)
     rows = _visible_rows(schema, segments, deletes, req.travel_ts, _wanted_pks(req, schema), row_filter)
     return ReadSet(req.travel_ts, schema, rows)
 

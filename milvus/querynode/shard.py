@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from milvus.querynode.deletes import DeleteBuffer
+from milvus.querynode.deletes import DeleteBuffer, DeleteSnapshot
 from milvus.querynode.segments import GrowingSegment, SealedSegment, Segment
 from milvus.querynode.tsafe import TSafe
 
@@ -68,6 +68,8 @@ class Shard:
         self._hidden: frozenset[int] = frozenset()  # local segments not read (remote or replaced)
         self._synced = False
         self._version = 0
+        # a worker's last merge of its own deletes with those a leader sent (reused while both stay)
+        self._shipped: tuple[DeleteSnapshot, bytes, DeleteSnapshot] | None = None
 
     # ---- writes from the channel ---------------------------------------------------------
 
@@ -196,6 +198,16 @@ class Shard:
     def address_of(self, node_id: int) -> str:
         with self._lock:
             return next((loc.address for loc in self._remote.values() if loc.node_id == node_id), "")
+
+    def deletes_with(self, shipped: bytes, pk_type: pa.DataType) -> DeleteSnapshot:
+        """This shard's deletes and those a leader sent along (``DeleteSnapshot.to_ipc``)."""
+        own = self.deletes.snapshot()
+        cached = self._shipped
+        if cached is not None and cached[0] is own and cached[1] == shipped:
+            return cached[2]
+        merged = own.merged(shipped, pk_type)
+        self._shipped = (own, shipped, merged)
+        return merged
 
     def sealed_many(self, segment_ids: Iterable[int]) -> tuple[list[SealedSegment], list[int]]:
         """The sealed segments served here among ``segment_ids``, and the ids not served."""
