@@ -7,10 +7,12 @@ the load hide rows of worker-held segments; a worker that dies makes reads fail 
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from milvus import errors
-from milvus._proto import querycoord_pb2, querynode_pb2
+from milvus._proto import datacoord_pb2, querycoord_pb2, querynode_pb2
 from tests.conftest import wait_for
 from tests.integration.test_read_path import Model, Stack, _check_search, _create_collection, _flush, ok
 from tests.readpath import DIM, ids_list
@@ -126,5 +128,71 @@ def test_sealed_segments_spread_over_the_replica_and_reads_are_exact(tmp_path):
         assert outcomes["exact"] >= 1
         assert stack.query(cid, guarantee_ts=stack.alloc_ts()) == sorted(model.visible(stack.alloc_ts()))
         _check_search(stack, cid, model, now, queries, 30)
+    finally:
+        stack.stop()
+
+
+def test_compaction_across_nodes_hands_off_with_no_gap_and_no_duplicate(tmp_path):
+    """Segments on three nodes are compacted into one: the leader view reads the result (its
+    sources hidden in the same step) before any source copy is released."""
+    rng = np.random.default_rng(9)
+    model = Model()
+    stack = Stack(tmp_path, query_nodes=3)
+    try:
+        info = _create_collection(stack, shards=1)
+        cid = info.id
+        partition = info.partitions[0].id if info.partitions else 0
+        pub = stack.start_publisher(info)
+        for k in range(4):
+            keys = np.arange(k * 100, k * 100 + 60, dtype=np.int64)
+            pub.insert(keys, rng.standard_normal((60, DIM)).astype(np.float32), model, partition)
+            _flush(stack, cid)
+        pub.delete(np.array([3, 105], dtype=np.int64), model)
+        ok(stack.qc.LoadCollection(querycoord_pb2.LoadCollectionRequest(collectionID=cid)))
+        wait_for(lambda: stack.qc.GetLoadState(querycoord_pb2.GetLoadStateRequest(collectionID=cid)).state
+                 == querycoord_pb2.LOADED, timeout=30, message="loaded")
+        wait_for(lambda: sum(bool(s) for s in _sealed_by_node(stack).values()) >= 3, timeout=20,
+                 message="segments on three nodes")
+        before = set().union(*_sealed_by_node(stack).values())
+        fixed = stack.alloc_ts()
+        want = sorted(model.visible(fixed))
+        bad: list[str] = []
+        reads = [0]
+
+        def check() -> None:
+            got = _try_query(stack, cid, fixed)
+            if got is None:
+                bad.append("a read failed")
+            elif got[0] != want or got[1] != len(want):
+                bad.append(f"{len(got[0])} rows / count {got[1]}, want {len(want)}")
+            reads[0] += 1
+
+        stop = threading.Event()
+
+        def reader() -> None:
+            while not stop.is_set():
+                check()
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        try:
+            wait_for(lambda: reads[0] >= 3, timeout=20, message="reads before the compaction")
+            resp = ok(stack.dc_client.ManualCompaction(datacoord_pb2.ManualCompactionRequest(collectionID=cid)))
+
+            def compacted() -> bool:
+                state = ok(stack.dc_client.GetCompactionState(
+                    datacoord_pb2.GetCompactionStateRequest(compactionID=resp.compactionID)))
+                served = set().union(*_sealed_by_node(stack).values())
+                return state.completed > 0 and state.executing == 0 and served and not served & before
+
+            wait_for(compacted, timeout=60, message="the compacted segment served, its sources released")
+            done = reads[0]
+            wait_for(lambda: reads[0] >= done + 3, timeout=20, message="reads after the hand-off")
+        finally:
+            stop.set()
+            thread.join()
+        assert not bad, bad[:5]
+        now = stack.alloc_ts()
+        assert stack.count(cid, guarantee_ts=now) == len(model.visible(now))
     finally:
         stack.stop()
