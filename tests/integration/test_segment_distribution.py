@@ -196,3 +196,64 @@ def test_compaction_across_nodes_hands_off_with_no_gap_and_no_duplicate(tmp_path
         assert stack.count(cid, guarantee_ts=now) == len(model.visible(now))
     finally:
         stack.stop()
+
+
+def test_segments_move_to_a_joining_node_and_off_a_draining_one_with_every_read_exact(tmp_path):
+    rng = np.random.default_rng(13)
+    model = Model()
+    stack = Stack(tmp_path, query_nodes=2)
+    try:
+        info = _create_collection(stack, shards=1)
+        cid = info.id
+        partition = info.partitions[0].id if info.partitions else 0
+        pub = stack.start_publisher(info)
+        for k in range(6):
+            keys = np.arange(k * 100, k * 100 + 50, dtype=np.int64)
+            pub.insert(keys, rng.standard_normal((50, DIM)).astype(np.float32), model, partition)
+            _flush(stack, cid)
+        ok(stack.qc.LoadCollection(querycoord_pb2.LoadCollectionRequest(collectionID=cid)))
+        wait_for(lambda: stack.qc.GetLoadState(querycoord_pb2.GetLoadStateRequest(collectionID=cid)).state
+                 == querycoord_pb2.LOADED, timeout=30, message="loaded")
+        segments = len(set().union(*_sealed_by_node(stack).values()))
+        fixed = stack.alloc_ts()
+        want = sorted(model.visible(fixed))
+        bad: list[str] = []
+        reads = [0]
+        stop = threading.Event()
+
+        def reader() -> None:
+            while not stop.is_set():
+                got = _try_query(stack, cid, fixed)
+                if got is None:
+                    bad.append("a read failed")
+                elif got[0] != want or got[1] != len(want):
+                    bad.append(f"{len(got[0])} rows / count {got[1]}, want {len(want)}")
+                reads[0] += 1
+
+        def spread(nodes: set[int]) -> bool:
+            by_node = _sealed_by_node(stack)
+            placed = [s for segs in by_node.values() for s in segs]
+            return len(placed) == segments and {n for n, segs in by_node.items() if segs} == nodes
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        try:
+            wait_for(lambda: spread({1, 2}), timeout=20, message="segments on both nodes")
+            stack.add_query_node(3)  # scale-out: node 3 joins the replica and takes segments
+            wait_for(lambda: spread({1, 2, 3}), timeout=30, message="segments on three nodes")
+            mark = reads[0]
+            wait_for(lambda: reads[0] >= mark + 3, timeout=20, message="reads after scale-out")
+            drained: list[bool] = []  # scale-in: node 2 drains; its segments go to nodes 1 and 3
+            drain = threading.Thread(target=lambda: drained.append(stack.nodes[2].drain(timeout=30.0)))
+            drain.start()
+            drain.join(timeout=60)
+            assert drained == [True]
+            assert spread({1, 3})
+            mark = reads[0]
+            wait_for(lambda: reads[0] >= mark + 3, timeout=20, message="reads after scale-in")
+        finally:
+            stop.set()
+            thread.join()
+        assert not bad, bad[:5]
+    finally:
+        stack.stop()
