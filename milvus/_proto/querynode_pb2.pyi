@@ -196,20 +196,22 @@ class ChannelDistribution(_message.Message):
     def __init__(self, channel_name: _Optional[str] = ..., collectionID: _Optional[int] = ..., tsafe: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ..., serviceable: _Optional[bool] = ..., leader_view: _Optional[_Iterable[_Union[SegmentLocation, _Mapping]]] = ...) -> None: ...
 
 class SegmentLocation(_message.Message):
-    __slots__ = ("segmentID", "partitionID", "node_id", "address", "num_rows", "compaction_from")
+    __slots__ = ("segmentID", "partitionID", "node_id", "address", "num_rows", "compaction_from", "deltalogs")
     SEGMENTID_FIELD_NUMBER: _ClassVar[int]
     PARTITIONID_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     NUM_ROWS_FIELD_NUMBER: _ClassVar[int]
     COMPACTION_FROM_FIELD_NUMBER: _ClassVar[int]
+    DELTALOGS_FIELD_NUMBER: _ClassVar[int]
     segmentID: int
     partitionID: int
     node_id: int
     address: str
     num_rows: int
     compaction_from: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, segmentID: _Optional[int] = ..., partitionID: _Optional[int] = ..., node_id: _Optional[int] = ..., address: _Optional[str] = ..., num_rows: _Optional[int] = ..., compaction_from: _Optional[_Iterable[int]] = ...) -> None: ...
+    deltalogs: _containers.RepeatedCompositeFieldContainer[_datacoord_pb2.FieldBinlog]
+    def __init__(self, segmentID: _Optional[int] = ..., partitionID: _Optional[int] = ..., node_id: _Optional[int] = ..., address: _Optional[str] = ..., num_rows: _Optional[int] = ..., compaction_from: _Optional[_Iterable[int]] = ..., deltalogs: _Optional[_Iterable[_Union[_datacoord_pb2.FieldBinlog, _Mapping]]] = ...) -> None: ...
 
 class SyncDistributionRequest(_message.Message):
     __slots__ = ("base", "collectionID", "channel", "sealed", "dropped")

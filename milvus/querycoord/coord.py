@@ -265,6 +265,7 @@ class QueryCoord:
         if info is not None:
             out.partitionID, out.num_rows = info.partition_id, info.num_of_rows
             out.compaction_from.extend(info.compaction_from)
+            out.deltalogs.extend(info.deltalogs)
         elif holder in dist:
             out.partitionID = dist[holder].partition_of.get((cid, seg_id), 0)
         return out

@@ -246,6 +246,15 @@ class QueryNode:
         shard = state.shard(request.channel)
         if shard is None or not state.is_watched(request.channel):
             raise errors.ChannelNotFound(f"channel {request.channel} is not watched by query node {self.node_id}")
+        pk_type = state.schema.primary_field.arrow_type
+        for loc in request.sealed:
+            # the delta logs of segments read elsewhere hide rows here too, before the switch
+            if loc.node_id != self.node_id and loc.deltalogs and not shard.deltas_read(loc.segmentID):
+                scope = loc.partitionID if loc.partitionID > 0 else ALL_PARTITIONS
+                for path in log_paths(loc.deltalogs):
+                    pks, ts = read_delta_log(self._read(path))
+                    shard.delete(pks.cast(pk_type) if pks.type != pk_type else pks, ts, scope)
+                shard.mark_deltas_read(loc.segmentID)
         shard.sync_view([Location(s.segmentID, s.partitionID, s.node_id, s.address, s.num_rows,
                                   tuple(s.compaction_from)) for s in request.sealed], self.node_id,
                         request.dropped)

@@ -68,6 +68,7 @@ class Shard:
         self._hidden: frozenset[int] = frozenset()  # local segments not read (remote or replaced)
         self._synced = False
         self._version = 0
+        self._seen: set[int] = set()  # segments of other nodes whose delta logs were read here
         # a worker's last merge of its own deletes with those a leader sent (reused while both stay)
         self._shipped: tuple[DeleteSnapshot, bytes, DeleteSnapshot] | None = None
 
@@ -111,6 +112,7 @@ class Shard:
                 self._compacted.add(source)
                 self._excluded.add(source)
                 self._growing.pop(source, None)
+                self._remote.pop(source, None)  # a source the view reads elsewhere: not beside its result
             self._sealed[segment.segment_id] = segment
             self._excluded.add(segment.segment_id)
             self._growing.pop(segment.segment_id, None)
@@ -127,13 +129,22 @@ class Shard:
             for segment_id in (*remote, *replaced):
                 self._excluded.add(segment_id)
                 self._growing.pop(segment_id, None)
-            for segment_id in replaced:
+            for segment_id in replaced | self._compacted:  # replaced by a compaction result served here
                 remote.pop(segment_id, None)
             self._view = view
             self._version += 1
             self._remote = remote
             self._hidden = frozenset(remote) | frozenset(replaced)
             self._synced = True
+
+    def deltas_read(self, segment_id: int) -> bool:
+        """Whether the delta logs of ``segment_id`` (served on another node) were read here."""
+        with self._lock:
+            return segment_id in self._seen
+
+    def mark_deltas_read(self, segment_id: int) -> None:
+        with self._lock:
+            self._seen.add(segment_id)
 
     def view(self) -> tuple[Location, ...]:
         with self._lock:

@@ -89,10 +89,11 @@ class Nodes:
         assert status.code == 0, status.reason
 
     def sync(self, view: dict[int, int], infos):
-        rows = {i.id: i.num_of_rows for i in infos}
+        by_id = {i.id: i for i in infos}
         status = self.nodes[LEADER].SyncDistribution(querynode_pb2.SyncDistributionRequest(
             collectionID=COLL, channel=VCH,
-            sealed=[querynode_pb2.SegmentLocation(segmentID=s, partitionID=PART, node_id=n, num_rows=rows[s])
+            sealed=[querynode_pb2.SegmentLocation(segmentID=s, partitionID=PART, node_id=n,
+                                                  num_rows=by_id[s].num_of_rows, deltalogs=by_id[s].deltalogs)
                     for s, n in sorted(view.items())]))
         assert status.code == 0, status.reason
 
@@ -156,6 +157,8 @@ def _setup(n: Nodes):
     n.load(REFERENCE, *segs)
     n.sync({1: LEADER, 2: LEADER, 3: WORKER, 4: WORKER}, segs)
     n.insert(9, range(500, 540), 200, rng.standard_normal((40, DIM)).astype(np.float32))  # growing rows
+    # an older duplicate of key 260, growing on the leader: the worker segment's delta log hides it
+    n.insert(9, [260], 90, vecs[260:261])
     n.delete([7, 170, 320, 510], 210)  # after the load: rows of every node
     n.tick(300)
     return vecs, segs
@@ -188,7 +191,8 @@ def test_reads_through_the_leader_equal_one_node_holding_everything(nodes):
     for gone in (5, 7, 170, 260, 320, 510):
         assert n.key(gone) not in got
     assert n.key(10) in got and n.key(350) in got and n.key(500) in got
-    assert leader.Query(n.request(300, count_only=True)).count == 400 + 1 + 40 - 6  # key 10 twice: both rows count
+    # key 10 twice: both rows count; key 260 twice: both deleted
+    assert leader.Query(n.request(300, count_only=True)).count == 400 + 1 + 40 + 1 - 7
 
 
 def test_a_gone_worker_or_a_lost_segment_fails_the_read_retriably(nodes):
@@ -250,3 +254,19 @@ def test_a_read_racing_a_view_switch_is_done_again_on_the_new_view(nodes):
     n.before_call = racing
     assert leader.Query(n.request(300, count_only=True)).count == want
     assert calls == [WORKER, WORKER]  # the first answer was stale: asked again, for segment 3 only
+
+
+def test_a_compaction_result_loaded_on_the_leader_replaces_sources_read_elsewhere(nodes):
+    n = nodes
+    vecs, segs = _setup(n)
+    leader, ref = n.nodes[LEADER], n.nodes[REFERENCE]
+    # the result of compacting segments 3 and 4 (both on the worker) is loaded on the leader
+    result = n.sealed(20, range(150, 400), 110, vecs[150:400])
+    result.compaction_from.extend([3, 4])
+    n.load(LEADER, result)
+    n.load(REFERENCE, result)
+    _same(leader.Query(n.request(300, count_only=True)), ref.Query(n.request(300, count_only=True)))
+    _same(leader.Query(n.request(300)), ref.Query(n.request(300)))
+    # a later view still naming the sources elsewhere (the result not in it yet) reads them no more
+    n.sync({1: LEADER, 2: LEADER, 3: WORKER, 4: WORKER}, segs)
+    _same(leader.Query(n.request(300, count_only=True)), ref.Query(n.request(300, count_only=True)))
