@@ -331,7 +331,7 @@ class QueryNode:
             return errors.OK
         for channel, shard in state.shards().items():
             shard.release_sealed(request.segmentIDs)
-            if not state.is_watched(channel) and not shard.segments():
+            if not state.is_watched(channel) and not shard.has_sealed_segments() and not shard.segments():
                 self._drop_shard(state, channel)
         self._forget_if_empty(state)
         return errors.OK

@@ -5,7 +5,8 @@ Hand-off: ``add_sealed`` puts a sealed segment in place and drops the growing co
 same id in one step under the shard lock, and from then on inserts for that id coming from
 the channel are ignored (the sealed copy holds them).  A reader takes its list of segments
 under the same lock, so it sees either the growing copy or the sealed one, never both and
-never neither.  A compaction result swaps out its sources (``compaction_from``) the same way.
+never neither.  A compaction result swaps out its sources (``compaction_from``) the same way
+(they are still answered to a leader that names them, ``sealed_many``, until released).
 
 Leader view (segment-level distribution): the query coordinator tells a shard leader which
 node serves each sealed segment of the channel (``sync_view``).  A segment served elsewhere
@@ -58,6 +59,9 @@ class Shard:
         self._lock = threading.Lock()
         self._growing: dict[int, GrowingSegment] = {}
         self._sealed: dict[int, SealedSegment] = {}
+        # sealed segments a compaction result served here replaced: no longer read here, but
+        # still answered to a leader whose view names them (until the view moved and they are released)
+        self._replaced: dict[int, SealedSegment] = {}
         # segment ids whose rows are (or were) served sealed: their channel inserts are dropped
         self._excluded: set[int] = set()
         # sources of compaction results served here: never served again (the result holds their rows)
@@ -108,7 +112,9 @@ class Shard:
             if segment.segment_id in self._compacted:
                 return False
             for source in replaces:
-                self._sealed.pop(source, None)
+                replaced = self._sealed.pop(source, None)
+                if replaced is not None:
+                    self._replaced[source] = replaced
                 self._compacted.add(source)
                 self._excluded.add(source)
                 self._growing.pop(source, None)
@@ -174,7 +180,8 @@ class Shard:
         released = []
         with self._lock:
             for segment_id in segment_ids:
-                if self._sealed.pop(segment_id, None) is not None:
+                if self._sealed.pop(segment_id, None) is not None or \
+                        self._replaced.pop(segment_id, None) is not None:
                     released.append(segment_id)
         return released
 
@@ -225,7 +232,7 @@ class Shard:
         found, missing = [], []
         with self._lock:
             for segment_id in segment_ids:
-                segment = self._sealed.get(segment_id)
+                segment = self._sealed.get(segment_id) or self._replaced.get(segment_id)
                 if segment is None:
                     missing.append(segment_id)
                 else:
@@ -242,12 +249,12 @@ class Shard:
 
     def has_sealed_segments(self) -> bool:
         with self._lock:
-            return bool(self._sealed)
+            return bool(self._sealed or self._replaced)
 
     def refs(self) -> list[SegmentRef]:
-        """Every segment held here (those the view reads elsewhere included)."""
+        """Every segment held here (those the view reads elsewhere, and replaced ones, included)."""
         with self._lock:
-            segments: list[Segment] = [*self._sealed.values(), *self._growing.values()]
+            segments: list[Segment] = [*self._sealed.values(), *self._replaced.values(), *self._growing.values()]
         return [SegmentRef(s.segment_id, s.partition_id, s.num_rows, s.sealed,
                            tuple(sorted(i.build_id for i in getattr(s, "indexes", {}).values())))
                 for s in segments]

@@ -270,3 +270,20 @@ def test_a_compaction_result_loaded_on_the_leader_replaces_sources_read_elsewher
     # a later view still naming the sources elsewhere (the result not in it yet) reads them no more
     n.sync({1: LEADER, 2: LEADER, 3: WORKER, 4: WORKER}, segs)
     _same(leader.Query(n.request(300, count_only=True)), ref.Query(n.request(300, count_only=True)))
+
+
+def test_a_worker_answers_for_compaction_sources_until_the_view_moved_to_the_result(nodes):
+    n = nodes
+    vecs, segs = _setup(n)
+    leader, ref = n.nodes[LEADER], n.nodes[REFERENCE]
+    before = ref.Query(n.request(300, count_only=True))
+    # the worker serves the result of compacting its segments 3 and 4; the view still names them
+    result = n.sealed(20, range(150, 400), 110, vecs[150:400])
+    result.compaction_from.extend([3, 4])
+    n.load(WORKER, result)
+    _same(leader.Query(n.request(300, count_only=True)), before)
+    # the view moves to the result: its sources are read no more
+    n.sync({1: LEADER, 2: LEADER, 20: WORKER}, [*segs, result])
+    n.load(REFERENCE, result)
+    _same(leader.Query(n.request(300, count_only=True)), ref.Query(n.request(300, count_only=True)))
+    _same(leader.Query(n.request(300)), ref.Query(n.request(300)))
