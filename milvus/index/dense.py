@@ -38,6 +38,7 @@ from milvus.index.base import Files, Reader, worst_score
 
 _FAISS_METRIC = {"L2": faiss.METRIC_L2, "IP": faiss.METRIC_INNER_PRODUCT, "COSINE": faiss.METRIC_INNER_PRODUCT}
 INDEX_FILE = "index.faiss"
+_PARAMS_KEPT = 64  # unfiltered search parameter objects a searcher keeps
 
 
 def _prepared(data: np.ndarray, metric: str) -> np.ndarray:
@@ -79,6 +80,9 @@ class FaissSearcher:
         self.num_rows = num_rows
         self._mapped = mapped
         self._ivf = _find_ivf(index)
+        # unfiltered search parameters by (k, params): built once, shared by concurrent searches
+        # (faiss only reads them)
+        self._unfiltered: dict[tuple, Any] = {}
 
     def memory_bytes(self) -> int:
         if self._mapped:  # resident: the IVF lists of PQ codes and ids; the raw vectors are mapped
@@ -132,13 +136,26 @@ class FaissSearcher:
     def search(self, queries: np.ndarray, k: int, params: Mapping[str, Any],
                allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         q = _prepared(queries, self.metric)
-        sel, _keep = _selector(allowed)
-        distances, labels = self.index.search(q, k, params=self._params(k, params, sel))
+        if allowed is None:
+            sel, _keep = None, None
+            key = (k, tuple(sorted(params.items())))
+            search_params = self._unfiltered.get(key)
+            if search_params is None:
+                if len(self._unfiltered) >= _PARAMS_KEPT:
+                    self._unfiltered.clear()
+                search_params = self._unfiltered[key] = self._params(k, params, None)
+        else:
+            sel, _keep = _selector(allowed)
+            search_params = self._params(k, params, sel)
+        distances, labels = self.index.search(q, k, params=search_params)
         labels = labels.astype(np.int64, copy=False)
-        scores = distances.astype(np.float32, copy=True)
-        scores[labels < 0] = worst_score(self.metric)
+        scores = distances.astype(np.float32, copy=False)  # faiss' own output: ours to change
+        missing = labels < 0
+        any_missing = bool(missing.any())
+        if any_missing:
+            scores[missing] = worst_score(self.metric)
         if self.metric == "L2":
-            np.maximum(scores, 0.0, out=scores, where=labels >= 0)
+            np.maximum(scores, 0.0, out=scores, where=~missing if any_missing else True)
         elif self.metric == "COSINE":
             np.clip(scores, -1.0, 1.0, out=scores, where=labels >= 0)
         return scores, labels

@@ -20,12 +20,26 @@ Wrap = Callable[[str, Callable[..., Any]], Callable[..., Any]]
 
 def response_ok(response: Any) -> bool:
     """False when ``response`` (a Status, or a message with a ``status``) reports an error."""
-    status = response
-    if not _has_code(status):
-        status = getattr(response, "status", None)
-        if status is None or not _has_code(status):
-            return True
+    where = _STATUS_WHERE.get(type(response))
+    if where is None:
+        where = _STATUS_WHERE[type(response)] = _status_where(response)
+    if where == _NO_STATUS:
+        return True
+    status = response if where == _SELF else response.status
     return not (getattr(status, "code", 0) or getattr(status, "error_code", 0))
+
+
+# where a response type keeps its status (the message itself, its ``status`` field, none),
+# found once per type: ``hasattr`` on a message that lacks the field raises inside
+_SELF, _FIELD, _NO_STATUS = 0, 1, 2
+_STATUS_WHERE: dict[type, int] = {}
+
+
+def _status_where(response: Any) -> int:
+    if _has_code(response):
+        return _SELF
+    status = getattr(response, "status", None)
+    return _FIELD if status is not None and _has_code(status) else _NO_STATUS
 
 
 def _has_code(message: Any) -> bool:

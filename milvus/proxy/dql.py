@@ -218,7 +218,9 @@ class Dql:
             raise errors.Unimplemented("hybrid search is not supported by this server")
         coll = self._collections.get(db, request.collection_name)
         kv = _kv(request.search_params)
-        params = _json(kv.get("params", "{}")) or {}
+        raw_params = kv.get("params", "{}")
+        parsed = _json(raw_params)
+        params = parsed or {}
         if not isinstance(params, dict):
             raise errors.ParameterInvalid(f"search params must be a JSON object, got {kv.get('params')}")
         limit = _int(_json(kv.get("topk", kv.get("limit", "10"))), "topk")
@@ -245,7 +247,9 @@ class Dql:
         shard.metric_type = self._search_metric(coll, shard.anns_field, requested)  # the index's when none
         ranges = {k: v for k, v in params.items() if k in ("radius", "range_filter")}
         # every search parameter goes to the nodes: the index's (ef, nprobe, search_list, ...) and the range
-        shard.search_params = json.dumps({k: v for k, v in params.items() if k != TRAVEL_KEY}).encode()
+        # the request's own JSON when it has nothing to leave out (no second encoding)
+        shard.search_params = raw_params.encode() if isinstance(parsed, dict) and TRAVEL_KEY not in parsed \
+            else json.dumps({k: v for k, v in params.items() if k != TRAVEL_KEY}).encode()
         group_field = str(kv.get(GROUP_BY_KEY, "") or "")
         if group_field:
             group_size = _int(_json(kv.get("group_size", params.get("group_size", 1))), "group_size")

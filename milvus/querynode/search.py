@@ -201,19 +201,44 @@ def _matrix_index(plan: SearchPlan, rows: SegmentRows):
     return _usable_index(plan, rows, rows.visible)
 
 
-def _index_matrix(plan: SearchPlan, rows: SegmentRows, index) -> tuple[np.ndarray, np.ndarray] | None:
-    """(rank keys, row offsets), both (nq, k), of the segment's index answering every query in
-    full (nothing for the exact search to make up); None when it cannot."""
+def _index_matrix(plan: SearchPlan, rows: SegmentRows, index) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    """(rank keys, row offsets, whether an offset is missing), the first two (nq, k), of the
+    segment's index answering every query in full (nothing for the exact search to make up);
+    None when it cannot."""
     n = rows.view.num_rows
     k = min(plan.topk, rows.visible)
     scores, labels = index.search(plan.queries, k, plan.params, None if rows.visible == n else rows.mask)
-    if (labels < 0).any() and not index.exact:
+    missing = labels < 0
+    any_missing = bool(missing.any())
+    if any_missing and not index.exact:
         return None  # the index missed rows the filter allows: the general path answers exactly
     keys = distance.rank_key(scores.astype(np.float32, copy=False), plan.metric).astype(np.float32, copy=False)
-    if (labels < 0).any():
+    if any_missing:
         keys = keys.copy()
-        keys[labels < 0] = np.inf
-    return keys, labels
+        keys[missing] = np.inf
+    return keys, labels, any_missing
+
+
+def _int_pks(view, pk_name: str) -> np.ndarray | None:
+    """The view's primary keys as int64 numpy (cached on the segment); None when they are not
+    integers or hold a null."""
+    def build(table: pa.Table) -> np.ndarray | None:
+        pk = table.column(pk_name)
+        if not pa.types.is_integer(pk.type) or pk.null_count:
+            return None
+        return np.asarray(pk.to_numpy()).astype(np.int64, copy=False)
+
+    def concat(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+        return None if a is None or b is None else np.concatenate([a, b])
+    return view.derived(("int_pks", pk_name), build, concat)
+
+
+def _unique_pks(view, pk_name: str, pks: np.ndarray) -> bool:
+    """True when a sealed segment holds no primary key twice (cached: its rows never change);
+    always False for a growing one, whose rows do."""
+    if not view.sealed:
+        return False
+    return view.derived(("unique_pks", pk_name), lambda _t: len(np.unique(pks)) == len(pks))
 
 
 def _search_matrices(plan: SearchPlan, segments: list[SegmentRows], pk_name: str) -> SearchHits | None:
@@ -223,10 +248,10 @@ def _search_matrices(plan: SearchPlan, segments: list[SegmentRows], pk_name: str
         return None
     seg_pks = []
     for rows in segments:
-        pk = rows.view.pk(pk_name)
-        if not pa.types.is_integer(pk.type) or pk.null_count:
+        pks = _int_pks(rows.view, pk_name)
+        if pks is None:
             return None
-        seg_pks.append(np.asarray(pk.to_numpy(zero_copy_only=False)))
+        seg_pks.append(pks)
     indexes = [_matrix_index(plan, rows) for rows in segments]
     if any(index is None for index in indexes):
         return None  # decided before any search runs: no index search is wasted
@@ -238,46 +263,47 @@ def _search_matrices(plan: SearchPlan, segments: list[SegmentRows], pk_name: str
         found.append(got)
     nq = plan.nq
     if len(found) == 1:
-        keys, offsets = found[0]
+        keys, offsets, missing = found[0]
         seg = None
-        pks = seg_pks[0][offsets] if offsets.min(initial=0) >= 0 else \
-            np.where(offsets >= 0, seg_pks[0][np.maximum(offsets, 0)], 0)
+        pks = seg_pks[0][offsets] if not missing else np.where(offsets >= 0, seg_pks[0][np.maximum(offsets, 0)], 0)
     else:
         keys = np.concatenate([f[0] for f in found], axis=1)
         offsets = np.concatenate([f[1] for f in found], axis=1)
         seg = np.concatenate([np.full(f[1].shape, s, dtype=np.int64) for s, f in enumerate(found)], axis=1)
         pks = np.concatenate([np.where(f[1] >= 0, seg_pks[s][np.maximum(f[1], 0)], 0)
                               for s, f in enumerate(found)], axis=1)
-    pks = pks.astype(np.int64, copy=False)
-    finite = np.isfinite(keys)
-    all_finite = bool(finite.all())
-    if keys.shape[1] > 1:  # one hit per key: the general path when a query has a key twice
+        missing = any(f[2] for f in found)
+    # a missing hit's key is inf; a found one's is finite unless the index scored it so
+    all_finite = bool(np.isfinite(keys).all()) if not missing else False
+    finite = None if all_finite else np.isfinite(keys)
+    # a sealed segment without a key twice cannot answer a query with one key twice
+    single_unique = len(found) == 1 and _unique_pks(segments[0].view, pk_name, seg_pks[0])
+    if keys.shape[1] > 1 and not single_unique:  # one hit per key: the general path when a query has one twice
         by_pk = np.sort(pks if all_finite else np.where(finite, pks, _NO_KEY), axis=1)
         twice = by_pk[:, 1:] == by_pk[:, :-1]
         if not all_finite:
             twice &= by_pk[:, 1:] != _NO_KEY
         if twice.any():
             return None
+    width = keys.shape[1]
     order = np.lexsort((pks, keys), axis=-1)  # best first, ties by primary key
-    if all_finite and keys.shape[1] <= plan.topk:  # every candidate is a hit
-        topks = np.full(nq, keys.shape[1], dtype=np.int64)
-        pick = order.reshape(-1)
-        rows_of = np.repeat(np.arange(nq), keys.shape[1])
+    if all_finite and width <= plan.topk:  # every candidate is a hit
+        topks = np.full(nq, width, dtype=np.int64)
+        pick = (order + (np.arange(nq) * width)[:, None]).reshape(-1)  # flat positions, query by query
     else:
-        counts = finite.sum(axis=1)
+        counts = finite.sum(axis=1) if finite is not None else np.full(nq, width)
         topks = np.minimum(counts, plan.topk).astype(np.int64)
-        keep = np.arange(keys.shape[1])[None, :] < topks[:, None]  # inf sorts last: hits are a prefix
-        pick = order[keep]
-        rows_of = np.repeat(np.arange(nq), topks)
-    keys_out = keys[rows_of, pick]
+        keep = np.arange(width)[None, :] < topks[:, None]  # inf sorts last: hits are a prefix
+        pick = (order + (np.arange(nq) * width)[:, None])[keep]
+    keys_out = keys.reshape(-1)[pick]
     scores = -keys_out if distance.positively_related(plan.metric) else keys_out
     return SearchHits(
-        pks=pa.array(pks[rows_of, pick]),
+        pks=pa.array(pks.reshape(-1)[pick].astype(np.int64, copy=False), type=pa.int64()),  # typed: no inference
         scores=np.asarray(scores, dtype=np.float32),
         topks=topks,
         segment_rows=segments,
-        segment=np.zeros(len(pick), dtype=np.int64) if seg is None else seg[rows_of, pick],
-        offset=offsets[rows_of, pick].astype(np.int64, copy=False),
+        segment=np.zeros(len(pick), dtype=np.int64) if seg is None else seg.reshape(-1)[pick],
+        offset=offsets.reshape(-1)[pick].astype(np.int64, copy=False),
     )
 
 
@@ -325,7 +351,7 @@ def search(plan: SearchPlan, segments: list[SegmentRows], pk_name: str) -> Searc
         all_seg.append(seg[chosen])
         all_off.append(offsets[chosen])
     if all_pks and numeric:
-        pks_out = pa.array(np.concatenate(all_pks).astype(np.int64, copy=False))
+        pks_out = pa.array(np.concatenate(all_pks).astype(np.int64, copy=False), type=pa.int64())
         keys_out = np.concatenate(all_keys)
     elif all_pks:
         pks_out = pa.concat_arrays(all_pks)

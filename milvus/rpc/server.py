@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from concurrent import futures
 from typing import Any
 
 import grpc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message_factory
+
+from milvus.rpc.pool import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ class GrpcServer:
         ]
         self._max_workers = max_workers
         self._server: grpc.Server | None = None
+        self._pool: WorkerPool | None = None
         self.port = 0
 
     def add_handler(self, handler: grpc.GenericRpcHandler) -> None:
@@ -113,8 +115,8 @@ class GrpcServer:
         self._handlers.append(handler)
 
     def start(self) -> None:
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=self._max_workers), options=self._options,
-                             interceptors=self._interceptors)
+        self._pool = WorkerPool(self._max_workers, name=f"{self.name}-rpc")
+        server = grpc.server(self._pool, options=self._options, interceptors=self._interceptors)
         server.add_generic_rpc_handlers(self._handlers)
         port = server.add_insecure_port(f"{self.host}:{self._requested_port}")
         if port == 0:
@@ -125,8 +127,11 @@ class GrpcServer:
 
     def stop(self, grace: float = 5.0) -> None:
         server, self._server = self._server, None
+        pool, self._pool = self._pool, None
         if server is not None:
             server.stop(grace).wait()
+        if pool is not None:
+            pool.shutdown(wait=False)  # idle workers exit now, busy ones once their call returns
 
     def health(self) -> tuple[bool, dict]:
         return self._server is not None, {"port": self.port}

@@ -17,12 +17,17 @@ def ids_to_arrow(ids: spb.IDs) -> pa.Array:
     if kind == "str_id":
         return pa.array(list(ids.str_id.data), type=pa.string())
     if kind == "int_id":
-        return pa.array(np.array(ids.int_id.data, dtype=np.int64))
+        return pa.array(np.array(ids.int_id.data, dtype=np.int64), type=pa.int64())  # typed: no inference
     return pa.array([], type=pa.int64())
 
 
 def arrow_to_ids(keys: pa.Array | pa.ChunkedArray | np.ndarray | Sequence[int] | Sequence[str]) -> spb.IDs:
     """``IDs`` holding ``keys``: ``int_id`` for integers, ``str_id`` for strings."""
+    if isinstance(keys, np.ndarray) and keys.dtype.kind == "i":  # signed integers from numpy: no Arrow round trip
+        ids = spb.IDs()
+        ids.int_id.SetInParent()
+        ids.int_id.data.extend(keys.astype(np.int64, copy=False).tolist())
+        return ids
     if isinstance(keys, pa.ChunkedArray):
         keys = keys.combine_chunks()
     if not isinstance(keys, pa.Array):

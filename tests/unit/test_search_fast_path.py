@@ -115,3 +115,37 @@ def test_range_search_takes_the_general_path(tmp_path):
     fast, slow, taken = _both(schema, [seg], [None], "L2", x[:2], 10, {"radius": 4.0, "range_filter": 1.0})
     assert not taken
     _same(fast, slow)
+
+
+def test_a_key_twice_inside_one_sealed_segment_still_steps_aside(tmp_path):
+    # one segment holding a key twice (an insert repeated before the flush): the shortcut for
+    # segments without a key twice must not apply, and the answer keeps one hit per key
+    schema = make_schema()
+    x = np.array([[1, 0, 0, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0, 0.01]] + [[0, 0, 1, 0, 0, 0, 0, 0]] * 8,
+                 dtype=np.float32)
+    pks = np.array([7, 7, 1, 2, 3, 4, 5, 6, 8, 9], dtype=np.int64)
+    seg = _indexed_segment(schema, 1, pks, x, "FLAT", "L2", tmp_path)
+    q = np.array([[1, 0, 0, 0, 0, 0, 0, 0]], dtype=np.float32)
+    fast, slow, taken = _both(schema, [seg], [None], "L2", q, 5)
+    assert not taken
+    _same(fast, slow)
+    assert fast.pks.to_pylist().count(7) == 1
+    # without the key twice the same segment layout takes the vectorised path
+    seg = _indexed_segment(schema, 2, np.arange(10, dtype=np.int64), x, "FLAT", "L2", tmp_path)
+    fast, slow, taken = _both(schema, [seg], [None], "L2", q, 5)
+    assert taken
+    _same(fast, slow)
+
+
+def test_an_exact_index_with_fewer_allowed_rows_than_k(tmp_path):
+    rng = np.random.default_rng(11)
+    schema = make_schema()
+    x = rng.standard_normal((100, DIM)).astype(np.float32)
+    seg = _indexed_segment(schema, 1, np.arange(100, dtype=np.int64), x, "FLAT", "L2", tmp_path)
+    mask = np.zeros(100, dtype=bool)
+    mask[[5, 17, 60]] = True
+    for nq in (1, 4):
+        fast, slow, _ = _both(schema, [seg], [mask], "L2", x[:nq], 10)
+        _same(fast, slow)
+        assert fast.topks.tolist() == [3] * nq
+        assert sorted(fast.pks.to_pylist()[:3]) == [5, 17, 60]
