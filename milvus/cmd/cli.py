@@ -18,7 +18,6 @@ from typing import Any
 import yaml
 
 import milvus
-from milvus.bench import main as bench
 from milvus.cmd.cluster_roles import CLUSTER_COMPONENTS
 from milvus.cmd.launcher import MQ_KINDS, ClusterSpec, run_cluster
 from milvus.cmd.lifecycle import install_signal_handlers
@@ -169,6 +168,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     parser = _parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:
+        # the benchmark drives a server through the pymilvus client: imported only for this command,
+        # so a server process does not carry the client (pandas, requests: 50+ MB)
+        from milvus.bench import main as bench
+
         return bench.main(argv[1:])
     args = parser.parse_args(argv)
     env = os.environ if env is None else env
