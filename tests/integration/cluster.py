@@ -9,11 +9,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from milvus.cmd.backends import open_kv, open_mq, open_storage
 from milvus.cmd.standalone import Cluster, build_cluster
 from milvus.config import Config
-from milvus.kv import open_kv
-from milvus.mq import open_mq
-from milvus.storage import open_storage
 
 FAST = {
     "proxy.timeTickInterval": 0.05,
