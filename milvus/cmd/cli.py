@@ -24,7 +24,7 @@ from milvus.cmd.lifecycle import install_signal_handlers
 from milvus.cmd.roles import PORT_KEYS, ROLES, build_process
 from milvus.cmd.standalone import COMPONENTS
 from milvus.config import Config, ConfigError, render_yaml
-from milvus.index.memory import configure_allocators
+from milvus.index.memory import arrow_without_pandas, configure_allocators
 from milvus.localsvc import die_with_parent
 from milvus.util.log import check_format, parse_level, setup_logging
 from milvus.util.tracing import check_exporter
@@ -104,6 +104,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         return EXIT_USAGE
 
     configure_allocators()  # before the roles start threads: freed memory can go back to the OS
+    arrow_without_pandas()
     process = build_process(args.role, config, {**COMPONENTS, **CLUSTER_COMPONENTS})
 
     def ready() -> None:
