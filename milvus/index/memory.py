@@ -13,7 +13,10 @@ makes that effective: at most ``ARENAS`` glibc arenas (``mallopt(M_ARENA_MAX)``:
 threads' arenas keep many partly used heaps that trimming cannot return), and Arrow buffers
 from the system allocator (mimalloc keeps freed segments), which ``malloc_trim`` reaches.
 Measured on a standalone with 100k x 128 vectors and an HNSW index: 415 MB resident after
-load and searches with neither, 306 MB with both.
+load and searches with neither, 306 MB with both.  ``set_memory_pool`` changes pyarrow's
+default only: Arrow C++'s own default, which Parquet and IPC reads allocate from, is fixed
+when pyarrow is imported, from ``ARROW_DEFAULT_MEMORY_POOL``, which the ``milvus`` command
+sets (``milvus/__main__.py``); that took another 50 MB off a loaded standalone.
 
 ``arrow_without_pandas`` (also once, before threads start) keeps pandas out of a server
 process: pyarrow imports pandas, when it is installed (pymilvus depends on it), on the first

@@ -63,3 +63,26 @@ def test_arrow_without_pandas_keeps_pandas_unloaded_until_asked_for():
     out = subprocess.run([sys.executable, "-c", NO_PANDAS_CHILD], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("ok")
+
+
+POOL_CHILD = r"""
+import io, os, sys
+os.environ.pop("ARROW_DEFAULT_MEMORY_POOL", None)
+sys.argv = ["milvus", "--version"]
+from milvus.__main__ import main
+assert main() == 0
+assert os.environ["ARROW_DEFAULT_MEMORY_POOL"] == "system"
+import numpy as np, pyarrow as pa, pyarrow.parquet as pq
+sink = io.BytesIO()
+pq.write_table(pa.table({"a": np.arange(100_000)}), sink)
+table = pq.read_table(io.BytesIO(sink.getvalue()), use_threads=False)  # Arrow C++'s default pool
+assert pa.mimalloc_memory_pool().bytes_allocated() == 0, pa.mimalloc_memory_pool().bytes_allocated()
+assert pa.system_memory_pool().bytes_allocated() >= table.nbytes
+print("ok")
+"""
+
+
+def test_the_milvus_command_puts_arrow_cpp_on_the_system_allocator():
+    out = subprocess.run([sys.executable, "-c", POOL_CHILD], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1] == "ok"
