@@ -7,7 +7,7 @@ and internal gRPC adapters turn them into statuses in one place (``to_status``).
 
 from __future__ import annotations
 
-from pymilvus.grpc_gen import common_pb2
+from milvus.grpc_gen import common_pb2
 
 _LEGACY = common_pb2.ErrorCode
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from milvus.kv import KV, Compare, EtcdKV, LocalKV, Put  # noqa: E402
+from milvus.kv import KV, Compare, LocalKV, Put  # noqa: E402
+from milvus.kv.etcd import EtcdKV  # noqa: E402
 from milvus.localsvc import EtcdService, ServiceUnavailable  # noqa: E402
 
 VALUE = b"v" * 256

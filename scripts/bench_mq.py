@@ -22,7 +22,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from milvus.localsvc import NatsService, PulsarLiteService, ServiceUnavailable  # noqa: E402
-from milvus.mq import MQ, LocalMQ, NatsMQ, Position, PulsarMQ  # noqa: E402
+from milvus.mq import MQ, LocalMQ, Position  # noqa: E402
+from milvus.mq.nats import NatsMQ  # noqa: E402
+from milvus.mq.pulsar import PulsarMQ  # noqa: E402
 
 PAYLOAD = bytes(range(256)) * 4  # 1 KiB
 

@@ -20,7 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from milvus.localsvc import NanioService, ServiceUnavailable  # noqa: E402
-from milvus.storage import LocalStorage, MinioStorage, ObjectStorage  # noqa: E402
+from milvus.storage import LocalStorage, ObjectStorage  # noqa: E402
+from milvus.storage.minio import MinioStorage  # noqa: E402
 
 MiB = 1 << 20
 

@@ -2,7 +2,8 @@
 
 The internal protos import the public protocol (common.proto, schema.proto, milvus.proto)
 exactly as pymilvus ships it: we hand protoc pymilvus' own descriptors (no hand-written copy
-of the public .proto files), then point the generated imports at ``pymilvus.grpc_gen``.
+of the public .proto files), then point the generated imports at ``milvus.grpc_gen`` (pymilvus'
+modules, imported without the pymilvus client).
 Only message code is generated: services are served and called through the generic layer in
 ``milvus/rpc``, driven by the service descriptors.
 """
@@ -40,7 +41,7 @@ PUBLIC = {"common", "schema", "milvus", "msg", "rg", "feder"}
 def fix_imports(text: str) -> str:
     def repl(match: re.Match[str]) -> str:
         module, alias = match.group(1), match.group(2)
-        package = "pymilvus.grpc_gen" if module[: -len("_pb2")] in PUBLIC else "milvus._proto"
+        package = "milvus.grpc_gen" if module[: -len("_pb2")] in PUBLIC else "milvus._proto"
         return f"from {package} import {module} as {alias}"
 
     return re.sub(r"^import (\w+_pb2) as (\w+)$", repl, text, flags=re.M)

@@ -22,7 +22,7 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
-from pymilvus.grpc_gen import common_pb2 as common__pb2
+from milvus.grpc_gen import common_pb2 as common__pb2
 from milvus._proto import internal_pb2 as internal__pb2
 from milvus._proto import datacoord_pb2 as datacoord__pb2
 

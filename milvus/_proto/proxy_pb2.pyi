@@ -1,4 +1,4 @@
-from pymilvus.grpc_gen import common_pb2 as _common_pb2
+from milvus.grpc_gen import common_pb2 as _common_pb2
 from milvus._proto import internal_pb2 as _internal_pb2
 from milvus._proto import rootcoord_pb2 as _rootcoord_pb2
 from google.protobuf.internal import containers as _containers

@@ -18,14 +18,13 @@ from typing import Any
 import yaml
 
 import milvus
-from milvus.bench import main as bench
 from milvus.cmd.cluster_roles import CLUSTER_COMPONENTS
 from milvus.cmd.launcher import MQ_KINDS, ClusterSpec, run_cluster
 from milvus.cmd.lifecycle import install_signal_handlers
 from milvus.cmd.roles import PORT_KEYS, ROLES, build_process
 from milvus.cmd.standalone import COMPONENTS
 from milvus.config import Config, ConfigError, render_yaml
-from milvus.index.memory import configure_allocators
+from milvus.index.memory import arrow_without_pandas, configure_allocators
 from milvus.localsvc import die_with_parent
 from milvus.util.log import check_format, parse_level, setup_logging
 from milvus.util.tracing import check_exporter
@@ -105,6 +104,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         return EXIT_USAGE
 
     configure_allocators()  # before the roles start threads: freed memory can go back to the OS
+    arrow_without_pandas()
     process = build_process(args.role, config, {**COMPONENTS, **CLUSTER_COMPONENTS})
 
     def ready() -> None:
@@ -169,6 +169,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     parser = _parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:
+        # the benchmark drives a server through the pymilvus client: imported only for this command,
+        # so a server process does not carry the client (pandas, requests: 50+ MB)
+        from milvus.bench import main as bench
+
         return bench.main(argv[1:])
     args = parser.parse_args(argv)
     env = os.environ if env is None else env

@@ -17,14 +17,15 @@ from types import MappingProxyType
 from typing import Any, Generic, Protocol, TypeVar
 
 import milvus
+from milvus.cmd.backends import open_kv, open_mq, open_storage
 from milvus.cmd.lifecycle import Component, Runner
 from milvus.config import Config
-from milvus.kv import KV, PrefixedKV, open_kv
+from milvus.kv import KV, PrefixedKV
 from milvus.metrics import MetricsRegistry, MetricsServer
-from milvus.mq import MQ, open_mq
+from milvus.mq import MQ
 from milvus.mq.metered import MeteredMQ
 from milvus.session import KVSessionRegistry, LocalSessionRegistry, Session, SessionDirectory, SessionRegistry
-from milvus.storage import ObjectStorage, open_storage
+from milvus.storage import ObjectStorage
 from milvus.storage.metered import MeteredStorage
 from milvus.util.tracing import NO_TRACING, Tracing, open_tracing
 

@@ -38,10 +38,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pymilvus.grpc_gen import common_pb2
-
 from milvus import errors
 from milvus._proto import datacoord_pb2, datanode_pb2, internal_pb2
+from milvus.grpc_gen import common_pb2
 from milvus.tso import compose_ts, parse_ts
 
 log = logging.getLogger(__name__)

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pymilvus.grpc_gen import common_pb2
-
 from milvus._proto import datacoord_pb2
+from milvus.grpc_gen import common_pb2
 from milvus.metastore.index_catalog import IndexCatalog
 
 UNISSUED = common_pb2.IndexState.Unissued

@@ -29,8 +29,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pymilvus.grpc_gen import common_pb2
-
 from milvus import errors
 from milvus._proto import datacoord_pb2, indexnode_pb2
 from milvus.datacoord.index_meta import (
@@ -43,6 +41,7 @@ from milvus.datacoord.index_meta import (
     kv_dict,
 )
 from milvus.datacoord.segments import FLUSHED, L0
+from milvus.grpc_gen import common_pb2
 from milvus.metastore.index_catalog import IndexCatalog
 from milvus.storage.base import ObjectStorage
 

@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pymilvus.grpc_gen import schema_pb2
 
 from milvus._proto import datacoord_pb2, datanode_pb2
 from milvus.binlog import conform, log_paths, read_delta_log, read_insert_log
 from milvus.datanode.sync import insert_log_files
+from milvus.grpc_gen import schema_pb2
 from milvus.schema import TIMESTAMP_FIELD, CollectionSchemaModel
 from milvus.storage.base import ObjectStorage
 

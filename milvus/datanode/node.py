@@ -27,8 +27,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pymilvus.grpc_gen import schema_pb2
-
 from milvus import errors
 from milvus._proto import datacoord_pb2, datanode_pb2, internal_pb2
 from milvus.datanode.buffer import ChannelBuffer, Position, SyncPolicy
@@ -36,6 +34,7 @@ from milvus.datanode.channel import ChannelWorker, pchannel_of
 from milvus.datanode.compactor import CompactionExecutor, Compactor
 from milvus.datanode.params import DataNodeParams
 from milvus.datanode.sync import Syncer, SyncObserver
+from milvus.grpc_gen import schema_pb2
 from milvus.mq.base import MQ
 from milvus.mq.base import Position as MQPosition
 from milvus.rpc.answers import rpc_answers

@@ -16,12 +16,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pymilvus.grpc_gen import schema_pb2 as spb
-
 from milvus.expr import nodes as n
 from milvus.expr import plan as p
 from milvus.expr import values as v
 from milvus.expr.errors import ExprError
+from milvus.grpc_gen import schema_pb2 as spb
 from milvus.schema import CollectionSchemaModel, FieldInfo
 
 _REVERSED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}

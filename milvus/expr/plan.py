@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pymilvus.grpc_gen import schema_pb2 as spb
+from milvus.grpc_gen import schema_pb2 as spb
 
 Scalar = bool | int | float | str
 Value = Scalar | tuple  # tuples are array literals (possibly nested)

@@ -13,7 +13,15 @@ makes that effective: at most ``ARENAS`` glibc arenas (``mallopt(M_ARENA_MAX)``:
 threads' arenas keep many partly used heaps that trimming cannot return), and Arrow buffers
 from the system allocator (mimalloc keeps freed segments), which ``malloc_trim`` reaches.
 Measured on a standalone with 100k x 128 vectors and an HNSW index: 415 MB resident after
-load and searches with neither, 306 MB with both.
+load and searches with neither, 306 MB with both.  ``set_memory_pool`` changes pyarrow's
+default only: Arrow C++'s own default, which Parquet and IPC reads allocate from, is fixed
+when pyarrow is imported, from ``ARROW_DEFAULT_MEMORY_POOL``, which the ``milvus`` command
+sets (``milvus/__main__.py``); that took another 50 MB off a loaded standalone.
+
+``arrow_without_pandas`` (also once, before threads start) keeps pandas out of a server
+process: pyarrow imports pandas, when it is installed (pymilvus depends on it), on the first
+``pa.array`` of any process, only to ask whether the value is a pandas object: 40 MB resident
+for nothing a server does.
 """
 
 from __future__ import annotations
@@ -22,7 +30,9 @@ import ctypes
 import ctypes.util
 import functools
 import logging
+import sys
 from collections.abc import Callable
+from importlib.machinery import ModuleSpec
 
 import pyarrow as pa
 
@@ -57,6 +67,32 @@ def configure_allocators() -> None:
         pa.set_memory_pool(pa.system_memory_pool())
     except Exception:  # noqa: BLE001 - keep Arrow's default pool
         log.debug("cannot switch Arrow to the system allocator", exc_info=True)
+
+
+class _NoPandas:
+    """A meta path finder for which pandas is not installed."""
+
+    @staticmethod
+    def find_spec(name: str, path: object = None, target: object = None) -> ModuleSpec | None:
+        if name == "pandas":
+            raise ModuleNotFoundError("pandas is kept out of this process's pyarrow", name=name)
+        return None
+
+
+def arrow_without_pandas() -> None:
+    """pyarrow's pandas checks answer "no pandas" without importing it (see the module docstring).
+
+    pyarrow tries the import once for those checks and remembers the answer, so the first
+    ``pa.array`` is made while pandas cannot be found; an explicit conversion
+    (``Table.to_pandas``) still imports it.  Call before other threads use pyarrow; does
+    nothing where pandas is already imported."""
+    if "pandas" in sys.modules:
+        return
+    sys.meta_path.insert(0, _NoPandas)
+    try:
+        pa.array([0])
+    finally:
+        sys.meta_path.remove(_NoPandas)
 
 
 def release_free_memory() -> None:

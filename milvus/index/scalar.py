@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pymilvus.grpc_gen import schema_pb2 as spb
 
 from milvus.errors import ParameterInvalid
 from milvus.expr import plan as p
+from milvus.grpc_gen import schema_pb2 as spb
 
 SCALAR_TYPES = ("STL_SORT", "INVERTED", "BITMAP", "Trie")
 # field types a scalar index is built for (others, Array and JSON, are filtered by scanning)

@@ -19,9 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pymilvus.grpc_gen import schema_pb2 as spb
-
 from milvus.errors import ParameterInvalid
+from milvus.grpc_gen import schema_pb2 as spb
 
 L2, IP, COSINE, HAMMING, JACCARD = "L2", "IP", "COSINE", "HAMMING", "JACCARD"
 DENSE, BINARY, SPARSE, SCALAR = "dense", "binary", "sparse", "scalar"

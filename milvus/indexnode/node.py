@@ -17,10 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from pymilvus.grpc_gen import common_pb2
-
 from milvus import errors
 from milvus._proto import indexnode_pb2, internal_pb2
+from milvus.grpc_gen import common_pb2
 from milvus.index.memory import release_free_memory
 from milvus.indexnode.task import Cancelled, run_build
 from milvus.rpc.answers import rpc_answers

@@ -1,15 +1,14 @@
 """Message queues: a broker-neutral producer/consumer API (``base``) and one module per broker.
 
-``open_mq(config)`` picks the backend named by ``mq.type``.
+Brokers: the embedded log (``LocalMQ``), NATS JetStream (``milvus.mq.nats``) and Pulsar
+(``milvus.mq.pulsar``), the last two imported only where they are used;
+``milvus.cmd.backends.open_mq`` picks one from the config.
 """
 
 from __future__ import annotations
 
-from milvus.config import Config
 from milvus.mq.base import MQ, Consumer, Message, MessageID, MQError, Position, Producer
 from milvus.mq.local import LocalMQ
-from milvus.mq.nats import NatsMQ
-from milvus.mq.pulsar import PulsarMQ
 
 __all__ = [
     "MQ",
@@ -18,25 +17,6 @@ __all__ = [
     "MQError",
     "Message",
     "MessageID",
-    "NatsMQ",
     "Position",
     "Producer",
-    "PulsarMQ",
-    "open_mq",
 ]
-
-MQ_TYPES = ("local", "nats", "pulsar")
-
-
-def open_mq(config: Config) -> MQ:
-    """The message queue backend that ``config["mq.type"]`` names, connected/opened."""
-    kind = config["mq.type"]
-    if kind == "local":
-        return LocalMQ(f"{config['common.dataDir']}/mq", config["localMQ.segmentBytes"],
-                       config["localMQ.syncWrites"])
-    if kind == "nats":
-        return NatsMQ(config["nats.url"], config["nats.maxMessageSize"])
-    if kind == "pulsar":
-        return PulsarMQ(config["pulsar.address"], config["pulsar.tenant"], config["pulsar.namespace"],
-                        config["pulsar.maxMessageSize"])
-    raise ValueError(f"unknown mq.type {kind!r}: expected one of {', '.join(MQ_TYPES)}")

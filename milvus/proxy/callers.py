@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymilvus.grpc_gen import common_pb2
-
 from milvus import errors
+from milvus.grpc_gen import common_pb2
 from milvus.rpc import RpcError
 
 

@@ -7,10 +7,9 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from pymilvus.grpc_gen import schema_pb2
-
 from milvus import errors
 from milvus._proto import datacoord_pb2, rootcoord_pb2
+from milvus.grpc_gen import schema_pb2
 from milvus.proxy.callers import Caller
 from milvus.proxy.meta_cache import MetaCache
 from milvus.schema import CollectionSchemaModel

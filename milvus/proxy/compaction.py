@@ -6,10 +6,9 @@ expires rows older than the collection's ``collection.ttl.seconds``."""
 
 from __future__ import annotations
 
-from pymilvus.grpc_gen import common_pb2, milvus_pb2
-
 from milvus import errors
 from milvus._proto import datacoord_pb2
+from milvus.grpc_gen import common_pb2, milvus_pb2
 from milvus.proxy.callers import Caller
 from milvus.proxy.collections import Collections
 

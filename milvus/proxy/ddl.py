@@ -12,10 +12,9 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from pymilvus.grpc_gen import common_pb2, milvus_pb2
-
 from milvus import errors
 from milvus._proto import rootcoord_pb2
+from milvus.grpc_gen import common_pb2, milvus_pb2
 from milvus.proxy.meta_cache import MetaCache
 from milvus.proxy.validate import NameRules
 from milvus.rpc import RpcError

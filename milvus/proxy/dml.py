@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-from pymilvus.grpc_gen import schema_pb2
 
 from milvus import errors
 from milvus._proto import datacoord_pb2, msgstream_pb2, rootcoord_pb2
 from milvus.expr import pk_terms
+from milvus.grpc_gen import schema_pb2
 from milvus.proxy.callers import Caller
 from milvus.proxy.channel_writer import ChannelWriter
 from milvus.proxy.collections import Collection, Collections

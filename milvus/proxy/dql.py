@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from pymilvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
 
 from milvus import errors
 from milvus._proto import querycoord_pb2, querynode_pb2
 from milvus.expr import pk_terms
+from milvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
 from milvus.proxy.callers import Caller
 from milvus.proxy.channel_writer import ChannelWriter
 from milvus.proxy.collections import Collection, Collections

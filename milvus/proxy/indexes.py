@@ -15,10 +15,9 @@ from __future__ import annotations
 import threading
 import time
 
-from pymilvus.grpc_gen import common_pb2, milvus_pb2
-
 from milvus import errors
 from milvus._proto import datacoord_pb2, querycoord_pb2
+from milvus.grpc_gen import common_pb2, milvus_pb2
 from milvus.index import SCALAR, FieldSpec, field_kind, resolve_index
 from milvus.proxy.callers import Caller
 from milvus.proxy.collections import Collection, Collections

@@ -3,10 +3,9 @@ data coordinator."""
 
 from __future__ import annotations
 
-from pymilvus.grpc_gen import common_pb2, milvus_pb2
-
 from milvus import errors
 from milvus._proto import datacoord_pb2, querycoord_pb2
+from milvus.grpc_gen import common_pb2, milvus_pb2
 from milvus.proxy.callers import Caller
 from milvus.proxy.channel_writer import ChannelWriter
 from milvus.proxy.collections import Collections

@@ -12,12 +12,11 @@ import platform
 from dataclasses import dataclass
 from typing import Any
 
-from pymilvus.grpc_gen import common_pb2, milvus_pb2
-
 import milvus
 from milvus import errors
 from milvus._proto import internal_pb2, proxy_pb2, rootcoord_pb2
 from milvus.config import Config
+from milvus.grpc_gen import common_pb2, milvus_pb2
 from milvus.mq import MQ
 from milvus.proxy.callers import Caller
 from milvus.proxy.channel_writer import ChannelWriter

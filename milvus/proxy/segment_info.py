@@ -10,9 +10,8 @@ builds ``GetIndexInfos`` lists, matched by build id).  Served segments are repor
 
 from __future__ import annotations
 
-from pymilvus.grpc_gen import common_pb2, milvus_pb2
-
 from milvus._proto import datacoord_pb2, querycoord_pb2
+from milvus.grpc_gen import common_pb2, milvus_pb2
 from milvus.proxy.callers import Caller
 from milvus.proxy.collections import Collections
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import grpc
 from google.protobuf.message import Message
-from pymilvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
 
 from milvus import errors
+from milvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
 from milvus.metrics.hooks import PublicServiceMetrics, response_ok, timed_ms
 from milvus.proxy.load import stats_pairs
 from milvus.proxy.proxy import DEFAULT_DB, Proxy

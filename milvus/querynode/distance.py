@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from pymilvus.grpc_gen import schema_pb2
 
 from milvus.errors import ParameterInvalid
+from milvus.grpc_gen import schema_pb2
 from milvus.querynode.vectors import DENSE_FLOAT_TYPES, SparseMatrix
 
 L2, IP, COSINE, HAMMING, JACCARD = "L2", "IP", "COSINE", "HAMMING", "JACCARD"

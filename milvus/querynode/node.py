@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from pymilvus.grpc_gen import common_pb2, schema_pb2
 
 from milvus import errors
 from milvus._proto import datacoord_pb2, internal_pb2, querynode_pb2
 from milvus.binlog import conform, log_paths, read_delta_log, read_insert_log
+from milvus.grpc_gen import common_pb2, schema_pb2
 from milvus.index.memory import release_free_memory
 from milvus.mq.base import MQ
 from milvus.querynode.collection import CollectionState

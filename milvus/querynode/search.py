@@ -9,9 +9,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pymilvus.grpc_gen import schema_pb2
 
 from milvus.errors import ParameterInvalid
+from milvus.grpc_gen import schema_pb2
 from milvus.querynode import distance
 from milvus.querynode.indexes import EXACT_BELOW, index_candidates
 from milvus.querynode.read import SegmentRows

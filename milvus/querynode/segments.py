@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from pymilvus.grpc_gen import schema_pb2
 
+from milvus.grpc_gen import schema_pb2
 from milvus.querynode.distance import DenseVectors
 from milvus.querynode.vectors import SparseMatrix, dense_matrix, sparse_matrix, valid_rows
 from milvus.schema import TIMESTAMP_FIELD, FieldInfo

@@ -5,9 +5,9 @@ in ``milvus.schema.vectors`` and are re-exported here).
 from __future__ import annotations
 
 import numpy as np
-from pymilvus.grpc_gen import common_pb2, schema_pb2
 
 from milvus.errors import ParameterInvalid
+from milvus.grpc_gen import common_pb2, schema_pb2
 from milvus.schema.vectors import (
     DENSE_FLOAT_TYPES,
     SPARSE_PAIR,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from google.protobuf.message import DecodeError
-from pymilvus.grpc_gen import milvus_pb2, schema_pb2
 
 from milvus import errors
 from milvus._proto import rootcoord_pb2
+from milvus.grpc_gen import milvus_pb2, schema_pb2
 from milvus.rootcoord.params import DEFAULT_PARTITIONS_WITH_PARTITION_KEY, RootCoordParams
 from milvus.schema import normalize_schema, validate_collection_schema
 from milvus.schema.validate import validate_collection_name

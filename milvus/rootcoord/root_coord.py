@@ -18,11 +18,10 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from pymilvus.grpc_gen import common_pb2, milvus_pb2
-
 from milvus import errors
 from milvus._proto import internal_pb2, proxy_pb2, rootcoord_pb2
 from milvus.config import Config
+from milvus.grpc_gen import common_pb2, milvus_pb2
 from milvus.kv.base import KV
 from milvus.metastore import RootCoordCatalog
 from milvus.mq import MQ

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pymilvus.grpc_gen import schema_pb2 as spb
 
+from milvus.grpc_gen import schema_pb2 as spb
 from milvus.schema import _json
 from milvus.schema import datatypes as dt
 from milvus.schema.errors import invalid

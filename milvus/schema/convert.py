@@ -13,8 +13,8 @@ from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
-from pymilvus.grpc_gen import schema_pb2 as spb
 
+from milvus.grpc_gen import schema_pb2 as spb
 from milvus.schema._decode import decode_column
 from milvus.schema._encode import encode_column
 from milvus.schema.errors import FIELD_NOT_FOUND, SchemaError, invalid

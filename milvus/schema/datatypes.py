@@ -23,7 +23,8 @@ SparseFloatVector binary                               rows of (uint32 index, fl
 from __future__ import annotations
 
 import pyarrow as pa
-from pymilvus.grpc_gen import schema_pb2 as spb
+
+from milvus.grpc_gen import schema_pb2 as spb
 
 # Types newer than some pymilvus releases' protocol; schema.proto fixes their numbers.
 TEXT: int = getattr(spb, "Text", 25)

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pymilvus.grpc_gen import common_pb2
-
 from milvus.errors import MilvusError
+from milvus.grpc_gen import common_pb2
 
 
 @dataclass(frozen=True)

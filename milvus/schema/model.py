@@ -18,8 +18,8 @@ from functools import cached_property
 from types import MappingProxyType
 
 import pyarrow as pa
-from pymilvus.grpc_gen import schema_pb2 as spb
 
+from milvus.grpc_gen import schema_pb2 as spb
 from milvus.schema import datatypes as dt
 from milvus.schema.errors import FIELD_NOT_FOUND, SchemaError
 

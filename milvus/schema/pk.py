@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
-from pymilvus.grpc_gen import schema_pb2 as spb
 
+from milvus.grpc_gen import schema_pb2 as spb
 from milvus.schema.errors import invalid
 
 

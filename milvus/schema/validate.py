@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import math
 
-from pymilvus.grpc_gen import schema_pb2 as spb
-
+from milvus.grpc_gen import schema_pb2 as spb
 from milvus.schema import datatypes as dt
 from milvus.schema.errors import FIELD_NAME_INVALID, SchemaError, invalid, missing
 from milvus.schema.limits import DEFAULT_LIMITS, SchemaLimits

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-from pymilvus.grpc_gen import schema_pb2
 
 from milvus.errors import ParameterInvalid
+from milvus.grpc_gen import schema_pb2
 
 SPARSE_PAIR = np.dtype([("index", "<u4"), ("value", "<f4")])
 

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 
 import pytest
 
+from milvus.cmd.backends import open_kv
 from milvus.config import Config
 from milvus.kv import (
     KV,
     CompactedError,
     Compare,
     Delete,
-    EtcdKV,
     Event,
     EventType,
     Get,
@@ -31,8 +31,8 @@ from milvus.kv import (
     PrefixedKV,
     Put,
     Watch,
-    open_kv,
 )
+from milvus.kv.etcd import EtcdKV
 from milvus.localsvc import EtcdService
 from tests.conftest import _start, wait_for
 

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from milvus.mq import MQ, Consumer, LocalMQ, Message, MQError, NatsMQ, Position, PulsarMQ
+from milvus.mq import MQ, Consumer, LocalMQ, Message, MQError, Position
+from milvus.mq.nats import NatsMQ
+from milvus.mq.pulsar import PulsarMQ
 
 # ~1 MiB, or what the backend allows (NATS' default max_payload is 1 MiB including headers)
 LARGE = 1024 * 1024

@@ -18,17 +18,17 @@ import urllib3
 from minio import Minio
 
 import milvus
+from milvus.cmd.backends import open_storage
 from milvus.config import Config
 from milvus.localsvc import free_port
 from milvus.storage import (
     LocalStorage,
-    MinioStorage,
     ObjectNotFound,
     ObjectStorage,
     StorageError,
-    open_storage,
 )
 from milvus.storage.local import TMP_PREFIX
+from milvus.storage.minio import MinioStorage
 from tests.conftest import wait_for
 
 MiB = 1 << 20

@@ -29,17 +29,15 @@ import yaml
 from pymilvus import DataType, MilvusClient, MilvusException
 
 from milvus._proto import datanode_pb2, internal_pb2, rootcoord_pb2
+from milvus.cmd.backends import open_kv, open_mq, open_storage
 from milvus.cmd.launcher import ClusterSpec, LocalCluster, RoleChild
 from milvus.cmd.standalone import DATA_NODE_ID, Cluster, build_cluster
 from milvus.config import Config
 from milvus.datacoord import SERVICE as DATACOORD_SERVICE
 from milvus.datanode import SERVICE as DATANODE_SERVICE
 from milvus.datanode import DataNode, DataNodeParams
-from milvus.kv import open_kv
 from milvus.localsvc import free_port
-from milvus.mq import open_mq
 from milvus.rpc import LocalClient
-from milvus.storage import open_storage
 from tests.conftest import wait_for
 from tests.e2e.test_cluster import STARTUP, _env
 from tests.integration.cluster import FAST

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import milvus
-from milvus.kv import EtcdKV
+from milvus.kv.etcd import EtcdKV
 from milvus.localsvc import free_port
 from tests.conftest import wait_for
 

@@ -10,12 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from milvus.cmd.backends import open_kv, open_mq, open_storage
 from milvus.cmd.standalone import Cluster, build_cluster
 from milvus.config import Config
-from milvus.kv import open_kv
-from milvus.mq import open_mq
 from milvus.mq.base import MQ
-from milvus.storage import open_storage
 from milvus.storage.base import ObjectStorage
 
 FAST = {

@@ -14,7 +14,7 @@ from pymilvus import Collection, MilvusClient, connections
 
 from milvus._proto import datacoord_pb2, querynode_pb2
 from milvus.binlog import read_insert_log
-from milvus.storage import open_storage
+from milvus.cmd.backends import open_storage
 from tests.conftest import wait_for
 from tests.integration.cluster import running_cluster
 

@@ -15,12 +15,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from pymilvus import DataType, MilvusClient  # noqa: E402
 
 from milvus._proto import internal_pb2, rootcoord_pb2  # noqa: E402
+from milvus.cmd.backends import open_kv, open_mq, open_storage  # noqa: E402
 from milvus.cmd.standalone import build_cluster  # noqa: E402
 from milvus.config import Config  # noqa: E402
-from milvus.kv import open_kv  # noqa: E402
-from milvus.mq import open_mq  # noqa: E402
 from milvus.rpc import GrpcClient, GrpcServer, WrapInterceptor, service_handler  # noqa: E402
-from milvus.storage import open_storage  # noqa: E402
 from milvus.util import log as milvus_log  # noqa: E402
 from milvus.util.tracing import NO_TRACING, open_tracing  # noqa: E402
 from tests.integration.cluster import FAST  # noqa: E402

@@ -15,11 +15,9 @@ pytest.importorskip("opentelemetry.exporter.otlp.proto.grpc",
 
 from pymilvus import DataType, MilvusClient  # noqa: E402
 
+from milvus.cmd.backends import open_kv, open_mq, open_storage  # noqa: E402
 from milvus.cmd.standalone import build_cluster  # noqa: E402
 from milvus.config import Config  # noqa: E402
-from milvus.kv import open_kv  # noqa: E402
-from milvus.mq import open_mq  # noqa: E402
-from milvus.storage import open_storage  # noqa: E402
 from milvus.util.tracing import message_context, open_tracing  # noqa: E402
 from tests.integration.cluster import FAST  # noqa: E402
 from tests.otlp_collector import OtlpCollector, ReceivedSpan  # noqa: E402

@@ -15,7 +15,8 @@ from pymilvus.grpc_gen import common_pb2
 from milvus import errors
 from milvus._proto import internal_pb2, rootcoord_pb2
 from milvus.cmd.active_standby import StandbyAnswers
-from milvus.kv import KV, EtcdKV, KVError, LocalKV, PrefixedKV
+from milvus.kv import KV, KVError, LocalKV, PrefixedKV
+from milvus.kv.etcd import EtcdKV
 from milvus.rootcoord import SERVICE as ROOTCOORD_SERVICE
 from milvus.rpc import GrpcServer, ResolvingClient, service_handler
 from milvus.session import Election, KVSessionRegistry, SessionDirectory

@@ -43,3 +43,46 @@ def test_release_is_harmless_in_this_process():
     from milvus.index.memory import release_free_memory
     release_free_memory()
     release_free_memory()
+
+
+NO_PANDAS_CHILD = r"""
+import sys
+import numpy as np, pyarrow as pa
+from milvus.index.memory import arrow_without_pandas
+
+arrow_without_pandas()
+table = pa.table({"a": pa.array(np.arange(3)), "s": pa.array(["x", "y", "z"])})
+assert pa.chunked_array([table["a"]]).to_numpy().tolist() == [0, 1, 2]
+assert "pandas" not in sys.modules, "pa.array imported pandas"
+assert table.to_pandas()["a"].tolist() == [0, 1, 2]  # asked for: still there
+print("ok")
+"""
+
+
+def test_arrow_without_pandas_keeps_pandas_unloaded_until_asked_for():
+    out = subprocess.run([sys.executable, "-c", NO_PANDAS_CHILD], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("ok")
+
+
+POOL_CHILD = r"""
+import io, os, sys
+os.environ.pop("ARROW_DEFAULT_MEMORY_POOL", None)
+sys.argv = ["milvus", "--version"]
+from milvus.__main__ import main
+assert main() == 0
+assert os.environ["ARROW_DEFAULT_MEMORY_POOL"] == "system"
+import numpy as np, pyarrow as pa, pyarrow.parquet as pq
+sink = io.BytesIO()
+pq.write_table(pa.table({"a": np.arange(100_000)}), sink)
+table = pq.read_table(io.BytesIO(sink.getvalue()), use_threads=False)  # Arrow C++'s default pool
+assert pa.mimalloc_memory_pool().bytes_allocated() == 0, pa.mimalloc_memory_pool().bytes_allocated()
+assert pa.system_memory_pool().bytes_allocated() >= table.nbytes
+print("ok")
+"""
+
+
+def test_the_milvus_command_puts_arrow_cpp_on_the_system_allocator():
+    out = subprocess.run([sys.executable, "-c", POOL_CHILD], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1] == "ok"

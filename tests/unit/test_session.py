@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 import milvus
-from milvus.kv import KV, EtcdKV, KVError, LocalKV, PrefixedKV
+from milvus.kv import KV, KVError, LocalKV, PrefixedKV
+from milvus.kv.etcd import EtcdKV
 from milvus.session import (
     KVSessionRegistry,
     LocalSessionRegistry,
@@ -307,7 +308,8 @@ def test_kv_session_expires_when_keepalives_stop(cluster: Cluster) -> None:
 
 CHILD = """
 import sys, time
-from milvus.kv import EtcdKV, PrefixedKV
+from milvus.kv import PrefixedKV
+from milvus.kv.etcd import EtcdKV
 from milvus.session import KVSessionRegistry
 
 kv = PrefixedKV(EtcdKV([sys.argv[1]]), sys.argv[2])

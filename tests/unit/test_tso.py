@@ -11,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from milvus.kv import KV, EtcdKV, KVError, LocalKV, PrefixedKV
+from milvus.kv import KV, KVError, LocalKV, PrefixedKV
+from milvus.kv.etcd import EtcdKV
 from milvus.tso import MAX_LOGICAL, IDAllocator, TimestampOracle, compose_ts, parse_ts
 from tests.conftest import wait_for
 
