@@ -135,7 +135,9 @@ class DataNode:
             request = datacoord_pb2.ReportNodeMemoryRequest(memory=internal_pb2.NodeMemory(
                 node_id=self.node_id, role=self.name, used_bytes=used, total_bytes=total))
             request.base.sourceID = self.node_id
-            errors.check_status(self._datacoord.ReportNodeMemory(request))
+            # bounded: an unreachable coordinator must not hold up the next report or the node's stop
+            errors.check_status(self._datacoord.ReportNodeMemory(
+                request, timeout=max(1.0, self._params.memory_report_interval)))
         except Exception as exc:  # noqa: BLE001 - reported again at the next interval
             log.debug("data node %d: memory report failed: %s", self.node_id, exc)
 

@@ -370,6 +370,13 @@ def test_query_node_swaps_sources_for_the_result_without_gap_or_duplicate(qenv):
         stop.set()
         thread.join()
     assert failures == []
+    # the sources are no longer read here, but stay held (answered to a leader whose view still
+    # names them) until the coordinator releases them
+    dist = env.node.GetDataDistribution(querynode_pb2.GetDataDistributionRequest())
+    assert sorted((s.id, s.sealed) for s in dist.segments) == [(1, True), (2, True), (3, True)]
+    assert env.query(ts=200, count_only=True).count == n
+    from tests.unit.test_querynode_node import COLL
+    env.node.ReleaseSegments(querynode_pb2.ReleaseSegmentsRequest(collectionID=COLL, segmentIDs=[1, 2]))
     dist = env.node.GetDataDistribution(querynode_pb2.GetDataDistributionRequest())
     assert [(s.id, s.sealed) for s in dist.segments] == [(3, True)]
     # a stale request to load a source again is ignored: its rows are in the result

@@ -305,7 +305,7 @@ def test_a_data_node_reports_its_memory_while_started(tmp_path):
         def __init__(self):
             self.reports = []
 
-        def ReportNodeMemory(self, request):
+        def ReportNodeMemory(self, request, timeout=None):
             self.reports.append(request)
             return errors.OK
 
