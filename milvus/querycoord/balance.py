@@ -40,6 +40,7 @@ from milvus.querycoord.checker import (
     WatchChannel,
     leaders,
 )
+from milvus.querycoord.narrowing import narrowing_moves
 from milvus.querycoord.target import CollectionTarget
 from milvus.tso import parse_ts
 
@@ -110,33 +111,11 @@ def plan_moves(replica: querycoord_pb2.Replica, weights: Mapping[str, int], aliv
         moves.append(Move(replica.collectionID, replica.id, channel, node, target))
         load[target] += weights[channel]
         lead[channel] = target
-    if len(members) < 2:
-        return moves
-    mean = sum(load.values()) / len(members)
-    slack = max(1.0, tolerance * mean)
-    moved = {m.channel for m in moves}
-    while True:
-        high = max(members, key=lambda n: (load[n], -n))
-        low = min(members, key=lambda n: (load[n], n))
-        gap = load[high] - load[low]
-        if gap <= slack:
-            break
-        # the channel of ``high`` whose move narrows the gap the most (strictly, so no ping-pong)
-        best = None
-        for channel in sorted(c for c, n in lead.items() if n == high and c not in busy_set and c not in moved):
-            w = weights[channel]
-            new_gap = abs(gap - 2 * w)
-            if gap - new_gap > slack / 2 and (best is None or new_gap < best[0]):
-                best = (new_gap, channel)
-        if best is None:
-            break
-        channel = best[1]
-        w = weights[channel]
-        moves.append(Move(replica.collectionID, replica.id, channel, high, low))
-        load[high] -= w
-        load[low] += w
-        lead[channel] = low
-        moved.add(channel)
+    first = {m.channel for m in moves}
+    for channel, source, target in narrowing_moves(
+            lead, weights.__getitem__, load, members, tolerance,
+            movable=lambda c: c not in busy_set and c not in first):
+        moves.append(Move(replica.collectionID, replica.id, channel, source, target))
     return moves
 
 

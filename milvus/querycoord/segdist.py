@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from milvus._proto import datacoord_pb2, querycoord_pb2
+from milvus.querycoord.narrowing import narrowing_moves
 from milvus.querycoord.target import CollectionTarget
 
 
@@ -76,41 +77,13 @@ def assign(target: CollectionTarget, lead: Mapping[str, int], nodes: list[int], 
         out[info.id] = node
         load[node] += _weight(info)
     if rebalance and len(nodes) > 1:
-        _rebalance(target, out, load, nodes, tolerance)
+        narrowing_moves(out, lambda s: _weight(target.sealed[s]), load, nodes, tolerance,
+                        movable=lambda s: not is_l0(target.sealed[s]))
     return out
 
 
 def _weight(info: datacoord_pb2.SegmentInfo) -> int:
     return max(0, info.num_of_rows) + 1
-
-
-def _rebalance(target: CollectionTarget, out: dict[int, int], load: dict[int, int], nodes: list[int],
-               tolerance: float) -> None:
-    mean = sum(load.values()) / len(nodes)
-    slack = max(1.0, tolerance * mean)
-    moved: set[int] = set()
-    while True:
-        high = max(nodes, key=lambda n: (load[n], -n))
-        low = min(nodes, key=lambda n: (load[n], n))
-        gap = load[high] - load[low]
-        if gap <= slack:
-            return
-        best = None
-        for seg_id in sorted(s for s, n in out.items() if n == high and s not in moved):
-            info = target.sealed[seg_id]
-            if is_l0(info):
-                continue
-            new_gap = abs(gap - 2 * _weight(info))
-            if gap - new_gap > slack / 2 and (best is None or new_gap < best[0]):
-                best = (new_gap, seg_id)
-        if best is None:
-            return
-        seg_id = best[1]
-        w = _weight(target.sealed[seg_id])
-        out[seg_id] = low
-        load[high] -= w
-        load[low] += w
-        moved.add(seg_id)
 
 
 def leader_view(channel: str, target: CollectionTarget, assigned: Mapping[int, int],
