@@ -19,7 +19,7 @@ from milvus.localsvc import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 PEERS = {
-    "milvus-lite": ["milvus-lite==3.2.2"],
+    "milvus-lite": ["milvus-lite==3.2.2", "pymilvus>=2.5,<3"],  # its server imports pymilvus.grpc_gen undeclared
     "milvus-2.3.5": ["milvus==2.3.5", "pymilvus==2.3.7"],
 }
 _MILVUS_235_SCRIPT = """
