@@ -9,6 +9,9 @@ Acknowledgements (cumulative, as every backend's are): the newest message the ch
 has passed is acknowledged after each write and each checkpoint report, so a broker that
 deletes acknowledged messages never loses one a replay still needs.  The consumer always
 seeks to the checkpoint on start, so acknowledgements never decide where a replay begins.
+The messages waiting for their acknowledgement are kept without their payloads: every
+message of the pchannel waits while any buffer of this vchannel holds the checkpoint back
+(up to ``max_buffer_age``), and the buffers already hold what a sync needs of them.
 
 Tracing: an envelope that carries its writer's trace context is buffered under a
 ``datanode.BufferInsert``/``BufferDelete`` span (child of the proxy's); the write of a segment
@@ -19,6 +22,7 @@ others.  Envelopes without a trace context (tracing off) cost nothing extra.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import queue
 import threading
@@ -46,6 +50,14 @@ def pchannel_of(vchannel: str) -> str:
     if not sep or "v" not in tail:
         raise ValueError(f"not a virtual channel name: {vchannel!r}")
     return head
+
+
+def _ack_handle(message: Message) -> Message:
+    """``message`` less its payload: what ``Consumer.ack`` needs of it (its channel, its id and
+    a backend's own fields), without pinning the payload until the checkpoint passes it."""
+    if not message.payload:
+        return message
+    return dataclasses.replace(message, payload=b"")
 
 
 class ChannelWorker:
@@ -137,7 +149,7 @@ class ChannelWorker:
         return True
 
     def _handle(self, message: Message) -> None:
-        self._unacked.append(message)
+        self._unacked.append(_ack_handle(message))
         target = message.properties.get(VCHANNEL_PROPERTY)
         if target and target != self.vchannel:
             self._buffer.consume(message.id, None)
