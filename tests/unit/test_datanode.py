@@ -14,6 +14,7 @@ from pymilvus.grpc_gen import common_pb2, schema_pb2
 from milvus._proto import datacoord_pb2, datanode_pb2, internal_pb2, msgstream_pb2
 from milvus.binlog import PKStats, read_delta_log, read_insert_log
 from milvus.datanode import DataNode, DataNodeParams
+from milvus.datanode import channel as channel_module
 from milvus.datanode.buffer import ChannelBuffer, Position, SyncPolicy
 from milvus.datanode.channel import _ack_handle, pchannel_of
 from milvus.mq.base import Message
@@ -369,3 +370,20 @@ def test_an_ack_handle_keeps_a_backends_own_fields():
     assert type(handle) is BackendMessage and handle.ack_subject == "inbox.3" and handle.payload == b""
     assert (handle.channel, handle.id, handle.properties) == (PCH, LocalMessageID(3), {"vchannel": VCH})
     assert message.payload == b"rows"
+
+
+@pytest.mark.parametrize("threshold, releases", [(1, True), (1 << 40, False)])
+def test_memory_is_given_back_after_large_writes_only(env, monkeypatch, threshold, releases):
+    calls = []
+    monkeypatch.setattr(channel_module, "RELEASE_AFTER_BYTES", threshold)
+    monkeypatch.setattr(channel_module, "release_free_memory", lambda: calls.append(len(env.dc.saves)))
+    dn = env.node(max_buffer_rows=2)
+    watch(dn)
+    env.send(insert(11, [1, 2], 10))
+    env.send(insert(11, [3], 11))
+    flush(dn, 20, [11])
+    env.send(tick(20))
+    wait_for(lambda: 11 in env.dc.flushed(), message="segment 11 flushed")
+    dn.stop()
+    # after the write of the full buffer and after the flush's; never before a write
+    assert calls == ([1, 2] if releases else [])
