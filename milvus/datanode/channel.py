@@ -9,6 +9,11 @@ Acknowledgements (cumulative, as every backend's are): the newest message the ch
 has passed is acknowledged after each write and each checkpoint report, so a broker that
 deletes acknowledged messages never loses one a replay still needs.  The consumer always
 seeks to the checkpoint on start, so acknowledgements never decide where a replay begins.
+The messages waiting for their acknowledgement are kept without their payloads: every
+message of the pchannel waits while any buffer of this vchannel holds the checkpoint back
+(up to ``max_buffer_age``), and the buffers already hold what a sync needs of them.
+After writes of ``RELEASE_AFTER_BYTES`` or more, the freed heap memory goes back to the OS
+(``release_free_memory``: a few ms; the resident size otherwise stays at the buffers' peak).
 
 Tracing: an envelope that carries its writer's trace context is buffered under a
 ``datanode.BufferInsert``/``BufferDelete`` span (child of the proxy's); the write of a segment
@@ -19,6 +24,7 @@ others.  Envelopes without a trace context (tracing off) cost nothing extra.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import queue
 import threading
@@ -30,6 +36,7 @@ from milvus._proto import datacoord_pb2, msgstream_pb2
 from milvus.datanode.buffer import ChannelBuffer, Position, id_le
 from milvus.datanode.params import DataNodeParams
 from milvus.datanode.sync import Syncer, msg_position
+from milvus.index.memory import release_free_memory
 from milvus.mq.base import MQ, Consumer, Message
 from milvus.util.tracing import NO_TRACING, Tracing, trace_headers
 
@@ -38,6 +45,8 @@ log = logging.getLogger(__name__)
 VCHANNEL_PROPERTY = "vchannel"
 # buffer spans a sync span links to, at most (per segment; the rest are not linked)
 _MAX_TRACE_LINKS = 32
+# after writes of at least this many buffered bytes, freed heap memory goes back to the OS
+RELEASE_AFTER_BYTES = 8 * 1024 * 1024
 
 
 def pchannel_of(vchannel: str) -> str:
@@ -46,6 +55,14 @@ def pchannel_of(vchannel: str) -> str:
     if not sep or "v" not in tail:
         raise ValueError(f"not a virtual channel name: {vchannel!r}")
     return head
+
+
+def _ack_handle(message: Message) -> Message:
+    """``message`` less its payload: what ``Consumer.ack`` needs of it (its channel, its id and
+    a backend's own fields), without pinning the payload until the checkpoint passes it."""
+    if not message.payload:
+        return message
+    return dataclasses.replace(message, payload=b"")
 
 
 class ChannelWorker:
@@ -137,7 +154,7 @@ class ChannelWorker:
         return True
 
     def _handle(self, message: Message) -> None:
-        self._unacked.append(message)
+        self._unacked.append(_ack_handle(message))
         target = message.properties.get(VCHANNEL_PROPERTY)
         if target and target != self.vchannel:
             self._buffer.consume(message.id, None)
@@ -174,6 +191,16 @@ class ChannelWorker:
 
     def _sync(self) -> bool:
         plan = self._buffer.plan()
+        if not plan.tasks and not plan.flush_upto:
+            return True
+        written = sum(task.table.nbytes for task in plan.tasks if task.table is not None)
+        ok = self._write(plan)
+        if ok and written >= RELEASE_AFTER_BYTES:
+            del plan
+            release_free_memory()  # the written buffers are garbage now
+        return ok
+
+    def _write(self, plan: Any) -> bool:
         for task in plan.tasks:
             checkpoint = self._buffer.checkpoint(excluding=[task.key])
             try:

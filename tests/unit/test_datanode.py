@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 
@@ -13,8 +14,10 @@ from pymilvus.grpc_gen import common_pb2, schema_pb2
 from milvus._proto import datacoord_pb2, datanode_pb2, internal_pb2, msgstream_pb2
 from milvus.binlog import PKStats, read_delta_log, read_insert_log
 from milvus.datanode import DataNode, DataNodeParams
+from milvus.datanode import channel as channel_module
 from milvus.datanode.buffer import ChannelBuffer, Position, SyncPolicy
-from milvus.datanode.channel import pchannel_of
+from milvus.datanode.channel import _ack_handle, pchannel_of
+from milvus.mq.base import Message
 from milvus.mq.local import LocalMessageID, LocalMQ
 from milvus.schema import CollectionSchemaModel, arrow_to_ids, batch_to_ipc
 from milvus.storage.local import LocalStorage
@@ -315,3 +318,72 @@ def test_unwatch_with_drop_forgets_the_subscription(env):
     watch(dn)
     status = dn.UnwatchDmChannel(datanode_pb2.UnwatchDmChannelRequest(channel_name=VCH, drop=True))
     assert status.code == 0 and dn.channels == []
+
+
+class RecordingConsumer:
+    """A consumer that records what it is asked to acknowledge."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.channel, self.subscription = inner.channel, inner.subscription
+        self.acked: list = []
+
+    def receive(self, timeout=None):
+        return self.inner.receive(timeout)
+
+    def ack(self, message):
+        self.acked.append(message)
+        self.inner.ack(message)
+
+    def seek(self, position):
+        self.inner.seek(position)
+
+    def close(self):
+        self.inner.close()
+
+
+def test_acknowledgements_name_the_message_without_keeping_its_payload(env, monkeypatch):
+    consumers: list[RecordingConsumer] = []
+    subscribe = env.mq.subscribe
+
+    def recording(*args, **kw):
+        consumers.append(RecordingConsumer(subscribe(*args, **kw)))
+        return consumers[-1]
+
+    monkeypatch.setattr(env.mq, "subscribe", recording)
+    dn = env.node(max_buffer_rows=2)
+    watch(dn)
+    first = env.send(insert(11, [1, 2], 10))
+    wait_for(lambda: consumers and consumers[0].acked, message="an acknowledgement after the sync")
+    (acked,) = consumers[0].acked
+    assert type(acked) is Message and acked.id == first and acked.channel == PCH
+    assert acked.properties == {"vchannel": VCH} and acked.payload == b""
+
+
+def test_an_ack_handle_keeps_a_backends_own_fields():
+    @dataclasses.dataclass(frozen=True)
+    class BackendMessage(Message):
+        ack_subject: str = ""
+
+    message = BackendMessage(PCH, b"rows", LocalMessageID(3), {"vchannel": VCH}, ack_subject="inbox.3")
+    handle = _ack_handle(message)
+    assert type(handle) is BackendMessage and handle.ack_subject == "inbox.3" and handle.payload == b""
+    assert (handle.channel, handle.id, handle.properties) == (PCH, LocalMessageID(3), {"vchannel": VCH})
+    assert message.payload == b"rows"
+
+
+@pytest.mark.parametrize("threshold, releases", [(1, True), (1 << 40, False)])
+def test_memory_is_given_back_after_large_writes_only(env, monkeypatch, threshold, releases):
+    calls = []
+    monkeypatch.setattr(channel_module, "RELEASE_AFTER_BYTES", threshold)
+    monkeypatch.setattr(channel_module, "release_free_memory", lambda: calls.append(len(env.dc.saves)))
+    dn = env.node(max_buffer_rows=2)
+    watch(dn)
+    env.send(insert(11, [1, 2], 10))
+    env.send(insert(11, [3], 11))
+    flush(dn, 20, [11])
+    env.send(tick(20))
+    wait_for(lambda: 11 in env.dc.flushed(), message="segment 11 flushed")
+    dn.stop()
+    # after the write of the full buffer and after the flush's; never before a write
+    assert calls == ([1, 2] if releases else [])
