@@ -85,8 +85,10 @@ class ChannelWriter:
     # ---- writes ---------------------------------------------------------------------
 
     def activate(self, pchannels: Iterable[str]) -> None:
+        producers = self._producers  # read without the lock: a pchannel once there stays until stop()
         for pchannel in pchannels:
-            self._channel(pchannel)
+            if pchannel not in producers:
+                self._channel(pchannel)
 
     def _channel(self, pchannel: str) -> tuple[object, threading.Lock]:
         with self._lock:

@@ -4,21 +4,29 @@ partitions and channels, resolved once per request."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import pyarrow as pa
 
 from milvus import errors
 from milvus._proto import datacoord_pb2, rootcoord_pb2
 from milvus.grpc_gen import schema_pb2
 from milvus.proxy.callers import Caller
 from milvus.proxy.meta_cache import MetaCache
-from milvus.schema import CollectionSchemaModel
+from milvus.schema import CollectionSchemaModel, OutputFields, resolve_output_fields
+
+_OUTPUTS_MAX = 64  # output field lists remembered per collection
 
 
 @dataclass(frozen=True)
 class Collection:
     info: rootcoord_pb2.CollectionInfo
     schema: CollectionSchemaModel
+    # output field list -> its resolution (the schema never changes under one Collection)
+    _outputs: dict[tuple[str, ...], OutputFields] = field(default_factory=dict, init=False, repr=False,
+                                                           compare=False)
 
     @property
     def id(self) -> int:
@@ -27,6 +35,12 @@ class Collection:
     @property
     def name(self) -> str:
         return self.info.name
+
+    @cached_property
+    def id_field(self) -> str:
+        """The ``IDs`` field its primary keys travel in: ``str_id`` or ``int_id``."""
+        pk_type = self.schema.primary_field.arrow_type
+        return "str_id" if pa.types.is_string(pk_type) or pa.types.is_large_string(pk_type) else "int_id"
 
     @property
     def vchannels(self) -> list[str]:
@@ -45,6 +59,17 @@ class Collection:
     def partition_ids(self, names: Iterable[str]) -> list[int]:
         return [self.partition_id(name) for name in names]
 
+    def output_fields(self, names: Sequence[str]) -> OutputFields:
+        """``resolve_output_fields`` of the schema, remembered per list of names (treat the
+        answer as read-only: it is shared)."""
+        key = tuple(names)
+        out = self._outputs.get(key)
+        if out is None:
+            out = resolve_output_fields(self.schema, key)
+            if len(self._outputs) < _OUTPUTS_MAX:
+                self._outputs[key] = out
+        return out
+
 
 class Collections:
     """Resolves collections through the meta cache and makes sure the data coordinator
@@ -58,10 +83,19 @@ class Collections:
         self._on_channels = on_channels
         self._lock = threading.Lock()
         self._models: dict[tuple[int, int], CollectionSchemaModel] = {}
+        # collection id -> the Collection last made, reused while the cache answers the same info object
+        self._resolved: dict[int, Collection] = {}
         self._watched: set[int] = set()
 
     def get(self, db: str, name: str) -> Collection:
         info = self._cache.get(db, name)
+        coll = self._resolved.get(info.id)
+        if coll is None or coll.info is not info:
+            coll = self._make(info)
+        self._on_channels(info.physical_channels)
+        return coll
+
+    def _make(self, info: rootcoord_pb2.CollectionInfo) -> Collection:
         key = (info.id, info.schema_version)
         with self._lock:
             model = self._models.get(key)
@@ -69,8 +103,10 @@ class Collections:
             model = CollectionSchemaModel(schema_pb2.CollectionSchema.FromString(info.schema))
             with self._lock:
                 self._models[key] = model
-        self._on_channels(info.physical_channels)
-        return Collection(info, model)
+        coll = Collection(info, model)
+        with self._lock:
+            self._resolved[info.id] = coll
+        return coll
 
     def ensure_watched(self, coll: Collection) -> None:
         with self._lock:

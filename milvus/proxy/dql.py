@@ -34,7 +34,7 @@ from milvus.proxy.channel_writer import ChannelWriter
 from milvus.proxy.collections import Collection, Collections
 from milvus.proxy.replicas import Leader, ReplicaSelector
 from milvus.proxy.search_select import IteratorStates, group_codes, next_state, select_groups
-from milvus.schema import arrow_to_fields, arrow_to_ids, ids_to_arrow, resolve_output_fields
+from milvus.schema import arrow_to_fields, arrow_to_ids, ids_to_arrow
 from milvus.tso import compose_ts, parse_ts
 
 _ASCENDING = {"L2", "HAMMING", "JACCARD"}
@@ -49,6 +49,9 @@ GROUP_BY_KEY = "group_by_field"
 _GROUPABLE = {"Bool", "Int8", "Int16", "Int32", "Int64", "VarChar", "String"}
 _MAX_GROUP_TOPK = 1 << 22
 Level = common_pb2.ConsistencyLevel
+# the levels as plain ints: ``Level.Strong`` is an attribute lookup through the enum wrapper
+_STRONG, _BOUNDED, _EVENTUALLY = Level.Strong, Level.Bounded, Level.Eventually
+_SHAPES_MAX = 256  # search parameter sets remembered (iterators send a new set every page)
 _ORACLE_REFRESH = 1.0  # seconds between the timestamps a Bounded read's "now" is taken from
 
 
@@ -121,6 +124,60 @@ def _read_arrow(data: bytes) -> pa.Table | None:
         return reader.read_all()
 
 
+@dataclass(frozen=True, slots=True)
+class _SearchShape:
+    """What a search's ``search_params`` say, parsed once per distinct set of them (the
+    request's key/value pairs are the cache key: they depend on nothing else)."""
+
+    kv: dict[str, str]
+    params: dict[str, Any]  # the ``params`` JSON object
+    limit: int
+    offset: int
+    round_decimal: int
+    raw_travel: Any  # the travel timestamp the parameters name (parsed on use: it may be invalid)
+    parsed_travel: int | None  # ... parsed, None when it is not a valid integer
+    iterator: bool
+    anns_field: str
+    metric: str  # the metric the request names ('' for none)
+    search_params: bytes  # what the query nodes get: ``params`` without the travel timestamp
+    ranges: dict[str, Any]
+    group_field: str
+    iter_v2: bool
+
+    @classmethod
+    def parse(cls, kv: dict[str, str]) -> _SearchShape:
+        raw_params = kv.get("params", "{}")
+        parsed = _json(raw_params)
+        params = parsed or {}
+        if not isinstance(params, dict):
+            raise errors.ParameterInvalid(f"search params must be a JSON object, got {kv.get('params')}")
+        limit = _int(_json(kv.get("topk", kv.get("limit", "10"))), "topk")
+        offset = _int(_json(kv.get("offset", params.get("offset", 0))), "offset")
+        round_decimal = _int(_json(kv.get("round_decimal", "-1")), "round_decimal")
+        raw_travel = kv.get(TRAVEL_KEY, params.get(TRAVEL_KEY, 0))
+        try:
+            parsed_travel: int | None = _int(_json(raw_travel), TRAVEL_KEY)
+        except errors.ParameterInvalid:
+            parsed_travel = None
+        # every search parameter goes to the nodes: the index's (ef, nprobe, search_list, ...) and the range;
+        # the request's own JSON when it has nothing to leave out (no second encoding)
+        search_params = raw_params.encode() if isinstance(parsed, dict) and TRAVEL_KEY not in parsed \
+            else json.dumps({k: v for k, v in params.items() if k != TRAVEL_KEY}).encode()
+        return cls(kv=kv, params=params, limit=limit, offset=offset, round_decimal=round_decimal,
+                   raw_travel=raw_travel, parsed_travel=parsed_travel, iterator=_truthy(kv.get(ITERATOR_KEY)),
+                   anns_field=str(kv.get("anns_field", "")),
+                   metric=str(_json(kv.get("metric_type", ""))) if kv.get("metric_type") else "",
+                   search_params=search_params,
+                   ranges={k: v for k, v in params.items() if k in ("radius", "range_filter")},
+                   group_field=str(kv.get(GROUP_BY_KEY, "") or ""), iter_v2=_truthy(kv.get(ITER_V2_KEY)))
+
+    def travel(self) -> int:
+        """The travel timestamp the parameters name (0: none); raises when it is not an integer."""
+        if self.parsed_travel is not None:
+            return self.parsed_travel
+        return _int(_json(self.raw_travel), TRAVEL_KEY)
+
+
 class Dql:
     def __init__(self, collections: Collections, querycoord: Caller,
                  querynode: Callable[[int, str], Any], writer: ChannelWriter,
@@ -143,19 +200,20 @@ class Dql:
             lambda collection_id: querycoord("GetShardLeaders", querycoord_pb2.GetShardLeadersRequest(
                 collectionID=collection_id)), retry_timeout=self.params.shard_retry_timeout)
         self._iterators = IteratorStates()
+        self._shapes: dict[tuple[tuple[str, str], ...], _SearchShape] = {}  # search_params pairs -> parsed
 
     # ---- timestamps -----------------------------------------------------------------
 
     def guarantee_ts(self, coll: Collection, level: int, use_default: bool, given: int) -> int:
         if use_default:
             level = coll.info.consistency_level
-        if level == Level.Strong:
+        if level == _STRONG:
             ts = self._alloc_ts()
             self._writer.kick()
             return ts
-        if level == Level.Bounded:
+        if level == _BOUNDED:
             return compose_ts(max(0, self._oracle_now_ms() - self.params.graceful_time_ms), 0)
-        if level == Level.Eventually:
+        if level == _EVENTUALLY:
             return 0
         return given if given > 1 else 0  # Session, Customized: the client's timestamp
 
@@ -201,9 +259,10 @@ class Dql:
             collectionID=coll.id, partitionIDs=coll.partition_ids(partition_names), expr=expr,
             guarantee_ts=self.guarantee_ts(coll, level, use_default, guarantee),
             travel_ts=self.travel_ts(travel))
-        for key, value in template_values.items():
-            if key != TRAVEL_KEY:
-                request.expr_template_values[key].CopyFrom(value)
+        if template_values:
+            for key, value in template_values.items():
+                if key != TRAVEL_KEY:
+                    request.expr_template_values[key].CopyFrom(value)
         return request
 
     @staticmethod
@@ -217,47 +276,42 @@ class Dql:
         if request.sub_reqs:
             raise errors.Unimplemented("hybrid search is not supported by this server")
         coll = self._collections.get(db, request.collection_name)
-        kv = _kv(request.search_params)
-        raw_params = kv.get("params", "{}")
-        parsed = _json(raw_params)
-        params = parsed or {}
-        if not isinstance(params, dict):
-            raise errors.ParameterInvalid(f"search params must be a JSON object, got {kv.get('params')}")
-        limit = _int(_json(kv.get("topk", kv.get("limit", "10"))), "topk")
-        offset = _int(_json(kv.get("offset", params.get("offset", 0))), "offset")
-        round_decimal = _int(_json(kv.get("round_decimal", "-1")), "round_decimal")
+        pairs = tuple([(p.key, p.value) for p in request.search_params])
+        shape = self._shapes.get(pairs)
+        if shape is None:
+            shape = _SearchShape.parse(dict(pairs))  # raises what a bad parameter deserves, caches nothing then
+            if len(self._shapes) >= _SHAPES_MAX:
+                self._shapes.clear()
+            self._shapes[pairs] = shape
+        limit, offset = shape.limit, shape.offset
         if limit <= 0 or limit + offset > self.params.max_topk:
             raise errors.ParameterInvalid(f"topk [{limit}] is invalid, it should be in range [1, "
                                           f"{self.params.max_topk}], and offset + topk <= {self.params.max_topk}")
         if offset < 0:
             raise errors.ParameterInvalid(f"offset [{offset}] is invalid, should be >= 0")
-        travel = request.travel_timestamp or _int(_json(kv.get(TRAVEL_KEY, params.get(TRAVEL_KEY, 0))), TRAVEL_KEY) \
-            or self._travel_from_templates(request.expr_template_values)
-        if _truthy(kv.get(ITERATOR_KEY)) and not travel and request.guarantee_timestamp > 1:
+        travel = request.travel_timestamp or shape.travel() or self._travel_from_templates(request.expr_template_values)
+        if shape.iterator and not travel and request.guarantee_timestamp > 1:
             travel = request.guarantee_timestamp  # an iterator's pages all read at its first page's timestamp
-        out = resolve_output_fields(coll.schema, request.output_fields)
+        out = coll.output_fields(request.output_fields)
         shard = self._base_request(coll, request.partition_names, request.dsl, request.expr_template_values,
                                    request.consistency_level, request.use_default_consistency,
                                    request.guarantee_timestamp, travel)
         shard.placeholder_group = request.placeholder_group
         shard.nq = request.nq
-        shard.output_field_ids[:] = [f.field_id for f in out.fields]
-        shard.anns_field = str(kv.get("anns_field", ""))
-        requested = str(_json(kv.get("metric_type", ""))) if kv.get("metric_type") else ""
-        shard.metric_type = self._search_metric(coll, shard.anns_field, requested)  # the index's when none
-        ranges = {k: v for k, v in params.items() if k in ("radius", "range_filter")}
-        # every search parameter goes to the nodes: the index's (ef, nprobe, search_list, ...) and the range
-        # the request's own JSON when it has nothing to leave out (no second encoding)
-        shard.search_params = raw_params.encode() if isinstance(parsed, dict) and TRAVEL_KEY not in parsed \
-            else json.dumps({k: v for k, v in params.items() if k != TRAVEL_KEY}).encode()
-        group_field = str(kv.get(GROUP_BY_KEY, "") or "")
-        if group_field:
-            group_size = _int(_json(kv.get("group_size", params.get("group_size", 1))), "group_size")
+        if out.fields:
+            shard.output_field_ids[:] = [f.field_id for f in out.fields]
+        shard.anns_field = shape.anns_field
+        shard.metric_type = self._search_metric(coll, shape.anns_field, shape.metric)  # the index's when none
+        shard.search_params = shape.search_params
+        round_decimal = shape.round_decimal
+        if shape.group_field:
+            group_size = _int(_json(shape.kv.get("group_size", shape.params.get("group_size", 1))), "group_size")
             if group_size <= 0:
                 raise errors.ParameterInvalid(f"group_size [{group_size}] is invalid, should be greater than 0")
-            return self._search_grouped(coll, shard, out, group_field, limit, offset, group_size, round_decimal)
-        if _truthy(kv.get(ITER_V2_KEY)):
-            return self._search_iterator(coll, shard, out, kv, ranges, limit, round_decimal)
+            return self._search_grouped(coll, shard, out, shape.group_field, limit, offset, group_size,
+                                        round_decimal)
+        if shape.iter_v2:
+            return self._search_iterator(coll, shard, out, shape.kv, shape.ranges, limit, round_decimal)
         shard.topk = limit + offset
         results = self._fan_out(coll, "Search", shard)
         if len(results) == 1 and not offset and round_decimal < 0 and not out.fields:
@@ -274,20 +328,24 @@ class Dql:
         """One shard leader's hits as they are: already ranked (best first, ties by primary
         key), at most ``limit`` per query, no output field to gather (None: not that case)."""
         pk = coll.schema.primary_field
-        want = "str_id" if pa.types.is_string(pk.arrow_type) or pa.types.is_large_string(pk.arrow_type) else "int_id"
+        want = coll.id_field
         kind = result.ids.WhichOneof("id_field")
         if kind != want and len(result.scores):
             return None  # keys to convert: the general path
-        data = schema_pb2.SearchResultData(num_queries=result.num_queries, top_k=limit,
-                                           output_fields=out.names, primary_field_name=pk.name)
+        # built in place (a message passed to a constructor is copied)
+        response = milvus_pb2.SearchResults(status=errors.OK, collection_name=coll.name, session_ts=result.read_ts)
+        data = response.results
+        data.num_queries = result.num_queries
+        data.top_k = limit
+        data.output_fields.extend(out.names)
+        data.primary_field_name = pk.name
         data.scores.extend(result.scores)
         data.topks.extend(result.topks if result.topks else [0] * result.num_queries)
         if kind == want:
             data.ids.CopyFrom(result.ids)
         else:  # no hit: empty keys of the collection's kind
             getattr(data.ids, want).SetInParent()
-        return milvus_pb2.SearchResults(status=errors.OK, results=data, collection_name=coll.name,
-                                        session_ts=result.read_ts)
+        return response
 
     def _search_grouped(self, coll: Collection, shard: querynode_pb2.ShardRequest, out, group_field: str,
                         limit: int, offset: int, group_size: int, round_decimal: int) -> milvus_pb2.SearchResults:
@@ -455,7 +513,7 @@ class Dql:
                                            session_ts=max((r.read_ts for r in counted), default=0))
         if pk.name not in names:
             names = [*names, pk.name] if names else [pk.name]
-        out = resolve_output_fields(coll.schema, names)
+        out = coll.output_fields(names)
         shard.output_field_ids[:] = [f.field_id for f in out.fields]
         shard.limit = limit + offset if limit > 0 else 0
         results = self._fan_out(coll, "Query", shard)

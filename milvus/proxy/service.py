@@ -13,8 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import grpc
 from google.protobuf.message import Message
@@ -35,8 +34,7 @@ MILVUS_SERVICE = milvus_pb2.DESCRIPTOR.services_by_name["MilvusService"]
 _OK = errors.OK
 
 
-@dataclass(frozen=True)
-class CallInfo:
+class CallInfo(NamedTuple):
     """What a call carries besides its request: the metadata headers pymilvus adds."""
 
     db_name: str = ""
@@ -45,12 +43,15 @@ class CallInfo:
 
     @classmethod
     def from_metadata(cls, metadata: Iterable[tuple[str, Any]] | None) -> CallInfo:
-        headers = {key: value for key, value in (metadata or ())}
-        return cls(
-            db_name=str(headers.get("dbname", "")),
-            identifier=str(headers.get("identifier", "")),
-            request_id=str(headers.get("client-request-id", "")),
-        )
+        db_name = identifier = request_id = ""
+        for key, value in metadata or ():  # a header sent twice: the last one counts
+            if key == "dbname":
+                db_name = str(value)
+            elif key == "identifier":
+                identifier = str(value)
+            elif key == "client-request-id":
+                request_id = str(value)
+        return cls(db_name, identifier, request_id)
 
 
 NO_CALL_INFO = CallInfo()

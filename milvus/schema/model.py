@@ -182,6 +182,7 @@ class CollectionSchemaModel:
         self._by_id = {f.field_id: f for f in self._fields}
         self._primary = next((f for f in self._fields if f.is_primary), None)
         self._dynamic = next((f for f in self._fields if f.is_dynamic), None)
+        self._vectors = tuple(f for f in self._fields if f.is_vector)
 
     def __repr__(self) -> str:
         return f"CollectionSchemaModel({self.name!r}, fields={[f.name for f in self._fields]})"
@@ -236,7 +237,7 @@ class CollectionSchemaModel:
 
     @property
     def vector_fields(self) -> tuple[FieldInfo, ...]:
-        return tuple(f for f in self._fields if f.is_vector)
+        return self._vectors
 
     def dim(self, name: str) -> int | None:
         return self.field(name).dim
