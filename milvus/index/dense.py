@@ -147,9 +147,15 @@ class FaissSearcher:
         else:
             sel, _keep = _selector(allowed)
             search_params = self._params(k, params, sel)
-        distances, labels = self.index.search(q, k, params=search_params)
-        labels = labels.astype(np.int64, copy=False)
-        scores = distances.astype(np.float32, copy=False)  # faiss' own output: ours to change
+        index = self.index
+        n, d = q.shape
+        if d != index.d or k <= 0:
+            raise ParameterInvalid(f"the dim ({d}) of the query vectors is not the index's ({index.d}), or k ({k}) < 1")
+        # the swig call itself, into outputs allocated here (what faiss' Python ``search`` does,
+        # without its per-call checks and dispatch)
+        scores = np.empty((n, k), dtype=np.float32)  # ours to change
+        labels = np.empty((n, k), dtype=np.int64)
+        index.search_c(n, faiss.swig_ptr(q), k, faiss.swig_ptr(scores), faiss.swig_ptr(labels), search_params)
         missing = labels < 0
         any_missing = bool(missing.any())
         if any_missing:

@@ -50,7 +50,7 @@ from milvus.querynode.read import (
     prepare_segments_read,
     table_to_ipc,
 )
-from milvus.querynode.search import SearchPlan, make_plan, search
+from milvus.querynode.search import PlanSettingsCache, SearchPlan, make_plan, search
 from milvus.querynode.segments import SealedSegment
 from milvus.querynode.shard import Location, Shard
 from milvus.rpc.answers import rpc_answers
@@ -103,6 +103,7 @@ class QueryNode:
         self._mq = mq
         self._storage = storage
         self._filter_compiler = FilterCache(filter_compiler) if filter_compiler is not None else None
+        self._plan_settings = PlanSettingsCache()
         self._read_timeout = read_timeout
         self._subscription_prefix = subscription_prefix
         self._lock = threading.Lock()
@@ -432,7 +433,7 @@ class QueryNode:
         state = self._collection(request.collectionID)
         schema = state.schema
         plan = make_plan(schema, request.anns_field, request.metric_type, request.placeholder_group,
-                         request.topk, request.search_params)
+                         request.topk, request.search_params, self._plan_settings)
         names = self._output_names(schema, request.output_field_ids)
         return self._delegated(state, request, lambda read: self._search(request, plan, schema, names, read))
 
@@ -445,7 +446,7 @@ class QueryNode:
                 status=errors.OK,
                 num_queries=plan.nq,
                 top_k=plan.topk,
-                ids=arrow_to_ids(hits.pks),
+                ids=arrow_to_ids(hits.pk_values),
                 scores=hits.scores.tolist(),
                 topks=hits.topks.tolist(),
                 arrow_fields=self._gather(schema, names, hits.segment_rows, hits.segment, hits.offset),

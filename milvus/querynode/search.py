@@ -38,12 +38,17 @@ class SearchPlan:
 class SearchHits:
     """Per query, the best hits: flattened in query order, ``topks[i]`` entries for query i."""
 
-    pks: pa.Array
+    pk_values: pa.Array | np.ndarray  # int64 numpy from the vectorised paths (no Arrow array built per search)
     scores: np.ndarray  # float32
     topks: np.ndarray  # int64
     segment_rows: list[SegmentRows]  # what ``segment`` indexes
     segment: np.ndarray  # int64 index into segment_rows
     offset: np.ndarray  # int64 row offset inside that segment
+
+    @property
+    def pks(self) -> pa.Array:
+        values = self.pk_values
+        return pa.array(values) if isinstance(values, np.ndarray) else values
 
 
 def _float_param(params: dict, key: str) -> float | None:
@@ -55,24 +60,53 @@ def _float_param(params: dict, key: str) -> float | None:
         raise ParameterInvalid(f"search parameter {key} must be a number, got {params[key]!r}") from None
 
 
-def make_plan(schema: CollectionSchemaModel, anns_field: str, metric_type: str, placeholder_group: bytes,
-              topk: int, search_params: bytes) -> SearchPlan:
+@dataclass(frozen=True)
+class _PlanSettings:
+    """What a plan takes from everything but the query vectors (valid: every check passed)."""
+
+    field: FieldInfo
+    metric: str
+    params: dict  # shared by every plan made from these settings: read, never changed
+    radius: float | None
+    range_filter: float | None
+
+
+class PlanSettingsCache:
+    """The settings of the last ``capacity`` distinct (field, metric, topk, search params) a
+    node was asked to search with, so a repeated search does not resolve its field and metric
+    or parse its JSON parameters again.  An entry is only reused for the very schema object it
+    was made for; when full it starts over (plain dict operations: safe across threads)."""
+
+    def __init__(self, capacity: int = 256):
+        self._capacity = capacity
+        self._items: dict[tuple, tuple[CollectionSchemaModel, _PlanSettings]] = {}
+
+    def get(self, schema: CollectionSchemaModel, key: tuple) -> _PlanSettings | None:
+        item = self._items.get((id(schema), *key))
+        return item[1] if item is not None and item[0] is schema else None
+
+    def put(self, schema: CollectionSchemaModel, key: tuple, settings: _PlanSettings) -> None:
+        if len(self._items) >= self._capacity:
+            self._items.clear()
+        self._items[(id(schema), *key)] = (schema, settings)
+
+
+def _search_field(schema: CollectionSchemaModel, anns_field: str) -> FieldInfo:
     if anns_field:
         info = schema.get_field(anns_field)
         if info is None:
             raise ParameterInvalid(f"failed to get field schema by name: fieldName({anns_field}) not found")
         if not info.is_vector:
             raise ParameterInvalid(f"field {anns_field} is not a vector field")
-    else:
-        vectors = schema.vector_fields
-        if len(vectors) != 1:
-            raise ParameterInvalid("multiple anns_fields exist, please specify a anns_field in search_params"
-                                   if vectors else "the collection has no vector field")
-        info = vectors[0]
-    if topk <= 0:
-        raise ParameterInvalid(f"topk should be in range [1, 16384], but got {topk}")
-    metric = distance.resolve_metric(metric_type, info.data_type)
-    queries = decode_placeholders(placeholder_group, info.data_type, info.dim)
+        return info
+    vectors = schema.vector_fields
+    if len(vectors) != 1:
+        raise ParameterInvalid("multiple anns_fields exist, please specify a anns_field in search_params"
+                               if vectors else "the collection has no vector field")
+    return vectors[0]
+
+
+def _search_params(search_params: bytes) -> dict:
     params: dict = {}
     if search_params:
         try:
@@ -84,8 +118,32 @@ def make_plan(schema: CollectionSchemaModel, anns_field: str, metric_type: str, 
         inner = params.get("params")
         if isinstance(inner, dict):
             params = {**params, **inner}
-    return SearchPlan(info, metric, queries, len(queries), topk,
-                      _float_param(params, "radius"), _float_param(params, "range_filter"), params)
+    return params
+
+
+def make_plan(schema: CollectionSchemaModel, anns_field: str, metric_type: str, placeholder_group: bytes,
+              topk: int, search_params: bytes, cache: PlanSettingsCache | None = None) -> SearchPlan:
+    """The plan of one search; with ``cache``, the settings of a search asked before are reused
+    (only settings that passed every check are kept, so the errors stay the same, in the same
+    order: field, topk, metric, query vectors, search parameters)."""
+    key = (anns_field, metric_type, topk, search_params)
+    settings = cache.get(schema, key) if cache is not None else None
+    if settings is not None:
+        info = settings.field
+        queries = decode_placeholders(placeholder_group, info.data_type, info.dim)
+    else:
+        info = _search_field(schema, anns_field)
+        if topk <= 0:
+            raise ParameterInvalid(f"topk should be in range [1, 16384], but got {topk}")
+        metric = distance.resolve_metric(metric_type, info.data_type)
+        queries = decode_placeholders(placeholder_group, info.data_type, info.dim)
+        params = _search_params(search_params)
+        settings = _PlanSettings(info, metric, params, _float_param(params, "radius"),
+                                 _float_param(params, "range_filter"))
+        if cache is not None:
+            cache.put(schema, key, settings)
+    return SearchPlan(info, settings.metric, queries, len(queries), topk, settings.radius, settings.range_filter,
+                      settings.params)
 
 
 def _scores(plan: SearchPlan, rows: SegmentRows, idx: np.ndarray | None) -> np.ndarray:
@@ -261,6 +319,10 @@ def _search_matrices(plan: SearchPlan, segments: list[SegmentRows], pk_name: str
         if got is None:
             return None
         found.append(got)
+    if len(found) == 1 and not found[0][2] and _unique_pks(segments[0].view, pk_name, seg_pks[0]):
+        hits = _one_segment_hits(plan, segments, found[0][0], found[0][1], seg_pks[0])
+        if hits is not None:
+            return hits
     nq = plan.nq
     if len(found) == 1:
         keys, offsets, missing = found[0]
@@ -298,12 +360,38 @@ def _search_matrices(plan: SearchPlan, segments: list[SegmentRows], pk_name: str
     keys_out = keys.reshape(-1)[pick]
     scores = -keys_out if distance.positively_related(plan.metric) else keys_out
     return SearchHits(
-        pks=pa.array(pks.reshape(-1)[pick].astype(np.int64, copy=False), type=pa.int64()),  # typed: no inference
+        pk_values=pks.reshape(-1)[pick].astype(np.int64, copy=False),
         scores=np.asarray(scores, dtype=np.float32),
         topks=topks,
         segment_rows=segments,
         segment=np.zeros(len(pick), dtype=np.int64) if seg is None else seg.reshape(-1)[pick],
         offset=offsets.reshape(-1)[pick].astype(np.int64, copy=False),
+    )
+
+
+def _one_segment_hits(plan: SearchPlan, segments: list[SegmentRows], keys: np.ndarray, offsets: np.ndarray,
+                      seg_pks: np.ndarray) -> SearchHits | None:
+    """``_search_matrices``' answer in its most common case, with fewer numpy calls: one sealed
+    segment without a key twice whose index found every hit (``offsets`` >= 0) with a finite
+    score; None otherwise.  Every candidate is a hit (the index was asked for at most topk)."""
+    if not np.isfinite(keys).all():
+        return None
+    nq, width = keys.shape
+    pks = seg_pks[offsets]
+    order = np.lexsort((pks, keys))  # per query: best first, ties by primary key
+    if nq == 1:
+        pick = order[0]
+    else:
+        order += np.arange(0, nq * width, width)[:, None]  # flat positions, query by query
+        pick = order.ravel()
+    keys_out = keys.ravel()[pick]
+    return SearchHits(
+        pk_values=pks.ravel()[pick],  # int64 (``_int_pks``)
+        scores=-keys_out if distance.positively_related(plan.metric) else keys_out,
+        topks=np.full(nq, width, dtype=np.int64),
+        segment_rows=segments,
+        segment=np.zeros(len(pick), dtype=np.int64),
+        offset=offsets.ravel()[pick],
     )
 
 
@@ -361,7 +449,7 @@ def search(plan: SearchPlan, segments: list[SegmentRows], pk_name: str) -> Searc
         keys_out = np.zeros(0, dtype=np.float32)
     scores = -keys_out if distance.positively_related(plan.metric) else keys_out
     return SearchHits(
-        pks=pks_out,
+        pk_values=pks_out,
         scores=np.asarray(scores, dtype=np.float32),
         topks=np.asarray(topks, dtype=np.int64),
         segment_rows=segments,

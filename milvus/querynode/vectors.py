@@ -29,6 +29,8 @@ _DENSE_PLACEHOLDERS = {
     PT.Int8Vector: ("i1", schema_pb2.Int8Vector),
 }
 
+_ITEMSIZE = {dtype: np.dtype(dtype).itemsize for dtype, _kind in _DENSE_PLACEHOLDERS.values()}
+
 
 def decode_placeholders(data: bytes, data_type: int, dim: int | None) -> np.ndarray | list[tuple[np.ndarray, np.ndarray]]:
     """The query vectors of a serialized PlaceholderGroup for a field of ``data_type``:
@@ -42,7 +44,7 @@ def decode_placeholders(data: bytes, data_type: int, dim: int | None) -> np.ndar
     if len(group.placeholders) != 1:
         raise ParameterInvalid(f"expected one placeholder, got {len(group.placeholders)}")
     holder = group.placeholders[0]
-    values = list(holder.values)
+    values = holder.values  # the repeated field itself: no copy into a list
     if not values:
         raise ParameterInvalid("no query vectors")
     if data_type == schema_pb2.SparseFloatVector:
@@ -60,7 +62,7 @@ def decode_placeholders(data: bytes, data_type: int, dim: int | None) -> np.ndar
         if holder.type != PT.BinaryVector:
             raise ParameterInvalid(f"field is a binary vector, query vectors are {PT.Name(holder.type)}")
         width = (dim or 0) // 8
-        if any(len(v) != width for v in values):
+        if set(map(len, values)) != {width}:
             raise ParameterInvalid(f"the dim ({dim}) of field data(binary vector) is not equal to schema dim")
         return np.frombuffer(b"".join(values), dtype=np.uint8).reshape(len(values), width)
     if data_type not in DENSE_FLOAT_TYPES:
@@ -69,11 +71,11 @@ def decode_placeholders(data: bytes, data_type: int, dim: int | None) -> np.ndar
         raise ParameterInvalid(f"field is a {schema_pb2.DataType.Name(data_type)}, "
                                f"query vectors are {PT.Name(holder.type)}")
     dtype, kind = _DENSE_PLACEHOLDERS[holder.type]
-    itemsize = np.dtype(dtype).itemsize
-    if any(len(v) != (dim or 0) * itemsize for v in values):
+    itemsize = _ITEMSIZE[dtype]
+    if set(map(len, values)) != {(dim or 0) * itemsize}:  # in C, not a Python loop per query
         got = len(values[0]) // itemsize
         raise ParameterInvalid(f"the dim ({got}) of field data(query vector) is not equal to schema dim ({dim})")
-    raw = np.frombuffer(b"".join(values), dtype=dtype).reshape(len(values), dim)
+    raw = np.frombuffer(values[0] if len(values) == 1 else b"".join(values), dtype=dtype).reshape(len(values), dim)
     if kind in (schema_pb2.Float16Vector, schema_pb2.BFloat16Vector):
         return np.nan_to_num(half_to_float32(raw.view(np.uint8), kind))
     return raw.astype(np.float32)

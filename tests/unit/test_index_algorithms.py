@@ -9,7 +9,7 @@ import pytest
 from pymilvus.grpc_gen import schema_pb2 as spb
 
 from milvus.errors import ParameterInvalid
-from milvus.index import BINARY, DENSE, SPARSE, build_index, load_index
+from milvus.index import BINARY, DENSE, SPARSE, build_index, dense, load_index
 from milvus.index.binary import binary_scores
 from milvus.index.spec import FieldSpec, auto_choice, resolve_index, search_params
 from milvus.schema.vectors import SparseMatrix
@@ -61,6 +61,24 @@ def test_dense_recall_and_filter(index_type, metric, tmp_path):
     _, labels = index.search(Q, K, {}, ALLOWED)
     assert ALLOWED[labels[labels >= 0]].all(), "a filtered-out row came back"
     assert recall(labels, exact_top(metric, X, Q, ALLOWED)) >= floor - 0.1
+
+
+@pytest.mark.parametrize("index_type", ["FLAT", "HNSW", "IVF_FLAT", "SCANN"])
+def test_search_answers_what_faiss_own_search_answers(index_type, tmp_path):
+    # the searcher calls faiss' swig search into its own outputs: the same as faiss' Python search
+    index = open_dense(index_type, "L2", tmp_path)
+    searcher = index.searcher
+    few = np.zeros(N, dtype=bool)
+    few[[3, 70, 900]] = True  # fewer allowed rows than k: labels -1, scores the worst
+    for q, k, allowed in ((Q[:1], K, None), (Q, K, None), (Q, K, ALLOWED), (Q[:3], K, few)):
+        scores, labels = index.search(q, k, {}, allowed)
+        own = search_params(index_type, {}, k)
+        sel, _bits = dense._selector(allowed)
+        d, i = searcher.index.search(np.ascontiguousarray(q), k, params=searcher._params(k, own, sel))
+        np.testing.assert_array_equal(labels, i)
+        expected = np.where(i < 0, np.inf, np.maximum(d, 0.0)).astype(np.float32)
+        np.testing.assert_array_equal(scores, expected)
+        assert scores.dtype == np.float32 and labels.dtype == np.int64 and scores.shape == (len(q), k)
 
 
 def test_search_parameters_change_the_work():

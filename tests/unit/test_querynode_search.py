@@ -11,7 +11,7 @@ from pymilvus.grpc_gen import common_pb2
 
 from milvus.errors import ParameterInvalid
 from milvus.querynode.read import SegmentRows
-from milvus.querynode.search import make_plan, search, smallest
+from milvus.querynode.search import PlanSettingsCache, make_plan, search, smallest
 from milvus.querynode.segments import GrowingSegment, SealedSegment
 from tests.readpath import make_batch, make_schema, placeholder
 
@@ -174,6 +174,43 @@ def test_bad_requests():
         make_plan(schema, "vec", "L2", placeholder(np.zeros((1, DIM))), 0, b"")
     plan = make_plan(schema, "", "", placeholder(np.zeros((2, DIM))), 5, b"")
     assert plan.metric == "COSINE" and plan.nq == 2
+    with pytest.raises(ParameterInvalid, match="dim"):  # a later query vector of another dim
+        make_plan(schema, "vec", "L2", placeholder([np.zeros(DIM), np.zeros(DIM - 1)]), 5, b"")
+
+
+def test_plan_settings_cache_reuses_only_checked_settings_of_the_same_schema():
+    schema = make_schema()
+    cache = PlanSettingsCache()
+    params = json.dumps({"metric_type": "L2", "params": {"ef": 32, "radius": 3}}).encode()
+    q = placeholder(np.ones((2, DIM)))
+    plan = make_plan(schema, "vec", "l2", q, 5, params, cache)
+    plain = make_plan(schema, "vec", "l2", q, 5, params)  # the same plan as without a cache
+    assert vars(plan).keys() == vars(plain).keys()
+    for name, value in vars(plain).items():
+        if name == "queries":
+            np.testing.assert_array_equal(plan.queries, value)
+        else:
+            assert getattr(plan, name) == value, name
+    again = make_plan(schema, "vec", "l2", placeholder(np.zeros((1, DIM))), 5, params, cache)
+    assert again.params is plan.params and again.field is plan.field  # reused, not rebuilt
+    assert (again.metric, again.radius, again.nq) == ("L2", 3.0, 1)
+    np.testing.assert_array_equal(again.queries, np.zeros((1, DIM), dtype=np.float32))
+    # a hit still checks the query vectors
+    with pytest.raises(ParameterInvalid, match="dim"):
+        make_plan(schema, "vec", "l2", placeholder(np.zeros((1, DIM + 1))), 5, params, cache)
+    # what failed a check is not kept: it fails again, with the same error first
+    for _ in range(2):
+        with pytest.raises(ParameterInvalid, match="JSON"):
+            make_plan(schema, "vec", "L2", q, 5, b"{", cache)
+        with pytest.raises(ParameterInvalid, match="dim"):  # the vectors are checked before the parameters
+            make_plan(schema, "vec", "L2", placeholder(np.zeros((1, DIM + 1))), 5, b"{", cache)
+    # another schema object (a new version of the collection) does not see the entry
+    other = make_schema()
+    assert make_plan(other, "vec", "l2", q, 5, params, cache).field is other.get_field("vec")
+    # a full cache starts over and keeps answering
+    small = PlanSettingsCache(capacity=2)
+    for topk in (1, 2, 3, 1):
+        assert make_plan(schema, "vec", "L2", q, topk, b"", small).topk == topk
 
 
 @pytest.mark.parametrize("k", [1, 7, 100])

@@ -149,3 +149,47 @@ def test_an_exact_index_with_fewer_allowed_rows_than_k(tmp_path):
         _same(fast, slow)
         assert fast.topks.tolist() == [3] * nq
         assert sorted(fast.pks.to_pylist()[:3]) == [5, 17, 60]
+
+
+def _lean_calls(monkeypatch) -> list[bool]:
+    """Whether each call of the one-segment shortcut answered (True) or stepped aside."""
+    calls: list[bool] = []
+    real = search_module._one_segment_hits
+
+    def spy(*args):
+        out = real(*args)
+        calls.append(out is not None)
+        return out
+    monkeypatch.setattr(search_module, "_one_segment_hits", spy)
+    return calls
+
+
+@pytest.mark.parametrize("metric", ["L2", "IP", "COSINE"])
+def test_one_segment_shortcut_matches_the_general_path(metric, tmp_path, monkeypatch):
+    calls = _lean_calls(monkeypatch)
+    rng = np.random.default_rng(17)
+    schema = make_schema()
+    # every vector five times: ties the shortcut must order by primary key
+    x = np.repeat(rng.standard_normal((60, DIM)).astype(np.float32), 5, axis=0)
+    pks = rng.permutation(10_000)[:300].astype(np.int64)
+    seg = _indexed_segment(schema, 1, pks, x, "FLAT", metric, tmp_path)
+    mask = np.zeros(300, dtype=bool)
+    mask[::2] = True
+    for nq, topk, rows in ((1, 10, None), (6, 7, None), (3, 300, None), (1, 10, mask), (4, 12, mask)):
+        q = x[rng.integers(0, 300, nq)] + 0.01 * rng.standard_normal((nq, DIM)).astype(np.float32)
+        fast, slow, taken = _both(schema, [seg], [rows], metric, q, topk)
+        assert taken
+        _same(fast, slow)
+        assert fast.topks.tolist() == [min(topk, 300 if rows is None else 150)] * nq
+        assert fast.pk_values.dtype == np.int64 and fast.pks.type == pa.int64()
+    assert calls and all(calls)
+
+
+def test_one_segment_shortcut_steps_aside_for_a_non_finite_score(tmp_path, monkeypatch):
+    calls = _lean_calls(monkeypatch)
+    schema = make_schema()
+    x = np.ones((20, DIM), dtype=np.float32)
+    x[3] = 1e38  # its inner product overflows to inf: found, but not a finite score
+    seg = _indexed_segment(schema, 1, np.arange(20, dtype=np.int64), x, "FLAT", "IP", tmp_path)
+    _both(schema, [seg], [None], "IP", np.ones((1, DIM), dtype=np.float32), 20)
+    assert calls and not any(calls)  # left to the code after it, unchanged
