@@ -71,6 +71,7 @@ class DataPath:
     loads: Loads
     indexes: Indexes
     compactions: Compactions
+    quota: QuotaCenter
 
 
 class Proxy:
@@ -107,10 +108,10 @@ class Proxy:
         indexes = Indexes(collections, data, query, self.names)
         dql = Dql(collections, query, querynode, writer, self.alloc_timestamp, self.params.dql,
                   search_metric=indexes.search_metric)
-        dml = Dml(collections, root, data, writer, mq.max_message_size, dql.matching_pks,
-                  quota=QuotaCenter(self.params.quota, data, query))
+        quota = QuotaCenter(self.params.quota, data, query)
+        dml = Dml(collections, root, data, writer, mq.max_message_size, dql.matching_pks, quota=quota)
         return DataPath(collections, writer, dml, dql, Loads(collections, data, query, writer), indexes,
-                        Compactions(collections, data))
+                        Compactions(collections, data), quota)
 
     @property
     def data(self) -> DataPath:
@@ -173,6 +174,10 @@ class Proxy:
             infos = [states.state, *states.subcomponent_states]
             reasons += [reason for reason in map(unhealthy_reason, infos) if reason is not None]
         return reasons
+
+    def quota_states(self) -> list[tuple[str, str]]:
+        """(``QuotaState`` name, reason) of what holds writes back now (``QuotaCenter``)."""
+        return self._data.quota.quota_states() if self._data is not None else []
 
     def alloc_timestamp(self) -> int:
         return self._rootcoord("AllocTimestamp", rootcoord_pb2.AllocTimestampRequest(count=1)).timestamp

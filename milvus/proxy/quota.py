@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 INSERT = "insert"
 UPSERT = "upsert"
 DELETE = "delete"
+DENY_TO_WRITE = "DenyToWrite"  # a milvus.QuotaState name, as CheckHealth reports it
 DATANODE = "datanode"
 QUERYNODE = "querynode"
 _MB = 1024 * 1024
@@ -219,6 +220,31 @@ class QuotaCenter:
                 if not allowed:
                     rate = p.delete_rate_mb if kind == DELETE else p.insert_rate_mb
                     raise errors.RateLimited(f"rate limit exceeded[rate={rate}MB/s, request={kind}]")
+
+    def quota_states(self) -> list[tuple[str, str]]:
+        """What holds writes back now, as CheckHealth reports it: (``QuotaState`` name, reason)
+        pairs, empty when writes are accepted.  Memory is looked at as a write would (asking the
+        coordinators at most once per collect interval); a lagging collection counts while its
+        last verdict is younger than one collect interval."""
+        p = self._params
+        if not p.enabled:
+            return []
+        states = []
+        if p.mem_protection and self._coordinators:
+            try:
+                self._check_memory()
+            except errors.RateLimited as exc:
+                states.append((DENY_TO_WRITE, exc.message))
+        if p.tt_protection:
+            now = self._clock()
+            with self._lock:
+                lagging = sorted(cid for cid, (at, lag) in self._lagging.items()
+                                 if lag and now - at < p.collect_interval)
+            if lagging:
+                states.append((DENY_TO_WRITE, f"quota exceeded[reason=time tick long delay: collections {lagging} "
+                                              f"were consumed more than {p.max_time_tick_delay}s behind the newest "
+                                              "time tick]"))
+        return states
 
     def _check_memory(self) -> None:
         now = self._clock()

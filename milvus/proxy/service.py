@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 MILVUS_SERVICE = milvus_pb2.DESCRIPTOR.services_by_name["MilvusService"]
 _OK = errors.OK
+_QUOTA_STATE = milvus_pb2.CheckHealthResponse.DESCRIPTOR.fields_by_name["quota_states"].enum_type
 
 
 class CallInfo(NamedTuple):
@@ -115,7 +116,12 @@ class MilvusServiceAdapter:
 
     def CheckHealth(self, request: milvus_pb2.CheckHealthRequest, call: CallInfo = NO_CALL_INFO):
         reasons = self._proxy.check_health()
-        return milvus_pb2.CheckHealthResponse(status=_OK, isHealthy=not reasons, reasons=reasons)
+        if reasons:
+            return milvus_pb2.CheckHealthResponse(status=_OK, isHealthy=False, reasons=reasons)
+        # healthy, and what holds writes back, as Milvus' proxy answers (its limiter's states)
+        quota = self._proxy.quota_states()
+        return milvus_pb2.CheckHealthResponse(status=_OK, isHealthy=True, reasons=[reason for _, reason in quota],
+                                              quota_states=[_QUOTA_STATE.values_by_name[name].number for name, _ in quota])
 
     def GetComponentStates(self, request: milvus_pb2.GetComponentStatesRequest, call: CallInfo = NO_CALL_INFO):
         healthy = not self._proxy.check_health()

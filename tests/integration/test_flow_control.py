@@ -12,6 +12,7 @@ import time
 import numpy as np
 import pytest
 from pymilvus import DataType, MilvusClient, MilvusException
+from pymilvus.grpc_gen import milvus_pb2
 
 from milvus._proto import internal_pb2, rootcoord_pb2
 from milvus.cmd.standalone import DATA_NODE_ID, QUERY_NODE_ID
@@ -25,6 +26,7 @@ from milvus.rpc import LocalClient
 from milvus.util.memory import MemoryUsage
 from tests.conftest import wait_for
 from tests.integration.cluster import running_stack
+from tests.integration.test_health import _check_health
 
 pytestmark = pytest.mark.filterwarnings("ignore::pymilvus.decorators.PyMilvusDeprecationWarning")
 
@@ -120,6 +122,10 @@ def test_writes_are_refused_while_a_data_or_query_node_is_past_its_high_water_le
             dn_memory.fraction = 0.97
             message = wait_for(refusal, timeout=10, message="writes refused for the data node's memory")
             assert "memory quota exhausted" in message and f"datanode {NODE} memory usage 0.970" in message
+            # CheckHealth: still healthy, writes denied, and why (as Milvus' proxy answers)
+            health = _check_health(cluster.port)
+            assert health.isHealthy and list(health.quota_states) == [milvus_pb2.QuotaState.DenyToWrite]
+            assert len(health.reasons) == 1 and f"datanode {NODE} memory usage 0.970" in health.reasons[0]
             with pytest.raises(MilvusException) as info:
                 c.delete(NAME, ids=[1], retry_on_rate_limit=False, timeout=10)
             assert info.value.code == 8
@@ -132,6 +138,8 @@ def test_writes_are_refused_while_a_data_or_query_node_is_past_its_high_water_le
             assert f"datanode {NODE} memory usage 0.900" in refusal()
             dn_memory.fraction = 0.5
             wait_for(lambda: refusal() is None, timeout=10, message="writes accepted again")
+            health = _check_health(cluster.port)
+            assert health.isHealthy and not health.quota_states and not health.reasons
 
             # a query node, with its own levels
             qn_memory.fraction = 0.75

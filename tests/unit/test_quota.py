@@ -346,3 +346,34 @@ def test_the_query_coordinator_keeps_the_memory_its_nodes_answer_with_their_dist
         assert reported() == []
     finally:
         cluster.close()
+
+
+def test_quota_states_name_what_holds_writes_back():
+    clock, dc = Clock(), FakeCoord(DATANODE)
+    q = QuotaCenter(QuotaParams(collect_interval=1.0), dc, clock=clock)
+    dc.nodes[7] = (0.5, 0.0)
+    assert q.quota_states() == []
+    dc.nodes[7] = (0.97, 0.0)
+    clock.now += 1.0
+    states = q.quota_states()
+    assert [name for name, _ in states] == ["DenyToWrite"]
+    assert "memory quota exhausted" in states[0][1] and "datanode 7 memory usage 0.970" in states[0][1]
+    with pytest.raises(errors.RateLimited):  # what a write meets at the same moment
+        q.check(INSERT, 1)
+    dc.nodes[7] = (0.5, 0.0)
+    clock.now += 1.0
+    assert q.quota_states() == []
+    assert QuotaCenter(QuotaParams(enabled=False), dc, clock=clock).quota_states() == []
+
+
+def test_quota_states_name_a_lagging_collection_while_its_verdict_is_fresh():
+    clock, dc = Clock(), FakeDataCoord()
+    q = QuotaCenter(QuotaParams(tt_protection=True, max_time_tick_delay=5.0, collect_interval=1.0,
+                                mem_protection=False), dc, clock=clock, wall=clock)
+    dc.checkpoint_ms = 990_000  # 10 s behind
+    with pytest.raises(errors.RateLimited):
+        q.check(INSERT, 4, compose_ts(0, 0))
+    states = q.quota_states()
+    assert [name for name, _ in states] == ["DenyToWrite"] and "collections [4]" in states[0][1]
+    clock.now += 1.0  # the verdict is as old as a collect interval: the next write looks again
+    assert q.quota_states() == []
