@@ -35,11 +35,14 @@ class ReleaseSteps:
     """The calls to the other coordinators; each raises when it did not succeed.
 
     ``datacoord()`` / ``querycoord()`` give the clients (DataCoord / QueryCoord services); a
-    coordinator this cluster has none of (None) has nothing to release."""
+    coordinator this cluster has none of (None) has nothing to release.  Each call gives up
+    after ``timeout`` seconds (the next round tries again), so stopping never waits long."""
 
-    def __init__(self, datacoord: Callable[[], Any] = _none, querycoord: Callable[[], Any] = _none):
+    def __init__(self, datacoord: Callable[[], Any] = _none, querycoord: Callable[[], Any] = _none,
+                 timeout: float = 10.0):
         self._datacoord = datacoord
         self._querycoord = querycoord
+        self._timeout = timeout
 
     @staticmethod
     def _base(msg_type: int, source_id: int) -> common_pb2.MsgBase:
@@ -49,11 +52,11 @@ class ReleaseSteps:
         query = self._querycoord()
         if query is not None:
             errors.check_status(query.ReleaseCollection(querycoord_pb2.ReleaseCollectionRequest(
-                base=self._base(common_pb2.ReleaseCollection, source_id), dbID=coll.db_id, collectionID=coll.id)))
+                base=self._base(common_pb2.ReleaseCollection, source_id), dbID=coll.db_id, collectionID=coll.id), timeout=self._timeout))
         data = self._datacoord()
         if data is not None:
             errors.check_status(data.DropCollection(datacoord_pb2.DropCollectionRequest(
-                base=self._base(common_pb2.DropCollection, source_id), collectionID=coll.id)))
+                base=self._base(common_pb2.DropCollection, source_id), collectionID=coll.id), timeout=self._timeout))
 
     def partition(self, db_id: int, partition: PartitionInfo, source_id: int = 0) -> None:
         query = self._querycoord()
@@ -61,12 +64,12 @@ class ReleaseSteps:
             # msg_type DropPartition: released even from a collection loaded as a whole
             errors.check_status(query.ReleasePartitions(querycoord_pb2.ReleasePartitionsRequest(
                 base=self._base(common_pb2.DropPartition, source_id), dbID=db_id,
-                collectionID=partition.collection_id, partitionIDs=[partition.id])))
+                collectionID=partition.collection_id, partitionIDs=[partition.id]), timeout=self._timeout))
         data = self._datacoord()
         if data is not None:
             errors.check_status(data.DropPartition(datacoord_pb2.DropPartitionRequest(
                 base=self._base(common_pb2.DropPartition, source_id),
-                collectionID=partition.collection_id, partitionID=partition.id)))
+                collectionID=partition.collection_id, partitionID=partition.id), timeout=self._timeout))
 
 
 class DropFinisher:

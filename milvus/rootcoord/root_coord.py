@@ -112,7 +112,7 @@ class RootCoord:
         self._timetick = None if mq is None else TimeTickSync(
             mq, self._channels.in_use, self._tso.alloc, interval=self._params.time_tick_interval,
             unconfirmed_ttl=max(self._params.session_ttl, UNCONFIRMED_GRACE))
-        self._release = ReleaseSteps(datacoord, querycoord)
+        self._release = ReleaseSteps(datacoord, querycoord, self._params.drop_call_timeout)
         self._finishing = threading.Lock()  # one finish_drops at a time
         self._drops = DropFinisher(self.finish_drops, self._params.drop_retry_interval)
 

@@ -320,16 +320,16 @@ class _Coordinator:
             return common_pb2.Status(code=65535, error_code=common_pb2.UnexpectedError, reason="not now")
         return common_pb2.Status()
 
-    def ReleaseCollection(self, request):
+    def ReleaseCollection(self, request, timeout=None):
         return self._answer("ReleaseCollection", request)
 
-    def DropCollection(self, request):
+    def DropCollection(self, request, timeout=None):
         return self._answer("DropCollection", request)
 
-    def ReleasePartitions(self, request):
+    def ReleasePartitions(self, request, timeout=None):
         return self._answer("ReleasePartitions", request, request.partitionIDs)
 
-    def DropPartition(self, request):
+    def DropPartition(self, request, timeout=None):
         return self._answer("DropPartition", request, [request.partitionID])
 
     def methods(self):
