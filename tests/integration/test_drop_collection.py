@@ -72,3 +72,32 @@ def test_drop_collection_releases_its_channels_memory_and_files(tmp_path):
             assert sorted(r["id"] for r in rows) == list(range(1000, 1005))
         finally:
             c.close()
+
+
+def test_drop_partition_has_its_segments_dropped_and_collected(tmp_path):
+    overrides = {"dataCoord.gc.dropTolerance": 0.0, "dataCoord.gc.missingTolerance": 0.0}
+    with running_stack(tmp_path / "data", overrides) as stack:
+        cluster, storage = stack.cluster, stack.storage
+        c = MilvusClient(uri=f"http://127.0.0.1:{cluster.port}")
+        try:
+            _create(c, "docs")
+            c.create_partition("docs", "p")
+            cid = c.describe_collection("docs")["collection_id"]
+            rng = np.random.default_rng(5)
+            c.insert("docs", [{"id": i, "vec": rng.random(DIM).tolist()} for i in range(10)])
+            c.insert("docs", [{"id": i, "vec": rng.random(DIM).tolist()} for i in range(10, 30)], partition_name="p")
+            c.flush("docs")
+
+            def partition_dirs() -> set[str]:
+                return {obj.key.split("/")[2] for obj in storage.list(f"insert_log/{cid}/")}
+
+            assert len(partition_dirs()) == 2
+            c.drop_partition("docs", "p")
+            assert c.list_partitions("docs") == ["_default"]
+            assert cluster.rootcoord.finish_drops()
+            assert cluster.datacoord.collect_garbage() > 0
+            assert len(partition_dirs()) == 1
+            c.load_collection("docs")
+            assert c.query("docs", filter="", output_fields=["count(*)"])[0]["count(*)"] == 10
+        finally:
+            c.close()
