@@ -179,8 +179,10 @@ def _rootcoord(ctx: RoleContext, peers: Peers) -> Served:
         # merged time ticks wait until every proxy live now was told (added, or removed since)
         rootcoord.open_time_ticks([session.server_id for session in ctx.sessions.sessions("proxy")])
 
+    datacoord = peers.coordinator("datacoord", DATACOORD_SERVICE)
+    querycoord = peers.coordinator("querycoord", QUERYCOORD_SERVICE)
     rootcoord = RootCoord.from_config(PrefixedKV(ctx.kv, meta_root(ctx.config)), ctx.config, proxies=current_proxies,
-                                      mq=ctx.mq)
+                                      mq=ctx.mq, datacoord=lambda: datacoord, querycoord=lambda: querycoord)
     return Served(rootcoord, [service_handler(ROOTCOORD_SERVICE, rootcoord)], follow=follow)
 
 

@@ -157,7 +157,10 @@ def build_cluster(config: Config, kv: KV, mq: MQ, storage: ObjectStorage, host: 
 
     meta_kv = PrefixedKV(kv, meta_root(config))
     proxy_clients: list[Any] = []
-    rootcoord = RootCoord.from_config(meta_kv, config, proxies=lambda: proxy_clients, mq=mq)
+    # the coordinators that release what a dropped collection had are built below: the
+    # root coordinator asks for them only once started
+    rootcoord = RootCoord.from_config(meta_kv, config, proxies=lambda: proxy_clients, mq=mq,
+                                      datacoord=lambda: data, querycoord=lambda: query)
     root = local(rootcoord, ROOTCOORD_SERVICE, "rootcoord")
 
     def alloc_id(count: int) -> int:
@@ -173,6 +176,7 @@ def build_cluster(config: Config, kv: KV, mq: MQ, storage: ObjectStorage, host: 
     data = local(datacoord, DATACOORD_SERVICE, "datacoord")
     querycoord = QueryCoord(meta_kv, datacoord=data, rootcoord=root, alloc_id=alloc_id, check_interval=0.2,
                             auto_balance=config["queryCoord.autoBalance"])
+    query = local(querycoord, QUERYCOORD_SERVICE, "querycoord")
     datanode = DataNode(mq, storage, data, alloc_id=alloc_id, node_id=DATA_NODE_ID,
                         params=DataNodeParams.from_config(config), on_sync=observe.on_sync(metrics),
                         tracing=tracing)
@@ -188,7 +192,7 @@ def build_cluster(config: Config, kv: KV, mq: MQ, storage: ObjectStorage, host: 
         return querynodes[node_id]
 
     proxy = Proxy(root, ProxyParams.from_config(config), datacoord=data,
-                  querycoord=local(querycoord, QUERYCOORD_SERVICE, "querycoord"), querynode=querynode_client, mq=mq)
+                  querycoord=query, querynode=querynode_client, mq=mq)
     proxy_clients.append(local(proxy, PROXY_SERVICE, "proxy"))
     rootcoord.add_proxy(0, proxy_clients[-1])  # the only proxy: the merged ticks are its own
     rootcoord.open_time_ticks()

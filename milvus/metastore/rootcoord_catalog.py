@@ -8,6 +8,13 @@ The only code that knows where they live in the meta store.  Keys, under the KV 
     root-coord/collection-name/{db_id}/{name}     the collection id, as decimal text
     root-coord/partitions/{collection_id}/{id}    PartitionInfo
     root-coord/aliases/{db_id}/{alias}            AliasInfo
+    root-coord/dropping/{collection_id}           CollectionInfo (partitions included) of a
+                                                  collection being dropped
+    root-coord/dropping-partitions/{collection_id}/{id}  PartitionInfo being dropped
+
+A dropped collection or partition first moves to its ``dropping`` key (gone from the names,
+so invisible and its name free at once); the key is deleted once the other coordinators
+released everything it had.
 
 Every change that touches several keys is one transaction.  Creating a key that must be
 new (a database, a collection name) compares it absent, so two writers cannot both win;
@@ -28,6 +35,8 @@ _COLLECTION = ROOT + "collection/"
 _NAME = ROOT + "collection-name/"
 _PARTITION = ROOT + "partitions/"
 _ALIAS = ROOT + "aliases/"
+_DROPPING = ROOT + "dropping/"
+_DROPPING_PARTITION = ROOT + "dropping-partitions/"
 
 
 class MetaConflict(KVError):
@@ -56,6 +65,18 @@ def _partition_key(collection_id: int, partition_id: int) -> str:
 
 def _alias_key(db_id: int, alias: str) -> str:
     return f"{_ALIAS}{db_id}/{alias}"
+
+
+def _dropping_key(collection_id: int) -> str:
+    return f"{_DROPPING}{collection_id}"
+
+
+def _dropping_partition_prefix(collection_id: int) -> str:
+    return f"{_DROPPING_PARTITION}{collection_id}/"
+
+
+def _dropping_partition_key(collection_id: int, partition_id: int) -> str:
+    return f"{_dropping_partition_prefix(collection_id)}{partition_id}"
 
 
 def _stored(coll: rootcoord_pb2.CollectionInfo) -> bytes:
@@ -142,6 +163,31 @@ class RootCoordCatalog:
         ops += [Delete(_alias_key(coll.db_id, alias)) for alias in aliases]
         self._commit(ops, what=f"drop collection {coll.name}")
 
+    def mark_collection_dropping(self, coll: rootcoord_pb2.CollectionInfo, aliases: Iterable[str] = ()) -> None:
+        """Move the collection (with its partitions) to its dropping key and delete its record,
+        name, partitions and the given aliases, in one step."""
+        kept = rootcoord_pb2.CollectionInfo()
+        kept.CopyFrom(coll)
+        kept.ClearField("aliases")
+        ops: list[Op] = [
+            Delete(_collection_key(coll.db_id, coll.id)),
+            Delete(_name_key(coll.db_id, coll.name)),
+            Delete(_partition_prefix(coll.id), prefix=True),
+            Put(_dropping_key(coll.id), _encode(kept)),
+        ]
+        ops += [Delete(_alias_key(coll.db_id, alias)) for alias in aliases]
+        self._commit(ops, what=f"drop collection {coll.name}")
+
+    def list_dropping_collections(self) -> list[rootcoord_pb2.CollectionInfo]:
+        colls = [rootcoord_pb2.CollectionInfo.FromString(kv.value) for kv in self._kv.range(_DROPPING)]
+        return sorted(colls, key=lambda c: c.id)
+
+    def remove_dropped_collection(self, collection_id: int) -> None:
+        """The last trace of a dropped collection: its dropping key and its dropping partitions."""
+        self._commit([Delete(_dropping_key(collection_id)),
+                      Delete(_dropping_partition_prefix(collection_id), prefix=True)],
+                     what=f"remove dropped collection {collection_id}")
+
     def list_collections(self) -> list[rootcoord_pb2.CollectionInfo]:
         """Every collection of every database with its partitions (in id order), by id."""
         partitions: dict[int, list[rootcoord_pb2.PartitionInfo]] = defaultdict(list)
@@ -163,6 +209,19 @@ class RootCoordCatalog:
 
     def drop_partition(self, collection_id: int, partition_id: int) -> None:
         self._kv.delete(_partition_key(collection_id, partition_id))
+
+    def mark_partition_dropping(self, partition: rootcoord_pb2.PartitionInfo) -> None:
+        """Move the partition to its dropping key, in one step."""
+        self._commit([Delete(_partition_key(partition.collection_id, partition.id)),
+                      Put(_dropping_partition_key(partition.collection_id, partition.id), _encode(partition))],
+                     what=f"drop partition {partition.id}")
+
+    def list_dropping_partitions(self) -> list[rootcoord_pb2.PartitionInfo]:
+        parts = [rootcoord_pb2.PartitionInfo.FromString(kv.value) for kv in self._kv.range(_DROPPING_PARTITION)]
+        return sorted(parts, key=lambda p: (p.collection_id, p.id))
+
+    def remove_dropped_partition(self, collection_id: int, partition_id: int) -> None:
+        self._kv.delete(_dropping_partition_key(collection_id, partition_id))
 
     # ---- aliases --------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from milvus import errors
 from milvus._proto import internal_pb2, querycoord_pb2, querynode_pb2
+from milvus.grpc_gen import common_pb2
 from milvus.kv.base import KV
 from milvus.metastore.querycoord_catalog import QueryCoordCatalog
 from milvus.querycoord import balance, checker
@@ -441,9 +442,16 @@ class QueryCoord:
             info = self._meta.collection(request.collectionID)
             if info is None:
                 return errors.OK
+            released = list(request.partitionIDs)
             if info.load_type == querycoord_pb2.LOAD_COLLECTION:
-                raise errors.ParameterInvalid(
-                    "releasing some partitions after load collection is not supported")
+                if request.base.msg_type != common_pb2.DropPartition:
+                    raise errors.ParameterInvalid(
+                        "releasing some partitions after load collection is not supported")
+                # a dropped partition (the root coordinator's drop): the collection stays loaded
+                self._on_leaders(request.collectionID, lambda client: client.ReleasePartitions(
+                    querynode_pb2.QReleasePartitionsRequest(collectionID=request.collectionID, partitionIDs=released)))
+                self.trigger()
+                return errors.OK
             left = [p for p in info.partitionIDs if p not in set(request.partitionIDs)]
             if not left:
                 self._forget(request.collectionID)
@@ -451,7 +459,6 @@ class QueryCoord:
             del info.partitionIDs[:]
             info.partitionIDs.extend(left)
             self._meta.put(info)
-            released = list(request.partitionIDs)
             self._on_leaders(request.collectionID, lambda client: client.ReleasePartitions(
                 querynode_pb2.QReleasePartitionsRequest(collectionID=request.collectionID, partitionIDs=released)))
         self.trigger()

@@ -36,6 +36,8 @@ class MetaTable:
         self._colls: dict[int, CollectionInfo] = {}  # partitions included, aliases not
         self._names: dict[tuple[int, str], int] = {}  # (db id, name) -> collection id
         self._aliases: dict[tuple[int, str], AliasInfo] = {}
+        self._dropping: dict[int, CollectionInfo] = {}  # being dropped: invisible, names free
+        self._dropping_parts: dict[tuple[int, int], PartitionInfo] = {}  # (collection id, id)
 
     def load(self) -> None:
         """Read everything back from the catalog (replaces what memory held)."""
@@ -43,6 +45,8 @@ class MetaTable:
         self._colls = {c.id: c for c in self._catalog.list_collections()}
         self._names = {(c.db_id, c.name): c.id for c in self._colls.values()}
         self._aliases = {(a.db_id, a.name): a for a in self._catalog.list_aliases() if a.collection_id in self._colls}
+        self._dropping = {c.id: c for c in self._catalog.list_dropping_collections()}
+        self._dropping_parts = {(p.collection_id, p.id): p for p in self._catalog.list_dropping_partitions()}
 
     # ---- databases ------------------------------------------------------------------
 
@@ -122,13 +126,27 @@ class MetaTable:
             moved.db_id = new.db_id
             self._aliases[(new.db_id, alias.name)] = moved
 
-    def remove_collection(self, coll: CollectionInfo) -> None:
+    def mark_dropping(self, coll: CollectionInfo) -> None:
+        """The collection is being dropped: gone for callers (its name free), kept until
+        ``remove_dropped`` once everything it had is released."""
         aliases = self.aliases_of(coll.id)
-        self._catalog.drop_collection(coll, aliases)
+        self._catalog.mark_collection_dropping(coll, aliases)
         del self._colls[coll.id]
         del self._names[(coll.db_id, coll.name)]
         for alias in aliases:
             del self._aliases[(coll.db_id, alias)]
+        self._dropping[coll.id] = coll
+
+    def dropping(self) -> list[CollectionInfo]:
+        """Collections being dropped, by id."""
+        return sorted(self._dropping.values(), key=lambda c: c.id)
+
+    def remove_dropped(self, collection_id: int) -> None:
+        """Forget a dropped collection (and its dropping partitions) for good."""
+        self._catalog.remove_dropped_collection(collection_id)
+        self._dropping.pop(collection_id, None)
+        for key in [k for k in self._dropping_parts if k[0] == collection_id]:
+            del self._dropping_parts[key]
 
     # ---- partitions -----------------------------------------------------------------
 
@@ -139,13 +157,23 @@ class MetaTable:
         updated.partitions.append(partition)
         self._colls[coll.id] = updated
 
-    def remove_partition(self, coll: CollectionInfo, partition: PartitionInfo) -> None:
-        self._catalog.drop_partition(coll.id, partition.id)
+    def mark_partition_dropping(self, coll: CollectionInfo, partition: PartitionInfo) -> None:
+        """The partition is being dropped: gone from the collection, kept until
+        ``remove_dropped_partition``."""
+        self._catalog.mark_partition_dropping(partition)
         updated = CollectionInfo()
         updated.CopyFrom(coll)
         del updated.partitions[:]
         updated.partitions.extend(p for p in coll.partitions if p.id != partition.id)
         self._colls[coll.id] = updated
+        self._dropping_parts[(coll.id, partition.id)] = partition
+
+    def dropping_partitions(self) -> list[PartitionInfo]:
+        return [self._dropping_parts[k] for k in sorted(self._dropping_parts)]
+
+    def remove_dropped_partition(self, partition: PartitionInfo) -> None:
+        self._catalog.remove_dropped_partition(partition.collection_id, partition.id)
+        self._dropping_parts.pop((partition.collection_id, partition.id), None)
 
     # ---- aliases --------------------------------------------------------------------
 

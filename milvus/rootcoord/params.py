@@ -26,6 +26,10 @@ class RootCoordParams:
     # proxy that reported may go without a session before the ticks stop waiting for it
     time_tick_interval: float = 0.2
     session_ttl: float = 30.0
+    # how often a drop that could not be finished (milvus/rootcoord/drops.py) is tried again,
+    # and how long one of its calls to another coordinator may take
+    drop_retry_interval: float = 1.0
+    drop_call_timeout: float = 10.0
 
     @classmethod
     def from_config(cls, config: Config) -> RootCoordParams:

@@ -6,6 +6,10 @@ are raised as ``milvus.errors`` exceptions inside and answered as statuses by on
 same lock, so they never see half of a change.  After a DDL that changes what a collection
 name means, the proxies are told to drop their cached copy (outside the lock).
 
+A dropped collection or partition is marked dropping in the meta and then finished outside
+the lock: the query and data coordinators release what it had, then the meta forgets it
+(``milvus.rootcoord.drops``; retried until done, resumed after a restart).
+
 With a message queue it also merges the proxies' time ticks and sends them on the DML
 channels (``milvus.rootcoord.timetick``); it sends nothing else on those channels.
 """
@@ -27,6 +31,7 @@ from milvus.metastore import RootCoordCatalog
 from milvus.mq import MQ
 from milvus.rootcoord import collection_spec as spec
 from milvus.rootcoord.channels import DmlChannels
+from milvus.rootcoord.drops import DropFinisher, ReleaseSteps
 from milvus.rootcoord.meta_table import (
     DEFAULT_DB,
     AliasInfo,
@@ -86,10 +91,14 @@ class RootCoord:
         params: RootCoordParams | None = None,
         proxies: Callable[[], Iterable[Any]] = tuple,
         mq: MQ | None = None,
+        datacoord: Callable[[], Any] = lambda: None,
+        querycoord: Callable[[], Any] = lambda: None,
     ):
         """``proxies()`` gives the clients (Proxy service) to tell about changed collections;
         with ``mq`` the merged time ticks go to the DML channels (the proxy set comes from
-        ``add_proxy`` / ``remove_proxy``, and nothing is sent before ``open_time_ticks``)."""
+        ``add_proxy`` / ``remove_proxy``, and nothing is sent before ``open_time_ticks``).
+        ``datacoord()`` / ``querycoord()`` give the clients (DataCoord / QueryCoord services)
+        that release what a dropped collection or partition had (None: no such coordinator)."""
         self._params = params or RootCoordParams()
         self._meta = MetaTable(catalog)
         self._tso = tso
@@ -103,10 +112,14 @@ class RootCoord:
         self._timetick = None if mq is None else TimeTickSync(
             mq, self._channels.in_use, self._tso.alloc, interval=self._params.time_tick_interval,
             unconfirmed_ttl=max(self._params.session_ttl, UNCONFIRMED_GRACE))
+        self._release = ReleaseSteps(datacoord, querycoord, self._params.drop_call_timeout)
+        self._finishing = threading.Lock()  # one finish_drops at a time
+        self._drops = DropFinisher(self.finish_drops, self._params.drop_retry_interval)
 
     @classmethod
     def from_config(cls, meta_kv: KV, config: Config, proxies: Callable[[], Iterable[Any]] = tuple,
-                    mq: MQ | None = None) -> RootCoord:
+                    mq: MQ | None = None, datacoord: Callable[[], Any] = lambda: None,
+                    querycoord: Callable[[], Any] = lambda: None) -> RootCoord:
         """Built on ``meta_kv``, the meta store already rooted at the cluster's meta prefix."""
         return cls(
             RootCoordCatalog(meta_kv),
@@ -115,6 +128,8 @@ class RootCoord:
             RootCoordParams.from_config(config),
             proxies,
             mq,
+            datacoord,
+            querycoord,
         )
 
     # ---- lifecycle ------------------------------------------------------------------
@@ -124,17 +139,19 @@ class RootCoord:
             self._meta.load()
             if not self._meta.has_database(DEFAULT_DB):
                 self._meta.add_database(DatabaseInfo(id=self._alloc_id(), name=DEFAULT_DB, created_ts=self._tso.alloc()))
-            for coll in self._meta.collections():
+            for coll in [*self._meta.collections(), *self._meta.dropping()]:
                 self._channels.acquire(coll.physical_channels)
             if self._timetick is not None:
                 self._timetick.start()
             self._serving = True
-        log.info("rootcoord started: %d databases, %d collections",
-                 len(self._meta.databases()), self._meta.collection_count())
+        self._drops.start()  # resumes the drops a previous run left unfinished
+        log.info("rootcoord started: %d databases, %d collections (%d being dropped)",
+                 len(self._meta.databases()), self._meta.collection_count(), len(self._meta.dropping()))
 
     def stop(self) -> None:
         with self._lock:
             self._serving = False
+        self._drops.stop()
         if self._timetick is not None:
             self._timetick.stop()
 
@@ -173,6 +190,42 @@ class RootCoord:
             raise errors.Unimplemented("this root coordinator sends no time ticks (no message queue)")
         self._timetick.report(request.base.sourceID, TickReport.from_msg(request), request.immediate)
         return _OK
+
+    # ---- finishing drops -------------------------------------------------------------
+
+    def finish_drops(self) -> bool:
+        """Release what each collection and partition being dropped had in the other
+        coordinators, then forget it; True when none is left (a failed one waits for the
+        next call, made every ``drop_retry_interval`` seconds while some are left)."""
+        with self._finishing:
+            with self._lock:
+                colls = self._meta.dropping()
+                parts = [(p, self._meta.collection_by_id(p.collection_id)) for p in self._meta.dropping_partitions()]
+            dropping = {c.id for c in colls}
+            left = 0
+            for part, coll in parts:
+                if part.collection_id in dropping:
+                    continue  # the collection's drop releases it
+                try:
+                    self._release.partition(coll.db_id if coll is not None else 0, part)
+                    with self._lock:
+                        self._meta.remove_dropped_partition(part)
+                except Exception:  # noqa: BLE001 - retried at the next call
+                    log.warning("could not finish dropping partition %d of collection %d yet",
+                                part.id, part.collection_id, exc_info=True)
+                    left += 1
+            for coll in colls:
+                try:
+                    self._release.collection(coll)
+                    with self._lock:
+                        self._meta.remove_dropped(coll.id)
+                        self._channels.release(coll.physical_channels)
+                except Exception:  # noqa: BLE001 - retried at the next call
+                    log.warning("could not finish dropping collection %s (%d) yet", coll.name, coll.id, exc_info=True)
+                    left += 1
+                else:
+                    log.info("finished dropping collection %s (%d)", coll.name, coll.id)
+            return left == 0
 
     # ---- helpers --------------------------------------------------------------------
 
@@ -363,9 +416,9 @@ class RootCoord:
                     f"unable to drop the collection [{name}] because it has associated aliases {aliases}, "
                     "please remove all aliases before dropping the collection")
             expired.append(self._expire(coll))
-            self._meta.remove_collection(coll)
-            self._channels.release(coll.physical_channels)
-            log.info("dropped collection %s.%s (%d)", db.name, name, coll.id)
+            self._meta.mark_dropping(coll)
+            log.info("dropping collection %s.%s (%d)", db.name, name, coll.id)
+        self._drops.kick()
         return _OK
 
     @_answers
@@ -479,8 +532,9 @@ class RootCoord:
             partition = next((p for p in coll.partitions if p.name == name), None)
             if partition is None:
                 return _OK  # dropping is idempotent, as in Milvus
-            self._meta.remove_partition(coll, partition)
+            self._meta.mark_partition_dropping(coll, partition)
             expired.append(self._expire(coll))
+        self._drops.kick()
         return _OK
 
     @_answers

@@ -13,6 +13,8 @@ import socket
 import subprocess
 import sys
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -68,6 +70,16 @@ def _children_of(pid: int) -> set[int]:
             if ppid == pid:
                 found.add(int(entry))
     return found
+
+
+def _health(child: dict) -> dict:
+    """A role process' ``/healthz`` detail of its role (an unhealthy one answers 503 with it too)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{child['metrics_port']}/healthz", timeout=5) as resp:
+            body = json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        body = json.loads(exc.read())
+    return body["components"][child["role"]]
 
 
 def _schema(c: MilvusClient):
@@ -181,6 +193,21 @@ def test_cluster_serves_pymilvus_and_stops_without_leaks(tmp_path):
             c.load_collection("indexed")
             hits = c.search("indexed", [many[11].tolist()], limit=5, search_params={"metric_type": "L2"})
             assert [h["id"] for h in hits[0]] == _nearest(many, many_ids, many[11], 5)
+
+            # dropping a loaded collection: the root coordinator has the query coordinator release
+            # it and the data coordinator stop its channels on the data node
+            indexed_id = c.describe_collection("indexed")["collection_id"]
+            role = {child["role"]: child for child in state["children"]}
+
+            def data_node_watches() -> bool:
+                return any(f"_{indexed_id}v" in ch for ch in _health(role["datanode"])["channels"])
+
+            assert data_node_watches() and _health(role["querynode"])["collections"] >= 1
+            c.drop_collection("indexed")
+            wait_for(lambda: not data_node_watches(), timeout=60, interval=0.2,
+                     message="the data node to stop consuming the dropped collection")
+            wait_for(lambda: _health(role["querynode"])["collections"] == 0, timeout=60, interval=0.2,
+                     message="the query node to release the dropped collection")
         finally:
             c.close()
 

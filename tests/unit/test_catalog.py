@@ -125,3 +125,22 @@ def test_drop_collection_removes_every_key_in_one_revision(catalog, kv):
     assert kv.revision() == before + 1
     assert _keys(kv) == ["root-coord/aliases/1/keep"]
     assert catalog.list_collections() == []
+
+
+def test_marking_a_collection_dropping_frees_its_name_in_one_revision(catalog, kv):
+    catalog.create_collection(_collection(partitions=((11, "_default"), (12, "p"))))
+    catalog.create_alias(rc.AliasInfo(name="a", collection_id=10, db_id=1))
+    catalog.mark_partition_dropping(rc.PartitionInfo(id=12, name="p", collection_id=10))
+    assert [p.id for p in catalog.list_dropping_partitions()] == [12]
+    before = kv.revision()
+    catalog.mark_collection_dropping(_collection(), aliases=["a"])
+    assert kv.revision() == before + 1
+    assert _keys(kv) == ["root-coord/dropping-partitions/10/12", "root-coord/dropping/10"]
+    assert catalog.list_collections() == []
+    [dropping] = catalog.list_dropping_collections()
+    assert (dropping.id, dropping.name, list(dropping.aliases)) == (10, "c", [])
+    assert [p.id for p in dropping.partitions] == [11]
+    catalog.create_collection(_collection(cid=20, partitions=((21, "_default"),)))  # the name is free
+    catalog.remove_dropped_collection(10)
+    assert catalog.list_dropping_collections() == [] and catalog.list_dropping_partitions() == []
+    assert [c.id for c in catalog.list_collections()] == [20]

@@ -14,6 +14,7 @@ import pytest
 from milvus import errors
 from milvus._proto import datacoord_pb2, querycoord_pb2, querynode_pb2, rootcoord_pb2
 from milvus.binlog import insert_log_key, write_insert_log
+from milvus.grpc_gen import common_pb2
 from milvus.kv.local import LocalKV
 from milvus.mq.local import LocalMQ
 from milvus.querycoord import QueryCoord
@@ -246,6 +247,27 @@ def test_partitions(cluster):
     bad = cluster.qc.ReleasePartitions(querycoord_pb2.ReleasePartitionsRequest(collectionID=COLL,
                                                                                 partitionIDs=[PART]))
     assert bad.code == errors.ParameterInvalid.code
+
+
+def test_a_dropped_partition_is_released_from_a_collection_loaded_whole(cluster):
+    cluster.flush(5, VCHS[0], [1], 100, partition=PART)
+    cluster.flush(6, VCHS[0], [2], 100, partition=PART2)
+    cluster.insert(VCHS[1], 7, [3], 100, partition=PART)
+    cluster.insert(VCHS[1], 8, [4], 100, partition=PART2)
+    cluster.tick(200)
+    cluster.qc.LoadCollection(querycoord_pb2.LoadCollectionRequest(collectionID=COLL))
+    cluster.qc.check_once()
+    assert cluster.query(200) == [1, 2, 3, 4]
+    # the root coordinator's drop: the data coordinator marks the segments dropped too
+    cluster.datacoord.segments[6].state = datacoord_pb2.DROPPED
+    drop = common_pb2.MsgBase(msg_type=common_pb2.DropPartition)
+    assert cluster.qc.ReleasePartitions(querycoord_pb2.ReleasePartitionsRequest(
+        base=drop, collectionID=COLL, partitionIDs=[PART2])).code == 0
+    cluster.qc.check_once()  # the leader view leaves segment 6 out...
+    cluster.qc.check_once()  # ...then the node releases it
+    assert 2 not in cluster.query(200)
+    assert cluster.state().state == querycoord_pb2.LOADED
+    assert sorted(s.id for s in _dist(cluster.nodes[1]).segments if s.sealed) == [5]
 
 
 def test_restart_reloads_loaded_collections(cluster):

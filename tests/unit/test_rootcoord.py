@@ -15,6 +15,7 @@ from milvus.rootcoord import RootCoord, RootCoordParams
 from milvus.rootcoord.root_coord import SERVICE
 from milvus.rpc import LocalClient
 from milvus.tso import IDAllocator, TimestampOracle
+from tests.conftest import wait_for
 
 KV = common_pb2.KeyValuePair
 
@@ -36,10 +37,11 @@ def create_req(name="c", db="", **kw) -> milvus_pb2.CreateCollectionRequest:
 
 
 class Harness:
-    def __init__(self, path, params=None):
+    def __init__(self, path, params=None, datacoord=None, querycoord=None):
         self.path = path
         self.params = params or RootCoordParams(dml_channel_num=4, max_shards=4)
         self.invalidations: list = []
+        self.datacoord, self.querycoord = datacoord, querycoord
         self._open()
 
     def _open(self):
@@ -51,7 +53,8 @@ class Harness:
     def _new_rootcoord(self) -> RootCoord:
         proxy = _RecordingProxy(self.invalidations)
         return RootCoord(RootCoordCatalog(self.kv), TimestampOracle(self.kv), IDAllocator(self.kv, batch=100),
-                         self.params, proxies=lambda: [proxy])
+                         self.params, proxies=lambda: [proxy],
+                         datacoord=lambda: self.datacoord, querycoord=lambda: self.querycoord)
 
     def restart(self):
         self.close()
@@ -291,9 +294,172 @@ def test_drop_collection(h):
     ok(h.rc.DropCollection(milvus_pb2.DropCollectionRequest(collection_name="c")))  # idempotent
     ok(h.rc.DropCollection(milvus_pb2.DropCollectionRequest(db_name="nope", collection_name="c")))
     assert h.kv.range("root-coord/collection") == [] and h.kv.range("root-coord/partitions") == []
+    assert h.rc.finish_drops() and h.kv.range("root-coord/dropping") == []
     # its channels went back to the pool
     ok(h.rc.CreateCollection(create_req("d")))
     assert list(h.describe("d").collection.physical_channels) == ["by-dev-rootcoord-dml_0"]
+
+
+# ---- finishing drops: the query and data coordinators release what it had -------------
+
+
+class _Coordinator:
+    """A fake DataCoord + QueryCoord: records (method, collection, partitions) per call; the
+    first ``failures`` calls answer an error status (or raise, as an unreachable one does)."""
+
+    def __init__(self, failures=0, raises=False):
+        self.calls: list = []
+        self.failures, self.raises = failures, raises
+
+    def _answer(self, method, request, partitions=()):
+        self.calls.append((method, request.collectionID, tuple(partitions), request.base.msg_type))
+        if self.failures:
+            self.failures -= 1
+            if self.raises:
+                raise ConnectionError("coordinator unreachable")
+            return common_pb2.Status(code=65535, error_code=common_pb2.UnexpectedError, reason="not now")
+        return common_pb2.Status()
+
+    def ReleaseCollection(self, request, timeout=None):
+        return self._answer("ReleaseCollection", request)
+
+    def DropCollection(self, request, timeout=None):
+        return self._answer("DropCollection", request)
+
+    def ReleasePartitions(self, request, timeout=None):
+        return self._answer("ReleasePartitions", request, request.partitionIDs)
+
+    def DropPartition(self, request, timeout=None):
+        return self._answer("DropPartition", request, [request.partitionID])
+
+    def methods(self):
+        return [call[:3] for call in self.calls]
+
+
+def _slow_retries(**kw) -> RootCoordParams:
+    """Retries only when kicked (a drop) or asked (``finish_drops``): the tests drive them."""
+    return RootCoordParams(dml_channel_num=4, max_shards=4, drop_retry_interval=3600, **kw)
+
+
+def _dropping(h) -> list:
+    return h.kv.range("root-coord/dropping")
+
+
+def test_drop_collection_releases_it_in_the_query_then_the_data_coordinator(tmp_path):
+    data, query = _Coordinator(), _Coordinator()
+    h = Harness(tmp_path, _slow_retries(), datacoord=data, querycoord=query)
+    try:
+        ok(h.rc.CreateCollection(create_req(shards_num=2)))
+        cid = h.describe().collection.id
+        ok(h.rc.DropCollection(milvus_pb2.DropCollectionRequest(collection_name="c")))
+        # gone for callers at once, its name free; the proxies were told
+        assert err(h.describe().status, 100).startswith("collection not found")
+        assert h.invalidations[-1].collectionID == cid
+        assert h.rc.finish_drops()
+        assert query.methods() == [("ReleaseCollection", cid, ())]
+        assert query.calls[0][3] == common_pb2.ReleaseCollection
+        assert data.methods() == [("DropCollection", cid, ())]
+        assert data.calls[0][3] == common_pb2.DropCollection
+        assert _dropping(h) == []
+        # its two channels went back to the pool: a new collection gets the first ones again
+        ok(h.rc.CreateCollection(create_req("d", shards_num=2)))
+        assert list(h.describe("d").collection.physical_channels) == ["by-dev-rootcoord-dml_0", "by-dev-rootcoord-dml_1"]
+    finally:
+        h.close()
+
+
+def test_a_dropped_name_is_free_before_the_drop_is_finished(tmp_path):
+    data = _Coordinator(failures=1000)
+    h = Harness(tmp_path, _slow_retries(), datacoord=data)
+    try:
+        ok(h.rc.CreateCollection(create_req()))
+        old = h.describe().collection.id
+        ok(h.rc.DropCollection(milvus_pb2.DropCollectionRequest(collection_name="c")))
+        assert not h.rc.finish_drops()
+        ok(h.rc.CreateCollection(create_req()))
+        new = h.describe().collection.id
+        assert new != old and len(_dropping(h)) == 1
+        listed = h.rc.ShowCollectionsInternal(rootcoord_pb2.ShowCollectionsInternalRequest()).collections
+        assert [c.id for c in listed] == [new]
+        assert h.describe("", cid=old).status.code == 100
+        assert {call[1] for call in data.calls} == {old}
+    finally:
+        h.close()
+
+
+@pytest.mark.parametrize("raises", [False, True], ids=["error-status", "unreachable"])
+def test_a_failed_drop_is_retried_until_it_is_finished(tmp_path, raises):
+    data, query = _Coordinator(failures=2, raises=raises), _Coordinator()
+    params = RootCoordParams(dml_channel_num=4, max_shards=4, drop_retry_interval=0.01)
+    h = Harness(tmp_path, params, datacoord=data, querycoord=query)
+    try:
+        ok(h.rc.CreateCollection(create_req()))
+        cid = h.describe().collection.id
+        ok(h.rc.DropCollection(milvus_pb2.DropCollectionRequest(collection_name="c")))
+        wait_for(lambda: _dropping(h) == [], message="the drop finished by the retries")
+        assert data.methods() == [("DropCollection", cid, ())] * 3
+        assert query.methods() == [("ReleaseCollection", cid, ())] * 3  # releasing again is harmless
+        assert h.rc.finish_drops()
+    finally:
+        h.close()
+
+
+def test_a_restarted_root_coordinator_resumes_unfinished_drops(tmp_path):
+    h = Harness(tmp_path, _slow_retries(), datacoord=_Coordinator(failures=1000, raises=True))
+    try:
+        ok(h.rc.CreateCollection(create_req()))
+        ok(h.rc.CreatePartition(milvus_pb2.CreatePartitionRequest(collection_name="c", partition_name="p")))
+        cid = h.describe().collection.id
+        ok(h.rc.DropCollection(milvus_pb2.DropCollectionRequest(collection_name="c")))
+        assert not h.rc.finish_drops()
+        h.datacoord = _Coordinator()
+        h.restart()
+        wait_for(lambda: _dropping(h) == [], message="the drop resumed after the restart")
+        assert h.datacoord.methods() == [("DropCollection", cid, ())]
+        assert h.describe().status.code == 100
+        assert h.kv.range("root-coord/partitions") == [] and h.kv.range("root-coord/collection") == []
+    finally:
+        h.close()
+
+
+def test_drop_partition_releases_it_and_drops_its_segments(tmp_path):
+    data, query = _Coordinator(failures=1), _Coordinator()
+    h = Harness(tmp_path, _slow_retries(), datacoord=data, querycoord=query)
+    try:
+        ok(h.rc.CreateCollection(create_req()))
+        ok(h.rc.CreatePartition(milvus_pb2.CreatePartitionRequest(collection_name="c", partition_name="p")))
+        cid = h.describe().collection.id
+        pid = h.describe().collection.partitions[-1].id
+        ok(h.rc.DropPartition(milvus_pb2.DropPartitionRequest(collection_name="c", partition_name="p")))
+        assert [p.name for p in h.describe().collection.partitions] == ["_default"]
+        wait_for(lambda: data.calls, message="the first try")
+        h.restart()  # the failed one is resumed
+        assert h.rc.finish_drops()
+        assert query.methods()[-1] == ("ReleasePartitions", cid, (pid,))
+        assert query.calls[-1][3] == common_pb2.DropPartition
+        assert data.methods() == [("DropPartition", cid, (pid,))] * 2
+        assert _dropping(h) == []
+    finally:
+        h.close()
+
+
+def test_dropping_a_collection_finishes_its_dropping_partitions_with_it(tmp_path):
+    data = _Coordinator(failures=1000)
+    h = Harness(tmp_path, _slow_retries(), datacoord=data)
+    try:
+        ok(h.rc.CreateCollection(create_req()))
+        ok(h.rc.CreatePartition(milvus_pb2.CreatePartitionRequest(collection_name="c", partition_name="p")))
+        cid = h.describe().collection.id
+        ok(h.rc.DropPartition(milvus_pb2.DropPartitionRequest(collection_name="c", partition_name="p")))
+        assert not h.rc.finish_drops()
+        ok(h.rc.DropCollection(milvus_pb2.DropCollectionRequest(collection_name="c")))
+        data.failures = 0
+        data.calls.clear()
+        assert h.rc.finish_drops()
+        assert data.methods() == [("DropCollection", cid, ())]
+        assert _dropping(h) == []
+    finally:
+        h.close()
 
 
 # ---- partitions ----------------------------------------------------------------------

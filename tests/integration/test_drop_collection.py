@@ -1,0 +1,103 @@
+"""Dropping a collection through pymilvus releases everything it had, every role in this
+process: the data node stops consuming its channels, the query node stops serving it, GC
+removes its files, and a new collection of the same name sees only its own data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pymilvus import DataType, MilvusClient
+
+from milvus._proto import querynode_pb2
+from tests.conftest import wait_for
+from tests.integration.cluster import running_stack
+
+pytestmark = pytest.mark.filterwarnings("ignore::pymilvus.decorators.PyMilvusDeprecationWarning")
+
+DIM = 8
+
+
+def _create(c: MilvusClient, name: str) -> None:
+    schema = c.create_schema(auto_id=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("vec", DataType.FLOAT_VECTOR, dim=DIM)
+    c.create_collection(name, schema=schema, consistency_level="Strong")
+
+
+def _fill(c: MilvusClient, name: str, ids: range) -> None:
+    rng = np.random.default_rng(ids.start)
+    c.insert(name, [{"id": i, "vec": rng.random(DIM).tolist()} for i in ids])
+    c.flush(name)
+    params = c.prepare_index_params()
+    params.add_index("vec", index_type="HNSW", metric_type="L2", params={"M": 8, "efConstruction": 32})
+    c.create_index(name, params)
+    c.load_collection(name)
+
+
+def _served_collections(cluster) -> set[int]:
+    dist = cluster.querynode.GetDataDistribution(querynode_pb2.GetDataDistributionRequest())
+    return {ch.collectionID for ch in dist.channels} | {s.collectionID for s in dist.segments}
+
+
+def test_drop_collection_releases_its_channels_memory_and_files(tmp_path):
+    overrides = {"dataCoord.gc.dropTolerance": 0.0, "dataCoord.gc.missingTolerance": 0.0,
+                 "indexCoord.segment.minSegmentNumRowsToEnableIndex": 10}
+    with running_stack(tmp_path / "data", overrides) as stack:
+        cluster, storage = stack.cluster, stack.storage
+        c = MilvusClient(uri=f"http://127.0.0.1:{cluster.port}")
+        try:
+            _create(c, "docs")
+            cid = c.describe_collection("docs")["collection_id"]
+            _fill(c, "docs", range(100))
+            wait_for(lambda: list(storage.list("index_files/")), timeout=60, message="the index built")
+            assert list(storage.list(f"insert_log/{cid}/"))
+            assert any(f"_{cid}v" in ch for ch in cluster.datanode.channels)
+            assert cid in _served_collections(cluster)
+
+            c.drop_collection("docs")
+            assert not c.has_collection("docs")
+            wait_for(lambda: not any(f"_{cid}v" in ch for ch in cluster.datanode.channels),
+                     message="the data node unwatched the dropped collection's channels")
+            wait_for(lambda: cid not in _served_collections(cluster),
+                     message="the query node released the dropped collection")
+            assert cluster.rootcoord.finish_drops()
+            assert cluster.datacoord.collect_garbage() > 0
+            assert list(storage.list("")) == []
+
+            # the name is free again, and the new collection sees only its own rows
+            _create(c, "docs")
+            assert c.describe_collection("docs")["collection_id"] != cid
+            _fill(c, "docs", range(1000, 1005))
+            rows = c.query("docs", filter="id >= 0", output_fields=["id"])
+            assert sorted(r["id"] for r in rows) == list(range(1000, 1005))
+        finally:
+            c.close()
+
+
+def test_drop_partition_has_its_segments_dropped_and_collected(tmp_path):
+    overrides = {"dataCoord.gc.dropTolerance": 0.0, "dataCoord.gc.missingTolerance": 0.0}
+    with running_stack(tmp_path / "data", overrides) as stack:
+        cluster, storage = stack.cluster, stack.storage
+        c = MilvusClient(uri=f"http://127.0.0.1:{cluster.port}")
+        try:
+            _create(c, "docs")
+            c.create_partition("docs", "p")
+            cid = c.describe_collection("docs")["collection_id"]
+            rng = np.random.default_rng(5)
+            c.insert("docs", [{"id": i, "vec": rng.random(DIM).tolist()} for i in range(10)])
+            c.insert("docs", [{"id": i, "vec": rng.random(DIM).tolist()} for i in range(10, 30)], partition_name="p")
+            c.flush("docs")
+
+            def partition_dirs() -> set[str]:
+                return {obj.key.split("/")[2] for obj in storage.list(f"insert_log/{cid}/")}
+
+            assert len(partition_dirs()) == 2
+            c.drop_partition("docs", "p")
+            assert c.list_partitions("docs") == ["_default"]
+            assert cluster.rootcoord.finish_drops()
+            assert cluster.datacoord.collect_garbage() > 0
+            assert len(partition_dirs()) == 1
+            c.load_collection("docs")
+            assert c.query("docs", filter="", output_fields=["count(*)"])[0]["count(*)"] == 10
+        finally:
+            c.close()
