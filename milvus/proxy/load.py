@@ -63,6 +63,18 @@ class Loads:
         return self._querycoord("GetLoadState", querycoord_pb2.GetLoadStateRequest(
             collectionID=coll.id, partitionIDs=coll.partition_ids(partitions)))
 
+    def partition_loaded(self, db: str, name: str, partition: str) -> bool:
+        """Whether the partition is loaded (or loading), alone or with its whole collection;
+        False for a collection or partition that does not exist."""
+        try:
+            coll = self._collections.get(db, name)
+            part_ids = coll.partition_ids([partition])
+        except (errors.DatabaseNotFound, errors.CollectionNotFound, errors.PartitionNotFound):
+            return False
+        state = self._querycoord("GetLoadState", querycoord_pb2.GetLoadStateRequest(
+            collectionID=coll.id, partitionIDs=part_ids)).state
+        return state != querycoord_pb2.LOAD_STATUS_NONE
+
     def public_load_state(self, db: str, name: str, partitions=()) -> int:
         return _LOAD_STATE.get(self.load_state(db, name, partitions).state, common_pb2.LoadState.LoadStateNotLoad)
 

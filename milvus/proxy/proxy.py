@@ -175,6 +175,10 @@ class Proxy:
             reasons += [reason for reason in map(unhealthy_reason, infos) if reason is not None]
         return reasons
 
+    def partition_loaded(self, db: str, collection: str, partition: str) -> bool:
+        """Whether the query side has the partition loaded (False on a DDL-only proxy)."""
+        return self._data.loads.partition_loaded(db, collection, partition) if self._data is not None else False
+
     def quota_states(self) -> list[tuple[str, str]]:
         """(``QuotaState`` name, reason) of what holds writes back now (``QuotaCenter``)."""
         return self._data.quota.quota_states() if self._data is not None else []

@@ -220,7 +220,12 @@ class MilvusServiceAdapter:
         return _OK
 
     def DropPartition(self, request: milvus_pb2.DropPartitionRequest, call: CallInfo = NO_CALL_INFO):
-        self._ddl.drop_partition(_with_db(request, call))
+        request = _with_db(request, call)
+        if request.partition_name != self._proxy.params.default_partition and self._proxy.partition_loaded(
+                request.db_name, request.collection_name, request.partition_name):  # the default's own error first
+            # as Milvus' proxy: its rows would stay visible to the loaded collection's reads
+            raise errors.MilvusError("partition cannot be dropped, partition is loaded, please release it first")
+        self._ddl.drop_partition(request)
         return _OK
 
     def HasPartition(self, request: milvus_pb2.HasPartitionRequest, call: CallInfo = NO_CALL_INFO):

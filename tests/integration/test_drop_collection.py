@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pymilvus import DataType, MilvusClient
+from pymilvus import DataType, MilvusClient, MilvusException
 
 from milvus._proto import querynode_pb2
 from tests.conftest import wait_for
@@ -92,6 +92,19 @@ def test_drop_partition_has_its_segments_dropped_and_collected(tmp_path):
                 return {obj.key.split("/")[2] for obj in storage.list(f"insert_log/{cid}/")}
 
             assert len(partition_dirs()) == 2
+            # loaded, as a whole or alone: refused as Milvus refuses it, nothing dropped
+            params = c.prepare_index_params()
+            params.add_index("vec", index_type="FLAT", metric_type="L2")
+            c.create_index("docs", params)
+            for load in (lambda: c.load_collection("docs"), lambda: c.load_partitions("docs", ["p"])):
+                load()
+                with pytest.raises(MilvusException, match="partition cannot be dropped, partition is loaded"):
+                    c.drop_partition("docs", "p")
+                assert sorted(c.list_partitions("docs")) == ["_default", "p"]
+                with pytest.raises(MilvusException, match="default partition cannot be deleted"):
+                    c.drop_partition("docs", "_default")
+                c.release_collection("docs")
+            c.drop_partition("docs", "missing")  # a partition that does not exist: a no-op, as before
             c.drop_partition("docs", "p")
             assert c.list_partitions("docs") == ["_default"]
             assert cluster.rootcoord.finish_drops()
