@@ -185,7 +185,7 @@ def build_cluster(config: Config, kv: KV, mq: MQ, storage: ObjectStorage, host: 
                           local_dir=Path(config["common.dataDir"]) / f"querynode-{QUERY_NODE_ID}",
                           tracing=tracing)
     indexnode = IndexNode(INDEX_NODE_ID, storage, workers=config["indexNode.scheduler.buildParallel"],
-                          on_build=observe.on_build(metrics))
+                          on_build=observe.on_build(metrics), on_done=datacoord.indexes.trigger)
     querynodes = {QUERY_NODE_ID: local(querynode, QUERYNODE_SERVICE, "querynode")}
 
     def querynode_client(node_id: int, _address: str) -> Any:

@@ -8,7 +8,9 @@
 * **Builds.**  Every flushed (L1) segment gets one build per index of its collection.
   ``schedule`` (run by a background loop, woken on every change) creates the missing builds,
   issues unissued ones to the index node with the fewest running builds (``CreateJob``, with
-  a new ``index_version`` each time), and polls running ones (``QueryJobs``): finished builds
+  a new ``index_version`` each time), and polls running ones (``QueryJobs``, every
+  ``_RUNNING_POLL`` seconds while builds run; an index node in the same process calls
+  ``trigger`` as soon as a build ends, so the standalone notices it at once): finished builds
   record their files, failed ones their reason.  A build whose node left, restarted (it no
   longer knows the build) or stayed unreachable is issued again.  Segments smaller than
   ``min_rows``, and scalar indexes on Array/JSON fields, finish at once without files: they

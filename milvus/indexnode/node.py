@@ -52,10 +52,15 @@ class IndexNode:
     name = "indexnode"
 
     def __init__(self, node_id: int, storage: ObjectStorage, *, workers: int = 1,
-                 on_build: Callable[[bool, float], None] | None = None):
-        """``on_build(succeeded, seconds)`` is told about every finished build (metrics)."""
+                 on_build: Callable[[bool, float], None] | None = None,
+                 on_done: Callable[[], None] | None = None):
+        """``on_build(succeeded, seconds)`` is told about every finished build (metrics);
+        ``on_done()`` is called once a build's final state (finished or failed) is queryable,
+        so a coordinator in the same process can ask ``QueryJobs`` at once instead of at its
+        next poll."""
         self.node_id = node_id
         self._on_build = on_build
+        self._on_done = on_done
         self._storage = storage
         self._workers = max(1, workers)
         self._lock = threading.Lock()
@@ -88,17 +93,22 @@ class IndexNode:
     # ---- the build ------------------------------------------------------------------------
 
     def _run(self, job: _Job) -> None:
-        request = job.request
         with self._lock:
             if job.dropped:
                 return
             job.state = indexnode_pb2.IN_PROGRESS
         started = time.monotonic()
         try:
-            try:
-                result = run_build(self._storage, request, cancelled=lambda: job.dropped)
-            finally:
-                release_free_memory()  # the build's read buffers, scratch and files are garbage now
+            self._build(job, started)
+        finally:
+            # after the state is reported: the build's read buffers, scratch and files are
+            # garbage now, and giving them back need not delay the coordinator
+            release_free_memory()
+
+    def _build(self, job: _Job, started: float) -> None:
+        request = job.request
+        try:
+            result = run_build(self._storage, request, cancelled=lambda: job.dropped)
         except Cancelled:
             return
         except Exception as exc:  # noqa: BLE001 - a failed build is reported with its reason
@@ -108,6 +118,7 @@ class IndexNode:
             with self._lock:
                 job.state = indexnode_pb2.FAILED
                 job.fail_reason = reason
+            self._done()
             if self._on_build is not None:
                 self._on_build(False, time.monotonic() - started)
             return
@@ -115,10 +126,19 @@ class IndexNode:
             job.file_keys = result.file_keys
             job.size = result.serialized_size
             job.state = indexnode_pb2.FINISHED
+        self._done()
         if self._on_build is not None:
             self._on_build(True, time.monotonic() - started)
         log.info("index node %d built %d (segment %d, %d rows) in %.2fs: %d bytes", self.node_id, request.buildID,
                  request.segmentID, request.num_rows, time.monotonic() - started, result.serialized_size)
+
+    def _done(self) -> None:
+        if self._on_done is None:
+            return
+        try:
+            self._on_done()
+        except Exception:  # noqa: BLE001 - only a hint: the coordinator's poll notices the build anyway
+            log.exception("index node %d: the build-done callback failed", self.node_id)
 
     # ---- RPCs -------------------------------------------------------------------------------
 

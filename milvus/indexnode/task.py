@@ -9,7 +9,9 @@ index's row numbers are the segment's row offsets.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -42,28 +44,39 @@ def _column(data: bytes, name: str) -> pa.ChunkedArray | None:
     return pq.read_table(pa.BufferReader(data), columns=[name]).column(name)
 
 
+def _read_log(storage: ObjectStorage, path: str, name: str) -> tuple[pa.ChunkedArray | None, int]:
+    """One insert log's column (None when the log predates the field) and its row count."""
+    try:
+        data = storage.get(path)
+    except KeyError:
+        raise errors.IoKeyNotFound(f"insert log {path} does not exist") from None
+    column = _column(data, name)
+    if column is None:
+        return None, pq.read_metadata(pa.BufferReader(data)).num_rows
+    return column, len(column)
+
+
+def _read_logs(storage: ObjectStorage, paths: list[str], name: str) -> list[tuple[pa.ChunkedArray | None, int]]:
+    """Every log's column in ``paths`` order.  A Parquet read of one column decodes on one
+    thread, so the logs are fetched and decoded side by side (Arrow and the storage client
+    release the GIL): with two cores, 100k x 128 float vectors in 3 logs took 0.35 s one after
+    the other."""
+    workers = min(len(paths), os.cpu_count() or 1)
+    if workers <= 1:
+        return [_read_log(storage, path, name) for path in paths]
+    with ThreadPoolExecutor(workers, thread_name_prefix="indexnode-read") as pool:
+        return list(pool.map(lambda path: _read_log(storage, path, name), paths))
+
+
 def read_column(storage: ObjectStorage, request: indexnode_pb2.CreateJobRequest) -> pa.ChunkedArray:
     """The segment's column of the indexed field, in row order."""
-    chunks: list[pa.Array] = []
-    arrow_type = None
-    missing: list[int] = []  # row counts of logs without the column (filled with nulls)
-    for path in request.data_paths:
-        try:
-            data = storage.get(path)
-        except KeyError:
-            raise errors.IoKeyNotFound(f"insert log {path} does not exist") from None
-        column = _column(data, request.field_name)
-        if column is None:
-            missing.append(pq.read_metadata(pa.BufferReader(data)).num_rows)
-            chunks.append(None)  # type: ignore[arg-type]
-            continue
-        arrow_type = column.type
-        chunks.extend(column.chunks)
+    logs = _read_logs(storage, list(request.data_paths), request.field_name)
+    arrow_type = next((column.type for column, _ in reversed(logs) if column is not None), None)
     if arrow_type is None:
         raise errors.ParameterInvalid(f"field {request.field_name} is in none of the segment's insert logs")
-    filled = []
-    for chunk in chunks:
-        filled.append(pa.nulls(missing.pop(0), arrow_type) if chunk is None else chunk)
+    filled: list[pa.Array] = []
+    for column, rows in logs:  # logs without the column: nulls
+        filled.extend(column.chunks if column is not None else [pa.nulls(rows, arrow_type)])
     return pa.chunked_array(filled, type=arrow_type)
 
 

@@ -8,7 +8,8 @@ import faiss
 import numpy as np
 import pytest
 
-from milvus.index.dense import hnsw_graph_from_hnswlib
+from milvus.index import dense
+from milvus.index.dense import hnsw_graph_from_hnswlib, serialized
 
 N, DIM, K = 4000, 24, 10
 RNG = np.random.default_rng(11)
@@ -70,3 +71,50 @@ def test_links_are_in_row_labels_and_follow_faiss_layout():
             assert all(levels[n] > level for n in _links(index, label, level))
     np.testing.assert_array_equal(faiss.rev_swig_ptr(faiss.downcast_index(index.storage).get_xb(), N * DIM),
                                   X.ravel())
+
+
+def test_every_link_on_every_level_is_hnswlib_s(monkeypatch):
+    """The copy against a plain per-record decoding of the hnswlib state it was made from."""
+    import hnswlib
+
+    states = []
+
+    class Recorded(hnswlib.Index):
+        def __getstate__(self):
+            state = super().__getstate__()
+            states.append({k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in state[0].items()})
+            return state
+
+    monkeypatch.setattr(hnswlib, "Index", Recorded)
+    index = hnsw_graph_from_hnswlib(X, faiss.METRIC_L2, 6, 40)
+    state = states[0]
+    size, max_m0, max_m = state["size_data_per_element"], state["max_M0"], state["max_M"]
+    level0 = state["data_level0"].view(np.uint8).reshape(-1, size)[:N]
+    label_at = state["label_offset"]
+    label_of = [int(level0[i, label_at:label_at + 8].copy().view(np.uint64)[0]) for i in range(N)]
+    per = state["size_links_per_element"]
+    upper = state["link_lists"].view(np.uint8)
+    pos = 0
+    assert int(state["element_levels"].max()) >= 2  # levels above 1 are covered
+    for internal in range(N):
+        label = label_of[internal]
+        count = int(level0[internal, :2].copy().view(np.uint16)[0])
+        links = level0[internal, 4:4 + 4 * max_m0].copy().view(np.uint32)[:count]
+        assert _links(index, label, 0) == {label_of[i] for i in links}
+        for level in range(1, int(state["element_levels"][internal]) + 1):
+            record = upper[pos:pos + per]
+            pos += per
+            count = int(record[:2].copy().view(np.uint16)[0])
+            links = record[4:4 + 4 * max_m].copy().view(np.uint32)[:count]
+            assert _links(index, label, level) == {label_of[i] for i in links}
+    assert pos == state["element_levels"].sum() * per
+
+
+def test_serialized_is_faiss_own_file_in_any_chunk_size(monkeypatch):
+    index = hnsw_graph_from_hnswlib(X, faiss.METRIC_L2, 8, 40)
+    expected = faiss.serialize_index(index).tobytes()
+    assert serialized(index) == expected
+    monkeypatch.setattr(dense, "_WRITE_CHUNK", 1000)  # many chunks, the last one partial
+    assert serialized(index) == expected
+    empty = faiss.IndexFlatL2(DIM)
+    assert serialized(empty) == faiss.serialize_index(empty).tobytes()
