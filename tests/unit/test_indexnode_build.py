@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from pymilvus.grpc_gen import common_pb2, schema_pb2
 
 from milvus._proto import datacoord_pb2, indexnode_pb2
@@ -103,26 +104,16 @@ def _node_with_done(storage: LocalStorage) -> tuple[IndexNode, list[int], thread
     return node, seen, done
 
 
-def test_the_node_says_when_a_build_is_done(tmp_path):
+@pytest.mark.parametrize(("num_rows", "state"), [(64, indexnode_pb2.FINISHED), (65, indexnode_pb2.FAILED)],
+                         ids=["finished", "failed"])
+def test_the_node_says_when_a_build_ends(tmp_path, num_rows, state):
     storage = LocalStorage(tmp_path)
-    paths, _ = _segment(storage, [40, 24])
+    paths, _ = _segment(storage, [40, 24])  # 64 rows: a request for 65 fails
     node, seen, done = _node_with_done(storage)
     try:
-        node.CreateJob(_request(paths, num_rows=64, index_params=kv(index_type="FLAT", metric_type="L2")))
+        node.CreateJob(_request(paths, num_rows=num_rows, index_params=kv(index_type="FLAT", metric_type="L2")))
         assert done.wait(30)
-        assert seen == [indexnode_pb2.FINISHED]
-    finally:
-        node.stop()
-
-
-def test_the_node_says_when_a_build_failed(tmp_path):
-    storage = LocalStorage(tmp_path)
-    paths, _ = _segment(storage, [40, 24])
-    node, seen, done = _node_with_done(storage)
-    try:
-        node.CreateJob(_request(paths, num_rows=65, index_params=kv(index_type="FLAT", metric_type="L2")))
-        assert done.wait(30)
-        assert seen == [indexnode_pb2.FAILED]
+        assert seen == [state]
     finally:
         node.stop()
 
