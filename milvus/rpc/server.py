@@ -103,6 +103,11 @@ class GrpcServer:
             ("grpc.max_receive_message_length", max_recv),
             ("grpc.max_send_message_length", max_send),
             ("grpc.so_reuseport", 0),
+            # Milvus' keepalive policy: clients may ping every 5 s, with or without calls in
+            # flight (pymilvus pings idle channels every 10 s); gRPC core's server default
+            # (5 min) answered an idle client's pings with GOAWAY "too_many_pings"
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.min_ping_interval_without_data_ms", 5000),
         ]
         self._max_workers = max_workers
         self._server: grpc.Server | None = None

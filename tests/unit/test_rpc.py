@@ -88,3 +88,42 @@ def test_unreachable_server_is_an_rpc_error():
         assert info.value.method == "GetComponentStates"
     finally:
         cli.close()
+
+
+def test_idle_keepalive_pings_keep_the_connection():
+    """pymilvus pings an idle connection every 10 s (keepalive without calls); Milvus' servers
+    accept pings 5 s apart.  gRPC core's server default (one ping per 5 min without data, two
+    strikes) answered with GOAWAY ``too_many_pings``: an idle pymilvus client lost its
+    connection after about two minutes.  A client pinging every 5 s without throttling (its
+    third ping came 15 s in) stays connected."""
+    import threading
+
+    import grpc
+
+    server = GrpcServer("127.0.0.1", 0, [service_handler(SERVICE, FakeIndexNode())], max_workers=2)
+    server.start()
+    channel = grpc.insecure_channel(server.address, options=[("grpc.keepalive_time_ms", 5000),
+                                                            ("grpc.keepalive_timeout_ms", 5000),
+                                                            ("grpc.keepalive_permit_without_calls", 1),
+                                                            ("grpc.http2.max_pings_without_data", 0)])
+    states: list[grpc.ChannelConnectivity] = []
+    left_ready = threading.Event()
+
+    def watch(state: grpc.ChannelConnectivity) -> None:
+        states.append(state)
+        if len(states) > 1 and states[-2] == grpc.ChannelConnectivity.READY and state != states[-2]:
+            left_ready.set()
+
+    try:
+        call = channel.unary_unary(f"/{SERVICE.full_name}/GetComponentStates",
+                                   request_serializer=internal_pb2.GetComponentStatesRequest.SerializeToString,
+                                   response_deserializer=internal_pb2.ComponentStates.FromString)
+        assert call(internal_pb2.GetComponentStatesRequest(), timeout=10).state.node_id == 7
+        channel.subscribe(watch, try_to_connect=False)
+        # three pings (5, 10, 15 s) with no call in between; the channel must stay READY
+        assert not left_ready.wait(17.0), f"the server dropped an idle pinging connection: {states}"
+        assert states[-1] == grpc.ChannelConnectivity.READY
+    finally:
+        channel.unsubscribe(watch)
+        channel.close()
+        server.stop(0)
