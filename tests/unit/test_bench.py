@@ -28,10 +28,15 @@ def test_bench_tiny_runs_every_workload(tmp_path, capsys):
         assert 0.0 <= ours[name]["recall"] <= 1.0
     assert ours["search_serial"]["recall"] > 0.9
     assert ours["query_filter"]["correct"]
+    for name in ("search_serial", "search_batch"):  # what the server and transport took, beside the client
+        figures = ours[name]
+        assert 0 < figures["client_cpu_ms"] and figures["less_client_ms"] < figures["mean_ms"]
+        assert abs(figures["client_cpu_ms"] + figures["less_client_ms"] - figures["mean_ms"]) < 1e-6
+        assert result["ceiling"][name]["less_client_ms"] == result["ceiling"][name]["mean_ms"] > 0
     assert {"index_build", "search_serial", "search_batch", "search_filter_1%"} <= set(result["ceiling"])
     assert result["machine"]["cores"]
     text = md.read_text()
-    assert "kept" in text and report.MD_START in text and "serial search QPS" in text
+    assert "kept" in text and report.MD_START in text and "serial search QPS" in text and "batch mean less client CPU" in text
     assert "ours / ceiling" in capsys.readouterr().out
     # the ground truth is cached: a second load finds the file
     assert list((tmp_path / "cache").glob("truth-2000x16-*.npz"))
