@@ -26,22 +26,118 @@ def stats_log_key(collection: int, partition: int, segment: int, log_id: int) ->
     return f"stats_log/{collection}/{partition}/{segment}/{log_id}.json"
 
 
+# An insert log stores a fixed-size list of fixed-width values (FloatVector's
+# ``fixed_size_list<float32>[dim]``) as ``fixed_size_binary`` of the same bytes, marked with
+# this field-metadata key (the value type's name): Parquet writes a list column value by value
+# with repetition levels, a binary column as whole rows.  For 20k x 128 floats: write 44 -> 6 ms,
+# read 48 -> 3 ms (with the vectors uncompressed, below).  ``read_insert_log`` turns it back.
+_PACKED_LIST = b"milvus.packed_list"
+
+
+def _leaf_paths(name: str, typ: pa.DataType) -> list[str]:
+    """The Parquet column paths of an Arrow field (lists as ``name.list.element``)."""
+    if pa.types.is_struct(typ):
+        return [p for i in range(typ.num_fields) for p in _leaf_paths(f"{name}.{typ.field(i).name}", typ.field(i).type)]
+    if pa.types.is_list(typ) or pa.types.is_large_list(typ) or pa.types.is_fixed_size_list(typ):
+        return _leaf_paths(f"{name}.list.element", typ.value_type)
+    return [name]
+
+
+def _compression(schema: pa.Schema) -> dict[str, str]:
+    """zstd (level 1) for every column but fixed-size binary ones: vectors barely compress
+    (random float mantissas) and decompressing them was most of a load's read time."""
+    return {path: "none" if pa.types.is_fixed_size_binary(f.type) else "zstd"
+            for f in schema for path in _leaf_paths(f.name, f.type)}
+
+
 def _to_parquet(table: pa.Table) -> bytes:
     sink = io.BytesIO()
-    # vectors compress poorly; keep encoding cheap and reads fast
-    pq.write_table(table, sink, compression="zstd", compression_level=1, use_dictionary=False,
-                   write_statistics=["_ts", "_row_id", "pk"])
+    codecs = _compression(table.schema)
+    pq.write_table(table, sink, compression=codecs,
+                   compression_level={path: 1 for path, codec in codecs.items() if codec == "zstd"},
+                   use_dictionary=False, write_statistics=["_ts", "_row_id", "pk"])
     return sink.getvalue()
+
+
+def _packable(typ: pa.DataType) -> bool:
+    return pa.types.is_fixed_size_list(typ) and (pa.types.is_integer(typ.value_type)
+                                                 or pa.types.is_floating(typ.value_type))
+
+
+def _pack(arr: pa.Array) -> pa.Array | None:
+    """A fixed-size list array as fixed-size binary over the same buffers (no copy); None when
+    its values are not one plain buffer (nulls or an offset inside the values)."""
+    values = arr.values  # the whole child, not sliced by arr.offset
+    if values.offset != 0 or values.null_count:
+        return None
+    typ = arr.type
+    width = typ.list_size * typ.value_type.bit_width // 8
+    return pa.Array.from_buffers(pa.binary(width), len(arr), [arr.buffers()[0], values.buffers()[1]],
+                                 offset=arr.offset)
+
+
+def _unpack(arr: pa.Array, typ: pa.DataType) -> pa.Array:
+    """The inverse of ``_pack``: fixed-size binary rows viewed as ``typ`` (a fixed-size list)."""
+    validity, data = arr.buffers()
+    values = pa.Array.from_buffers(typ.value_type, (arr.offset + len(arr)) * typ.list_size, [None, data])
+    return pa.Array.from_buffers(typ, len(arr), [validity], offset=arr.offset, children=[values])
+
+
+def _packed_table(table: pa.Table) -> pa.Table:
+    """``table`` with its packable list columns packed (a column whose chunks cannot all be
+    packed stays a list column: correct, only slower)."""
+    columns, fields = [], []
+    for fld, col in zip(table.schema, table.columns, strict=True):
+        if _packable(fld.type):
+            chunks = [_pack(chunk) for chunk in col.chunks]
+            if all(c is not None for c in chunks):
+                meta = dict(fld.metadata or {})
+                meta[_PACKED_LIST] = str(fld.type.value_type).encode()
+                fld = pa.field(fld.name, pa.binary(fld.type.list_size * fld.type.value_type.bit_width // 8),
+                               fld.nullable, meta)
+                col = pa.chunked_array(chunks, type=fld.type)
+        columns.append(col)
+        fields.append(fld)
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=table.schema.metadata))
+
+
+def _unpacked_table(table: pa.Table) -> pa.Table:
+    """A read insert log with its packed columns back as fixed-size lists."""
+    if not any(f.metadata and _PACKED_LIST in f.metadata for f in table.schema):
+        return table
+    columns, fields = [], []
+    for fld, col in zip(table.schema, table.columns, strict=True):
+        meta = fld.metadata or {}
+        if _PACKED_LIST in meta and pa.types.is_fixed_size_binary(fld.type):
+            value_type = pa.type_for_alias(meta[_PACKED_LIST].decode())
+            typ = pa.list_(value_type, fld.type.byte_width * 8 // value_type.bit_width)
+            rest = {k: v for k, v in meta.items() if k != _PACKED_LIST}
+            fld = pa.field(fld.name, typ, fld.nullable, rest or None)
+            col = pa.chunked_array([_unpack(chunk, typ) for chunk in col.chunks], type=typ)
+        columns.append(col)
+        fields.append(fld)
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=table.schema.metadata))
 
 
 def write_insert_log(table: pa.Table | pa.RecordBatch) -> bytes:
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
-    return _to_parquet(table)
+    return _to_parquet(_packed_table(table))
 
 
 def read_insert_log(data: bytes, columns: list[str] | None = None) -> pa.Table:
-    return pq.read_table(pa.BufferReader(data), columns=columns)
+    return _unpacked_table(pq.read_table(pa.BufferReader(data), columns=columns))
+
+
+def insert_log_column(data: bytes, name: str) -> pa.ChunkedArray | None:
+    """One column of an insert log (None when the log predates the field)."""
+    if name not in pq.read_schema(pa.BufferReader(data)).names:
+        return None
+    return read_insert_log(data, columns=[name]).column(name)
+
+
+def insert_log_rows(data: bytes) -> int:
+    return pq.read_metadata(pa.BufferReader(data)).num_rows
 
 
 def write_delta_log(pks: pa.Array | np.ndarray | list, timestamps: pa.Array | np.ndarray | list) -> bytes:

@@ -15,10 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from milvus import errors
 from milvus._proto import indexnode_pb2
+from milvus.binlog import insert_log_column, insert_log_rows
 from milvus.index import BINARY, DENSE, SCALAR, SPARSE, build_index, build_scalar, field_kind
 from milvus.index.spec import AUTOINDEX, parse_build_params
 from milvus.schema.vectors import dense_matrix, sparse_matrix
@@ -37,22 +37,15 @@ class BuildResult:
     serialized_size: int
 
 
-def _column(data: bytes, name: str) -> pa.ChunkedArray | None:
-    source = pa.BufferReader(data)
-    if name not in pq.read_schema(source).names:
-        return None  # a log written before the field existed
-    return pq.read_table(pa.BufferReader(data), columns=[name]).column(name)
-
-
 def _read_log(storage: ObjectStorage, path: str, name: str) -> tuple[pa.ChunkedArray | None, int]:
     """One insert log's column (None when the log predates the field) and its row count."""
     try:
         data = storage.get(path)
     except KeyError:
         raise errors.IoKeyNotFound(f"insert log {path} does not exist") from None
-    column = _column(data, name)
+    column = insert_log_column(data, name)
     if column is None:
-        return None, pq.read_metadata(pa.BufferReader(data)).num_rows
+        return None, insert_log_rows(data)
     return column, len(column)
 
 

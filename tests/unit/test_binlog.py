@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
 
-from milvus.binlog import PKStats, read_delta_log, read_insert_log, write_delta_log, write_insert_log
+from milvus.binlog import (
+    PKStats,
+    insert_log_column,
+    insert_log_rows,
+    read_delta_log,
+    read_insert_log,
+    write_delta_log,
+    write_insert_log,
+)
 from milvus.util.hashing import shard_of
 
 
@@ -20,6 +32,54 @@ def test_insert_log_round_trip():
     back = read_insert_log(write_insert_log(table))
     assert back.equals(table)
     assert read_insert_log(write_insert_log(table), columns=["name"]).column_names == ["name"]
+
+
+def _vectors(n: int, dim: int, seed: int = 0) -> pa.FixedSizeListArray:
+    vecs = np.random.default_rng(seed).random((n, dim), dtype=np.float32)
+    return pa.FixedSizeListArray.from_arrays(pa.array(vecs.ravel()), dim)
+
+
+def test_insert_log_stores_float_vectors_as_whole_uncompressed_rows():
+    table = pa.table({"pk": pa.array(np.arange(100), pa.int64()), "vec": _vectors(100, 16)})
+    data = write_insert_log(table)
+    stored = pq.read_metadata(pa.BufferReader(data)).row_group(0)
+    columns = {stored.column(i).path_in_schema: stored.column(i) for i in range(stored.num_columns)}
+    assert set(columns) == {"pk", "vec"}  # not vec.list.element: one value per row
+    assert columns["vec"].compression == "UNCOMPRESSED" and columns["pk"].compression == "ZSTD"
+    back = read_insert_log(data)
+    assert back.schema.field("vec").type == pa.list_(pa.float32(), 16)
+    assert back.equals(table)
+
+
+@pytest.mark.parametrize("value_type", [pa.float32(), pa.float64(), pa.int8(), pa.int64()])
+def test_insert_log_packed_columns_round_trip_sliced_chunked_and_null_rows(value_type):
+    values = pa.array(np.arange(60 * 4).astype(value_type.to_pandas_dtype()), value_type)
+    mask = pa.array([i % 7 == 3 for i in range(60)])
+    whole = pa.FixedSizeListArray.from_arrays(values, 4, mask=mask)
+    column = pa.chunked_array([whole.slice(5, 20), whole.slice(30, 17), whole.slice(0, 0)])
+    table = pa.table({"_row_id": pa.array(np.arange(37), pa.int64()), "vec": column})
+    back = read_insert_log(write_insert_log(table))
+    assert back.column("vec").to_pylist() == column.to_pylist()
+    assert back.schema.field("vec").type == whole.type
+    assert insert_log_column(write_insert_log(table), "vec").to_pylist() == column.to_pylist()
+
+
+def test_insert_log_keeps_a_list_column_it_cannot_pack():
+    values = pa.array([float(i) if i % 5 else None for i in range(40)], pa.float32())  # null values inside rows
+    table = pa.table({"vec": pa.FixedSizeListArray.from_arrays(values, 4)})
+    data = write_insert_log(table)
+    assert read_insert_log(data).equals(table)
+    assert pq.read_metadata(pa.BufferReader(data)).row_group(0).column(0).path_in_schema == "vec.list.element"
+
+
+def test_insert_logs_written_before_packing_still_read():
+    table = pa.table({"_row_id": pa.array(np.arange(30), pa.int64()), "vec": _vectors(30, 8)})
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")  # the earlier layout: a list column
+    data = sink.getvalue()
+    assert read_insert_log(data).equals(table)
+    assert insert_log_column(data, "vec").to_pylist() == table.column("vec").to_pylist()
+    assert insert_log_column(data, "absent") is None and insert_log_rows(data) == 30
 
 
 def test_delta_log_round_trip():
