@@ -109,6 +109,9 @@ ITEMS: tuple[Item, ...] = (
     Item("proxy.maxVectorFieldNum", int, 10, "Most vector fields one collection schema may have."),
     Item("rootCoord.maxDatabaseNum", int, 64, "Most databases, the default one included."),
     Item("rootCoord.maxPartitionNum", int, 1024, "Most partitions one collection may have."),
+    Item("rootCoord.dropRemindInterval", float, 60.0,
+         "Seconds between the reminders logged while finishing a drop keeps failing (the first failure "
+         "logs a warning, the others only this reminder, the success one info line)."),
     Item("quotaAndLimits.limits.maxCollectionNum", int, 65536, "Most collections in the whole cluster."),
     Item("quotaAndLimits.limits.maxCollectionNumPerDB", int, 65536, "Most collections in one database."),
     # --- flow control of writes (milvus/proxy/quota.py) ---------------------------------

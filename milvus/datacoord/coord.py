@@ -11,8 +11,13 @@ Injected by the composition root: the meta store (already rooted at the meta pre
 timestamps), both the root coordinator's in Milvus; object storage for garbage collection
 (optional); data node clients through ``add_data_node``.
 
-Recovery: ``start`` reloads segments, checkpoints and channel assignments from the meta
-store, re-sends ``WatchDmChannel`` for every assigned channel (a node already watching it
+A dropped collection stays dropped: ``DropCollection`` first writes a marker to the meta
+store, and ``WatchChannels`` / ``AssignSegmentID`` for it (a proxy or data node that has not
+heard of the drop yet) answer CollectionNotFound instead of creating its channels or
+segments again.
+
+Recovery: ``start`` reloads segments, checkpoints, channel assignments and dropped
+collections from the meta store, re-sends ``WatchDmChannel`` for every assigned channel (a node already watching it
 ignores the repeat) and ``FlushSegments`` for every sealed, unflushed segment.
 """
 
@@ -100,6 +105,7 @@ class DataCoord:
         self._segments = SegmentManager(self._catalog, self._params, clock)
         self._channels = ChannelManager(self._catalog)
         self._checkpoints: dict[str, internal_pb2.MsgPosition] = {}
+        self._dropped: set[int] = set()  # collections dropped (marked in the meta store for good)
         # vchannel -> newest time tick its data node consumed (ReportTimeTicks; flow control)
         self._consumed: dict[str, int] = {}
         self._unconfirmed: set[str] = set()  # channels whose WatchDmChannel did not go through yet
@@ -130,6 +136,7 @@ class DataCoord:
             self._segments.recover(floor)
             self._channels.recover()
             self._checkpoints = self._catalog.list_checkpoints()
+            self._dropped = self._catalog.list_dropped_collections()
             self._channels.assign_orphans()
             self._unconfirmed = {w.vchannel for w in self._channels.all() if w.node_id != UNASSIGNED}
         self._index.start(run_loop=run_ticker)
@@ -372,6 +379,8 @@ class DataCoord:
                 raise errors.ParameterInvalid(f"segment assignment needs a positive row count, got {r.count}")
         if not wanted:
             return datacoord_pb2.AssignSegmentIDResponse(status=_OK)
+        with self._lock:
+            self._refuse_dropped({r.collectionID for r in wanted})
         expire = _add_ms(self._alloc_ts(1), self._params.assignment_expiration_ms)
         while True:
             # each entry opens at most one segment; ids are fetched outside the lock
@@ -392,10 +401,17 @@ class DataCoord:
         with self._lock:
             self._id_pool.extend(range(first, first + count))
 
+    def _refuse_dropped(self, collection_ids: Iterable[int]) -> None:
+        """Under the lock: raise CollectionNotFound for a collection that was dropped."""
+        dropped = sorted(set(collection_ids) & self._dropped)
+        if dropped:
+            raise errors.CollectionNotFound(f"collection not found[collection={dropped[0]}]: it was dropped")
+
     def _assign(self, wanted, expire: int):
         """Under the lock, with enough ids pooled: the assignments and the flushes they cause."""
         response = datacoord_pb2.AssignSegmentIDResponse(status=_OK)
         sealed: list[datacoord_pb2.SegmentInfo] = []
+        self._refuse_dropped({r.collectionID for r in wanted})  # dropped while the ids were fetched
         for r in wanted:
             watch = self._channels.get(r.channel_name)
             if watch is None or watch.collectionID != r.collectionID:
@@ -551,6 +567,7 @@ class DataCoord:
         if not request.schema:
             raise errors.ParameterMissing("WatchChannels needs the collection schema")
         with self._lock:
+            self._refuse_dropped([request.collectionID])
             try:
                 assigned = self._channels.watch(
                     request.collectionID, list(request.channelNames), request.schema, request.dbID,
@@ -568,6 +585,9 @@ class DataCoord:
         the files after ``dataCoord.gc.dropTolerance``."""
         ts = self._alloc_ts(1)
         with self._lock:
+            if request.collectionID not in self._dropped:
+                self._catalog.mark_collection_dropped(request.collectionID)  # first: nothing comes back
+                self._dropped.add(request.collectionID)
             self._segments.mark_dropped(self._segments.select(request.collectionID), ts)
             watches = self._channels.of_collection(request.collectionID)
             calls = [(self._channels.client(w.node_id), w) for w in watches]

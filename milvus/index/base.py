@@ -9,7 +9,8 @@
   labels are row offsets in the segment, ``-1`` (with a worst-possible score) where fewer
   than k rows were found; rows with ``allowed[row] == False`` are never returned.  Scores are
   the user-facing values of ``milvus.querynode.distance`` (L2 squared, IP, COSINE similarity,
-  HAMMING, JACCARD distance), best first.
+  HAMMING, JACCARD distance), best first; a score that is no hit (``milvus.util.ranking``:
+  NaN, ``+inf`` L2, ``-inf`` IP) is not returned.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+
+from milvus.util.ranking import is_hit, rank_key
 
 Files = dict[str, bytes]
 Reader = Callable[[str], bytes]
@@ -52,7 +55,7 @@ class Algorithm(Protocol):
 def top_k(scores: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
     """Best ``k`` columns of a (nq, n) score matrix, ordered (ties by column), padded with -1."""
     nq, n = scores.shape
-    key = -scores if metric in POSITIVE_METRICS else scores
+    key = rank_key(scores, metric)
     out_s = np.full((nq, k), worst_score(metric), dtype=np.float32)
     out_l = np.full((nq, k), -1, dtype=np.int64)
     if n == 0:
@@ -61,7 +64,7 @@ def top_k(scores: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarr
     part = np.argpartition(key, kk - 1, axis=1)[:, :kk] if kk < n else np.tile(np.arange(n), (nq, 1))
     for q in range(nq):
         cand = part[q]
-        cand = cand[np.isfinite(key[q, cand])]
+        cand = cand[is_hit(key[q, cand])]
         order = np.lexsort((cand, key[q, cand]))
         chosen = cand[order]
         out_l[q, :len(chosen)] = chosen

@@ -1,4 +1,5 @@
-"""The data coordinator's catalog: segments, channel checkpoints and channel watches.
+"""The data coordinator's catalog: segments, channel checkpoints, channel watches and the
+collections it was told were dropped.
 
 The only code that knows where they live in the meta store.  Keys, under the KV it is given
 (already rooted at the cluster's meta prefix)::
@@ -6,6 +7,7 @@ The only code that knows where they live in the meta store.  Keys, under the KV 
     datacoord-meta/segment/{collection}/{partition}/{segment}   SegmentInfo
     datacoord-meta/channel-checkpoint/{vchannel}                MsgPosition
     datacoord-meta/channel-watch/{vchannel}                     ChannelWatchInfo
+    datacoord-meta/dropped-collection/{collection}              empty (a marker, kept for good)
 
 ``save_binlog_paths`` writes a segment and its channel's checkpoint in one transaction, so
 a restart never sees a checkpoint past rows whose binlogs are not recorded.  Batches of
@@ -25,6 +27,7 @@ ROOT = "datacoord-meta/"
 _SEGMENT = ROOT + "segment/"
 _CHECKPOINT = ROOT + "channel-checkpoint/"
 _WATCH = ROOT + "channel-watch/"
+_DROPPED = ROOT + "dropped-collection/"
 
 MAX_TXN_OPS = 64
 
@@ -39,6 +42,10 @@ def checkpoint_key(vchannel: str) -> str:
 
 def watch_key(vchannel: str) -> str:
     return f"{_WATCH}{vchannel}"
+
+
+def dropped_collection_key(collection_id: int) -> str:
+    return f"{_DROPPED}{collection_id}"
 
 
 def _encode(message) -> bytes:
@@ -109,3 +116,12 @@ class DataCoordCatalog:
         for vchannel in vchannels:
             ops += [Delete(watch_key(vchannel)), Delete(checkpoint_key(vchannel))]
         self._commit(ops)
+
+    # ---- dropped collections ------------------------------------------------------------
+
+    def mark_collection_dropped(self, collection_id: int) -> None:
+        """Remember for good that the collection was dropped (ids are never reused)."""
+        self._kv.put(dropped_collection_key(collection_id), b"")
+
+    def list_dropped_collections(self) -> set[int]:
+        return {int(kv.key[len(_DROPPED):]) for kv in self._kv.range(_DROPPED)}

@@ -73,7 +73,11 @@ class Collection:
 
 class Collections:
     """Resolves collections through the meta cache and makes sure the data coordinator
-    watches their channels before the first write (``WatchChannels`` is idempotent)."""
+    watches their channels before the first write (``WatchChannels`` is idempotent).
+
+    When the data coordinator answers that a collection is not found (it was dropped, and
+    this proxy missed the invalidation), the collection is forgotten here (``not_found``):
+    the next request resolves the name again instead of retrying a collection that is gone."""
 
     def __init__(self, cache: MetaCache, datacoord: Caller, default_partition: str = "_default",
                  on_channels: Callable[[Iterable[str]], None] = lambda _: None):
@@ -112,11 +116,26 @@ class Collections:
         with self._lock:
             if coll.id in self._watched:
                 return
-        self._datacoord("WatchChannels", datacoord_pb2.WatchChannelsRequest(
-            collectionID=coll.id, channelNames=coll.vchannels, schema=coll.info.schema, dbID=coll.info.db_id))
+        try:
+            self._datacoord("WatchChannels", datacoord_pb2.WatchChannelsRequest(
+                collectionID=coll.id, channelNames=coll.vchannels, schema=coll.info.schema, dbID=coll.info.db_id))
+        except errors.MilvusError as exc:
+            self.not_found(coll, exc)
+            raise
         with self._lock:
             self._watched.add(coll.id)
 
+    def not_found(self, coll: Collection, exc: errors.MilvusError) -> None:
+        """``exc`` is what the data coordinator answered about ``coll``: when it says the
+        collection is not found (dropped), forget it and raise CollectionNotFound; else return."""
+        if exc.code != errors.CollectionNotFound.code:
+            return
+        self.forget(coll.id)
+        raise errors.CollectionNotFound(f"collection not found[collection={coll.name}]: it was dropped") from None
+
     def forget(self, collection_id: int) -> None:
+        """Forget everything known of the collection: its cached info, that it is watched."""
         with self._lock:
             self._watched.discard(collection_id)
+            self._resolved.pop(collection_id, None)
+        self._cache.invalidate(collection_id=collection_id)

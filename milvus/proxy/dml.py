@@ -85,7 +85,12 @@ class Dml:
                   for v, n in counts.items() if n]
         if not wanted:
             return {}
-        response = self._datacoord("AssignSegmentID", datacoord_pb2.AssignSegmentIDRequest(segmentIDRequests=wanted))
+        try:
+            response = self._datacoord("AssignSegmentID",
+                                       datacoord_pb2.AssignSegmentIDRequest(segmentIDRequests=wanted))
+        except errors.MilvusError as exc:
+            self._collections.not_found(coll, exc)  # dropped: forgotten here, CollectionNotFound raised
+            raise
         out = {}
         for assignment in response.segIDAssignments:
             errors.check_status(assignment.status)

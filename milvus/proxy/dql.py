@@ -36,6 +36,7 @@ from milvus.proxy.replicas import Leader, ReplicaSelector
 from milvus.proxy.search_select import IteratorStates, group_codes, next_state, select_groups
 from milvus.schema import arrow_to_fields, arrow_to_ids, ids_to_arrow
 from milvus.tso import compose_ts, parse_ts
+from milvus.util.ranking import is_hit, rank_key
 
 _ASCENDING = {"L2", "HAMMING", "JACCARD"}
 COUNT_STAR = "count(*)"
@@ -420,7 +421,6 @@ class Dql:
         """Every shard's hits in one ranking per query (best score first, ties by primary key)."""
         nq = max(r.num_queries for r in results)
         metric = next((r.metric_type for r in results if r.metric_type), "")
-        ascending = metric.upper() in _ASCENDING
         pk_type = coll.schema.primary_field.arrow_type
         shard_pks = [ids_to_arrow(r.ids).cast(pk_type) for r in results]
         shard_scores = [np.asarray(r.scores, dtype=np.float32) for r in results]
@@ -441,12 +441,14 @@ class Dql:
                 exhausted.append(b - a < topk)
             return _Merged(nq, metric, all_pks, pk_values, all_scores, tables, ranked, exhausted,
                            results[0].read_ts)
+        all_keys = rank_key(all_scores, metric)
         for q in range(nq):
             spans = [(bases[s] + starts[q], bases[s] + starts[q + 1]) for s, starts in enumerate(shard_starts)
                      if q + 1 < len(starts)]
             rows = np.concatenate([np.arange(a, b) for a, b in spans] or [np.zeros(0, np.int64)]).astype(np.int64)
-            scores = all_scores[rows]
-            key = scores if ascending else -scores
+            hit = is_hit(all_keys[rows])  # a shard's score that is no hit (a NaN) is dropped, as on one node
+            rows = rows[hit]
+            key = all_keys[rows]
             order = np.lexsort((pk_values[rows], key)) if len(rows) else np.zeros(0, np.int64)
             ranked.append(rows[order])
             exhausted.append(all(b - a < topk for a, b in spans))

@@ -169,6 +169,7 @@ def merge_search(parts: Sequence[SearchPart], nq: int, topk: int, metric: str, n
     pks = pa.concat_arrays([p.pks for p in parts])
     codes = _codes(pks)
     keys = distance.rank_key(np.concatenate([p.scores for p in parts]).astype(np.float32, copy=False), metric)
+    hit = distance.is_hit(keys)  # a part's score that is no hit (a NaN) is dropped, as on one node
     bases = np.cumsum([0] + [len(p.pks) for p in parts])
     starts = [np.concatenate([[0], np.cumsum(p.topks)]) if len(p.topks) else np.zeros(nq + 1, np.int64)
               for p in parts]
@@ -176,6 +177,7 @@ def merge_search(parts: Sequence[SearchPart], nq: int, topk: int, metric: str, n
     for q in range(nq):
         rows = np.concatenate([np.arange(bases[i] + s[q], bases[i] + s[q + 1], dtype=np.int64)
                                for i, s in enumerate(starts)])
+        rows = rows[hit[rows]]
         order = np.lexsort((codes[rows], keys[rows]))
         _, first = np.unique(codes[rows][order], return_index=True)  # each key's best hit
         picked = rows[order[np.sort(first)[:topk]]]

@@ -19,7 +19,11 @@ metrics, ``range_filter <= score < radius`` and for larger-better ones
 ``radius < score <= range_filter``.
 
 Internally every metric is turned into an ascending *rank key* (the score, or its negation
-for larger-better metrics); ``+inf`` marks a row that is not a hit.
+for larger-better metrics; ``milvus.util.ranking``, shared with the indexes and the proxy's
+merge).  A result is a hit iff its key is below ``+inf`` (``is_hit``): a NaN score (an
+``inf - inf``) gets the key ``+inf``, so it is never a hit and never ranks above one; an
+overflowed ``+inf`` inner product has the key ``-inf`` and ranks first, on every path
+(growing or sealed, exact or by an index, on one node or merged).
 """
 
 from __future__ import annotations
@@ -33,20 +37,15 @@ import numpy as np
 from milvus.errors import ParameterInvalid
 from milvus.grpc_gen import schema_pb2
 from milvus.querynode.vectors import DENSE_FLOAT_TYPES, SparseMatrix
+from milvus.util.ranking import is_hit, positively_related, rank_key, score_of  # noqa: F401 - the contract's rule
 
 L2, IP, COSINE, HAMMING, JACCARD = "L2", "IP", "COSINE", "HAMMING", "JACCARD"
-POSITIVE = frozenset({IP, COSINE, "BM25"})
 DENSE_METRICS = frozenset({L2, IP, COSINE})
 BINARY_METRICS = frozenset({HAMMING, JACCARD})
 SPARSE_METRICS = frozenset({IP})
 
 # the element budget of one block of the (queries x rows) score matrix
 _BLOCK = 1 << 24
-
-
-def positively_related(metric: str) -> bool:
-    """True when a larger score is better."""
-    return metric.upper() in POSITIVE
 
 
 def default_metric(data_type: int) -> str:
@@ -73,11 +72,6 @@ def resolve_metric(metric: str, data_type: int) -> str:
             f"metric type {metric} does not match the field's data type "
             f"{schema_pb2.DataType.Name(data_type)} (supported: {', '.join(sorted(allowed))})")
     return metric
-
-
-def rank_key(scores: np.ndarray, metric: str) -> np.ndarray:
-    """Ascending rank key of ``scores`` (a copy is made when negating)."""
-    return -scores if positively_related(metric) else scores
 
 
 @dataclass
@@ -108,6 +102,12 @@ def dense_scores(metric: str, queries: np.ndarray, vectors: DenseVectors, rows: 
     """(nq, len(rows)) float32 scores of float-like vectors; ``rows=None``: every row."""
     x = _take(vectors.matrix, rows)
     q = np.ascontiguousarray(queries, dtype=np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # huge values: inf or NaN scores (see is_hit)
+        return _dense_scores(metric, q, x, vectors, rows)
+
+
+def _dense_scores(metric: str, q: np.ndarray, x: np.ndarray, vectors: DenseVectors,
+                  rows: np.ndarray | None) -> np.ndarray:
     ip = q @ x.T
     if metric == IP:
         return ip

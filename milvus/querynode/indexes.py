@@ -117,7 +117,7 @@ def index_candidates(index: LoadedIndex, queries, nq: int, topk: int, metric: st
                 except (TypeError, ValueError):
                     pass  # the index reports the bad value
         scores, labels = index.search(queries, want, asked, allowed)
-        keys = distance.rank_key(scores.astype(np.float32), metric).astype(np.float32)
+        keys = distance.rank_key(scores.astype(np.float32, copy=False), metric).astype(np.float32, copy=False)
         keys[labels < 0] = np.inf
         inside = keys.copy()
         distance.range_filter_keys(inside, metric, radius, range_filter)
@@ -127,14 +127,14 @@ def index_candidates(index: LoadedIndex, queries, nq: int, topk: int, metric: st
         last = keys[:, -1]
         edge = last.copy()
         distance.range_filter_keys(edge[:, None], metric, radius, None)
-        short = (np.isfinite(inside).sum(axis=1) < k) & np.isfinite(edge)
+        short = (distance.is_hit(inside).sum(axis=1) < k) & distance.is_hit(edge)
         if not short.any():
             break
         want = min(visible, want * 4)
     out = []
     redo = []
     for q in range(nq):
-        keep = np.isfinite(inside[q])
+        keep = distance.is_hit(inside[q])
         found = int(keep.sum())
         if not ranged and found < k and not index.exact:
             redo.append(q)  # the index missed rows a filter allows: answer exactly

@@ -219,20 +219,20 @@ _NO_KEY = np.iinfo(np.int64).min  # a missing candidate's key in the duplicate c
 
 
 def smallest(row: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the finite values of ``row`` that are <= its k-th smallest (so every value
-    tied with the k-th is in), unordered.
+    """Positions of the hits of ``row`` (rank keys without NaN, ``distance.is_hit``) that are
+    <= its k-th smallest (so every value tied with the k-th is in), unordered.
 
     For long rows it looks at block minima first: the blocks holding the k smallest values
     are among the k blocks with the smallest minima, so only those are partitioned."""
     n = len(row)
     if n <= k:
         cand = np.arange(n)
-        return cand[np.isfinite(row)]
+        return cand[distance.is_hit(row)]
     full = n // _BLOCK * _BLOCK
     if full // _BLOCK <= 4 * k:
         threshold = np.partition(row, k - 1)[k - 1]
         cand = np.flatnonzero(row <= threshold)
-        return cand[np.isfinite(row[cand])]
+        return cand[distance.is_hit(row[cand])]
     mins = row[:full].reshape(-1, _BLOCK).min(axis=1)
     if full < n:
         mins = np.append(mins, row[full:].min())
@@ -244,7 +244,7 @@ def smallest(row: np.ndarray, k: int) -> np.ndarray:
     positions = (blocks[:, None] * _BLOCK + np.arange(_BLOCK)).ravel()
     positions = positions[positions < n]
     cand = positions[row[positions] <= threshold]
-    return cand[np.isfinite(row[cand])]
+    return cand[distance.is_hit(row[cand])]
 
 
 def _matrix_index(plan: SearchPlan, rows: SegmentRows):
@@ -260,20 +260,18 @@ def _matrix_index(plan: SearchPlan, rows: SegmentRows):
 
 
 def _index_matrix(plan: SearchPlan, rows: SegmentRows, index) -> tuple[np.ndarray, np.ndarray, bool] | None:
-    """(rank keys, row offsets, whether an offset is missing), the first two (nq, k), of the
+    """(rank keys, row offsets, whether a hit is missing), the first two (nq, k), of the
     segment's index answering every query in full (nothing for the exact search to make up);
-    None when it cannot."""
+    None when it cannot.  A missing hit (no row, or a row whose score is no hit) has the key
+    ``+inf``."""
     n = rows.view.num_rows
     k = min(plan.topk, rows.visible)
     scores, labels = index.search(plan.queries, k, plan.params, None if rows.visible == n else rows.mask)
-    missing = labels < 0
-    any_missing = bool(missing.any())
+    keys = distance.rank_key(scores.astype(np.float32, copy=False), plan.metric).astype(np.float32, copy=False)
+    keys[labels < 0] = np.inf
+    any_missing = not bool(distance.is_hit(keys).all())
     if any_missing and not index.exact:
         return None  # the index missed rows the filter allows: the general path answers exactly
-    keys = distance.rank_key(scores.astype(np.float32, copy=False), plan.metric).astype(np.float32, copy=False)
-    if any_missing:
-        keys = keys.copy()
-        keys[missing] = np.inf
     return keys, labels, any_missing
 
 
@@ -320,9 +318,7 @@ def _search_matrices(plan: SearchPlan, segments: list[SegmentRows], pk_name: str
             return None
         found.append(got)
     if len(found) == 1 and not found[0][2] and _unique_pks(segments[0].view, pk_name, seg_pks[0]):
-        hits = _one_segment_hits(plan, segments, found[0][0], found[0][1], seg_pks[0])
-        if hits is not None:
-            return hits
+        return _one_segment_hits(plan, segments, found[0][0], found[0][1], seg_pks[0])
     nq = plan.nq
     if len(found) == 1:
         keys, offsets, missing = found[0]
@@ -335,9 +331,9 @@ def _search_matrices(plan: SearchPlan, segments: list[SegmentRows], pk_name: str
         pks = np.concatenate([np.where(f[1] >= 0, seg_pks[s][np.maximum(f[1], 0)], 0)
                               for s, f in enumerate(found)], axis=1)
         missing = any(f[2] for f in found)
-    # a missing hit's key is inf; a found one's is finite unless the index scored it so
-    all_finite = bool(np.isfinite(keys).all()) if not missing else False
-    finite = None if all_finite else np.isfinite(keys)
+    # a missing hit's key is inf (a row without a hit's score too: ``_index_matrix``)
+    all_finite = not missing
+    finite = None if all_finite else distance.is_hit(keys)
     # a sealed segment without a key twice cannot answer a query with one key twice
     single_unique = len(found) == 1 and _unique_pks(segments[0].view, pk_name, seg_pks[0])
     if keys.shape[1] > 1 and not single_unique:  # one hit per key: the general path when a query has one twice
@@ -370,12 +366,10 @@ def _search_matrices(plan: SearchPlan, segments: list[SegmentRows], pk_name: str
 
 
 def _one_segment_hits(plan: SearchPlan, segments: list[SegmentRows], keys: np.ndarray, offsets: np.ndarray,
-                      seg_pks: np.ndarray) -> SearchHits | None:
+                      seg_pks: np.ndarray) -> SearchHits:
     """``_search_matrices``' answer in its most common case, with fewer numpy calls: one sealed
-    segment without a key twice whose index found every hit (``offsets`` >= 0) with a finite
-    score; None otherwise.  Every candidate is a hit (the index was asked for at most topk)."""
-    if not np.isfinite(keys).all():
-        return None
+    segment without a key twice whose index found every hit (``offsets`` >= 0, every key a hit:
+    the caller checked).  Every candidate is a hit (the index was asked for at most topk)."""
     nq, width = keys.shape
     pks = seg_pks[offsets]
     order = np.lexsort((pks, keys))  # per query: best first, ties by primary key

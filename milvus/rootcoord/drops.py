@@ -9,7 +9,9 @@ DML channels are released and the meta forgets it.  A dropped partition goes the
 
 Every step is idempotent, so a drop that failed half-way simply runs again: ``DropFinisher``
 retries whatever the meta still marks dropping every ``interval`` seconds until it is done,
-and a restarted root coordinator resumes them from the meta.
+and a restarted root coordinator resumes them from the meta.  The failures are logged through
+a ``RetryLog`` (one warning, then a reminder every ``drop_remind_interval`` seconds, one info
+line on success), not once per retry.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from milvus import errors
 from milvus._proto import datacoord_pb2, querycoord_pb2
 from milvus._proto.rootcoord_pb2 import CollectionInfo, PartitionInfo
 from milvus.grpc_gen import common_pb2
+from milvus.util.retry_log import RetryLog
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +77,15 @@ class ReleaseSteps:
 
 class DropFinisher:
     """Runs ``finish()`` (True: nothing left to finish) when kicked, and again every
-    ``interval`` seconds while something is left, on its own thread."""
+    ``interval`` seconds while something is left, on its own thread; a round that raises is
+    logged through ``retry_log`` under the key ``ROUND``."""
 
-    def __init__(self, finish: Callable[[], bool], interval: float):
+    ROUND = "drops-round"
+
+    def __init__(self, finish: Callable[[], bool], interval: float, retry_log: RetryLog | None = None):
         self._finish = finish
         self._interval = interval
+        self._retry_log = retry_log or RetryLog(log)
         self._wake = threading.Event()
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
@@ -108,6 +115,8 @@ class DropFinisher:
                 return
             try:
                 done = self._finish()
-            except Exception:  # noqa: BLE001 - the next round retries; the thread must live on
-                log.warning("finishing dropped collections failed", exc_info=True)
+            except Exception as exc:  # noqa: BLE001 - the next round retries; the thread must live on
+                self._retry_log.failed(self.ROUND, "finish the dropped collections", exc)
                 done = False
+            else:
+                self._retry_log.succeeded(self.ROUND, "finish the dropped collections")

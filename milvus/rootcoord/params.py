@@ -27,9 +27,11 @@ class RootCoordParams:
     time_tick_interval: float = 0.2
     session_ttl: float = 30.0
     # how often a drop that could not be finished (milvus/rootcoord/drops.py) is tried again,
-    # and how long one of its calls to another coordinator may take
+    # how long one of its calls to another coordinator may take, and how often a drop that
+    # keeps failing is logged again
     drop_retry_interval: float = 1.0
     drop_call_timeout: float = 10.0
+    drop_remind_interval: float = 60.0
 
     @classmethod
     def from_config(cls, config: Config) -> RootCoordParams:
@@ -45,6 +47,7 @@ class RootCoordParams:
             max_shards=config["proxy.maxShardNum"],
             time_tick_interval=config["proxy.timeTickInterval"],
             session_ttl=config["common.session.ttl"],
+            drop_remind_interval=config["rootCoord.dropRemindInterval"],
             schema_limits=SchemaLimits(
                 max_name_length=config["proxy.maxNameLength"],
                 max_field_num=config["proxy.maxFieldNum"],

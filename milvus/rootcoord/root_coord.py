@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -47,6 +48,7 @@ from milvus.rootcoord.timetick import UNCONFIRMED_GRACE, TickReport, TimeTickSyn
 from milvus.rpc.answers import rpc_answers
 from milvus.schema.validate import validate_collection_name
 from milvus.tso import MAX_LOGICAL, IDAllocator, TimestampOracle, parse_ts
+from milvus.util.retry_log import RetryLog
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,7 @@ class RootCoord:
         mq: MQ | None = None,
         datacoord: Callable[[], Any] = lambda: None,
         querycoord: Callable[[], Any] = lambda: None,
+        clock: Callable[[], float] = time.monotonic,
     ):
         """``proxies()`` gives the clients (Proxy service) to tell about changed collections;
         with ``mq`` the merged time ticks go to the DML channels (the proxy set comes from
@@ -114,7 +117,9 @@ class RootCoord:
             unconfirmed_ttl=max(self._params.session_ttl, UNCONFIRMED_GRACE))
         self._release = ReleaseSteps(datacoord, querycoord, self._params.drop_call_timeout)
         self._finishing = threading.Lock()  # one finish_drops at a time
-        self._drops = DropFinisher(self.finish_drops, self._params.drop_retry_interval)
+        # a drop failing for a while (a coordinator down) logs once, then a reminder now and then
+        self._drop_log = RetryLog(log, self._params.drop_remind_interval, clock)
+        self._drops = DropFinisher(self.finish_drops, self._params.drop_retry_interval, self._drop_log)
 
     @classmethod
     def from_config(cls, meta_kv: KV, config: Config, proxies: Callable[[], Iterable[Any]] = tuple,
@@ -202,29 +207,36 @@ class RootCoord:
                 colls = self._meta.dropping()
                 parts = [(p, self._meta.collection_by_id(p.collection_id)) for p in self._meta.dropping_partitions()]
             dropping = {c.id for c in colls}
+            retried = self._drop_log
+            retried.retain([DropFinisher.ROUND, *(("partition", p.id) for p, _ in parts),
+                            *(("collection", c.id) for c in colls)])
             left = 0
             for part, coll in parts:
                 if part.collection_id in dropping:
                     continue  # the collection's drop releases it
+                what = f"finish dropping partition {part.id} of collection {part.collection_id}"
                 try:
                     self._release.partition(coll.db_id if coll is not None else 0, part)
                     with self._lock:
                         self._meta.remove_dropped_partition(part)
-                except Exception:  # noqa: BLE001 - retried at the next call
-                    log.warning("could not finish dropping partition %d of collection %d yet",
-                                part.id, part.collection_id, exc_info=True)
+                except Exception as exc:  # noqa: BLE001 - retried at the next call
+                    retried.failed(("partition", part.id), what, exc)
                     left += 1
+                else:
+                    retried.succeeded(("partition", part.id), what)
             for coll in colls:
+                what = f"finish dropping collection {coll.name} ({coll.id})"
                 try:
                     self._release.collection(coll)
                     with self._lock:
                         self._meta.remove_dropped(coll.id)
                         self._channels.release(coll.physical_channels)
-                except Exception:  # noqa: BLE001 - retried at the next call
-                    log.warning("could not finish dropping collection %s (%d) yet", coll.name, coll.id, exc_info=True)
+                except Exception as exc:  # noqa: BLE001 - retried at the next call
+                    retried.failed(("collection", coll.id), what, exc)
                     left += 1
                 else:
-                    log.info("finished dropping collection %s (%d)", coll.name, coll.id)
+                    if not retried.succeeded(("collection", coll.id), what):
+                        log.info("finished dropping collection %s (%d)", coll.name, coll.id)
             return left == 0
 
     # ---- helpers --------------------------------------------------------------------

@@ -114,3 +114,25 @@ def test_drop_partition_has_its_segments_dropped_and_collected(tmp_path):
             assert c.query("docs", filter="", output_fields=["count(*)"])[0]["count(*)"] == 10
         finally:
             c.close()
+
+
+def test_an_insert_through_a_proxy_that_missed_the_drop_gets_collection_not_found(tmp_path, monkeypatch):
+    with running_stack(tmp_path / "data") as stack:
+        cluster = stack.cluster
+        c = MilvusClient(uri=f"http://127.0.0.1:{cluster.port}")
+        try:
+            _create(c, "docs")
+            cid = c.describe_collection("docs")["collection_id"]
+            c.insert("docs", [{"id": 1, "vec": [0.0] * DIM}])  # cached here, its channels watched
+            cache = cluster.proxy.cache
+            with monkeypatch.context() as m:  # the invalidations of the drop never reach this proxy
+                m.setattr(cache, "invalidate", lambda *a, **k: None)
+                c.drop_collection("docs")
+            for _ in range(2):  # the stale entry answers once, then the name is asked again
+                with pytest.raises(MilvusException) as raised:
+                    c.insert("docs", [{"id": 2, "vec": [0.0] * DIM}])
+                assert raised.value.code == 100 and "collection not found" in raised.value.message
+            assert not c.has_collection("docs")
+            assert not any(f"_{cid}v" in ch for ch in cluster.datanode.channels)
+        finally:
+            c.close()

@@ -10,7 +10,12 @@ from pymilvus.grpc_gen import common_pb2, schema_pb2
 from milvus._proto import datacoord_pb2, datanode_pb2, internal_pb2
 from milvus.datacoord import DataCoord, DataCoordParams
 from milvus.kv.local import LocalKV
-from milvus.metastore.datacoord_catalog import DataCoordCatalog, checkpoint_key, segment_key
+from milvus.metastore.datacoord_catalog import (
+    DataCoordCatalog,
+    checkpoint_key,
+    dropped_collection_key,
+    segment_key,
+)
 from milvus.storage.local import LocalStorage
 from milvus.tso import TimestampOracle, parse_ts
 
@@ -399,11 +404,12 @@ def test_drop_collection_unwatches_and_gc_removes_files(cluster):
     assert segment(dc, a.segID).state == datacoord_pb2.DROPPED
     assert parse_ts(segment(dc, a.segID).dropped_at)[0] > 0
     assert ok(dc.GetRecoveryInfo(datacoord_pb2.GetRecoveryInfoRequest(collectionID=COLL))).channels == []
-    # late syncs of a dropped collection are ignored, not errors
+    # late syncs of a dropped collection are ignored, not errors; an assignment is refused:
+    # the collection is not found (it was ChannelNotFound, 500, before the drop was remembered)
     ok(save(dc, a.segID, rows=1, log_id=5))
     assert dc.AssignSegmentID(datacoord_pb2.AssignSegmentIDRequest(segmentIDRequests=[
         datacoord_pb2.SegmentIDRequest(count=1, channel_name=CH0, collectionID=COLL, partitionID=1)
-    ])).status.code == 500
+    ])).status.code == 100
 
     assert dc.collect_garbage() == 2
     assert list(cluster.storage.list("")) == []
@@ -411,6 +417,41 @@ def test_drop_collection_unwatches_and_gc_removes_files(cluster):
                                                                  includeUnHealthy=True)).infos == []
     catalog = DataCoordCatalog(cluster.kv)
     assert catalog.list_segments() == [] and catalog.list_watches() == [] and catalog.list_checkpoints() == {}
+
+
+def _straggler_calls(dc: DataCoord) -> tuple[common_pb2.Status, common_pb2.Status]:
+    """What a proxy or data node that missed the drop asks: watch the channels, assign rows."""
+    watched = dc.WatchChannels(datacoord_pb2.WatchChannelsRequest(collectionID=COLL, channelNames=[CH0, CH1],
+                                                                  schema=SCHEMA))
+    assigned = dc.AssignSegmentID(datacoord_pb2.AssignSegmentIDRequest(segmentIDRequests=[
+        datacoord_pb2.SegmentIDRequest(count=1, channel_name=CH0, collectionID=COLL, partitionID=1)])).status
+    return watched, assigned
+
+
+def test_a_dropped_collection_is_not_brought_back_by_a_straggler_even_after_a_restart(cluster):
+    node = FakeDataNode()
+    dc = cluster.coord(node)
+    watch(dc)
+    assign(dc, 3)
+    ok(dc.DropCollection(datacoord_pb2.DropCollectionRequest(collectionID=COLL)))
+    assert [kv.key for kv in cluster.kv.range(dropped_collection_key(COLL))] == [dropped_collection_key(COLL)]
+    watches = len(node.watched)
+    for status in _straggler_calls(dc):
+        assert status.code == 100 and status.error_code == common_pb2.CollectionNotExists
+        assert status.reason.startswith(f"collection not found[collection={COLL}]")
+    catalog = DataCoordCatalog(cluster.kv)
+    assert catalog.list_watches() == [] and len(node.watched) == watches  # nothing watched again
+    assert ok(dc.GetRecoveryInfo(datacoord_pb2.GetRecoveryInfoRequest(collectionID=COLL))).channels == []
+    segments = len(catalog.list_segments())
+
+    dc.stop()
+    dc = cluster.coord(node)  # a restarted data coordinator remembers the drop
+    assert [s.code for s in _straggler_calls(dc)] == [100, 100]
+    assert catalog.list_watches() == [] and len(catalog.list_segments()) == segments
+    ok(dc.DropCollection(datacoord_pb2.DropCollectionRequest(collectionID=COLL)))  # dropping again is fine
+    # another collection is untouched
+    watch(dc, ["by-dev-rootcoord-dml_0_8v0"], collection=8)
+    assert assign(dc, 2, channel="by-dev-rootcoord-dml_0_8v0", collection=8).count == 2
 
 
 def test_gc_keeps_recent_drops_and_referenced_files(cluster):

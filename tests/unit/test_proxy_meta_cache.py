@@ -1,13 +1,16 @@
-"""The proxy's collection-meta cache: hits, invalidation by name/alias/id, and the fetch race."""
+"""The proxy's collection-meta cache: hits, invalidation by name/alias/id, the fetch race, and
+forgetting a collection the data coordinator says was dropped."""
 
 from __future__ import annotations
 
 import threading
 
 import pytest
+from pymilvus.grpc_gen import schema_pb2 as spb
 
 from milvus import errors
 from milvus._proto import rootcoord_pb2
+from milvus.proxy.collections import Collections
 from milvus.proxy.meta_cache import MetaCache
 from milvus.proxy.validate import NameRules
 from tests.conftest import wait_for
@@ -92,3 +95,61 @@ def test_partition_names():
     for bad in ("", "p 1", "toolong", "-p"):
         with pytest.raises(errors.ParameterInvalid, match="Invalid partition name"):
             rules.partition(bad)
+
+
+# ---- a collection the data coordinator says is dropped ---------------------------------
+
+
+class _DroppedAtDataCoord:
+    """Answers every call as a data coordinator that knows the collection was dropped
+    (``code``: 100, CollectionNotFound) or failed otherwise."""
+
+    def __init__(self, code: int = errors.CollectionNotFound.code):
+        self.code = code
+        self.calls: list[str] = []
+
+    def __call__(self, method, request):
+        self.calls.append(method)
+        status = errors.to_status(errors.MilvusError(f"collection not found[collection={request.collectionID}]",
+                                                     code=self.code))
+        errors.check_status(status)  # raises, as the proxy's Caller does
+
+
+def _described(rc: FakeRootCoord):
+    schema = spb.CollectionSchema(name="c", fields=[
+        spb.FieldSchema(fieldID=100, name="id", data_type=spb.Int64, is_primary_key=True)]).SerializeToString()
+
+    def fetch(db, name, cid):
+        info = rc.fetch(db, name, cid)
+        info.schema, info.virtual_channels[:], info.physical_channels[:] = schema, ["v0"], ["p0"]
+        return info
+    return fetch
+
+
+def test_a_collection_the_data_coordinator_says_is_dropped_is_forgotten():
+    rc = FakeRootCoord()
+    cache = MetaCache(_described(rc))
+    datacoord = _DroppedAtDataCoord()
+    collections = Collections(cache, datacoord)
+    collections.get("default", "c")
+    coll = collections.get("default", "al")
+    # dropped at the root coordinator; this proxy missed the invalidation
+    del rc.collections[("default", "c")], rc.collections[("default", "al")]
+    assert collections.get("default", "al") is coll and len(cache) == 2  # still cached
+    with pytest.raises(errors.CollectionNotFound, match=r"collection not found\[collection=al\]"):
+        collections.ensure_watched(coll)
+    assert datacoord.calls == ["WatchChannels"] and len(cache) == 0  # every name of it forgotten
+    calls = rc.calls
+    with pytest.raises(errors.CollectionNotFound, match=r"\[collection=c\]"):
+        collections.get("default", "c")  # asked again, and not found there either
+    assert rc.calls == calls + 1
+
+
+def test_other_data_coordinator_errors_forget_nothing():
+    rc = FakeRootCoord()
+    cache = MetaCache(_described(rc))
+    collections = Collections(cache, _DroppedAtDataCoord(code=errors.ServiceUnavailable.code))
+    coll = collections.get("default", "c")
+    with pytest.raises(errors.MilvusError) as raised:
+        collections.ensure_watched(coll)
+    assert raised.value.code == errors.ServiceUnavailable.code and len(cache) == 1

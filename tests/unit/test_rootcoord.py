@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 
 import pytest
 from pymilvus.grpc_gen import common_pb2, milvus_pb2
 from pymilvus.grpc_gen import schema_pb2 as spb
 
 from milvus._proto import internal_pb2, rootcoord_pb2
+from milvus.config import Config
 from milvus.kv import LocalKV, PrefixedKV
 from milvus.metastore import RootCoordCatalog
 from milvus.rootcoord import RootCoord, RootCoordParams
@@ -37,8 +40,9 @@ def create_req(name="c", db="", **kw) -> milvus_pb2.CreateCollectionRequest:
 
 
 class Harness:
-    def __init__(self, path, params=None, datacoord=None, querycoord=None):
+    def __init__(self, path, params=None, datacoord=None, querycoord=None, clock=time.monotonic):
         self.path = path
+        self.clock = clock
         self.params = params or RootCoordParams(dml_channel_num=4, max_shards=4)
         self.invalidations: list = []
         self.datacoord, self.querycoord = datacoord, querycoord
@@ -54,7 +58,7 @@ class Harness:
         proxy = _RecordingProxy(self.invalidations)
         return RootCoord(RootCoordCatalog(self.kv), TimestampOracle(self.kv), IDAllocator(self.kv, batch=100),
                          self.params, proxies=lambda: [proxy],
-                         datacoord=lambda: self.datacoord, querycoord=lambda: self.querycoord)
+                         datacoord=lambda: self.datacoord, querycoord=lambda: self.querycoord, clock=self.clock)
 
     def restart(self):
         self.close()
@@ -402,6 +406,47 @@ def test_a_failed_drop_is_retried_until_it_is_finished(tmp_path, raises):
         assert h.rc.finish_drops()
     finally:
         h.close()
+
+
+def test_a_drop_that_keeps_failing_logs_one_warning_then_reminders_then_one_info_line(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="milvus.rootcoord")
+    now = [1000.0]
+    data = _Coordinator(failures=1000, raises=True)
+    h = Harness(tmp_path, _slow_retries(drop_remind_interval=60), datacoord=data, clock=lambda: now[0])
+
+    def lines(level):
+        return [r.getMessage() for r in caplog.records if r.levelno == level and r.name.startswith("milvus.rootcoord")]
+    try:
+        ok(h.rc.CreateCollection(create_req()))
+        cid = h.describe().collection.id
+        ok(h.rc.DropCollection(milvus_pb2.DropCollectionRequest(collection_name="c")))  # kicks a first try
+        wait_for(lambda: lines(logging.WARNING), message="the first failure logged")
+        assert lines(logging.WARNING) == [f"could not finish dropping collection c ({cid}) yet: ConnectionError: "
+                                          "coordinator unreachable (retrying; a reminder every 60s while it fails)"]
+        assert all(r.exc_info is None for r in caplog.records if r.levelno >= logging.INFO)
+        for step in (10, 20, 29):  # retried, quietly
+            now[0] += step
+            assert not h.rc.finish_drops()
+        assert len(lines(logging.WARNING)) == 1
+        now[0] += 1  # a minute since the first failure: one reminder
+        assert not h.rc.finish_drops()
+        assert len(lines(logging.WARNING)) == 2
+        assert lines(logging.WARNING)[1].startswith(f"still could not finish dropping collection c ({cid}) "
+                                                    "after 5 attempts in 60s")
+        data.failures = 0
+        now[0] += 5
+        assert h.rc.finish_drops()
+        assert [m for m in lines(logging.INFO) if "finish" in m] == [
+            f"finish dropping collection c ({cid}): done after 5 failed attempts in 65s"]
+        assert len(lines(logging.WARNING)) == 2 and len(data.calls) == 6
+    finally:
+        h.close()
+
+
+def test_the_drop_reminder_interval_comes_from_the_config():
+    assert RootCoordParams.from_config(Config.load()).drop_remind_interval == 60.0
+    config = Config.load(overrides={"rootCoord.dropRemindInterval": 5})
+    assert RootCoordParams.from_config(config).drop_remind_interval == 5.0
 
 
 def test_a_restarted_root_coordinator_resumes_unfinished_drops(tmp_path):

@@ -185,11 +185,20 @@ def test_one_segment_shortcut_matches_the_general_path(metric, tmp_path, monkeyp
     assert calls and all(calls)
 
 
-def test_one_segment_shortcut_steps_aside_for_a_non_finite_score(tmp_path, monkeypatch):
+def test_one_segment_shortcut_answers_an_inf_hit_and_steps_aside_for_a_score_that_is_none(tmp_path, monkeypatch):
     calls = _lean_calls(monkeypatch)
     schema = make_schema()
     x = np.ones((20, DIM), dtype=np.float32)
-    x[3] = 1e38  # its inner product overflows to inf: found, but not a finite score
+    x[3] = 1e38  # its inner product overflows to +inf: a hit, the best one
     seg = _indexed_segment(schema, 1, np.arange(20, dtype=np.int64), x, "FLAT", "IP", tmp_path)
-    _both(schema, [seg], [None], "IP", np.ones((1, DIM), dtype=np.float32), 20)
-    assert calls and not any(calls)  # left to the code after it, unchanged
+    fast, slow, taken = _both(schema, [seg], [None], "IP", np.ones((1, DIM), dtype=np.float32), 20)
+    assert taken and calls and all(calls)
+    calls.clear()
+    _same(fast, slow)
+    assert fast.pks.to_pylist()[0] == 3 and fast.scores[0] == np.inf and fast.topks.tolist() == [20]
+    x[3] = -1e38  # -inf: no hit (``distance.is_hit``)
+    seg = _indexed_segment(schema, 2, np.arange(20, dtype=np.int64), x, "FLAT", "IP", tmp_path)
+    fast, slow, _ = _both(schema, [seg], [None], "IP", np.ones((1, DIM), dtype=np.float32), 20)
+    assert not any(calls)  # left to the code after it
+    _same(fast, slow)
+    assert 3 not in fast.pks.to_pylist() and fast.topks.tolist() == [19]
