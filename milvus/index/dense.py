@@ -63,6 +63,22 @@ def _nlist(requested: int, n: int) -> int:
     return max(1, min(requested, n))
 
 
+# k-means (the IVF and PQ types' training) works in float32 squared distances; above this
+# squared norm a distance overflows to inf, no centroid is nearest and faiss aborts the whole
+# process from inside OpenMP (an exception it cannot catch): refuse such data up front
+_TRAINABLE_SQUARED_NORM = float(np.finfo(np.float32).max) / 4
+
+
+def _check_trainable(x: np.ndarray, index_type: str) -> None:
+    if not len(x):
+        return
+    largest = float(np.einsum("ij,ij->i", x, x, dtype=np.float64).max())
+    if not largest <= _TRAINABLE_SQUARED_NORM:
+        raise ParameterInvalid(f"{index_type} cannot be trained on these vectors: a squared L2 norm of "
+                               f"{largest:.3g} overflows float32 distances (at most {_TRAINABLE_SQUARED_NORM:.3g}); "
+                               f"scale the vectors down or use FLAT or HNSW")
+
+
 def _train_sample(x: np.ndarray, count: int, seed: int = 1234) -> np.ndarray:
     if len(x) <= count:
         return x
@@ -250,7 +266,9 @@ class FaissAlgorithm:
         index = self._make(d, n, metric, params)
         _quiet_training(index)
         if not index.is_trained:
-            index.train(_train_sample(x, 256 * 1024))
+            sample = _train_sample(x, 256 * 1024)
+            _check_trainable(sample, self.index_type)
+            index.train(sample)
         index.add(x)
         return {INDEX_FILE: serialized(index)}
 

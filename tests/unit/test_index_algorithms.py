@@ -192,6 +192,18 @@ def test_bad_index_params(pairs, message):
         resolve_index(FLOAT, pairs)
 
 
+@pytest.mark.parametrize("index_type, params", [("IVF_FLAT", {"nlist": 16}), ("IVF_SQ8", {"nlist": 16}),
+                                                ("IVF_PQ", {"nlist": 16, "m": 4, "nbits": 4})])
+def test_training_on_vectors_whose_distances_overflow_is_refused_not_a_crash(index_type, params):
+    x = np.random.default_rng(3).standard_normal((600, 16)).astype(np.float32)
+    x[7] *= 1e37  # a squared distance to it overflows float32: faiss' k-means would abort the process
+    with pytest.raises(ParameterInvalid, match=f"{index_type} cannot be trained on these vectors"):
+        build_index(index_type, "L2", params, x, kind=DENSE, dim=16, num_rows=len(x))
+    x[7] /= 1e37
+    files = build_index(index_type, "L2", params, x, kind=DENSE, dim=16, num_rows=len(x))
+    assert files
+
+
 def test_index_params_resolved_with_defaults():
     spec = resolve_index(FLOAT, {"index_type": "HNSW", "params": '{"M": 8}'})
     assert (spec.index_type, spec.metric_type) == ("HNSW", "COSINE")  # Milvus' default dense metric
