@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from pymilvus.grpc_gen import common_pb2
 
 from milvus._proto import indexnode_pb2, internal_pb2
-from milvus.rpc import GrpcClient, GrpcServer, LocalClient, RpcError, service_handler
+from milvus.rpc import GrpcClient, GrpcServer, LocalClient, RpcError, WrapInterceptor, service_handler
 
 SERVICE = indexnode_pb2.DESCRIPTOR.services_by_name["IndexNode"]
 
@@ -126,4 +129,60 @@ def test_idle_keepalive_pings_keep_the_connection():
     finally:
         channel.unsubscribe(watch)
         channel.close()
+        server.stop(0)
+
+
+class BlockingIndexNode(FakeIndexNode):
+    """``CreateJob`` holds its worker until ``release`` is set (a call waiting on another server)."""
+
+    def __init__(self):
+        super().__init__()
+        self.release = threading.Event()
+        self.entered = threading.Semaphore(0)
+
+    def CreateJob(self, request):
+        self.entered.release()
+        self.release.wait(30)
+        return common_pb2.Status()
+
+
+@pytest.mark.parametrize("leaf", ["QueryJobs", f"/{SERVICE.full_name}/QueryJobs"])
+def test_a_leaf_method_is_served_while_every_worker_is_held(leaf):
+    """Every worker of the server's pool is held by a call that waits (as a shard leader waits on
+    another node's segment reads); a leaf method runs on a pool of its own and still answers.
+    With one pool, the leaf call would queue behind the held ones until they gave up.  The
+    server's interceptors (metrics, tracing) still see the leaf method."""
+    seen = []
+
+    def wrap(name, fn):
+        def call(request, context):
+            seen.append((name, threading.current_thread().name))
+            return fn(request, context)
+        return call
+
+    impl = BlockingIndexNode()
+    server = GrpcServer("127.0.0.1", 0, [service_handler(SERVICE, impl)], max_workers=2, name="qn",
+                        interceptors=[WrapInterceptor(wrap)], leaf_methods={leaf}, leaf_workers=1)
+    server.start()
+    cli = GrpcClient.connect(server.address, SERVICE, timeout=10)
+    callers = ThreadPoolExecutor(3)
+    try:
+        held = [callers.submit(cli.CreateJob, indexnode_pb2.CreateJobRequest(buildID=i)) for i in range(3)]
+        for _ in range(2):  # both workers hold a call; the third call waits for one
+            assert impl.entered.acquire(timeout=10)
+        assert not impl.entered.acquire(timeout=0.05)
+        impl.jobs[5] = indexnode_pb2.CreateJobRequest(buildID=5)
+        resp = cli.QueryJobs(indexnode_pb2.QueryJobsRequest(buildIDs=[5]), timeout=5)
+        assert [i.buildID for i in resp.index_infos] == [5]
+        assert ("QueryJobs", "qn-leaf_0") in seen
+        # a method that is not a leaf stays on the main pool, behind the held calls
+        with pytest.raises(RpcError) as info:
+            cli.GetComponentStates(internal_pb2.GetComponentStatesRequest(), timeout=0.3)
+        assert info.value.code.name == "DEADLINE_EXCEEDED"
+        impl.release.set()
+        assert all(f.result(10).code == 0 for f in held)
+    finally:
+        impl.release.set()
+        callers.shutdown(wait=True)
+        cli.close()
         server.stop(0)
