@@ -2,6 +2,6 @@
 timestamp (MVCC).  ``QueryNode`` implements the QueryNode service of proto/querynode.proto."""
 
 from milvus.querynode.filters import FilterCompiler, RowFilter
-from milvus.querynode.node import SERVICE, QueryNode
+from milvus.querynode.node import SERVICE, WORKER_METHODS, QueryNode
 
-__all__ = ["SERVICE", "FilterCompiler", "QueryNode", "RowFilter"]
+__all__ = ["SERVICE", "WORKER_METHODS", "FilterCompiler", "QueryNode", "RowFilter"]

@@ -1,8 +1,11 @@
 """The shard leader as delegator (segment-level distribution).
 
 A leader reads its own segments of a channel and sends one request per other node that the
-leader view names for the channel's other sealed segments (``ShardRequest.segment_ids``, at
-the leader's read timestamp, with the leader's deletes of the channel), then merges the
+leader view names for the channel's other sealed segments (``SearchSegments`` /
+``QuerySegments`` with ``ShardRequest.segment_ids``, at the leader's read timestamp, with the
+leader's deletes of the channel: reads that never call further, served on the worker's leaf
+pool, so that two leaders reading each other's segments cannot hold each other's every
+worker), then merges the
 answers the way one node merges its segments: search hits best first, ties by primary key,
 one hit per key, ``topk`` per query; query rows by primary key, the newest row of a key,
 then ``[offset, offset + limit)``; counts added.

@@ -63,6 +63,11 @@ log = logging.getLogger(__name__)
 
 
 SERVICE = querynode_pb2.DESCRIPTOR.services_by_name["QueryNode"]
+# The methods that read only this node's segments and never call another node (a leader's
+# reads of its workers' segments): a server runs them on a worker pool of their own, so they
+# never queue behind Search / Query calls that wait on other nodes' answers (GrpcServer's
+# leaf_methods).
+WORKER_METHODS = frozenset({"SearchSegments", "QuerySegments"})
 _VIEW_RETRIES = 3  # reads of a leader whose view moved while a worker answered
 
 
@@ -410,12 +415,22 @@ class QueryNode:
         table = self._gather_table(schema, names, rows, segment, offset)
         return table_to_ipc(table) if table is not None else b""
 
-    def _delegated(self, state: CollectionState, request: querynode_pb2.ShardRequest, answer: Callable[[ReadSet], Any]):
-        """``answer(read)`` for a read of the channels this node leads, or of given segments
-        (a leader's request).  A read whose worker lost segments while the view moved them is
-        done again on the new view."""
+    @staticmethod
+    def _refuse_segments(request: querynode_pb2.ShardRequest, method: str) -> None:
         if request.segment_ids:
-            return answer(prepare_segments_read(state, request, self._filter_compiler))
+            raise errors.ParameterInvalid(
+                f"{method} reads the channels this node leads and takes no segment_ids: a read of given "
+                f"segments is {method}Segments")
+
+    def _segments_read(self, state: CollectionState, request: querynode_pb2.ShardRequest, method: str) -> ReadSet:
+        """The rows of a leader's read of given segments: never anything of another node."""
+        if not request.segment_ids:
+            raise errors.ParameterMissing(f"{method} names no segment_ids")
+        return prepare_segments_read(state, request, self._filter_compiler)
+
+    def _delegated(self, state: CollectionState, request: querynode_pb2.ShardRequest, answer: Callable[[ReadSet], Any]):
+        """``answer(read)`` for a read of the channels this node leads.  A read whose worker
+        lost segments while the view moved them is done again on the new view."""
         for attempt in range(_VIEW_RETRIES):
             read = self._prepare(state, request)
             try:
@@ -428,18 +443,27 @@ class QueryNode:
                 log.info("querynode %d reads again: the leader view moved (%s)", self.node_id, exc.message)
         raise AssertionError("unreachable")
 
+    def _search_plan(self, request: querynode_pb2.ShardRequest) -> tuple[CollectionState, SearchPlan, list[str]]:
+        state = self._collection(request.collectionID)
+        plan = make_plan(state.schema, request.anns_field, request.metric_type, request.placeholder_group,
+                         request.topk, request.search_params, self._plan_settings)
+        return state, plan, self._output_names(state.schema, request.output_field_ids)
+
     @_answers
     def Search(self, request: querynode_pb2.ShardRequest) -> querynode_pb2.ShardSearchResults:
-        state = self._collection(request.collectionID)
-        schema = state.schema
-        plan = make_plan(schema, request.anns_field, request.metric_type, request.placeholder_group,
-                         request.topk, request.search_params, self._plan_settings)
-        names = self._output_names(schema, request.output_field_ids)
-        return self._delegated(state, request, lambda read: self._search(request, plan, schema, names, read))
+        self._refuse_segments(request, "Search")
+        state, plan, names = self._search_plan(request)
+        return self._delegated(state, request, lambda read: self._search(request, plan, state.schema, names, read))
+
+    @_answers
+    def SearchSegments(self, request: querynode_pb2.ShardRequest) -> querynode_pb2.ShardSearchResults:
+        """A leader's search of the sealed segments ``request.segment_ids`` on this node."""
+        state, plan, names = self._search_plan(request)
+        return self._search(request, plan, state.schema, names, self._segments_read(state, request, "SearchSegments"))
 
     def _search(self, request: querynode_pb2.ShardRequest, plan: SearchPlan, schema: CollectionSchemaModel,
                 names: list[str], read: ReadSet) -> querynode_pb2.ShardSearchResults:
-        futures = self._delegator.send("Search", request, read) if read.remote else ()
+        futures = self._delegator.send("SearchSegments", request, read) if read.remote else ()
         hits = search(plan, read.segments, schema.primary_field.name)
         if not futures:
             return querynode_pb2.ShardSearchResults(
@@ -466,14 +490,21 @@ class QueryNode:
 
     @_answers
     def Query(self, request: querynode_pb2.ShardRequest) -> querynode_pb2.ShardQueryResults:
+        self._refuse_segments(request, "Query")
         state = self._collection(request.collectionID)
-        schema = state.schema
-        names = self._output_names(schema, request.output_field_ids)
-        return self._delegated(state, request, lambda read: self._query(request, schema, names, read))
+        names = self._output_names(state.schema, request.output_field_ids)
+        return self._delegated(state, request, lambda read: self._query(request, state.schema, names, read))
+
+    @_answers
+    def QuerySegments(self, request: querynode_pb2.ShardRequest) -> querynode_pb2.ShardQueryResults:
+        """A leader's query of the sealed segments ``request.segment_ids`` on this node."""
+        state = self._collection(request.collectionID)
+        names = self._output_names(state.schema, request.output_field_ids)
+        return self._query(request, state.schema, names, self._segments_read(state, request, "QuerySegments"))
 
     def _query(self, request: querynode_pb2.ShardRequest, schema: CollectionSchemaModel, names: list[str],
                read: ReadSet) -> querynode_pb2.ShardQueryResults:
-        futures = self._delegator.send("Query", request, read) if read.remote else ()
+        futures = self._delegator.send("QuerySegments", request, read) if read.remote else ()
         if request.count_only:
             total = count(read.segments) + sum(r.count for r in self._delegator.gather(futures))
             return querynode_pb2.ShardQueryResults(status=errors.OK, count=total, read_ts=read.read_ts)

@@ -43,6 +43,7 @@ class Nodes:
         self.schema = make_schema(pk)
         self.pk = pk
         self.before_call = None  # called with the node id before each call of a node's client
+        self.methods: list[str] = []  # the methods called through the nodes' clients
         self.nodes: dict[int, QueryNode] = {}
         for node_id in (LEADER, WORKER, REFERENCE):
             node = QueryNode(node_id, self.mq, self.storage, read_timeout=5.0, filter_compiler=compile_filter,
@@ -56,7 +57,13 @@ class Nodes:
             self.before_call(node_id)
         if node_id not in self.nodes:
             raise errors.NodeNotFound(f"query node {node_id} is gone")
-        return LocalClient(self.nodes[node_id], QN_SERVICE)
+        return LocalClient(self.nodes[node_id], QN_SERVICE, wrap=self._record)
+
+    def _record(self, method, fn):
+        def call(request):
+            self.methods.append(method)
+            return fn(request)
+        return call
 
     def key(self, i: int):
         return i if self.pk == "int" else f"k{i:05d}"
@@ -287,3 +294,27 @@ def test_a_worker_answers_for_compaction_sources_until_the_view_moved_to_the_res
     n.load(REFERENCE, result)
     _same(leader.Query(n.request(300, count_only=True)), ref.Query(n.request(300, count_only=True)))
     _same(leader.Query(n.request(300)), ref.Query(n.request(300)))
+
+
+def test_segment_reads_go_to_the_worker_methods_and_search_and_query_refuse_them(nodes):
+    """A leader reads its workers' segments with SearchSegments / QuerySegments (leaf methods,
+    served on a pool of their own); the public Search / Query take no segment_ids."""
+    n = nodes
+    _setup(n)
+    leader, worker = n.nodes[LEADER], n.nodes[WORKER]
+    search = n.request(300, placeholder_group=placeholder(np.zeros((1, DIM), np.float32)), topk=5, nq=1,
+                       metric_type="L2", anns_field="vec")
+    assert leader.Search(search).status.code == 0
+    assert leader.Query(n.request(300, count_only=True)).status.code == 0
+    assert n.methods == ["SearchSegments", "QuerySegments"]
+    for method in ("Search", "Query"):
+        request = search if method == "Search" else n.request(300, count_only=True)
+        request = type(request).FromString(request.SerializeToString())
+        request.segment_ids[:] = [3]
+        request.travel_ts, request.guarantee_ts = 300, 0
+        refused = getattr(worker, method)(request)
+        assert refused.status.code == errors.ParameterInvalid.code
+        assert f"{method}Segments" in refused.status.reason
+        assert getattr(worker, f"{method}Segments")(request).status.code == 0
+        request.ClearField("segment_ids")
+        assert getattr(worker, f"{method}Segments")(request).status.code == errors.ParameterMissing.code
