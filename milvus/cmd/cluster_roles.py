@@ -41,6 +41,7 @@ from milvus.proxy import MilvusServiceAdapter, Proxy, ProxyParams
 from milvus.querycoord import SERVICE as QUERYCOORD_SERVICE
 from milvus.querycoord import QueryCoord
 from milvus.querynode import SERVICE as QUERYNODE_SERVICE
+from milvus.querynode import WORKER_METHODS as QUERYNODE_WORKER_METHODS
 from milvus.querynode import QueryNode
 from milvus.rootcoord import SERVICE as ROOTCOORD_SERVICE
 from milvus.rootcoord import RootCoord
@@ -68,6 +69,9 @@ class Served:
     # a graceful stop's first step, while the role still serves and follows its peers (a
     # query node waits for its channels to move elsewhere)
     drain: Callable[[], object] = lambda: None
+    # methods of the internal service that never call another server: served on a worker pool
+    # of their own (``GrpcServer``'s leaf_methods), never queued behind calls waiting on peers
+    leaf_methods: frozenset[str] = frozenset()
 
 
 Builder = Callable[[RoleContext, Peers], Served]
@@ -108,7 +112,8 @@ class RoleService:
                 internal_port = ctx.grpc_port
             internal = GrpcServer(ctx.grpc_host, internal_port, served.handlers, max_recv=max_recv,
                                   max_send=max_send, name=self.name,
-                                  interceptors=[*traced, observe.internal_interceptor(ctx.metrics, self.name)])
+                                  interceptors=[*traced, observe.internal_interceptor(ctx.metrics, self.name)],
+                                  leaf_methods=served.leaf_methods)
             internal.start()
             self._servers.append(internal)
             extra = {"public_port": self._servers[0].port} if served.public else {}
@@ -240,7 +245,8 @@ def _querynode(ctx: RoleContext, peers: Peers) -> Served:
                           tracing=ctx.tracing, peer=others)
     return Served(querynode, [service_handler(QUERYNODE_SERVICE, querynode)],
                   follow=lambda: peers.follow("querynode", QUERYNODE_SERVICE, others.added, others.removed),
-                  drain=lambda: querynode.drain(config["queryNode.gracefulStopTimeout"]))
+                  drain=lambda: querynode.drain(config["queryNode.gracefulStopTimeout"]),
+                  leaf_methods=QUERYNODE_WORKER_METHODS)
 
 
 class _PeerNodes:
