@@ -90,10 +90,11 @@ class WrapInterceptor(grpc.ServerInterceptor):
 
 
 class _Lane(futures.ThreadPoolExecutor):
-    """A ``WorkerPool`` as gRPC's per-method executor.  gRPC (1.50 and later) runs a method
-    on the executor its behaviour names in ``experimental_thread_pool``, taken only when that
-    is a ``ThreadPoolExecutor``; this one starts no threads of its own and hands every call
-    to the pool."""
+    """A ``WorkerPool`` as gRPC's per-method executor.  gRPC runs a method on the executor
+    its behaviour names in ``experimental_thread_pool`` (an experimental hook: the leaf-lane
+    test of tests/unit/test_rpc.py fails if a gRPC release drops it), taken only when that is
+    a ``ThreadPoolExecutor``; this one starts no threads of its own and hands every call to
+    the pool."""
 
     def __init__(self, pool: WorkerPool):
         self.pool = pool  # ThreadPoolExecutor.__init__ is not called: none of its state is used
