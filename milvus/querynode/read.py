@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from milvus._proto import querynode_pb2
 from milvus.errors import ChannelNotFound, ParameterInvalid, SegmentNotFound, ServiceUnavailable
 from milvus.querynode.collection import CollectionState
-from milvus.querynode.deletes import DeleteSnapshot, visible_mask
+from milvus.querynode.deletes import DeleteSnapshot
 from milvus.querynode.filters import FilterCompiler, compile_filter, evaluate
 from milvus.querynode.indexes import filter_indexes
 from milvus.querynode.segments import SegmentView
@@ -148,7 +148,7 @@ def prepare_read(state: CollectionState, req: querynode_pb2.ShardRequest, compil
                        for node, ids in sorted(elsewhere.items())]
         else:
             segments = shard.segments(partitions)
-        out += _visible_rows(schema, segments, deletes, read_ts, wanted_pks, row_filter)
+        out += _visible_rows(schema, segments, (deletes,), read_ts, wanted_pks, row_filter)
     return ReadSet(read_ts, schema, out, remote)
 
 
@@ -172,7 +172,7 @@ def prepare_segments_read(state: CollectionState, req: querynode_pb2.ShardReques
     return ReadSet(req.travel_ts, schema, rows)
 
 
-def _visible_rows(schema: CollectionSchemaModel, segments, deletes: DeleteSnapshot, read_ts: int,
+def _visible_rows(schema: CollectionSchemaModel, segments, deletes: Sequence[DeleteSnapshot], read_ts: int,
                   wanted_pks: pa.Array | None, row_filter: Any) -> list[SegmentRows]:
     pk_name = schema.primary_field.name
     out: list[SegmentRows] = []
@@ -180,14 +180,14 @@ def _visible_rows(schema: CollectionSchemaModel, segments, deletes: DeleteSnapsh
         view = segment.view()
         if not view.num_rows:
             continue
-        latest = deletes.latest(read_ts, segment.partition_id) if len(deletes) else None
-        if latest is None and wanted_pks is None and row_filter is None and _max_ts(view) <= read_ts:
+        hidden = segment.deletes.hidden(view, pk_name, deletes)
+        if hidden.first > read_ts and wanted_pks is None and row_filter is None and _max_ts(view) <= read_ts:
             # every row visible (the usual search of a sealed segment): no per-row work
             out.append(SegmentRows(view, every_row(view), view.num_rows))
             continue
-        pks = view.pk(pk_name)
-        mask = visible_mask(pks, view.ts(), read_ts, latest)
+        mask = hidden.visible(view.ts(), read_ts)
         if wanted_pks is not None and mask.any():
+            pks = view.pk(pk_name)
             mask &= pc.is_in(pks, value_set=wanted_pks).to_numpy(zero_copy_only=False)
         if row_filter is not None and mask.any():
             mask &= evaluate(row_filter, view.table, filter_indexes(view, schema))

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from milvus.grpc_gen import schema_pb2
+from milvus.querynode.deletes import SegmentDeletes
 from milvus.querynode.distance import DenseVectors
 from milvus.querynode.vectors import SparseMatrix, dense_matrix, sparse_matrix, valid_rows
 from milvus.schema import TIMESTAMP_FIELD, FieldInfo
@@ -137,6 +138,7 @@ class Segment:
         self.partition_id = partition_id
         self.channel = channel
         self.cache = _ColumnCache()
+        self.deletes = SegmentDeletes(partition_id)  # the deletes applied to its rows so far
 
     def view(self) -> SegmentView:
         raise NotImplementedError

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from milvus.querynode.deletes import DeleteBuffer, DeleteSnapshot
+from milvus.querynode.deletes import DeleteBuffer, DeleteSnapshot, read_ipc_deletes
 from milvus.querynode.segments import GrowingSegment, SealedSegment, Segment
 from milvus.querynode.tsafe import TSafe
 
@@ -73,8 +73,8 @@ class Shard:
         self._synced = False
         self._version = 0
         self._seen: set[int] = set()  # segments of other nodes whose delta logs were read here
-        # a worker's last merge of its own deletes with those a leader sent (reused while both stay)
-        self._shipped: tuple[DeleteSnapshot, bytes, DeleteSnapshot] | None = None
+        # the deletes a leader sent last, as a log (reused while the leader sends the same)
+        self._shipped: tuple[bytes, DeleteSnapshot] | None = None
 
     # ---- writes from the channel ---------------------------------------------------------
 
@@ -217,15 +217,18 @@ class Shard:
         with self._lock:
             return next((loc.address for loc in self._remote.values() if loc.node_id == node_id), "")
 
-    def deletes_with(self, shipped: bytes, pk_type: pa.DataType) -> DeleteSnapshot:
+    def deletes_with(self, shipped: bytes, pk_type: pa.DataType) -> list[DeleteSnapshot]:
         """This shard's deletes and those a leader sent along (``DeleteSnapshot.to_ipc``)."""
         own = self.deletes.snapshot()
+        if not shipped:
+            return [own]
         cached = self._shipped
-        if cached is not None and cached[0] is own and cached[1] == shipped:
-            return cached[2]
-        merged = own.merged(shipped, pk_type)
-        self._shipped = (own, shipped, merged)
-        return merged
+        if cached is None or cached[0] != shipped:
+            log = DeleteBuffer()
+            for batch in read_ipc_deletes(shipped, pk_type).to_batches():
+                log.append(batch)
+            cached = self._shipped = (shipped, log.snapshot())
+        return [own, cached[1]]
 
     def sealed_many(self, segment_ids: Iterable[int]) -> tuple[list[SealedSegment], list[int]]:
         """The sealed segments served here among ``segment_ids``, and the ids not served."""
