@@ -66,6 +66,8 @@ AliasAlreadyExists = _error("AliasAlreadyExists", 1602, _LEGACY.UnexpectedError)
 # it answers ParameterInvalid with the reason
 AlreadyExists = _error("AlreadyExists", 1100, _LEGACY.UnexpectedError)
 TimeTravelOutOfRange = _error("TimeTravelOutOfRange", 1100, _LEGACY.IllegalArgument)
+# internal: between roles only, never answered to a client
+DeletesOutOfSync = _error("DeletesOutOfSync", 590, _LEGACY.UnexpectedError)  # a worker lacks a leader's earlier deletes
 
 
 def to_status(exc: BaseException) -> common_pb2.Status:

@@ -83,7 +83,7 @@ class QReleasePartitionsRequest(_message.Message):
     def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ShardRequest(_message.Message):
-    __slots__ = ("base", "collectionID", "partitionIDs", "channels", "guarantee_ts", "travel_ts", "placeholder_group", "topk", "nq", "output_field_ids", "metric_type", "search_params", "anns_field", "expr", "expr_template_values", "primary_keys", "limit", "offset", "count_only", "segment_ids", "deletes")
+    __slots__ = ("base", "collectionID", "partitionIDs", "channels", "guarantee_ts", "travel_ts", "placeholder_group", "topk", "nq", "output_field_ids", "metric_type", "search_params", "anns_field", "expr", "expr_template_values", "primary_keys", "limit", "offset", "count_only", "segment_ids", "deletes", "deletes_source", "deletes_start", "deletes_end")
     class ExprTemplateValuesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -112,6 +112,9 @@ class ShardRequest(_message.Message):
     COUNT_ONLY_FIELD_NUMBER: _ClassVar[int]
     SEGMENT_IDS_FIELD_NUMBER: _ClassVar[int]
     DELETES_FIELD_NUMBER: _ClassVar[int]
+    DELETES_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    DELETES_START_FIELD_NUMBER: _ClassVar[int]
+    DELETES_END_FIELD_NUMBER: _ClassVar[int]
     base: _common_pb2.MsgBase
     collectionID: int
     partitionIDs: _containers.RepeatedScalarFieldContainer[int]
@@ -133,10 +136,13 @@ class ShardRequest(_message.Message):
     count_only: bool
     segment_ids: _containers.RepeatedScalarFieldContainer[int]
     deletes: bytes
-    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ..., channels: _Optional[_Iterable[str]] = ..., guarantee_ts: _Optional[int] = ..., travel_ts: _Optional[int] = ..., placeholder_group: _Optional[bytes] = ..., topk: _Optional[int] = ..., nq: _Optional[int] = ..., output_field_ids: _Optional[_Iterable[int]] = ..., metric_type: _Optional[str] = ..., search_params: _Optional[bytes] = ..., anns_field: _Optional[str] = ..., expr: _Optional[str] = ..., expr_template_values: _Optional[_Mapping[str, _schema_pb2.TemplateValue]] = ..., primary_keys: _Optional[_Union[_schema_pb2.IDs, _Mapping]] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ..., count_only: _Optional[bool] = ..., segment_ids: _Optional[_Iterable[int]] = ..., deletes: _Optional[bytes] = ...) -> None: ...
+    deletes_source: str
+    deletes_start: int
+    deletes_end: int
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ..., channels: _Optional[_Iterable[str]] = ..., guarantee_ts: _Optional[int] = ..., travel_ts: _Optional[int] = ..., placeholder_group: _Optional[bytes] = ..., topk: _Optional[int] = ..., nq: _Optional[int] = ..., output_field_ids: _Optional[_Iterable[int]] = ..., metric_type: _Optional[str] = ..., search_params: _Optional[bytes] = ..., anns_field: _Optional[str] = ..., expr: _Optional[str] = ..., expr_template_values: _Optional[_Mapping[str, _schema_pb2.TemplateValue]] = ..., primary_keys: _Optional[_Union[_schema_pb2.IDs, _Mapping]] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ..., count_only: _Optional[bool] = ..., segment_ids: _Optional[_Iterable[int]] = ..., deletes: _Optional[bytes] = ..., deletes_source: _Optional[str] = ..., deletes_start: _Optional[int] = ..., deletes_end: _Optional[int] = ...) -> None: ...
 
 class ShardSearchResults(_message.Message):
-    __slots__ = ("status", "num_queries", "top_k", "ids", "scores", "topks", "arrow_fields", "metric_type", "read_ts")
+    __slots__ = ("status", "num_queries", "top_k", "ids", "scores", "topks", "arrow_fields", "metric_type", "read_ts", "deletes_held")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     NUM_QUERIES_FIELD_NUMBER: _ClassVar[int]
     TOP_K_FIELD_NUMBER: _ClassVar[int]
@@ -146,6 +152,7 @@ class ShardSearchResults(_message.Message):
     ARROW_FIELDS_FIELD_NUMBER: _ClassVar[int]
     METRIC_TYPE_FIELD_NUMBER: _ClassVar[int]
     READ_TS_FIELD_NUMBER: _ClassVar[int]
+    DELETES_HELD_FIELD_NUMBER: _ClassVar[int]
     status: _common_pb2.Status
     num_queries: int
     top_k: int
@@ -155,23 +162,26 @@ class ShardSearchResults(_message.Message):
     arrow_fields: bytes
     metric_type: str
     read_ts: int
-    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., num_queries: _Optional[int] = ..., top_k: _Optional[int] = ..., ids: _Optional[_Union[_schema_pb2.IDs, _Mapping]] = ..., scores: _Optional[_Iterable[float]] = ..., topks: _Optional[_Iterable[int]] = ..., arrow_fields: _Optional[bytes] = ..., metric_type: _Optional[str] = ..., read_ts: _Optional[int] = ...) -> None: ...
+    deletes_held: int
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., num_queries: _Optional[int] = ..., top_k: _Optional[int] = ..., ids: _Optional[_Union[_schema_pb2.IDs, _Mapping]] = ..., scores: _Optional[_Iterable[float]] = ..., topks: _Optional[_Iterable[int]] = ..., arrow_fields: _Optional[bytes] = ..., metric_type: _Optional[str] = ..., read_ts: _Optional[int] = ..., deletes_held: _Optional[int] = ...) -> None: ...
 
 class ShardQueryResults(_message.Message):
-    __slots__ = ("status", "ids", "arrow_fields", "count", "read_ts", "timestamps")
+    __slots__ = ("status", "ids", "arrow_fields", "count", "read_ts", "timestamps", "deletes_held")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
     ARROW_FIELDS_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
     READ_TS_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMPS_FIELD_NUMBER: _ClassVar[int]
+    DELETES_HELD_FIELD_NUMBER: _ClassVar[int]
     status: _common_pb2.Status
     ids: _schema_pb2.IDs
     arrow_fields: bytes
     count: int
     read_ts: int
     timestamps: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., ids: _Optional[_Union[_schema_pb2.IDs, _Mapping]] = ..., arrow_fields: _Optional[bytes] = ..., count: _Optional[int] = ..., read_ts: _Optional[int] = ..., timestamps: _Optional[_Iterable[int]] = ...) -> None: ...
+    deletes_held: int
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., ids: _Optional[_Union[_schema_pb2.IDs, _Mapping]] = ..., arrow_fields: _Optional[bytes] = ..., count: _Optional[int] = ..., read_ts: _Optional[int] = ..., timestamps: _Optional[_Iterable[int]] = ..., deletes_held: _Optional[int] = ...) -> None: ...
 
 class GetDataDistributionRequest(_message.Message):
     __slots__ = ("base",)

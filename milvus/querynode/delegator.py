@@ -3,7 +3,8 @@
 A leader reads its own segments of a channel and sends one request per other node that the
 leader view names for the channel's other sealed segments (``SearchSegments`` /
 ``QuerySegments`` with ``ShardRequest.segment_ids``, at the leader's read timestamp, with the
-leader's deletes of the channel: reads that never call further, served on the worker's leaf
+leader's deletes of the channel the worker does not hold yet, ``deletes_start`` being where the
+worker's last answer said it stood: reads that never call further, served on the worker's leaf
 pool, so that two leaders reading each other's segments cannot hold each other's every
 worker), then merges the
 answers the way one node merges its segments: search hits best first, ties by primary key,
@@ -17,6 +18,8 @@ read with a retriable error: a read is never answered with some segments missing
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -70,6 +73,27 @@ def read_ipc(data: bytes) -> pa.Table | None:
         return reader.read_all()
 
 
+class _Held:
+    """The last ``capacity`` (worker, source) -> deletes held answers (a forgotten one: the
+    worker's next request starts at 0)."""
+
+    def __init__(self, capacity: int = 1024):
+        self._capacity = capacity
+        self._items: OrderedDict[tuple[int, str], int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, str], default: int) -> int:
+        with self._lock:
+            return self._items.get(key, default)
+
+    def set(self, key: tuple[int, str], held: int) -> None:
+        with self._lock:
+            self._items[key] = held
+            self._items.move_to_end(key)
+            while len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+
+
 class Delegator:
     """Sends a leader's requests to workers: ``peer(node_id, address)`` gives a client of a
     query node; ``timeout`` bounds each call."""
@@ -80,6 +104,7 @@ class Delegator:
         self._timeout = timeout
         self._workers = workers
         self._pool: ThreadPoolExecutor | None = None
+        self._held = _Held()  # (worker, deletes source) -> how many of those deletes it holds
 
     def close(self) -> None:
         pool, self._pool = self._pool, None
@@ -93,11 +118,14 @@ class Delegator:
 
     def send(self, method: str, request: querynode_pb2.ShardRequest, read: ReadSet) -> list[Future]:
         """One call per remote part of ``read``, running while the leader reads its own segments."""
-        return [self._executor().submit(self._call, method, self._request(request, part, read.read_ts), part)
-                for part in read.remote]
+        return [self._executor().submit(self._call, method, request, part, read.read_ts) for part in read.remote]
+
+    def _source(self, part: RemoteRead) -> str:
+        return f"{self._node_id}/{part.channel}/{part.deletes.epoch}"
 
     @staticmethod
-    def _request(request: querynode_pb2.ShardRequest, part: RemoteRead, read_ts: int) -> querynode_pb2.ShardRequest:
+    def _request(request: querynode_pb2.ShardRequest, part: RemoteRead, read_ts: int, source: str,
+                 start: int) -> querynode_pb2.ShardRequest:
         out = querynode_pb2.ShardRequest()
         out.CopyFrom(request)
         del out.partitionIDs[:]
@@ -105,24 +133,39 @@ class Delegator:
         out.segment_ids[:] = part.segment_ids
         out.guarantee_ts = 0
         out.travel_ts = read_ts
-        out.deletes = part.deletes.to_ipc()
+        out.deletes_source = source
+        out.deletes_start = start
+        out.deletes_end = len(part.deletes)
+        out.deletes = part.deletes.to_ipc(start)
         if request.limit > 0:  # the leader applies the offset to the merged rows
             out.limit = request.limit + max(request.offset, 0)
         out.offset = 0
         return out
 
-    def _call(self, method: str, request: querynode_pb2.ShardRequest, part: RemoteRead) -> Any:
+    def _call(self, method: str, request: querynode_pb2.ShardRequest, part: RemoteRead, read_ts: int) -> Any:
+        """Ask the worker, sending the deletes past those it said it holds; all of them once
+        more when it no longer holds those (DeletesOutOfSync)."""
         where = f"query node {part.node_id} (segments {list(part.segment_ids)} of {part.channel})"
         if self._peer is None:
             raise WorkerFailed(f"{where}: this node has no client of other query nodes")
-        try:
-            response = getattr(self._peer(part.node_id, part.address), method)(request, timeout=self._timeout)
-        except Exception as exc:  # noqa: BLE001 - any transport failure: the read is retried
-            raise WorkerFailed(f"{where} did not answer: {exc}") from None
+        source = self._source(part)
+        start = min(self._held.get((part.node_id, source), 0), len(part.deletes))
+        response = self._ask(method, self._request(request, part, read_ts, source, start), part, where)
+        if response.status.code == errors.DeletesOutOfSync.code and start:
+            log.info("querynode %d sends %s every delete of %s again: %s", self._node_id, where, source,
+                     response.status.reason)
+            response = self._ask(method, self._request(request, part, read_ts, source, 0), part, where)
         status = response.status
         if status.code != 0 or status.error_code != 0:
             raise WorkerFailed(f"{where} failed: {status.reason}", stale=status.code in STALE_CODES)
+        self._held.set((part.node_id, source), response.deletes_held)
         return response
+
+    def _ask(self, method: str, request: querynode_pb2.ShardRequest, part: RemoteRead, where: str) -> Any:
+        try:
+            return getattr(self._peer(part.node_id, part.address), method)(request, timeout=self._timeout)
+        except Exception as exc:  # noqa: BLE001 - any transport failure: the read is retried
+            raise WorkerFailed(f"{where} did not answer: {exc}") from None
 
     @staticmethod
     def gather(futures: Sequence[Future]) -> list[Any]:

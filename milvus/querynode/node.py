@@ -476,6 +476,7 @@ class QueryNode:
                 arrow_fields=self._gather(schema, names, hits.segment_rows, hits.segment, hits.offset),
                 metric_type=plan.metric,
                 read_ts=read.read_ts,
+                deletes_held=read.deletes_held,
             )
         pk_type = schema.primary_field.arrow_type
         mine = SearchPart(hits.pks, hits.scores, hits.topks,
@@ -507,7 +508,8 @@ class QueryNode:
         futures = self._delegator.send("QuerySegments", request, read) if read.remote else ()
         if request.count_only:
             total = count(read.segments) + sum(r.count for r in self._delegator.gather(futures))
-            return querynode_pb2.ShardQueryResults(status=errors.OK, count=total, read_ts=read.read_ts)
+            return querynode_pb2.ShardQueryResults(status=errors.OK, count=total, read_ts=read.read_ts,
+                                                   deletes_held=read.deletes_held)
         pk = schema.primary_field
         worker = bool(request.segment_ids)
         limit = request.limit + max(request.offset, 0) if futures and request.limit > 0 else request.limit
@@ -520,6 +522,7 @@ class QueryNode:
                 count=len(hits.pks),
                 read_ts=read.read_ts,
                 timestamps=hits.ts.tolist() if worker else (),
+                deletes_held=read.deletes_held,
             )
         mine = QueryPart(hits.pks, hits.ts, self._gather_table(schema, names, hits.segment_rows, hits.segment,
                                                                 hits.offset))

@@ -65,6 +65,7 @@ class ReadSet:
     schema: CollectionSchemaModel
     segments: list[SegmentRows]
     remote: list[RemoteRead] = field(default_factory=list)
+    deletes_held: int = 0  # a leader's request: how many of its deletes this node holds now
 
 
 class FilterCache:
@@ -155,7 +156,8 @@ def prepare_read(state: CollectionState, req: querynode_pb2.ShardRequest, compil
 def prepare_segments_read(state: CollectionState, req: querynode_pb2.ShardRequest,
                           compiler: FilterCompiler | None) -> ReadSet:
     """A leader's request to this node as a worker: exactly ``req.segment_ids`` of the one
-    channel, at ``travel_ts``, with their own deletes and the leader's (``req.deletes``)."""
+    channel, at ``travel_ts``, with their own deletes and the leader's: those this node holds
+    from earlier requests and the newer ones in ``req.deletes`` (``Shard.receive_deletes``)."""
     schema = state.schema
     if len(req.channels) != 1:
         raise ParameterInvalid("a read of given segments names exactly one channel")
@@ -167,9 +169,17 @@ def prepare_segments_read(state: CollectionState, req: querynode_pb2.ShardReques
     if missing:
         raise SegmentNotFound(f"segments {missing} of {channel} are not served by this node")
     row_filter = compile_filter(compiler, schema, req.expr, req.expr_template_values)
-    deletes = shard.deletes_with(req.deletes, schema.primary_field.arrow_type)
+    deletes = [shard.deletes.snapshot()]
+    held = 0
+    if req.deletes and not req.deletes_source:
+        raise ParameterInvalid("a leader's deletes came without their source (deletes_source)")
+    if req.deletes_source:
+        shipped = shard.receive_deletes(req.deletes_source, req.deletes_start, req.deletes_end, req.deletes,
+                                        schema.primary_field.arrow_type)
+        deletes.append(shipped)
+        held = len(shipped)
     rows = _visible_rows(schema, segments, deletes, req.travel_ts, _wanted_pks(req, schema), row_filter)
-    return ReadSet(req.travel_ts, schema, rows)
+    return ReadSet(req.travel_ts, schema, rows, deletes_held=held)
 
 
 def _visible_rows(schema: CollectionSchemaModel, segments, deletes: Sequence[DeleteSnapshot], read_ts: int,

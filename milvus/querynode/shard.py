@@ -13,20 +13,27 @@ node serves each sealed segment of the channel (``sync_view``).  A segment serve
 is read there (``remote``); its growing copy and any local sealed copy here are left out of
 reads from the same step on, and so are the compaction sources of every segment in the view.
 A leader with nothing elsewhere reads exactly as before (``segments``: no extra work).
+
+A worker keeps the deletes its leaders send along with their requests, one copy per leader's
+log (``receive_deletes``): a leader sends only those past what the worker said it holds.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 
+from milvus.errors import DeletesOutOfSync, ParameterInvalid
 from milvus.querynode.deletes import DeleteBuffer, DeleteSnapshot, read_ipc_deletes
 from milvus.querynode.segments import GrowingSegment, SealedSegment, Segment
 from milvus.querynode.tsafe import TSafe
+
+_RECEIVED_LOGS = 4  # leaders' delete logs a worker keeps per channel (an evicted one is sent again)
 
 
 @dataclass(frozen=True)
@@ -73,8 +80,9 @@ class Shard:
         self._synced = False
         self._version = 0
         self._seen: set[int] = set()  # segments of other nodes whose delta logs were read here
-        # the deletes a leader sent last, as a log (reused while the leader sends the same)
-        self._shipped: tuple[bytes, DeleteSnapshot] | None = None
+        # a worker's copies of its leaders' delete logs, by source (the most recently used last)
+        self._received: OrderedDict[str, DeleteBuffer] = OrderedDict()
+        self._received_lock = threading.Lock()
 
     # ---- writes from the channel ---------------------------------------------------------
 
@@ -217,18 +225,33 @@ class Shard:
         with self._lock:
             return next((loc.address for loc in self._remote.values() if loc.node_id == node_id), "")
 
-    def deletes_with(self, shipped: bytes, pk_type: pa.DataType) -> list[DeleteSnapshot]:
-        """This shard's deletes and those a leader sent along (``DeleteSnapshot.to_ipc``)."""
-        own = self.deletes.snapshot()
-        if not shipped:
-            return [own]
-        cached = self._shipped
-        if cached is None or cached[0] != shipped:
-            log = DeleteBuffer()
-            for batch in read_ipc_deletes(shipped, pk_type).to_batches():
-                log.append(batch)
-            cached = self._shipped = (shipped, log.snapshot())
-        return [own, cached[1]]
+    def receive_deletes(self, source: str, start: int, end: int, data: bytes, pk_type: pa.DataType
+                        ) -> DeleteSnapshot:
+        """The deletes of a leader's log ``source`` held here, extended by ``data`` (its
+        positions [start, end), ``DeleteSnapshot.to_ipc``).  DeletesOutOfSync when this node
+        holds fewer than ``start`` of them (restarted, or never sent the earlier ones): the
+        leader sends them all again."""
+        with self._received_lock:
+            log = self._received.get(source)
+            held = len(log) if log is not None else 0
+            if start > held:
+                raise DeletesOutOfSync(f"query node holds {held} deletes of {source} in {self.channel}, "
+                                       f"not the {start} the request starts after")
+            if end > held:
+                table = read_ipc_deletes(data, pk_type)
+                if table is None or table.num_rows != end - start:
+                    raise ParameterInvalid(f"deletes [{start}, {end}) of {source} came with "
+                                           f"{0 if table is None else table.num_rows} rows")
+                if log is None:
+                    log = self._received[source] = DeleteBuffer()
+                    while len(self._received) > _RECEIVED_LOGS:
+                        self._received.popitem(last=False)
+                for batch in table.slice(held - start).to_batches():
+                    log.append(batch)
+            if log is None:  # nothing sent, nothing held
+                log = self._received[source] = DeleteBuffer()
+            self._received.move_to_end(source)
+            return log.snapshot()
 
     def sealed_many(self, segment_ids: Iterable[int]) -> tuple[list[SealedSegment], list[int]]:
         """The sealed segments served here among ``segment_ids``, and the ids not served."""

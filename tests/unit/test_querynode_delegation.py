@@ -3,11 +3,14 @@ channel (growing rows, deletes) and two sealed segments, a worker the two others
 through the leader answers exactly what one node holding everything answers — search hits
 and their ties, one hit per key across nodes, output fields, filters, query limit/offset with
 the newest row of a duplicated key, count(*), get by key, time travel, deletes streamed after
-the load.  A worker that is gone or lost a segment fails the read retriably, never short."""
+the load.  A worker that is gone or lost a segment fails the read retriably, never short.
+The leader sends a worker only the deletes it does not hold yet, and all of them again when
+the worker lost them (DeletesOutOfSync)."""
 
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from milvus import errors
@@ -17,6 +20,7 @@ from milvus.expr import compile_filter
 from milvus.mq.local import LocalMQ
 from milvus.querynode import SERVICE as QN_SERVICE
 from milvus.querynode import QueryNode
+from milvus.querynode.deletes import DeleteBuffer
 from milvus.rpc import LocalClient
 from milvus.storage.local import LocalStorage
 from tests.readpath import (
@@ -44,6 +48,7 @@ class Nodes:
         self.pk = pk
         self.before_call = None  # called with the node id before each call of a node's client
         self.methods: list[str] = []  # the methods called through the nodes' clients
+        self.calls: list[tuple[int, int, int, int, int]] = []  # (node, deletes start, end, bytes, code)
         self.nodes: dict[int, QueryNode] = {}
         for node_id in (LEADER, WORKER, REFERENCE):
             node = QueryNode(node_id, self.mq, self.storage, read_timeout=5.0, filter_compiler=compile_filter,
@@ -57,12 +62,16 @@ class Nodes:
             self.before_call(node_id)
         if node_id not in self.nodes:
             raise errors.NodeNotFound(f"query node {node_id} is gone")
-        return LocalClient(self.nodes[node_id], QN_SERVICE, wrap=self._record)
+        return LocalClient(self.nodes[node_id], QN_SERVICE,
+                           wrap=lambda method, fn: self._record(node_id, method, fn))
 
-    def _record(self, method, fn):
+    def _record(self, node_id, method, fn):
         def call(request):
             self.methods.append(method)
-            return fn(request)
+            response = fn(request)
+            self.calls.append((node_id, request.deletes_start, request.deletes_end, len(request.deletes),
+                               response.status.code))
+            return response
         return call
 
     def key(self, i: int):
@@ -318,3 +327,82 @@ def test_segment_reads_go_to_the_worker_methods_and_search_and_query_refuse_them
         assert getattr(worker, f"{method}Segments")(request).status.code == 0
         request.ClearField("segment_ids")
         assert getattr(worker, f"{method}Segments")(request).status.code == errors.ParameterMissing.code
+
+
+def _leader_deletes(n: Nodes) -> int:
+    return len(n.nodes[LEADER]._collection(COLL).shard(VCH).deletes)
+
+
+def test_the_leader_sends_a_worker_only_the_deletes_it_does_not_hold(nodes):
+    n = nodes
+    _setup(n)
+    leader, ref = n.nodes[LEADER], n.nodes[REFERENCE]
+    _same(leader.Query(n.request(300)), ref.Query(n.request(300)))
+    held = _leader_deletes(n)  # the channel's, the delta logs of segment 1 and of segment 3 (on the worker)
+    assert held == 6
+    assert n.calls[-1][:3] == (WORKER, 0, held) and n.calls[-1][3] > 0
+    _same(leader.Query(n.request(300, count_only=True)), ref.Query(n.request(300, count_only=True)))
+    assert n.calls[-1] == (WORKER, held, held, 0, 0)  # nothing new: none sent
+    # deletes arrive between reads: only those go
+    n.delete([12, 171, 321], 310)
+    n.tick(400)
+    for ts, travel in ((400, 0), (0, 305), (0, 315)):
+        _same(leader.Query(n.request(ts, travel, count_only=True)), ref.Query(n.request(ts, travel, count_only=True)))
+        _same(leader.Query(n.request(ts, travel)), ref.Query(n.request(ts, travel)))
+    assert n.calls[-6][1:3] == (held, held + 3) and n.calls[-6][3] > 0
+    assert all(c[1:4] == (held + 3, held + 3, 0) for c in n.calls[-5:])
+    got = ids_list(leader.Query(n.request(400)).ids)
+    assert n.key(171) not in got and n.key(321) not in got and n.key(12) not in got
+    assert n.key(171) in ids_list(leader.Query(n.request(0, 305)).ids)  # time travel: before the delete
+
+
+def test_a_worker_that_lost_the_deletes_gets_them_all_again(nodes):
+    n = nodes
+    _, segs = _setup(n)
+    leader, ref = n.nodes[LEADER], n.nodes[REFERENCE]
+    _same(leader.Query(n.request(300)), ref.Query(n.request(300)))
+    held = _leader_deletes(n)
+    # the worker restarts (its copy of the leader's deletes is gone) and serves its segments again
+    n.nodes.pop(WORKER).stop()
+    worker = n.nodes[WORKER] = QueryNode(WORKER, n.mq, n.storage, read_timeout=5.0, filter_compiler=compile_filter,
+                                         peer=n.peer)
+    worker.start()
+    n.load(WORKER, segs[2], segs[3])
+    n.calls.clear()
+    _same(leader.Query(n.request(300)), ref.Query(n.request(300)))
+    assert [c[:3] + (c[4],) for c in n.calls] == [(WORKER, held, held, errors.DeletesOutOfSync.code),
+                                                  (WORKER, 0, held, 0)]
+    assert n.calls[1][3] > 0
+    search = n.request(300, placeholder_group=placeholder(np.zeros((2, DIM), np.float32)), topk=50, nq=2,
+                       metric_type="L2", anns_field="vec")
+    _same(leader.Search(search), ref.Search(search))
+    assert n.calls[-1] == (WORKER, held, held, 0, 0)
+
+
+def test_a_worker_keeps_a_leaders_deletes_by_position(tmp_path):
+    n = Nodes(tmp_path, "int")
+    try:
+        n.load(WORKER, n.sealed(3, range(0, 10), 100, np.zeros((10, DIM), np.float32)))
+        shard = n.nodes[WORKER]._collection(COLL).shard(VCH)
+        log = DeleteBuffer()
+        log.add(pa.array([1, 2, 3]), np.array([110, 110, 110]))
+        snap = log.snapshot()
+        pk = pa.int64()
+        assert len(shard.receive_deletes("1/ch/a", 0, 0, b"", pk)) == 0
+        assert len(shard.receive_deletes("1/ch/a", 0, 3, snap.to_ipc(), pk)) == 3
+        assert len(shard.receive_deletes("1/ch/a", 0, 3, snap.to_ipc(), pk)) == 3  # again: nothing added
+        log.add(pa.array([4, 5]), np.array([120, 120]))
+        later = log.snapshot()
+        # a request that overlaps what is held adds the rest; one past it is out of sync
+        assert shard.receive_deletes("1/ch/a", 1, 5, later.to_ipc(1), pk).table["pk"].to_pylist() == [1, 2, 3, 4, 5]
+        with pytest.raises(errors.DeletesOutOfSync):
+            shard.receive_deletes("1/ch/b", 3, 5, later.to_ipc(3), pk)
+        with pytest.raises(errors.ParameterInvalid):
+            shard.receive_deletes("1/ch/b", 0, 4, later.to_ipc(), pk)
+        # a few sources are kept; the least recently used goes first
+        for source in ("2/ch/a", "3/ch/a", "4/ch/a", "5/ch/a"):
+            shard.receive_deletes(source, 0, 5, later.to_ipc(), pk)
+        with pytest.raises(errors.DeletesOutOfSync):
+            shard.receive_deletes("1/ch/a", 5, 5, b"", pk)
+    finally:
+        n.close()
