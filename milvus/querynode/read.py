@@ -55,7 +55,7 @@ class RemoteRead:
     node_id: int
     address: str
     segment_ids: tuple[int, ...]
-    deletes: DeleteSnapshot  # the leader's deletes of the channel, sent along
+    deletes: DeleteSnapshot  # the leader's deletes of the channel (the worker gets those it lacks)
     view_version: int
 
 
