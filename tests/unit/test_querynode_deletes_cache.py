@@ -151,3 +151,23 @@ def test_delete_log_positions_survive_folded_chunks():
     assert snap.rows(20) is None
     assert buf.snapshot() is not snap and buf.snapshot().epoch == snap.epoch
     assert DeleteBuffer().epoch != buf.epoch
+
+
+@pytest.mark.parametrize("kind", ["int", "str"])
+def test_segments_added_after_the_deletes_and_a_reloaded_copy_see_them_all(kind):
+    rng = np.random.default_rng(4)
+    buf = DeleteBuffer()
+    for _ in range(4):
+        _random_deletes(rng, buf, kind, n=40)
+    keys, ts = _keys(rng.integers(0, 60, 100), kind), rng.integers(1, 100, 100)
+    sealed = SealedSegment(1, 1, PART, "ch", _rows(keys, ts))
+    _check(sealed, [buf])
+    # released, then loaded again (a new copy): its cache starts over and agrees
+    again = SealedSegment(1, 1, PART, "ch", _rows(keys, ts))
+    _random_deletes(rng, buf, kind)
+    _check(again, [buf])
+    _check(sealed, [buf])
+    # a growing segment whose rows (from binlogs, say) are older than deletes logged before them
+    growing = GrowingSegment(2, 1, PART, "ch")
+    growing.append(_rows(keys, ts).to_batches()[0])
+    _check(growing, [buf])
