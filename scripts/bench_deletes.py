@@ -62,17 +62,13 @@ class Worker:
         self.node = node
         self.sent: list[int] = []
 
-    def _call(self, method: str, request):
-        data = request.SerializeToString()
-        self.sent.append(len(data))
-        response = getattr(self.node, method)(type(request).FromString(data))
-        return type(response).FromString(response.SerializeToString())
-
-    def Search(self, request, timeout=None):  # noqa: N802 - the RPC's name
-        return self._call("Search", request)
-
-    def Query(self, request, timeout=None):  # noqa: N802 - the RPC's name
-        return self._call("Query", request)
+    def __getattr__(self, method: str):
+        def call(request, timeout=None):
+            data = request.SerializeToString()
+            self.sent.append(len(data))
+            response = getattr(self.node, method)(type(request).FromString(data))
+            return type(response).FromString(response.SerializeToString())
+        return call
 
 
 class Cluster:
