@@ -2,7 +2,8 @@
 
 Files are immutable and self-describing:
 - insert log: a Parquet file with every column of a batch of rows (``_row_id``, ``_ts``, then
-  the user fields, as ``milvus.schema`` lays them out);
+  the user fields, as ``milvus.schema`` lays them out; float vectors stored as whole binary
+  rows and read back as fixed-size lists);
 - delta log: a Parquet file with columns ``pk`` (int64 or string) and ``_ts`` (uint64);
 - stats log: PK min/max and a bloom filter over the keys, to skip segments on delete/get.
 Object keys follow DESIGN.md §6.
