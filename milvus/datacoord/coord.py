@@ -14,7 +14,8 @@ timestamps), both the root coordinator's in Milvus; object storage for garbage c
 A dropped collection stays dropped: ``DropCollection`` first writes a marker to the meta
 store, and ``WatchChannels`` / ``AssignSegmentID`` for it (a proxy or data node that has not
 heard of the drop yet) answer CollectionNotFound instead of creating its channels or
-segments again.
+segments again.  Likewise ``DropPartition``: ``AssignSegmentID`` for a dropped partition
+answers PartitionNotFound instead of opening a segment no reader would ever see.
 
 Recovery: ``start`` reloads segments, checkpoints, channel assignments and dropped
 collections from the meta store, re-sends ``WatchDmChannel`` for every assigned channel (a node already watching it
@@ -106,6 +107,7 @@ class DataCoord:
         self._channels = ChannelManager(self._catalog)
         self._checkpoints: dict[str, internal_pb2.MsgPosition] = {}
         self._dropped: set[int] = set()  # collections dropped (marked in the meta store for good)
+        self._dropped_partitions: set[tuple[int, int]] = set()  # (collection, partition), likewise
         # vchannel -> newest time tick its data node consumed (ReportTimeTicks; flow control)
         self._consumed: dict[str, int] = {}
         self._unconfirmed: set[str] = set()  # channels whose WatchDmChannel did not go through yet
@@ -137,6 +139,7 @@ class DataCoord:
             self._channels.recover()
             self._checkpoints = self._catalog.list_checkpoints()
             self._dropped = self._catalog.list_dropped_collections()
+            self._dropped_partitions = self._catalog.list_dropped_partitions()
             self._channels.assign_orphans()
             self._unconfirmed = {w.vchannel for w in self._channels.all() if w.node_id != UNASSIGNED}
         self._index.start(run_loop=run_ticker)
@@ -381,6 +384,7 @@ class DataCoord:
             return datacoord_pb2.AssignSegmentIDResponse(status=_OK)
         with self._lock:
             self._refuse_dropped({r.collectionID for r in wanted})
+            self._refuse_dropped_partitions(wanted)
         expire = _add_ms(self._alloc_ts(1), self._params.assignment_expiration_ms)
         while True:
             # each entry opens at most one segment; ids are fetched outside the lock
@@ -407,11 +411,18 @@ class DataCoord:
         if dropped:
             raise errors.CollectionNotFound(f"collection not found[collection={dropped[0]}]: it was dropped")
 
+    def _refuse_dropped_partitions(self, wanted: Iterable[datacoord_pb2.SegmentIDRequest]) -> None:
+        """Under the lock: raise PartitionNotFound for an assignment to a dropped partition."""
+        for r in wanted:
+            if (r.collectionID, r.partitionID) in self._dropped_partitions:
+                raise errors.PartitionNotFound(f"partition not found[partition={r.partitionID}]: it was dropped")
+
     def _assign(self, wanted, expire: int):
         """Under the lock, with enough ids pooled: the assignments and the flushes they cause."""
         response = datacoord_pb2.AssignSegmentIDResponse(status=_OK)
         sealed: list[datacoord_pb2.SegmentInfo] = []
         self._refuse_dropped({r.collectionID for r in wanted})  # dropped while the ids were fetched
+        self._refuse_dropped_partitions(wanted)
         for r in wanted:
             watch = self._channels.get(r.channel_name)
             if watch is None or watch.collectionID != r.collectionID:
@@ -606,6 +617,10 @@ class DataCoord:
     def DropPartition(self, request: datacoord_pb2.DropPartitionRequest):
         ts = self._alloc_ts(1)
         with self._lock:
+            key = (request.collectionID, request.partitionID)
+            if key not in self._dropped_partitions:
+                self._catalog.mark_partition_dropped(*key)  # first: nothing comes back
+                self._dropped_partitions.add(key)
             doomed = [s for s in self._segments.select(request.collectionID, partition_ids=[request.partitionID])
                       if s.partition_id == request.partitionID]
             self._segments.mark_dropped(doomed, ts)

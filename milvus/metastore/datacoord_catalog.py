@@ -1,5 +1,5 @@
 """The data coordinator's catalog: segments, channel checkpoints, channel watches and the
-collections it was told were dropped.
+collections and partitions it was told were dropped.
 
 The only code that knows where they live in the meta store.  Keys, under the KV it is given
 (already rooted at the cluster's meta prefix)::
@@ -8,6 +8,7 @@ The only code that knows where they live in the meta store.  Keys, under the KV 
     datacoord-meta/channel-checkpoint/{vchannel}                MsgPosition
     datacoord-meta/channel-watch/{vchannel}                     ChannelWatchInfo
     datacoord-meta/dropped-collection/{collection}              empty (a marker, kept for good)
+    datacoord-meta/dropped-partition/{collection}/{partition}   empty (a marker, kept for good)
 
 ``save_binlog_paths`` writes a segment and its channel's checkpoint in one transaction, so
 a restart never sees a checkpoint past rows whose binlogs are not recorded.  Batches of
@@ -28,6 +29,7 @@ _SEGMENT = ROOT + "segment/"
 _CHECKPOINT = ROOT + "channel-checkpoint/"
 _WATCH = ROOT + "channel-watch/"
 _DROPPED = ROOT + "dropped-collection/"
+_DROPPED_PARTITION = ROOT + "dropped-partition/"
 
 MAX_TXN_OPS = 64
 
@@ -46,6 +48,10 @@ def watch_key(vchannel: str) -> str:
 
 def dropped_collection_key(collection_id: int) -> str:
     return f"{_DROPPED}{collection_id}"
+
+
+def dropped_partition_key(collection_id: int, partition_id: int) -> str:
+    return f"{_DROPPED_PARTITION}{collection_id}/{partition_id}"
 
 
 def _encode(message) -> bytes:
@@ -125,3 +131,15 @@ class DataCoordCatalog:
 
     def list_dropped_collections(self) -> set[int]:
         return {int(kv.key[len(_DROPPED):]) for kv in self._kv.range(_DROPPED)}
+
+    def mark_partition_dropped(self, collection_id: int, partition_id: int) -> None:
+        """Remember for good that the partition was dropped (ids are never reused)."""
+        self._kv.put(dropped_partition_key(collection_id, partition_id), b"")
+
+    def list_dropped_partitions(self) -> set[tuple[int, int]]:
+        """(collection, partition) of every dropped partition."""
+        out = set()
+        for kv in self._kv.range(_DROPPED_PARTITION):
+            collection, partition = kv.key[len(_DROPPED_PARTITION):].split("/")
+            out.add((int(collection), int(partition)))
+        return out

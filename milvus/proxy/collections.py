@@ -75,9 +75,9 @@ class Collections:
     """Resolves collections through the meta cache and makes sure the data coordinator
     watches their channels before the first write (``WatchChannels`` is idempotent).
 
-    When the data coordinator answers that a collection is not found (it was dropped, and
-    this proxy missed the invalidation), the collection is forgotten here (``not_found``):
-    the next request resolves the name again instead of retrying a collection that is gone."""
+    When the data coordinator answers that a collection or one of its partitions is not found
+    (it was dropped, and this proxy missed the invalidation), the collection is forgotten here
+    (``not_found``): the next request resolves the name again instead of retrying what is gone."""
 
     def __init__(self, cache: MetaCache, datacoord: Caller, default_partition: str = "_default",
                  on_channels: Callable[[Iterable[str]], None] = lambda _: None):
@@ -127,7 +127,11 @@ class Collections:
 
     def not_found(self, coll: Collection, exc: errors.MilvusError) -> None:
         """``exc`` is what the data coordinator answered about ``coll``: when it says the
-        collection is not found (dropped), forget it and raise CollectionNotFound; else return."""
+        collection (or a partition of it) is not found (dropped), forget the collection's
+        cached info and raise CollectionNotFound (PartitionNotFound); else return."""
+        if exc.code == errors.PartitionNotFound.code:
+            self.forget(coll.id)  # its partitions are read again on the next request
+            raise errors.PartitionNotFound(exc.message) from None
         if exc.code != errors.CollectionNotFound.code:
             return
         self.forget(coll.id)

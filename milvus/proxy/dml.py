@@ -89,7 +89,7 @@ class Dml:
             response = self._datacoord("AssignSegmentID",
                                        datacoord_pb2.AssignSegmentIDRequest(segmentIDRequests=wanted))
         except errors.MilvusError as exc:
-            self._collections.not_found(coll, exc)  # dropped: forgotten here, CollectionNotFound raised
+            self._collections.not_found(coll, exc)  # dropped: forgotten here, *NotFound raised
             raise
         out = {}
         for assignment in response.segIDAssignments:

@@ -136,3 +136,32 @@ def test_an_insert_through_a_proxy_that_missed_the_drop_gets_collection_not_foun
             assert not any(f"_{cid}v" in ch for ch in cluster.datanode.channels)
         finally:
             c.close()
+
+
+def test_an_insert_into_a_dropped_partition_through_a_proxy_that_missed_the_drop_is_refused(tmp_path, monkeypatch):
+    with running_stack(tmp_path / "data") as stack:
+        cluster = stack.cluster
+        c = MilvusClient(uri=f"http://127.0.0.1:{cluster.port}")
+        try:
+            _create(c, "docs")
+            c.create_partition("docs", "p")
+            c.insert("docs", [{"id": 1, "vec": [0.0] * DIM}], partition_name="p")  # cached, watched
+            cache = cluster.proxy.cache
+            with monkeypatch.context() as m:  # the invalidations of the drop never reach this proxy
+                m.setattr(cache, "invalidate", lambda *a, **k: None)
+                c.drop_partition("docs", "p")
+            with pytest.raises(MilvusException) as raised:  # the stale entry: the data coordinator refuses
+                c.insert("docs", [{"id": 2, "vec": [0.0] * DIM}], partition_name="p")
+            assert raised.value.code == 200 and "partition not found" in raised.value.message
+            with pytest.raises(MilvusException, match="partition not found"):  # asked again: gone
+                c.insert("docs", [{"id": 3, "vec": [0.0] * DIM}], partition_name="p")
+            c.insert("docs", [{"id": 4, "vec": [0.0] * DIM}])  # the collection itself still takes rows
+            c.flush("docs")
+            params = c.prepare_index_params()
+            params.add_index("vec", index_type="FLAT", metric_type="L2")
+            c.create_index("docs", params)
+            c.load_collection("docs")
+            rows = c.query("docs", filter="id >= 0", output_fields=["id"], consistency_level="Strong")
+            assert sorted(r["id"] for r in rows) == [4]
+        finally:
+            c.close()

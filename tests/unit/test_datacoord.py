@@ -14,6 +14,7 @@ from milvus.metastore.datacoord_catalog import (
     DataCoordCatalog,
     checkpoint_key,
     dropped_collection_key,
+    dropped_partition_key,
     segment_key,
 )
 from milvus.storage.local import LocalStorage
@@ -452,6 +453,31 @@ def test_a_dropped_collection_is_not_brought_back_by_a_straggler_even_after_a_re
     # another collection is untouched
     watch(dc, ["by-dev-rootcoord-dml_0_8v0"], collection=8)
     assert assign(dc, 2, channel="by-dev-rootcoord-dml_0_8v0", collection=8).count == 2
+
+
+def test_a_dropped_partition_gets_no_new_segment_even_after_a_restart(cluster):
+    node = FakeDataNode()
+    dc = cluster.coord(node)
+    watch(dc)
+    kept = assign(dc, 3, partition=1)
+    assign(dc, 3, partition=2)
+    ok(dc.DropPartition(datacoord_pb2.DropPartitionRequest(collectionID=COLL, partitionID=2)))
+    assert [kv.key for kv in cluster.kv.range(dropped_partition_key(COLL, 2))] == [dropped_partition_key(COLL, 2)]
+    segments = len(DataCoordCatalog(cluster.kv).list_segments())
+
+    def straggler(dc):  # a proxy that has not heard of the drop inserts into the partition
+        return dc.AssignSegmentID(datacoord_pb2.AssignSegmentIDRequest(segmentIDRequests=[
+            datacoord_pb2.SegmentIDRequest(count=1, channel_name=CH1, collectionID=COLL, partitionID=2)])).status
+
+    for restarted in (False, True):
+        if restarted:
+            dc.stop()
+            dc = cluster.coord(node)  # the drop is remembered
+        status = straggler(dc)
+        assert status.code == 200 and status.reason.startswith("partition not found[partition=2]")
+        assert len(DataCoordCatalog(cluster.kv).list_segments()) == segments  # nothing opened
+        assert assign(dc, 1, partition=1).segID == kept.segID  # the other partition is untouched
+    ok(dc.DropPartition(datacoord_pb2.DropPartitionRequest(collectionID=COLL, partitionID=2)))  # again: fine
 
 
 def test_gc_keeps_recent_drops_and_referenced_files(cluster):

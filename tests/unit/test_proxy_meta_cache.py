@@ -145,6 +145,18 @@ def test_a_collection_the_data_coordinator_says_is_dropped_is_forgotten():
     assert rc.calls == calls + 1
 
 
+def test_a_partition_the_data_coordinator_says_is_dropped_forgets_the_collection_info():
+    rc = FakeRootCoord()
+    cache = MetaCache(_described(rc))
+    collections = Collections(cache, _DroppedAtDataCoord(code=errors.PartitionNotFound.code))
+    coll = collections.get("default", "c")
+    calls = rc.calls
+    with pytest.raises(errors.PartitionNotFound):
+        collections.ensure_watched(coll)
+    assert len(cache) == 0  # its partitions are asked again
+    assert collections.get("default", "c") is not coll and rc.calls == calls + 1
+
+
 def test_other_data_coordinator_errors_forget_nothing():
     rc = FakeRootCoord()
     cache = MetaCache(_described(rc))
