@@ -96,9 +96,11 @@ class _Held:
 
 class Delegator:
     """Sends a leader's requests to workers: ``peer(node_id, address)`` gives a client of a
-    query node; ``timeout`` bounds each call."""
+    query node; ``timeout`` bounds each call.  ``workers`` threads (started as needed) wait on
+    the calls: as many as the gRPC server's pool runs leader calls (32), so a leader call in
+    flight never queues its segment reads behind the other leader calls' reads."""
 
-    def __init__(self, node_id: int, peer: Callable[[int, str], Any] | None, timeout: float, workers: int = 8):
+    def __init__(self, node_id: int, peer: Callable[[int, str], Any] | None, timeout: float, workers: int = 32):
         self._node_id = node_id
         self._peer = peer
         self._timeout = timeout
