@@ -46,6 +46,7 @@ from milvus.querynode import QueryNode
 from milvus.rootcoord import SERVICE as ROOTCOORD_SERVICE
 from milvus.rootcoord import RootCoord
 from milvus.rpc import GrpcClient, GrpcServer, WrapInterceptor, service_handler
+from milvus.rpc.pool import active_workers
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,8 @@ class RoleService:
             traced = [WrapInterceptor(trace_wrap)] if trace_wrap is not None else []
             if served.public:
                 public = GrpcServer(ctx.grpc_host, ctx.grpc_port, served.public, max_recv=max_recv,
-                                    max_send=max_send, name=f"{self.name}-public", interceptors=traced)
+                                    max_send=max_send, name=f"{self.name}-public", interceptors=traced,
+                                    active_workers=active_workers(config["proxy.grpc.activeWorkers"]))
                 public.start()
                 self._servers.append(public)
                 internal_port = served.internal_port

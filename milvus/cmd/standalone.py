@@ -38,6 +38,7 @@ from milvus.querynode import QueryNode
 from milvus.rootcoord import SERVICE as ROOTCOORD_SERVICE
 from milvus.rootcoord import RootCoord
 from milvus.rpc import GrpcServer, LocalClient, WrapInterceptor
+from milvus.rpc.pool import active_workers
 from milvus.storage import ObjectStorage
 from milvus.util.tracing import NO_TRACING, Tracing, chain
 
@@ -199,6 +200,7 @@ def build_cluster(config: Config, kv: KV, mq: MQ, storage: ObjectStorage, host: 
     adapter = MilvusServiceAdapter(proxy, observe.public_metrics(metrics, 0))
     trace_wrap = tracing.server_wrap("proxy")
     server = GrpcServer(host, port, [adapter.handler()], max_workers=max_workers, name="proxy",
+                        active_workers=active_workers(config["proxy.grpc.activeWorkers"]),
                         interceptors=[WrapInterceptor(trace_wrap)] if trace_wrap is not None else [])
     return Cluster(config, rootcoord, datacoord, querycoord, datanode, querynode, indexnode, proxy, server, metrics)
 

@@ -9,17 +9,33 @@ that finishes takes a waiting call before it sleeps, and a new worker starts onl
 call would otherwise wait for a busy one and fewer than ``max_workers`` run (a worker whose
 call has returned is not busy: as many calls as there are such workers wait for them).  A serial client is then
 served by one thread, and a faiss search from it always meets the same OpenMP team.
+
+With ``active_workers`` below ``max_workers``, a call waits for a busy worker once that many
+are busy, instead of taking a thread of its own: on a CPU-bound server, calls beyond the
+cores only take turns at the GIL, and a worker that finishes and takes the next waiting call
+saves a thread's sleep and wake-up.  Through pymilvus with 16 client threads on 2 cores, 4
+active workers instead of 16 gave +9 % QPS and -9 % server CPU per search.  A handler that
+blocks (a Strong read waiting for its timestamp, a flush) would then hold up the calls behind
+it, so a rescuer thread hands a call that has waited ``grace`` seconds to another worker,
+up to ``max_workers``.
 """
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent import futures
 from typing import Any
 
 _Task = tuple[futures.Future, Callable[..., Any], tuple, dict]
+
+
+def active_workers(setting: int) -> int:
+    """The ``active_workers`` of a setting: as given when positive, else twice the CPU cores."""
+    return setting if setting > 0 else 2 * (os.cpu_count() or 1)
 
 
 class _Worker:
@@ -34,17 +50,25 @@ class _Worker:
 class WorkerPool(futures.Executor):
     """At most ``max_workers`` threads named ``name_N``; see the module docstring."""
 
-    def __init__(self, max_workers: int, name: str = "rpc-worker"):
+    def __init__(self, max_workers: int, name: str = "rpc-worker", active_workers: int | None = None,
+                 grace: float = 0.02):
         if max_workers <= 0:
             raise ValueError("max_workers must be greater than 0")
+        if active_workers is not None and active_workers <= 0:
+            raise ValueError("active_workers must be greater than 0")
         self._max = max_workers
+        self._active = min(active_workers or max_workers, max_workers)
+        self._grace = grace
         self._name = name
         self._lock = threading.Lock()
         self._idle: list[_Worker] = []  # a stack: the last one to finish is woken first
-        self._waiting: deque[_Task] = deque()
+        self._waiting: deque[tuple[_Task, float]] = deque()  # with the time each was queued
         self._threads: list[threading.Thread] = []
         self._finishing = 0  # workers whose call returned, on their way to the next one or to idle
         self._shutdown = False
+        self._changed = threading.Condition(self._lock)  # the rescuer waits on it
+        self._rescuer: threading.Thread | None = None
+        self._rescuer_parked = False  # waiting without a deadline: wake it for a queued call
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> futures.Future:
         future: futures.Future = futures.Future()
@@ -52,18 +76,60 @@ class WorkerPool(futures.Executor):
         with self._lock:
             if self._shutdown:
                 raise RuntimeError("cannot schedule new futures after shutdown")
-            if self._idle:
+            below = len(self._threads) - len(self._idle) < self._active
+            if self._idle and below:
                 worker = self._idle.pop()
                 worker.task = task
                 worker.wake.release()
-            elif len(self._threads) < self._max and len(self._waiting) >= self._finishing:
-                thread = threading.Thread(target=self._run, args=(_Worker(task),),
-                                          name=f"{self._name}_{len(self._threads)}", daemon=True)
-                self._threads.append(thread)
-                thread.start()
+            elif below and len(self._threads) < self._max and len(self._waiting) >= self._finishing:
+                self._start(task)
             else:
-                self._waiting.append(task)
+                self._waiting.append((task, time.monotonic()))
+                if self._active < self._max:
+                    self._watch()
         return future
+
+    def _start(self, task: _Task) -> None:
+        """Under the lock: a new worker thread, starting with ``task``."""
+        thread = threading.Thread(target=self._run, args=(_Worker(task),),
+                                  name=f"{self._name}_{len(self._threads)}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _watch(self) -> None:
+        """Under the lock: make sure the rescuer sees the waiting calls."""
+        if self._rescuer is None:
+            self._rescuer = threading.Thread(target=self._rescue, name=f"{self._name}_rescuer", daemon=True)
+            self._rescuer.start()
+        elif self._rescuer_parked:
+            self._rescuer_parked = False
+            self._changed.notify()
+
+    def _rescue(self) -> None:
+        """Hand a call that waited ``grace`` to an idle or a new worker (up to ``max_workers``).
+        Under load it looks every ``grace``; it parks once nothing waited for that long."""
+        with self._lock:
+            while not self._shutdown:
+                if not self._waiting:
+                    if not self._changed.wait(self._grace) and not self._waiting:
+                        self._rescuer_parked = True
+                        while self._rescuer_parked and not self._shutdown:
+                            self._changed.wait()
+                    continue
+                task, since = self._waiting[0]
+                late = since + self._grace - time.monotonic()
+                if late > 0:
+                    self._changed.wait(late)
+                elif self._idle:
+                    self._waiting.popleft()
+                    worker = self._idle.pop()
+                    worker.task = task
+                    worker.wake.release()
+                elif len(self._threads) < self._max:
+                    self._waiting.popleft()
+                    self._start(task)
+                else:
+                    self._changed.wait(self._grace)  # every worker is busy: the first to finish takes it
 
     def _run(self, worker: _Worker) -> None:
         task = worker.task
@@ -89,7 +155,7 @@ class WorkerPool(futures.Executor):
             with self._lock:
                 self._finishing -= 1
                 if self._waiting:
-                    task = self._waiting.popleft()
+                    task = self._waiting.popleft()[0]
                     continue
                 if self._shutdown:
                     return
@@ -104,8 +170,12 @@ class WorkerPool(futures.Executor):
             idle, self._idle = self._idle, []
             if cancel_futures:
                 while self._waiting:
-                    self._waiting.popleft()[0].cancel()
+                    self._waiting.popleft()[0][0].cancel()
             threads = list(self._threads)
+            if self._rescuer is not None:
+                threads.append(self._rescuer)
+            self._rescuer_parked = False
+            self._changed.notify_all()
         for worker in idle:
             worker.task = None
             worker.wake.release()

@@ -150,7 +150,8 @@ class GrpcServer:
     Calls run on a pool of ``max_workers`` threads (``{name}-rpc``), except the unary
     methods in ``leaf_methods`` (full names, ``/package.Service/Method``, or bare method
     names), which run on a pool of their own of ``leaf_workers`` threads (``{name}-leaf``,
-    ``max_workers`` when None): see the module docstring.
+    ``max_workers`` when None): see the module docstring.  ``active_workers``: how many calls
+    of the main pool run at once before a call waits for a busy worker (``WorkerPool``).
     """
 
     def __init__(
@@ -165,6 +166,7 @@ class GrpcServer:
         interceptors: Sequence[grpc.ServerInterceptor] = (),
         leaf_methods: Iterable[str] = (),
         leaf_workers: int | None = None,
+        active_workers: int | None = None,
     ):
         self.name = name
         self._leaf_methods = frozenset(leaf_methods)
@@ -186,6 +188,7 @@ class GrpcServer:
             ("grpc.http2.min_ping_interval_without_data_ms", 5000),
         ]
         self._max_workers = max_workers
+        self._active_workers = active_workers
         self._server: grpc.Server | None = None
         self._pool: WorkerPool | None = None
         self._leaf_pool: WorkerPool | None = None
@@ -201,7 +204,7 @@ class GrpcServer:
         return method in self._leaf_methods or method.rsplit("/", 1)[-1] in self._leaf_methods
 
     def start(self) -> None:
-        self._pool = WorkerPool(self._max_workers, name=f"{self.name}-rpc")
+        self._pool = WorkerPool(self._max_workers, name=f"{self.name}-rpc", active_workers=self._active_workers)
         interceptors = self._interceptors
         if self._leaf_methods:
             self._leaf_pool = WorkerPool(self._leaf_workers, name=f"{self.name}-leaf")

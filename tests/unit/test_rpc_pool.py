@@ -1,5 +1,6 @@
 """The gRPC servers' executor: results and errors through futures, one thread for a serial
-caller, at most ``max_workers`` threads with the rest waiting, and a clean shutdown."""
+caller, at most ``max_workers`` threads with the rest waiting, ``active_workers`` calls at
+once unless a call waited ``grace``, and a clean shutdown."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import threading
 
 import pytest
 
-from milvus.rpc.pool import WorkerPool
+from milvus.rpc.pool import WorkerPool, active_workers
 
 TIMEOUT = 10
 
@@ -72,3 +73,49 @@ def test_shutdown_ends_the_workers_and_refuses_new_calls():
     assert not [t for t in threading.enumerate() if t.name.startswith("t-shutdown_")]
     with pytest.raises(RuntimeError):
         pool.submit(lambda: None)
+
+
+def test_active_workers_run_at_once_and_the_next_call_waits_for_one_of_them():
+    pool = WorkerPool(8, name="t-active", active_workers=2, grace=TIMEOUT * 10)  # no rescue in this test
+    release = [threading.Event() for _ in range(2)]
+    running = [threading.Event() for _ in range(2)]
+    try:
+        held = [pool.submit(lambda i=i: (running[i].set(), release[i].wait(TIMEOUT))) for i in range(2)]
+        assert all(r.wait(TIMEOUT) for r in running)
+        third = threading.Event()
+        done = pool.submit(third.set)
+        assert not third.wait(0.05) and pool.threads == 2  # waits: no third thread for it
+        release[0].set()  # the worker that finishes takes it
+        done.result(TIMEOUT)
+        assert third.is_set() and pool.threads == 2
+        release[1].set()
+        assert [f.result(TIMEOUT)[1] for f in held] == [True, True]
+        # a serial caller still runs on one thread
+        names = {pool.submit(lambda: threading.current_thread().name).result(TIMEOUT) for _ in range(50)}
+        assert len(names) == 1
+    finally:
+        for r in release:
+            r.set()
+        pool.shutdown()
+
+
+def test_a_call_waiting_behind_blocked_workers_gets_a_worker_of_its_own_after_the_grace():
+    pool = WorkerPool(4, name="t-rescue", active_workers=1, grace=0.05)
+    release = threading.Event()
+    try:
+        blocked = pool.submit(release.wait, TIMEOUT)  # a handler waiting (a Strong read, a flush)
+        answers = [pool.submit(lambda i=i: i) for i in range(5)]
+        # every call behind it is answered while it still blocks, on a worker started for them
+        assert [f.result(TIMEOUT) for f in answers] == list(range(5))
+        assert not blocked.done() and 2 <= pool.threads <= 4
+        release.set()
+        assert blocked.result(TIMEOUT) is True
+    finally:
+        release.set()
+        pool.shutdown(wait=True)
+    assert not [t for t in threading.enumerate() if t.name.startswith("t-rescue")]
+
+
+def test_active_workers_setting():
+    assert active_workers(3) == 3
+    assert active_workers(0) >= 2
