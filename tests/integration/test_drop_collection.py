@@ -4,6 +4,8 @@ removes its files, and a new collection of the same name sees only its own data.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 from pymilvus import DataType, MilvusClient, MilvusException
@@ -116,6 +118,14 @@ def test_drop_partition_has_its_segments_dropped_and_collected(tmp_path):
             c.close()
 
 
+@contextmanager
+def _invalidations_lost(cluster, monkeypatch):
+    """The proxy's meta cache misses the invalidations sent meanwhile (a proxy that missed a drop)."""
+    with monkeypatch.context() as m:
+        m.setattr(cluster.proxy.cache, "invalidate", lambda *a, **k: None)
+        yield
+
+
 def test_an_insert_through_a_proxy_that_missed_the_drop_gets_collection_not_found(tmp_path, monkeypatch):
     with running_stack(tmp_path / "data") as stack:
         cluster = stack.cluster
@@ -124,9 +134,7 @@ def test_an_insert_through_a_proxy_that_missed_the_drop_gets_collection_not_foun
             _create(c, "docs")
             cid = c.describe_collection("docs")["collection_id"]
             c.insert("docs", [{"id": 1, "vec": [0.0] * DIM}])  # cached here, its channels watched
-            cache = cluster.proxy.cache
-            with monkeypatch.context() as m:  # the invalidations of the drop never reach this proxy
-                m.setattr(cache, "invalidate", lambda *a, **k: None)
+            with _invalidations_lost(cluster, monkeypatch):
                 c.drop_collection("docs")
             for _ in range(2):  # the stale entry answers once, then the name is asked again
                 with pytest.raises(MilvusException) as raised:
@@ -146,9 +154,7 @@ def test_an_insert_into_a_dropped_partition_through_a_proxy_that_missed_the_drop
             _create(c, "docs")
             c.create_partition("docs", "p")
             c.insert("docs", [{"id": 1, "vec": [0.0] * DIM}], partition_name="p")  # cached, watched
-            cache = cluster.proxy.cache
-            with monkeypatch.context() as m:  # the invalidations of the drop never reach this proxy
-                m.setattr(cache, "invalidate", lambda *a, **k: None)
+            with _invalidations_lost(cluster, monkeypatch):
                 c.drop_partition("docs", "p")
             with pytest.raises(MilvusException) as raised:  # the stale entry: the data coordinator refuses
                 c.insert("docs", [{"id": 2, "vec": [0.0] * DIM}], partition_name="p")
