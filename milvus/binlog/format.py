@@ -29,7 +29,7 @@ def stats_log_key(collection: int, partition: int, segment: int, log_id: int) ->
 # An insert log stores a fixed-size list of fixed-width values (FloatVector's
 # ``fixed_size_list<float32>[dim]``) as ``fixed_size_binary`` of the same bytes, marked with
 # this field-metadata key (the value type's name): Parquet writes a list column value by value
-# with repetition levels, a binary column as whole rows.  For 20k x 128 floats: write 44 -> 6 ms,
+# with repetition levels, a binary column as whole rows.  20k x 128 floats alone: write 44 -> 6 ms,
 # read 48 -> 3 ms (with the vectors uncompressed, below).  ``read_insert_log`` turns it back.
 _PACKED_LIST = b"milvus.packed_list"
 

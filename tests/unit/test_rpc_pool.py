@@ -5,10 +5,12 @@ once unless a call waited ``grace``, and a clean shutdown."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
 from milvus.rpc.pool import WorkerPool, active_workers
+from tests.conftest import wait_for
 
 TIMEOUT = 10
 
@@ -114,6 +116,24 @@ def test_a_call_waiting_behind_blocked_workers_gets_a_worker_of_its_own_after_th
         release.set()
         pool.shutdown(wait=True)
     assert not [t for t in threading.enumerate() if t.name.startswith("t-rescue")]
+
+
+def test_a_worker_whose_call_ran_past_the_grace_no_longer_counts_as_active():
+    grace = 1.0
+    pool = WorkerPool(4, name="t-stale", active_workers=1, grace=grace)
+    release, started = threading.Event(), []
+    try:
+        blocked = pool.submit(lambda: (started.append(time.monotonic()), release.wait(TIMEOUT)))
+        wait_for(lambda: started, TIMEOUT)
+        wait_for(lambda: time.monotonic() > started[0] + grace, TIMEOUT)
+        answer = pool.submit(lambda: threading.current_thread().name)
+        assert pool.threads == 2  # a worker of its own at once, not after a rescue
+        assert answer.result(TIMEOUT) == "t-stale_1"
+        release.set()
+        assert blocked.result(TIMEOUT)[1] is True
+    finally:
+        release.set()
+        pool.shutdown()
 
 
 def test_active_workers_setting():
