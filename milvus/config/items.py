@@ -70,8 +70,9 @@ ITEMS: tuple[Item, ...] = (
     Item("proxy.port", int, 19530, "Public gRPC port (MilvusService)."),
     Item("proxy.internalPort", int, 19529, "Internal gRPC port of the proxy."),
     Item("proxy.grpc.activeWorkers", int, 0,
-         "Public calls a proxy runs at once before a call waits for a busy worker (a call waiting "
-         "20 ms still gets a worker of its own, up to the pool's size); 0: twice the CPU cores."),
+         "Public calls a proxy runs at once before a call waits for a busy worker (a call running "
+         "20 ms no longer counts; a call waiting 20 ms gets a worker of its own, up to the pool's "
+         "size); 0: twice the CPU cores."),
     Item("proxy.timeTickInterval", float, 0.2,
          "Seconds between the proxy's time ticks on the DML channels (bounds Strong read latency)."),
     Item("common.gracefulTime", int, 5000, "Milliseconds of staleness a Bounded read accepts."),
