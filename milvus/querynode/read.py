@@ -20,6 +20,7 @@ from milvus.querynode.deletes import DeleteSnapshot
 from milvus.querynode.filters import FilterCompiler, compile_filter, evaluate
 from milvus.querynode.indexes import filter_indexes
 from milvus.querynode.segments import SegmentView
+from milvus.querynode.shard import Shard
 from milvus.schema import TIMESTAMP_FIELD, CollectionSchemaModel, ids_to_arrow
 
 
@@ -97,20 +98,36 @@ class FilterCache:
         return compiled
 
 
+def leading_shards(state: CollectionState, channels: list[str]) -> list[tuple[str, Shard, int]]:
+    """Each channel's shard with its ``watch_epoch``, read before the channel is found watched:
+    an unwatch after this check changes the epoch, so the read's ``Shard.read_set`` refuses it."""
+    out = []
+    for channel in channels:
+        shard = state.shard(channel)
+        if shard is None:
+            raise ChannelNotFound(f"channel {channel} of collection {state.collection_id} is not served by this node")
+        epoch = shard.watch_epoch
+        if not state.is_watched(channel) or state.shard(channel) is not shard:
+            raise ChannelNotFound(f"channel {channel} of collection {state.collection_id} is not served by this node")
+        out.append((channel, shard, epoch))
+    return out
+
+
 def read_timestamp(state: CollectionState, channels: list[str], guarantee_ts: int, travel_ts: int,
-                   timeout: float) -> int:
+                   timeout: float, shards: Sequence[tuple[str, Shard, int]] | None = None) -> int:
     """Wait until every channel's tsafe reached the request's timestamps; return T."""
     wait_for = max(guarantee_ts, travel_ts)
     tsafes = []
-    for channel in channels:
-        shard = state.shard(channel)
-        if shard is None or not state.is_watched(channel):
-            raise ChannelNotFound(f"channel {channel} of collection {state.collection_id} is not served by this node")
-        if not shard.tsafe.wait(wait_for, timeout):
+    for channel, shard, epoch in (shards if shards is not None else leading_shards(state, channels)):
+        tsafe = shard.tsafe  # an unwatch closes it (and puts a new one in place) after changing the epoch
+        if shard.watch_epoch != epoch or not tsafe.wait(wait_for, timeout):
+            if shard.watch_epoch != epoch:
+                raise ChannelNotFound(f"channel {channel} of collection {state.collection_id} is no longer "
+                                      f"watched by this node")
             raise ServiceUnavailable(
-                f"channel {channel} is not serviceable: tsafe {shard.tsafe.get()} did not reach "
+                f"channel {channel} is not serviceable: tsafe {tsafe.get()} did not reach "
                 f"{wait_for} within {timeout:g}s")
-        tsafes.append(shard.tsafe.get())
+        tsafes.append(tsafe.get())
     if travel_ts:
         return travel_ts
     return min(tsafes) if tsafes else wait_for
@@ -133,22 +150,19 @@ def prepare_read(state: CollectionState, req: querynode_pb2.ShardRequest, compil
     channels = list(req.channels) or sorted(state.shards())
     row_filter = compile_filter(compiler, schema, req.expr, req.expr_template_values)
     partitions = state.read_partitions(list(req.partitionIDs))
-    read_ts = read_timestamp(state, channels, req.guarantee_ts, req.travel_ts, timeout)
+    shards = leading_shards(state, channels)
+    read_ts = read_timestamp(state, channels, req.guarantee_ts, req.travel_ts, timeout, shards)
     wanted_pks = _wanted_pks(req, schema)
     out: list[SegmentRows] = []
     remote: list[RemoteRead] = []
-    for channel in channels:
-        shard = state.shard(channel)
-        if shard is None:
-            raise ChannelNotFound(f"channel {channel} of collection {state.collection_id} was released")
+    for channel, shard, epoch in shards:
         deletes = shard.deletes.snapshot()
-        if shard.has_remote:
-            version = shard.view_version
-            segments, elsewhere = shard.read_set(partitions)
-            remote += [RemoteRead(channel, node, shard.address_of(node), tuple(sorted(ids)), deletes, version)
-                       for node, ids in sorted(elsewhere.items())]
-        else:
-            segments = shard.segments(partitions)
+        version = shard.view_version
+        # one step: the segments here and where the view reads the others, refused when the
+        # channel was unwatched since it was found watched (its view gone: the local segments alone)
+        segments, elsewhere = shard.read_set(partitions, epoch)
+        remote += [RemoteRead(channel, node, shard.address_of(node), tuple(sorted(ids)), deletes, version)
+                   for node, ids in sorted(elsewhere.items())]
         out += _visible_rows(schema, segments, (deletes,), read_ts, wanted_pks, row_filter)
     return ReadSet(read_ts, schema, out, remote)
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from milvus.errors import DeletesOutOfSync, ParameterInvalid
+from milvus.errors import ChannelNotFound, DeletesOutOfSync, ParameterInvalid
 from milvus.querynode.deletes import DeleteBuffer, DeleteSnapshot, read_ipc_deletes
 from milvus.querynode.segments import GrowingSegment, SealedSegment, Segment
 from milvus.querynode.tsafe import TSafe
@@ -79,6 +79,9 @@ class Shard:
         self._hidden: frozenset[int] = frozenset()  # local segments not read (remote or replaced)
         self._synced = False
         self._version = 0
+        # changes whenever the channel stops being watched here (``drop_growing``, ``close``):
+        # a leader's read only takes its segments while the epoch it found watched still holds
+        self._epoch = 0
         self._seen: set[int] = set()  # segments of other nodes whose delta logs were read here
         # a worker's copies of its leaders' delete logs, by source (the most recently used last)
         self._received: OrderedDict[str, DeleteBuffer] = OrderedDict()
@@ -169,6 +172,12 @@ class Shard:
         return self._version
 
     @property
+    def watch_epoch(self) -> int:
+        """Read it before checking that the channel is watched: ``read_set(epoch=...)`` then
+        refuses a read the channel's unwatch (or drop) overtook."""
+        return self._epoch
+
+    @property
     def synced(self) -> bool:
         return self._synced
 
@@ -206,9 +215,16 @@ class Shard:
             segments = [s for s in segments if s.partition_id in partitions]
         return segments
 
-    def read_set(self, partitions: frozenset[int] | None = None) -> tuple[list[Segment], dict[int, list[int]]]:
-        """``segments`` here and, in the same step, the view's segments on other nodes by node."""
+    def read_set(self, partitions: frozenset[int] | None = None, epoch: int | None = None
+                 ) -> tuple[list[Segment], dict[int, list[int]]]:
+        """``segments`` here and, in the same step, the view's segments on other nodes by node.
+        ``epoch``: the ``watch_epoch`` of a leader's read; ChannelNotFound when the channel was
+        unwatched (or dropped) since: its leader view is gone, the local segments alone would
+        be a short answer."""
         with self._lock:
+            if epoch is not None and epoch != self._epoch:
+                raise ChannelNotFound(f"channel {self.channel} of collection {self.collection_id} is no "
+                                      f"longer watched by this node")
             segments: list[Segment] = [*self._sealed.values(), *self._growing.values()]
             hidden, remote = self._hidden, list(self._remote.values())
         if hidden:
@@ -270,6 +286,7 @@ class Shard:
         with self._lock:
             self._growing.clear()
             self._view, self._remote, self._hidden, self._synced = (), {}, frozenset(), False
+            self._epoch += 1
             self.tsafe.close()
             self.tsafe = TSafe(0)  # a later watch starts again from its seek position
 
@@ -286,4 +303,6 @@ class Shard:
                 for s in segments]
 
     def close(self) -> None:
+        with self._lock:
+            self._epoch += 1
         self.tsafe.close()

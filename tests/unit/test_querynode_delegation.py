@@ -9,6 +9,9 @@ the worker lost them (DeletesOutOfSync)."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -406,3 +409,41 @@ def test_a_worker_keeps_a_leaders_deletes_by_position(tmp_path):
             shard.receive_deletes("1/ch/a", 5, 5, b"", pk)
     finally:
         n.close()
+
+
+def test_a_read_the_leader_began_before_it_unwatched_a_channel_fails_instead_of_reading_it_short(nodes):
+    """The channel moved to another leader: a read that found it watched here, and waits for
+    another channel's tsafe while this node unwatches it (its leader view goes, its sealed
+    segments stay until released), must not answer the local segments alone."""
+    n = nodes
+    _setup(n)
+    leader = n.nodes[LEADER]
+    pch2 = "by-dev-rootcoord-dml_1"
+    vch2 = f"{pch2}_{COLL}v1"
+    status = leader.WatchDmChannel(querynode_pb2.QWatchDmChannelRequest(
+        vchannel=datacoord_pb2.VchannelInfo(collectionID=COLL, channelName=vch2),
+        schema=n.schema.proto.SerializeToString()))
+    assert status.code == 0, status.reason
+    producer2 = n.mq.create_producer(pch2)
+    try:
+        n.tick(400)
+        state = leader._collection(COLL)
+        assert state.shard(VCH).tsafe.wait(400, 5.0)
+        answers = []
+        request = querynode_pb2.ShardRequest(collectionID=COLL, channels=[VCH, vch2], guarantee_ts=400,
+                                             count_only=True)
+        reader = threading.Thread(target=lambda: answers.append(leader.Query(request)))
+        reader.start()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not state.shard(vch2).tsafe._cond._waiters:  # until it waits on vch2
+            time.sleep(0.01)
+        assert state.shard(vch2).tsafe._cond._waiters, "the read did not get to wait for the second channel"
+        assert leader.UnwatchDmChannel(querynode_pb2.QUnwatchDmChannelRequest(
+            collectionID=COLL, channel_name=VCH)).code == 0
+        producer2.send(time_tick_envelope(400), {"vchannel": ""})
+        reader.join(10)
+        assert len(answers) == 1
+        resp = answers[0]
+        assert resp.status.code == errors.ChannelNotFound.code, (resp.status.reason, resp.count)
+    finally:
+        producer2.close()
