@@ -113,12 +113,13 @@ def leading_shards(state: CollectionState, channels: list[str]) -> list[tuple[st
     return out
 
 
-def read_timestamp(state: CollectionState, channels: list[str], guarantee_ts: int, travel_ts: int,
-                   timeout: float, shards: Sequence[tuple[str, Shard, int]] | None = None) -> int:
-    """Wait until every channel's tsafe reached the request's timestamps; return T."""
+def read_timestamp(state: CollectionState, shards: Sequence[tuple[str, Shard, int]], guarantee_ts: int,
+                   travel_ts: int, timeout: float) -> int:
+    """Wait until the tsafe of every channel of ``shards`` (``leading_shards``) reached the
+    request's timestamps; return T."""
     wait_for = max(guarantee_ts, travel_ts)
     tsafes = []
-    for channel, shard, epoch in (shards if shards is not None else leading_shards(state, channels)):
+    for channel, shard, epoch in shards:
         tsafe = shard.tsafe  # an unwatch closes it (and puts a new one in place) after changing the epoch
         if shard.watch_epoch != epoch or not tsafe.wait(wait_for, timeout):
             if shard.watch_epoch != epoch:
@@ -151,7 +152,7 @@ def prepare_read(state: CollectionState, req: querynode_pb2.ShardRequest, compil
     row_filter = compile_filter(compiler, schema, req.expr, req.expr_template_values)
     partitions = state.read_partitions(list(req.partitionIDs))
     shards = leading_shards(state, channels)
-    read_ts = read_timestamp(state, channels, req.guarantee_ts, req.travel_ts, timeout, shards)
+    read_ts = read_timestamp(state, shards, req.guarantee_ts, req.travel_ts, timeout)
     wanted_pks = _wanted_pks(req, schema)
     out: list[SegmentRows] = []
     remote: list[RemoteRead] = []

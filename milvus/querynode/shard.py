@@ -12,7 +12,8 @@ Leader view (segment-level distribution): the query coordinator tells a shard le
 node serves each sealed segment of the channel (``sync_view``).  A segment served elsewhere
 is read there (``remote``); its growing copy and any local sealed copy here are left out of
 reads from the same step on, and so are the compaction sources of every segment in the view.
-A leader with nothing elsewhere reads exactly as before (``segments``: no extra work).
+A leader's read takes its local segments and the view's remote ones in one step
+(``read_set``), refused once the channel was unwatched since the read found it watched.
 
 A worker keeps the deletes its leaders send along with their requests, one copy per leader's
 log (``receive_deletes``): a leader sends only those past what the worker said it holds.
@@ -181,10 +182,6 @@ class Shard:
     def synced(self) -> bool:
         return self._synced
 
-    @property
-    def has_remote(self) -> bool:
-        return bool(self._remote)
-
     def sealed(self, segment_id: int) -> SealedSegment | None:
         with self._lock:
             return self._sealed.get(segment_id)
@@ -206,14 +203,7 @@ class Shard:
 
     def segments(self, partitions: frozenset[int] | None = None) -> list[Segment]:
         """Every segment served now (of ``partitions`` when given): one consistent set."""
-        with self._lock:
-            segments: list[Segment] = [*self._sealed.values(), *self._growing.values()]
-            hidden = self._hidden
-        if hidden:
-            segments = [s for s in segments if s.segment_id not in hidden]
-        if partitions is not None:
-            segments = [s for s in segments if s.partition_id in partitions]
-        return segments
+        return self.read_set(partitions)[0]
 
     def read_set(self, partitions: frozenset[int] | None = None, epoch: int | None = None
                  ) -> tuple[list[Segment], dict[int, list[int]]]:
@@ -253,19 +243,17 @@ class Shard:
             if start > held:
                 raise DeletesOutOfSync(f"query node holds {held} deletes of {source} in {self.channel}, "
                                        f"not the {start} the request starts after")
+            if log is None:
+                log = self._received[source] = DeleteBuffer()
+                while len(self._received) > _RECEIVED_LOGS:
+                    self._received.popitem(last=False)
             if end > held:
                 table = read_ipc_deletes(data, pk_type)
                 if table is None or table.num_rows != end - start:
                     raise ParameterInvalid(f"deletes [{start}, {end}) of {source} came with "
                                            f"{0 if table is None else table.num_rows} rows")
-                if log is None:
-                    log = self._received[source] = DeleteBuffer()
-                    while len(self._received) > _RECEIVED_LOGS:
-                        self._received.popitem(last=False)
                 for batch in table.slice(held - start).to_batches():
                     log.append(batch)
-            if log is None:  # nothing sent, nothing held
-                log = self._received[source] = DeleteBuffer()
             self._received.move_to_end(source)
             return log.snapshot()
 
