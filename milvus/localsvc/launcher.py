@@ -23,27 +23,41 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent(parent_pid: int | None = None, sig: int = signal.SIGTERM) -> Callable[[], None] | None:
+def die_with_parent(parent_pid: int, sig: int = signal.SIGTERM) -> None:
     """Receive ``sig`` when the parent ends (Linux only), so that a launcher killed with -9
-    leaves no orphans behind.
-
-    Without ``parent_pid``: a ``preexec_fn`` for the child (None elsewhere than Linux); the
-    signal comes when the thread that started the child ends.  With ``parent_pid``: called
-    in the child itself (which then needs no ``preexec_fn``, unsafe when the parent has
-    threads, gRPC's among them); a parent already gone sends ``sig`` at once."""
+    leaves no orphans behind: called in the child itself, early (``milvus run --parent-pid``);
+    a parent already gone sends ``sig`` at once.  The signal comes when the parent's thread
+    that started the child ends."""
     if not sys.platform.startswith("linux"):
-        return None
-
-    def preexec() -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
-
-    if parent_pid is None:
-        return preexec
-    preexec()
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
     if os.getppid() != parent_pid:
         os.kill(os.getpid(), sig)
-    return None
+
+
+# what ``die_with_parent`` does, run by a fresh interpreter that then becomes the command (same
+# pid); argv: signal, parent pid, command.  Self-contained: the child's cwd may not see milvus.
+_DIE_WITH_PARENT_EXEC = (
+    "import ctypes, os, sys\n"
+    f"ctypes.CDLL(None).prctl({_PR_SET_PDEATHSIG}, int(sys.argv[1]), 0, 0, 0)\n"
+    "if os.getppid() != int(sys.argv[2]): os.kill(os.getpid(), int(sys.argv[1]))\n"
+    "os.execvp(sys.argv[3], sys.argv[3:])\n"
+)
+
+
+def die_with_parent_command(cmd: list[str], sig: int = signal.SIGTERM) -> list[str]:
+    """``cmd`` wrapped so that its process receives ``sig`` when this process' current thread
+    ends (``die_with_parent``), for programs that cannot call it themselves (etcd, nats, nanio).
+
+    A ``preexec_fn`` would do it in the forked child, but that runs Python, and the fork
+    handlers of the libraries that registered them, in a copy of a threaded process: a child of
+    the test process, which runs gRPC, died with SIGABRT there (``Epoll1Poller encountered
+    epoll_wait error: Bad file descriptor``) before it could exec.  The wrapper is an
+    interpreter started with a plain spawn that sets the signal and execs ``cmd``."""
+    if not sys.platform.startswith("linux"):
+        return list(cmd)
+    return [sys.executable, "-c", _DIE_WITH_PARENT_EXEC, str(int(sig)), str(os.getpid()), *cmd]
 
 
 class ServiceUnavailable(RuntimeError):
@@ -147,6 +161,8 @@ class Service:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cmd = self.command()
         log.info("starting %s: %s", self.name, " ".join(cmd))
+        if self.die_with_parent:
+            cmd = die_with_parent_command(cmd)
         logfile = open(self._log_path, "ab")  # noqa: SIM115 - owned by the child
         try:
             self.proc = subprocess.Popen(
@@ -157,7 +173,6 @@ class Service:
                 env=self.env(),
                 cwd=self.data_dir,
                 start_new_session=True,
-                preexec_fn=die_with_parent() if self.die_with_parent else None,
             )
         finally:
             logfile.close()

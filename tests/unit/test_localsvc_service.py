@@ -1,0 +1,74 @@
+"""A service child started with ``die_with_parent`` (the launcher's etcd, broker and S3 server)
+is spawned without a ``preexec_fn`` (no Python runs in a fork of the threaded parent) and still
+ends when the thread that started it ends."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from milvus.localsvc.launcher import Service, die_with_parent_command
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux only")
+
+
+class _Sleeper(Service):
+    name = "sleeper"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-c", "import sys, time; print('up', flush=True); time.sleep(120)"]
+
+    def ready(self) -> bool:
+        return "up" in self.log_tail()
+
+
+def _wait_for(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def test_a_service_child_ends_with_the_thread_that_started_it_and_no_preexec_fn_runs(tmp_path, monkeypatch):
+    seen: list[dict] = []
+    real_popen = subprocess.Popen
+
+    def popen(*args, **kwargs):
+        seen.append(kwargs)
+        return real_popen(*args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    service = _Sleeper(tmp_path)
+    service.die_with_parent = True
+    starter = threading.Thread(target=service.start, kwargs={"timeout": 30.0})
+    starter.start()
+    starter.join()
+    proc = service.proc
+    assert proc is not None
+    try:
+        assert seen and seen[0].get("preexec_fn") is None
+        _wait_for(lambda: proc.poll() is not None)  # the starting thread ended: SIGTERM
+        assert proc.returncode == -15
+    finally:
+        service.stop()
+
+
+def test_the_wrapped_command_keeps_its_pid_and_exit_code_while_the_parent_lives():
+    cmd = die_with_parent_command([sys.executable, "-c", "import os, sys; print(os.getpid()); sys.exit(7)"])
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 7
+    assert int(out.strip()) == proc.pid
+
+
+def test_a_wrapped_command_whose_parent_is_gone_does_not_run(tmp_path):
+    marker = tmp_path / "ran"
+    cmd = die_with_parent_command([sys.executable, "-c", f"open({str(marker)!r}, 'w').close()"])
+    cmd[4] = "1"  # the parent it names is not its parent: as if that one had died already
+    proc = subprocess.run(cmd, timeout=30)
+    assert proc.returncode == -15
+    assert not marker.exists()
