@@ -1,6 +1,7 @@
 """Freed memory goes back to the operating system: ``configure_allocators`` (few glibc arenas,
-Arrow on the system allocator) and ``release_free_memory`` (trim) after a large transient
-Arrow allocation bring the resident size back down.  Run in a child process: the allocator
+a fixed mmap threshold, Arrow on the system allocator) and ``release_free_memory`` (trim)
+after a large transient Arrow allocation bring the resident size back down, and freed
+multi-megabyte blocks go back at once.  Run in a child process: the allocator
 settings are process-wide."""
 
 from __future__ import annotations
@@ -35,6 +36,47 @@ print("ok", before, peak, after)
 
 def test_transient_arrow_memory_is_returned_after_release():
     out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("ok")
+
+
+MMAP_CHILD = r"""
+import ctypes
+from milvus.index.memory import configure_allocators
+
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+
+def anon_mb():
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("RssAnon:")) / 1024
+
+def touched(size):
+    block = libc.malloc(size)
+    ctypes.memset(block, 1, size)
+    return block
+
+configure_allocators()
+libc.free(touched(16 << 20))  # a 16 MB mapped block freed: by its own rule glibc would now keep such blocks
+before = anon_mb()
+buffers, pins = [], []
+for _ in range(20):
+    buffers.append(touched(2 << 20))
+    pins.append(touched(200 << 10))  # a live block above each (below 1 MB: from the heap), so the heap cannot shrink from its top
+peak = anon_mb()
+for block in buffers:
+    libc.free(block)
+after = anon_mb()  # no trim: only blocks mapped on their own are back
+assert peak - before > 30, (before, peak)
+assert after - before < 0.25 * (peak - before), (before, peak, after)
+print("ok", before, peak, after)
+"""
+
+
+def test_multi_megabyte_buffers_go_back_to_the_os_when_freed_without_a_trim():
+    out = subprocess.run([sys.executable, "-c", MMAP_CHILD], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("ok")
 
