@@ -18,6 +18,8 @@ from milvus.proxy.meta_cache import MetaCache
 from milvus.schema import CollectionSchemaModel, OutputFields, resolve_output_fields
 
 _OUTPUTS_MAX = 64  # output field lists remembered per collection
+# Milvus' answer to a partition named in a request on a partition-key collection
+KEY_MODE_PARTITION_NAMES = "not support manually specifying the partition names if partition key mode is used"
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,24 @@ class Collection:
 
     def partition_ids(self, names: Iterable[str]) -> list[int]:
         return [self.partition_id(name) for name in names]
+
+    @cached_property
+    def partition_key(self) -> str | None:
+        """The name of the partition key field, None when the collection has none."""
+        return next((f.name for f in self.schema.fields if f.is_partition_key), None)
+
+    @cached_property
+    def key_partitions(self) -> list[int]:
+        """A partition-key collection's partition ids in the order of their ``_{i}`` suffix
+        (``{default}_0``, ``{default}_1``, ...): a key's partition is ``hash(key) % len``."""
+        numbered = []
+        for partition in self.info.partitions:
+            suffix = partition.name.rsplit("_", 1)[-1]
+            if suffix.isdigit():
+                numbered.append((int(suffix), partition.id))
+        if not numbered:
+            raise errors.PartitionNotFound(f"collection {self.name} has no partitions for its partition key")
+        return [pid for _, pid in sorted(numbered)]
 
     def output_fields(self, names: Sequence[str]) -> OutputFields:
         """``resolve_output_fields`` of the schema, remembered per list of names (treat the

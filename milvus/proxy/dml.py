@@ -19,10 +19,10 @@ from milvus.expr import pk_terms
 from milvus.grpc_gen import schema_pb2
 from milvus.proxy.callers import Caller
 from milvus.proxy.channel_writer import ChannelWriter
-from milvus.proxy.collections import Collection, Collections
+from milvus.proxy.collections import KEY_MODE_PARTITION_NAMES, Collection, Collections
 from milvus.proxy.quota import DELETE, INSERT, UPSERT, QuotaCenter
 from milvus.schema import TIMESTAMP_FIELD, arrow_to_ids, batch_to_ipc, fields_to_arrow
-from milvus.util.hashing import shard_of
+from milvus.util.hashing import partition_of, shard_of
 from milvus.util.tracing import message_context
 
 ALL_PARTITIONS = -1
@@ -68,6 +68,27 @@ class Dml:
     def _partition(self, coll: Collection, name: str) -> int:
         return coll.partition_id(name or self._collections.default_partition)
 
+    def _check_partition_name(self, coll: Collection, name: str) -> None:
+        """The named partition exists; in partition key mode, that none is named."""
+        if coll.partition_key is not None:
+            if name:
+                raise errors.ParameterInvalid(KEY_MODE_PARTITION_NAMES)
+        else:
+            self._partition(coll, name)
+
+    def _by_partition(self, coll: Collection, name: str, batch: pa.RecordBatch) -> list[tuple[int, pa.RecordBatch]]:
+        """The rows of ``batch`` by partition: all in the named one (or the default), or in
+        partition key mode each in the partition its key hashes to."""
+        if coll.partition_key is None:
+            return [(self._partition(coll, name), batch)]
+        self._check_partition_name(coll, name)
+        partitions = coll.key_partitions
+        where = partition_of(_keys(batch.column(coll.partition_key)), len(partitions))
+        if (where == where[0]).all():
+            return [(partitions[int(where[0])], batch)]  # every row in one partition: no copy
+        return [(partitions[i], batch.take(pa.array(np.flatnonzero(where == i))))
+                for i in np.unique(where).tolist()]
+
     def _split(self, coll: Collection, keys: np.ndarray | list) -> list[np.ndarray]:
         """Row indexes of each shard."""
         shards = shard_of(keys if isinstance(keys, np.ndarray) else list(keys), len(coll.vchannels))
@@ -108,6 +129,20 @@ class Dml:
                 parts[vchannel] = batch.take(pa.array(rows))
         segments = self._assign(coll, partition, {v: b.num_rows for v, b in parts.items()})
         return parts, segments
+
+    def _insert_plans(self, coll: Collection, partition_name: str, batch: pa.RecordBatch):
+        """(partition, rows per vchannel, segment per vchannel) of every partition rows go to."""
+        return [(partition, *self._insert_plan(coll, partition, rows))
+                for partition, rows in self._by_partition(coll, partition_name, batch)]
+
+    def _all_insert_envelopes(self, coll: Collection, plans, ts: int, out, trace: dict[str, str]) -> None:
+        for partition, parts, segments in plans:
+            self._insert_envelopes(coll, partition, parts, segments, ts, out, trace)
+
+    @staticmethod
+    def _pchannels(coll: Collection, plans) -> list[str]:
+        pchannel_of = coll.pchannel_of
+        return list(dict.fromkeys(pchannel_of[v] for _, parts, _ in plans for v in parts))
 
     def _insert_envelopes(self, coll: Collection, partition: int, parts, segments, ts: int, out,
                           trace: dict[str, str]) -> None:
@@ -165,24 +200,26 @@ class Dml:
 
     def insert(self, db: str, name: str, partition_name: str, fields_data, num_rows: int) -> Mutation:
         coll = self._collections.get(db, name)
-        partition = self._partition(coll, partition_name)
+        self._check_partition_name(coll, partition_name)
         self._admit(INSERT, coll, lambda: sum(f.ByteSize() for f in fields_data))
         self._collections.ensure_watched(coll)
         batch = self._batch(coll, fields_data, num_rows, upsert=False)
-        parts, segments = self._insert_plan(coll, partition, batch)
+        plans = self._insert_plans(coll, partition_name, batch)
         trace = message_context()  # taken here: ``build`` may run on another thread
 
         def build(ts: int):
             out: dict = {}
-            self._insert_envelopes(coll, partition, parts, segments, ts, out, trace)
+            self._all_insert_envelopes(coll, plans, ts, out, trace)
             return out
 
-        ts = self._writer.write([coll.pchannel_of[v] for v in parts], build)
+        ts = self._writer.write(self._pchannels(coll, plans), build)
         pks = batch.column(coll.schema.primary_field.name)
         return Mutation(arrow_to_ids(pks), batch.num_rows, ts)
 
     def delete(self, db: str, name: str, partition_name: str, expr: str, template_values) -> Mutation:
         coll = self._collections.get(db, name)
+        if partition_name and coll.partition_key is not None:
+            raise errors.ParameterInvalid(KEY_MODE_PARTITION_NAMES)
         partition = self._partition(coll, partition_name) if partition_name else ALL_PARTITIONS
         if not expr.strip():
             raise errors.ParameterInvalid("delete plan can't be empty or always true : " + expr)
@@ -210,20 +247,20 @@ class Dml:
         coll = self._collections.get(db, name)
         if partial_update:
             raise errors.ParameterInvalid("partial update is not supported by this server")
-        partition = self._partition(coll, partition_name)
+        self._check_partition_name(coll, partition_name)
         self._admit(UPSERT, coll, lambda: sum(f.ByteSize() for f in fields_data))
         self._collections.ensure_watched(coll)
         batch = self._batch(coll, fields_data, num_rows, upsert=True)
         keys = _keys(batch.column(coll.schema.primary_field.name))
         if len(set(keys.tolist() if isinstance(keys, np.ndarray) else keys)) != len(keys):
             raise errors.ParameterInvalid("duplicate primary keys are not allowed in the same batch")
-        parts, segments = self._insert_plan(coll, partition, batch)
+        plans = self._insert_plans(coll, partition_name, batch)
         trace = message_context()
 
         def build(ts: int):
             out: dict = {}
             self._delete_envelopes(coll, ALL_PARTITIONS, keys, ts, out, trace)
-            self._insert_envelopes(coll, partition, parts, segments, ts, out, trace)
+            self._all_insert_envelopes(coll, plans, ts, out, trace)
             return out
 
         ts = self._writer.write(coll.pchannel_of.values(), build)

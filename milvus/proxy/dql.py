@@ -31,7 +31,7 @@ from milvus.expr import pk_terms
 from milvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
 from milvus.proxy.callers import Caller
 from milvus.proxy.channel_writer import ChannelWriter
-from milvus.proxy.collections import Collection, Collections
+from milvus.proxy.collections import KEY_MODE_PARTITION_NAMES, Collection, Collections
 from milvus.proxy.replicas import Leader, ReplicaSelector
 from milvus.proxy.search_select import IteratorStates, group_codes, next_state, select_groups
 from milvus.schema import arrow_to_fields, arrow_to_ids, ids_to_arrow
@@ -256,6 +256,8 @@ class Dql:
 
     def _base_request(self, coll: Collection, partition_names, expr: str, template_values, level: int,
                       use_default: bool, guarantee: int, travel: int) -> querynode_pb2.ShardRequest:
+        if partition_names and coll.partition_key is not None:
+            raise errors.ParameterInvalid(KEY_MODE_PARTITION_NAMES)
         request = querynode_pb2.ShardRequest(
             collectionID=coll.id, partitionIDs=coll.partition_ids(partition_names), expr=expr,
             guarantee_ts=self.guarantee_ts(coll, level, use_default, guarantee),

@@ -1,4 +1,5 @@
-"""Primary key -> shard: the one hash used by inserts and deletes alike (vectorised)."""
+"""Primary key -> shard: the one hash used by inserts and deletes alike; partition key ->
+partition of a partition-key collection (vectorised)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 
 _M1 = np.uint64(0xFF51AFD7ED558CCD)
 _M2 = np.uint64(0xC4CEB9FE1A85EC53)
+_PARTITION_SEED = 0x5F3759DF  # mixed into partition keys before hashing: independent of shard_of
 
 
 def hash_int64(pks: np.ndarray) -> np.ndarray:
@@ -37,3 +39,17 @@ def shard_of(pks: np.ndarray | Sequence[str], shards: int) -> np.ndarray:
     else:
         h = hash_strings([str(p) for p in pks])
     return (h % np.uint64(shards)).astype(np.int64)
+
+
+def partition_of(keys: np.ndarray | Sequence[str], partitions: int) -> np.ndarray:
+    """The partition index (0..partitions-1) of every partition key value; int64 or strings.
+    Seeded, so that it is independent of ``shard_of``: where partition keys and primary keys
+    go together (equal, say), a partition's rows still spread over every shard."""
+    if partitions <= 0:
+        raise ValueError("partitions must be positive")
+    arr = keys if isinstance(keys, np.ndarray) else None
+    if arr is not None and arr.dtype.kind in "iu":
+        h = hash_int64(np.asarray(arr, dtype=np.int64) ^ np.int64(_PARTITION_SEED))
+    else:
+        h = hash_int64(hash_strings([str(k) for k in keys]).view(np.int64) ^ np.int64(_PARTITION_SEED))
+    return (h % np.uint64(partitions)).astype(np.int64)
