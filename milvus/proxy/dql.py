@@ -32,6 +32,7 @@ from milvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
 from milvus.proxy.callers import Caller
 from milvus.proxy.channel_writer import ChannelWriter
 from milvus.proxy.collections import KEY_MODE_PARTITION_NAMES, Collection, Collections
+from milvus.proxy.hybrid import HybridDeps, hybrid_search
 from milvus.proxy.replicas import Leader, ReplicaSelector
 from milvus.proxy.search_select import IteratorStates, group_codes, next_state, select_groups
 from milvus.schema import arrow_to_fields, arrow_to_ids, ids_to_arrow
@@ -202,6 +203,8 @@ class Dql:
                 collectionID=collection_id)), retry_timeout=self.params.shard_retry_timeout)
         self._iterators = IteratorStates()
         self._shapes: dict[tuple[tuple[str, str], ...], _SearchShape] = {}  # search_params pairs -> parsed
+        self._hybrid = HybridDeps(collection=collections.get, search=self.search, metric=self._request_metric,
+                                  rows=self.rows_by_pk, max_topk=self.params.max_topk)
 
     # ---- timestamps -----------------------------------------------------------------
 
@@ -324,6 +327,14 @@ class Dql:
         merged = self._merge(coll, results, shard.topk)
         picked = [ranked[offset:offset + limit] for ranked in merged.ranked]
         return self._search_results(coll, merged, out, picked, limit, round_decimal)
+
+    def hybrid_search(self, db: str, request: milvus_pb2.HybridSearchRequest) -> milvus_pb2.SearchResults:
+        """Several searches fused by a ranker (``milvus.proxy.hybrid``)."""
+        return hybrid_search(self._hybrid, db, request)
+
+    def _request_metric(self, coll: Collection, request: milvus_pb2.SearchRequest) -> str:
+        shape = _SearchShape.parse(_kv(request.search_params))
+        return self._search_metric(coll, shape.anns_field, shape.metric)
 
     @staticmethod
     def _search_passthrough(coll: Collection, result: querynode_pb2.ShardSearchResults, out,
@@ -531,6 +542,29 @@ class Dql:
             status=errors.OK, fields_data=arrow_to_fields(coll.schema, table, out.names),
             collection_name=coll.name, output_fields=out.names, primary_field_name=pk.name,
             session_ts=max((r.read_ts for r in results), default=0))
+
+    def rows_by_pk(self, coll: Collection, pks: pa.Array, fields: list, travel: int,
+                   partition_names=()) -> pa.Table:
+        """The columns ``fields`` of the rows of keys ``pks`` as of ``travel``, in the order of
+        ``pks`` (a key twice: its row twice); raises when a key has no row."""
+        pk = coll.schema.primary_field
+        shard = self._base_request(coll, partition_names, "", None, _EVENTUALLY, False, 0, travel)
+        shard.primary_keys.CopyFrom(arrow_to_ids(pa.array(list(dict.fromkeys(pks.to_pylist())), type=pk.arrow_type)))
+        ids = [f.field_id for f in fields]
+        shard.output_field_ids[:] = ids if pk.field_id in ids else [*ids, pk.field_id]
+        tables = [_read_arrow(r.arrow_fields) for r in self._fan_out(coll, "Query", shard)]
+        present = [t for t in tables if t is not None and t.num_rows]
+        if not present:
+            raise errors.ServiceInternal(f"none of the {len(pks)} rows found at timestamp {travel}")
+        table = pa.concat_tables(present, promote_options="permissive")
+        position: dict = {}
+        for i, key in enumerate(table.column(pk.name).to_pylist()):
+            position.setdefault(key, i)
+        try:
+            order = [position[key] for key in pks.to_pylist()]
+        except KeyError as exc:
+            raise errors.ServiceInternal(f"row of primary key {exc.args[0]!r} not found at timestamp {travel}") from None
+        return table.take(pa.array(order, type=pa.int64()))
 
     def matching_pks(self, db: str, name: str, partition: str, expr: str, template_values) -> list:
         """The primary keys ``expr`` selects now (a Strong query): what a delete by filter removes."""

@@ -398,5 +398,8 @@ class MilvusServiceAdapter:
         # the database passed along, the request not copied (its query vectors can be large)
         return self._proxy.data.dql.search(request.db_name or call.db_name or DEFAULT_DB, request)
 
+    def HybridSearch(self, request: milvus_pb2.HybridSearchRequest, call: CallInfo = NO_CALL_INFO):
+        return self._proxy.data.dql.hybrid_search(request.db_name or call.db_name or DEFAULT_DB, request)
+
     def Query(self, request: milvus_pb2.QueryRequest, call: CallInfo = NO_CALL_INFO):
         return self._proxy.data.dql.query(request.db_name or call.db_name or DEFAULT_DB, request)
