@@ -159,6 +159,48 @@ class GetShardLeadersResponse(_message.Message):
     replicas: _containers.RepeatedCompositeFieldContainer[Replica]
     def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ...) -> None: ...
 
+class GetReplicasRequest(_message.Message):
+    __slots__ = ("base", "collectionID")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    collectionID: int
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ...) -> None: ...
+
+class ShardReplica(_message.Message):
+    __slots__ = ("channel_name", "leader_id", "leader_address", "node_ids")
+    CHANNEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    LEADER_ID_FIELD_NUMBER: _ClassVar[int]
+    LEADER_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    NODE_IDS_FIELD_NUMBER: _ClassVar[int]
+    channel_name: str
+    leader_id: int
+    leader_address: str
+    node_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, channel_name: _Optional[str] = ..., leader_id: _Optional[int] = ..., leader_address: _Optional[str] = ..., node_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class ReplicaInfo(_message.Message):
+    __slots__ = ("id", "collectionID", "node_ids", "shards")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    NODE_IDS_FIELD_NUMBER: _ClassVar[int]
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    collectionID: int
+    node_ids: _containers.RepeatedScalarFieldContainer[int]
+    shards: _containers.RepeatedCompositeFieldContainer[ShardReplica]
+    def __init__(self, id: _Optional[int] = ..., collectionID: _Optional[int] = ..., node_ids: _Optional[_Iterable[int]] = ..., shards: _Optional[_Iterable[_Union[ShardReplica, _Mapping]]] = ...) -> None: ...
+
+class GetReplicasResponse(_message.Message):
+    __slots__ = ("status", "replicas", "partitionIDs")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONIDS_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    replicas: _containers.RepeatedCompositeFieldContainer[ReplicaInfo]
+    partitionIDs: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., replicas: _Optional[_Iterable[_Union[ReplicaInfo, _Mapping]]] = ..., partitionIDs: _Optional[_Iterable[int]] = ...) -> None: ...
+
 class ShowLoadedCollectionsRequest(_message.Message):
     __slots__ = ("base", "collectionIDs")
     BASE_FIELD_NUMBER: _ClassVar[int]

@@ -119,6 +119,11 @@ class Collections:
         self._on_channels(info.physical_channels)
         return coll
 
+    def get_by_id(self, collection_id: int) -> Collection:
+        info = self._cache.get_by_id(collection_id)
+        coll = self._resolved.get(info.id)
+        return coll if coll is not None and coll.info is info else self._make(info)
+
     def _make(self, info: rootcoord_pb2.CollectionInfo) -> Collection:
         key = (info.id, info.schema_version)
         with self._lock:

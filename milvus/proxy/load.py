@@ -18,6 +18,7 @@ _SEGMENT_STATE = {
     datacoord_pb2.FLUSHED: common_pb2.SegmentState.Flushed,
     datacoord_pb2.DROPPED: common_pb2.SegmentState.Dropped,
 }
+DEFAULT_RESOURCE_GROUP = "__default_resource_group"  # every query node is in it: resource groups are not kept
 _LOAD_STATE = {
     querycoord_pb2.LOAD_STATUS_NONE: common_pb2.LoadState.LoadStateNotLoad,
     querycoord_pb2.LOADING: common_pb2.LoadState.LoadStateLoading,
@@ -83,6 +84,23 @@ class Loads:
         if state.state == querycoord_pb2.LOAD_STATUS_NONE:
             raise errors.CollectionNotLoaded(f"collection not loaded[collection={name}]")
         return 100 if state.state == querycoord_pb2.LOADED else int(state.progress)
+
+    def replicas(self, db: str, request: milvus_pb2.GetReplicasRequest) -> milvus_pb2.GetReplicasResponse:
+        """The replicas of a loaded collection (by id, or by name in ``db``): members, and per
+        channel its leader and the nodes serving it when ``with_shard_nodes``."""
+        coll = self._collections.get_by_id(request.collectionID) if request.collectionID \
+            else self._collections.get(db, request.collection_name)
+        found = self._querycoord("GetReplicas", querycoord_pb2.GetReplicasRequest(collectionID=coll.id))
+        response = milvus_pb2.GetReplicasResponse(status=errors.OK)
+        for replica in found.replicas:
+            info = response.replicas.add(replicaID=replica.id, collectionID=replica.collectionID,
+                                         partition_ids=found.partitionIDs, node_ids=replica.node_ids,
+                                         resource_group_name=DEFAULT_RESOURCE_GROUP)
+            for shard in replica.shards:
+                info.shard_replicas.add(leaderID=shard.leader_id, leader_addr=shard.leader_address,
+                                        dm_channel_name=shard.channel_name,
+                                        node_ids=shard.node_ids if request.with_shard_nodes else [])
+        return response
 
     def loaded_percentages(self, collection_ids: list[int]) -> dict[int, int]:
         if not collection_ids:

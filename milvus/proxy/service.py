@@ -318,6 +318,9 @@ class MilvusServiceAdapter:
                                                            request.partition_names)
         return milvus_pb2.GetLoadingProgressResponse(status=_OK, progress=progress, refresh_progress=progress)
 
+    def GetReplicas(self, request: milvus_pb2.GetReplicasRequest, call: CallInfo = NO_CALL_INFO):
+        return self._proxy.data.loads.replicas(request.db_name or call.db_name or DEFAULT_DB, request)
+
     def GetLoadState(self, request: milvus_pb2.GetLoadStateRequest, call: CallInfo = NO_CALL_INFO):
         request = _with_db(request, call)
         state = self._proxy.data.loads.public_load_state(request.db_name, request.collection_name,

@@ -518,6 +518,27 @@ class QueryCoord:
         return resp
 
     @_answers
+    def GetReplicas(self, request: querycoord_pb2.GetReplicasRequest):
+        """Every replica of a loaded collection, serving or not: its members and, per channel,
+        the leader and the nodes its leader view reads sealed segments from."""
+        info = self._meta.collection(request.collectionID)
+        if info is None:
+            raise errors.CollectionNotLoaded(f"collection not loaded[collection={request.collectionID}]")
+        with self._state_lock:
+            dist = self._last_dist
+        resp = querycoord_pb2.GetReplicasResponse(status=errors.OK, partitionIDs=info.partitionIDs)
+        for replica in self._meta.replicas(request.collectionID):
+            out = resp.replicas.add(id=replica.id, collectionID=replica.collectionID, node_ids=replica.node_ids)
+            for leader in replica.shard_leaders:
+                node = self._node(leader.node_id)
+                view = dist[leader.node_id].views.get((request.collectionID, leader.channel_name), {}) \
+                    if leader.node_id in dist else {}
+                out.shards.add(channel_name=leader.channel_name, leader_id=leader.node_id,
+                               leader_address=node.address if node is not None else "",
+                               node_ids=sorted({leader.node_id, *view.values()}))
+        return resp
+
+    @_answers
     def ShowLoadedCollections(self, request: querycoord_pb2.ShowLoadedCollectionsRequest):
         resp = querycoord_pb2.ShowLoadedCollectionsResponse(status=errors.OK)
         wanted = set(request.collectionIDs)

@@ -100,3 +100,32 @@ def test_query_segment_info_errors(client, orm):
         utility.get_query_segment_info(name, using=orm)
     assert not_loaded.value.code == 101  # CollectionNotLoaded
     assert sum(s.num_rows for s in client.list_persistent_segments(name)) == 10  # loaded or not
+
+
+def test_replicas_of_a_loaded_collection(cluster, client, orm):
+    name = "replicated"
+    client.create_collection(name, dimension=DIM, metric_type="L2", consistency_level="Strong", num_shards=2)
+    client.insert(name, [{"id": i, "vector": VECS[i].tolist()} for i in range(50)])
+    client.flush(name)
+    node_id = cluster.querynode.node_id
+    channels = client.describe_collection(name)["num_shards"]
+
+    groups = Collection(name, using=orm).get_replicas().groups  # ORM: GetReplicas with shard nodes
+    assert len(groups) == 1
+    group = groups[0]
+    assert list(group.group_nodes) == [node_id]
+    assert group.resource_group == "__default_resource_group"
+    assert len(group.shards) == channels == 2
+    assert len({shard.channel_name for shard in group.shards}) == 2
+    for shard in group.shards:
+        assert shard.shard_leader == node_id
+        assert list(shard.shard_nodes) == [node_id]
+
+    described = client.describe_replica(name)  # MilvusClient
+    assert [r.id for r in described] == [group.id]
+    assert sorted(s.channel_name for s in described[0].shards) == sorted(s.channel_name for s in group.shards)
+
+    client.release_collection(name)
+    with pytest.raises(MilvusException) as not_loaded:
+        client.describe_replica(name)
+    assert not_loaded.value.code == 101  # CollectionNotLoaded
