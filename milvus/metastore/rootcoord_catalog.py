@@ -99,6 +99,11 @@ class RootCoordCatalog:
     def __init__(self, kv: KV):
         self._kv = kv
 
+    @property
+    def kv(self) -> KV:
+        """The meta store it lives in (the RBAC catalog lives beside it)."""
+        return self._kv
+
     def _commit(self, ops: Sequence[Op], compares: Sequence[Compare] = (), what: str = "") -> None:
         if not self._kv.txn(list(compares), list(ops)).succeeded:
             raise MetaConflict(f"meta store changed concurrently: {what}")

@@ -87,6 +87,7 @@ class Proxy:
         self.cache = MetaCache(self._fetch_collection)
         self.names = NameRules(self.params.max_name_length)
         self.ddl = Ddl(self._rootcoord, self.cache, self.names)
+        self.rbac = self._rootcoord  # users, roles and privileges: the root coordinator's, passed through
         self._data: DataPath | None = None
         # what CheckHealth asks: each coordinator, which reports its nodes
         self._coordinators = [(role, client) for role, client in

@@ -153,6 +153,41 @@ class MilvusServiceAdapter:
     def DescribeDatabase(self, request: milvus_pb2.DescribeDatabaseRequest, call: CallInfo = NO_CALL_INFO):
         return self._ddl.describe_database(request)
 
+    # ---- users, roles and privileges (kept by the root coordinator: milvus/rootcoord/rbac.py) ----
+
+    def CreateCredential(self, request: milvus_pb2.CreateCredentialRequest, call: CallInfo = NO_CALL_INFO):
+        return self._proxy.rbac("CreateCredential", request)
+
+    def UpdateCredential(self, request: milvus_pb2.UpdateCredentialRequest, call: CallInfo = NO_CALL_INFO):
+        return self._proxy.rbac("UpdateCredential", request)
+
+    def DeleteCredential(self, request: milvus_pb2.DeleteCredentialRequest, call: CallInfo = NO_CALL_INFO):
+        return self._proxy.rbac("DeleteCredential", request)
+
+    def ListCredUsers(self, request: milvus_pb2.ListCredUsersRequest, call: CallInfo = NO_CALL_INFO):
+        return self._proxy.rbac("ListCredUsers", request)
+
+    def CreateRole(self, request: milvus_pb2.CreateRoleRequest, call: CallInfo = NO_CALL_INFO):
+        return self._proxy.rbac("CreateRole", request)
+
+    def DropRole(self, request: milvus_pb2.DropRoleRequest, call: CallInfo = NO_CALL_INFO):
+        return self._proxy.rbac("DropRole", request)
+
+    def OperateUserRole(self, request: milvus_pb2.OperateUserRoleRequest, call: CallInfo = NO_CALL_INFO):
+        return self._proxy.rbac("OperateUserRole", request)
+
+    def SelectRole(self, request: milvus_pb2.SelectRoleRequest, call: CallInfo = NO_CALL_INFO):
+        return self._proxy.rbac("SelectRole", request)
+
+    def SelectUser(self, request: milvus_pb2.SelectUserRequest, call: CallInfo = NO_CALL_INFO):
+        return self._proxy.rbac("SelectUser", request)
+
+    def OperatePrivilege(self, request: milvus_pb2.OperatePrivilegeRequest, call: CallInfo = NO_CALL_INFO):
+        return self._proxy.rbac("OperatePrivilege", request)
+
+    def SelectGrant(self, request: milvus_pb2.SelectGrantRequest, call: CallInfo = NO_CALL_INFO):
+        return self._proxy.rbac("SelectGrant", request)
+
     # ---- collections ----------------------------------------------------------------
 
     def CreateCollection(self, request: milvus_pb2.CreateCollectionRequest, call: CallInfo = NO_CALL_INFO):

@@ -29,6 +29,7 @@ from milvus.config import Config
 from milvus.grpc_gen import common_pb2, milvus_pb2
 from milvus.kv.base import KV
 from milvus.metastore import RootCoordCatalog
+from milvus.metastore.rbac_catalog import RbacCatalog
 from milvus.mq import MQ
 from milvus.rootcoord import collection_spec as spec
 from milvus.rootcoord.channels import DmlChannels
@@ -44,6 +45,7 @@ from milvus.rootcoord.meta_table import (
     database_not_found,
 )
 from milvus.rootcoord.params import RootCoordParams
+from milvus.rootcoord.rbac import Rbac
 from milvus.rootcoord.timetick import UNCONFIRMED_GRACE, TickReport, TimeTickSync
 from milvus.rpc.answers import rpc_answers
 from milvus.schema.validate import validate_collection_name
@@ -96,6 +98,7 @@ class RootCoord:
         datacoord: Callable[[], Any] = lambda: None,
         querycoord: Callable[[], Any] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
+        rbac: RbacCatalog | None = None,
     ):
         """``proxies()`` gives the clients (Proxy service) to tell about changed collections;
         with ``mq`` the merged time ticks go to the DML channels (the proxy set comes from
@@ -104,6 +107,7 @@ class RootCoord:
         that release what a dropped collection or partition had (None: no such coordinator)."""
         self._params = params or RootCoordParams()
         self._meta = MetaTable(catalog)
+        self._rbac = Rbac(rbac or RbacCatalog(catalog.kv))
         self._tso = tso
         self._ids = ids
         self._proxies = proxies
@@ -140,6 +144,7 @@ class RootCoord:
     # ---- lifecycle ------------------------------------------------------------------
 
     def start(self) -> None:
+        self._rbac.start()
         with self._lock:
             self._meta.load()
             if not self._meta.has_database(DEFAULT_DB):
@@ -506,6 +511,52 @@ class RootCoord:
             self._meta.rename_collection(coll, renamed)
             expired.append(self._expire(renamed))
         return _OK
+
+    # ---- users, roles and privileges (milvus.rootcoord.rbac) -------------------------
+
+    @_answers
+    def CreateCredential(self, request):
+        return self._rbac.create_credential(request)
+
+    @_answers
+    def UpdateCredential(self, request):
+        return self._rbac.update_credential(request)
+
+    @_answers
+    def DeleteCredential(self, request):
+        return self._rbac.delete_credential(request)
+
+    @_answers
+    def ListCredUsers(self, request):
+        return self._rbac.list_cred_users(request)
+
+    @_answers
+    def CreateRole(self, request):
+        return self._rbac.create_role(request)
+
+    @_answers
+    def DropRole(self, request):
+        return self._rbac.drop_role(request)
+
+    @_answers
+    def OperateUserRole(self, request):
+        return self._rbac.operate_user_role(request)
+
+    @_answers
+    def SelectRole(self, request):
+        return self._rbac.select_role(request)
+
+    @_answers
+    def SelectUser(self, request):
+        return self._rbac.select_user(request)
+
+    @_answers
+    def OperatePrivilege(self, request):
+        return self._rbac.operate_privilege(request)
+
+    @_answers
+    def SelectGrant(self, request):
+        return self._rbac.select_grant(request)
 
     # ---- partitions -----------------------------------------------------------------
 

@@ -1,0 +1,293 @@
+"""Users, roles and privileges (Milvus RBAC: pymilvus ``create_user``, ``create_role``,
+``grant_role``, ``grant_privilege``, ``describe_role``, ...), kept by the root coordinator in
+its meta store (``milvus.metastore.rbac_catalog``).
+
+What is kept: users with salted PBKDF2-SHA256 hashes of their passwords (pymilvus sends them
+base64-encoded; the plain text is never stored), roles, user-role bindings and grants
+(role, object type, database, object name, privilege).  ``root`` (password ``Milvus``) and
+the roles ``admin`` and ``public`` always exist and cannot be dropped.  Names follow Milvus'
+rules: a letter or ``_`` first, then letters, digits and ``_``, at most 32 characters;
+passwords 6 to 256 characters.
+
+This server does not authenticate requests or check privileges (Milvus'
+``common.security.authorizationEnabled=false``, its default): the definitions are kept and
+answered as Milvus does, for clients and tools that manage them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import re
+import threading
+import time
+
+from milvus import errors
+from milvus.grpc_gen import milvus_pb2
+from milvus.metastore.rbac_catalog import Grant, RbacCatalog
+from milvus.metastore.rootcoord_catalog import MetaConflict
+
+ROOT_USER = "root"
+ROOT_PASSWORD = "Milvus"
+ADMIN_ROLE = "admin"
+PUBLIC_ROLE = "public"
+BUILTIN_ROLES = (ADMIN_ROLE, PUBLIC_ROLE)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
+_PASSWORD_LENGTH = (6, 256)
+_ITERATIONS = 100_000
+_OK = errors.OK
+
+# privileges by object type (Milvus 2.4/2.5 names; "*" is "All")
+PRIVILEGES = {
+    "Global": {
+        "All", "CreateCollection", "DropCollection", "DescribeCollection", "ShowCollections", "RenameCollection",
+        "FlushAll", "CreateOwnership", "DropOwnership", "SelectOwnership", "ManageOwnership",
+        "CreateResourceGroup", "DropResourceGroup", "DescribeResourceGroup", "ListResourceGroups",
+        "UpdateResourceGroups", "TransferNode", "TransferReplica", "CreateDatabase", "DropDatabase",
+        "ListDatabases", "AlterDatabase", "DescribeDatabase", "CreateAlias", "DropAlias", "DescribeAlias",
+        "ListAliases", "BackupRBAC", "RestoreRBAC", "CreatePrivilegeGroup", "DropPrivilegeGroup",
+        "ListPrivilegeGroups", "OperatePrivilegeGroup",
+    },
+    "Collection": {
+        "All", "CreateIndex", "DropIndex", "IndexDetail", "Load", "GetLoadingProgress", "GetLoadState", "Release",
+        "Insert", "Delete", "Upsert", "Search", "Flush", "GetFlushState", "Query", "GetStatistics", "Compaction",
+        "Import", "LoadBalance", "CreatePartition", "DropPartition", "ShowPartitions", "HasPartition",
+    },
+    "User": {"UpdateUser", "SelectUser"},
+    "Database": {"All", "ListDatabases", "DescribeDatabase", "AlterDatabase", "CreateCollection",
+                 "DropCollection", "ShowCollections"},
+}
+
+
+def _check_name(kind: str, name: str) -> None:
+    if not name:
+        raise errors.ParameterInvalid(f"the {kind} name should not be empty")
+    if not _NAME.fullmatch(name):
+        raise errors.ParameterInvalid(
+            f"invalid {kind} name {name!r}: the first character should be a letter or an underscore, the others "
+            f"letters, digits or underscores, at most 32 characters")
+
+
+def _decode_password(encoded: str) -> str:
+    try:
+        return base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise errors.ParameterInvalid("the password should be base64-encoded UTF-8") from None
+
+
+def _check_password(password: str) -> None:
+    low, high = _PASSWORD_LENGTH
+    if not low <= len(password) <= high:
+        raise errors.ParameterInvalid(f"the length of password must be great than {low - 1} "
+                                      f"and less than {high + 1} characters")
+
+
+def _hash(password: str, salt: bytes, iterations: int) -> str:
+    return hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations).hex()
+
+
+class Rbac:
+    """The RBAC requests of the root coordinator, on its meta store."""
+
+    def __init__(self, catalog: RbacCatalog):
+        self._catalog = catalog
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """The built-in user and roles, created on first start."""
+        with self._lock:
+            if self._catalog.user(ROOT_USER) is None:
+                try:
+                    self._catalog.create_user(ROOT_USER, self._record(ROOT_PASSWORD))
+                except MetaConflict:
+                    pass  # another root coordinator made it
+            for role in BUILTIN_ROLES:
+                if not self._catalog.has_role(role):
+                    try:
+                        self._catalog.create_role(role)
+                    except MetaConflict:
+                        pass
+
+    @staticmethod
+    def _record(password: str, created: int | None = None) -> dict:
+        salt = os.urandom(16)
+        now = int(time.time())
+        return {"salt": salt.hex(), "hash": _hash(password, salt, _ITERATIONS), "iterations": _ITERATIONS,
+                "created": created if created is not None else now, "modified": now}
+
+    def verify(self, user: str, password: str) -> bool:
+        """Whether ``password`` is ``user``'s."""
+        record = self._catalog.user(user)
+        if record is None:
+            return False
+        expected = _hash(password, bytes.fromhex(record["salt"]), int(record["iterations"]))
+        return hmac.compare_digest(expected, record["hash"])
+
+    def _user_must_exist(self, name: str) -> None:
+        if self._catalog.user(name) is None:
+            raise errors.ParameterInvalid(f"user not found[user={name}]")
+
+    def _role_must_exist(self, name: str) -> None:
+        if not self._catalog.has_role(name):
+            raise errors.ParameterInvalid(f"role not found[role={name}]")
+
+    # ---- users ----------------------------------------------------------------------
+
+    def create_credential(self, request: milvus_pb2.CreateCredentialRequest):
+        _check_name("user", request.username)
+        password = _decode_password(request.password)
+        _check_password(password)
+        with self._lock:
+            try:
+                self._catalog.create_user(request.username, self._record(password))
+            except MetaConflict:
+                raise errors.ParameterInvalid(f"user already exists: {request.username}") from None
+        return _OK
+
+    def update_credential(self, request: milvus_pb2.UpdateCredentialRequest):
+        _check_name("user", request.username)
+        new = _decode_password(request.newPassword)
+        _check_password(new)
+        with self._lock:
+            record = self._catalog.user(request.username)
+            if record is None:
+                raise errors.ParameterInvalid(f"user not found[user={request.username}]")
+            if not self.verify(request.username, _decode_password(request.oldPassword)):
+                raise errors.ParameterInvalid("old password not correct for " + request.username)
+            self._catalog.update_user(request.username, self._record(new, created=record.get("created")))
+        return _OK
+
+    def delete_credential(self, request: milvus_pb2.DeleteCredentialRequest):
+        if request.username == ROOT_USER:
+            raise errors.ParameterInvalid("root user cannot be deleted")
+        with self._lock:
+            if self._catalog.user(request.username) is not None:
+                self._catalog.drop_user(request.username)
+        return _OK
+
+    def list_cred_users(self, request: milvus_pb2.ListCredUsersRequest):
+        return milvus_pb2.ListCredUsersResponse(status=_OK, usernames=self._catalog.users())
+
+    def select_user(self, request: milvus_pb2.SelectUserRequest):
+        name = request.user.name if request.HasField("user") else ""
+        users = self._catalog.users()
+        if name:
+            if name not in users:
+                return milvus_pb2.SelectUserResponse(status=_OK)  # Milvus: no result, no error
+            users = [name]
+        roles: dict[str, list[str]] = {}
+        for user, role in self._catalog.bindings():
+            roles.setdefault(user, []).append(role)
+        response = milvus_pb2.SelectUserResponse(status=_OK)
+        for user in users:
+            result = response.results.add()
+            result.user.name = user
+            if request.include_role_info:
+                for role in roles.get(user, []):
+                    result.roles.add(name=role)
+        return response
+
+    # ---- roles ----------------------------------------------------------------------
+
+    def create_role(self, request: milvus_pb2.CreateRoleRequest):
+        name = request.entity.name
+        _check_name("role", name)
+        with self._lock:
+            try:
+                self._catalog.create_role(name)
+            except MetaConflict:
+                raise errors.ParameterInvalid(f"role [name:\"{name}\"] already exists") from None
+        return _OK
+
+    def drop_role(self, request: milvus_pb2.DropRoleRequest):
+        name = request.role_name
+        if name in BUILTIN_ROLES:
+            raise errors.ParameterInvalid(f"the role[{name}] is a default role, which can't be dropped")
+        with self._lock:
+            if not self._catalog.has_role(name):
+                return _OK
+            if self._catalog.grants(name) and not request.force_drop:
+                raise errors.ParameterInvalid(f"fail to drop the role that it has privileges. Use REVOKE API to "
+                                              f"revoke privileges of the role [{name}] first, or use force_drop")
+            self._catalog.drop_role(name)
+        return _OK
+
+    def operate_user_role(self, request: milvus_pb2.OperateUserRoleRequest):
+        with self._lock:
+            self._user_must_exist(request.username)
+            self._role_must_exist(request.role_name)
+            if request.type == milvus_pb2.OperateUserRoleType.AddUserToRole:
+                self._catalog.bind(request.username, request.role_name)
+            elif request.type == milvus_pb2.OperateUserRoleType.RemoveUserFromRole:
+                self._catalog.unbind(request.username, request.role_name)
+            else:
+                raise errors.ParameterInvalid(f"invalid operate user role type {request.type}")
+        return _OK
+
+    def select_role(self, request: milvus_pb2.SelectRoleRequest):
+        name = request.role.name if request.HasField("role") else ""
+        roles = self._catalog.roles()
+        if name:
+            if name not in roles:
+                return milvus_pb2.SelectRoleResponse(status=_OK)
+            roles = [name]
+        users: dict[str, list[str]] = {}
+        for user, role in self._catalog.bindings():
+            users.setdefault(role, []).append(user)
+        response = milvus_pb2.SelectRoleResponse(status=_OK)
+        for role in roles:
+            result = response.results.add()
+            result.role.name = role
+            if request.include_user_info:
+                for user in users.get(role, []):
+                    result.users.add(name=user)
+        return response
+
+    # ---- privileges -----------------------------------------------------------------
+
+    def operate_privilege(self, request: milvus_pb2.OperatePrivilegeRequest):
+        entity = request.entity
+        role, object_type = entity.role.name, entity.object.name
+        privilege = entity.grantor.privilege.name
+        privilege = "All" if privilege == "*" else privilege
+        if object_type not in PRIVILEGES:
+            raise errors.ParameterInvalid(f"not found the object type[name: {object_type}], supported the object "
+                                          f"types: {sorted(PRIVILEGES)}")
+        if privilege not in PRIVILEGES[object_type]:
+            raise errors.ParameterInvalid(f"not found the privilege name[{privilege}] in object[{object_type}]")
+        if not entity.object_name:
+            raise errors.ParameterInvalid("the object name of a grant should not be empty (\"*\" for all)")
+        grant = Grant(role, object_type, entity.db_name or "default", entity.object_name, privilege,
+                      entity.grantor.user.name)
+        with self._lock:
+            self._role_must_exist(role)
+            if request.type == milvus_pb2.OperatePrivilegeType.Grant:
+                self._catalog.grant(grant)
+            elif request.type == milvus_pb2.OperatePrivilegeType.Revoke:
+                self._catalog.revoke(grant)
+            else:
+                raise errors.ParameterInvalid(f"invalid operate privilege type {request.type}")
+        return _OK
+
+    def select_grant(self, request: milvus_pb2.SelectGrantRequest):
+        entity = request.entity
+        role = entity.role.name
+        self._role_must_exist(role)
+        want_type = entity.object.name if entity.HasField("object") else ""
+        response = milvus_pb2.SelectGrantResponse(status=_OK)
+        for g in self._catalog.grants(role):
+            if want_type and g.object_type != want_type:
+                continue
+            if entity.object_name and g.object_name != entity.object_name:
+                continue
+            if entity.db_name and g.db != entity.db_name:
+                continue
+            out = response.entities.add(object_name=g.object_name, db_name=g.db)
+            out.role.name = g.role
+            out.object.name = g.object_type
+            out.grantor.user.name = g.grantor
+            out.grantor.privilege.name = g.privilege
+        return response
