@@ -59,9 +59,11 @@ IoFailed = _error("IoFailed", 1001, _LEGACY.UnexpectedError)
 ParameterInvalid = _error("ParameterInvalid", 1100, _LEGACY.IllegalArgument)
 ParameterMissing = _error("ParameterMissing", 1101, _LEGACY.IllegalArgument)
 ParameterTooLarge = _error("ParameterTooLarge", 1102, _LEGACY.IllegalArgument)
+PrivilegeNotPermitted = _error("PrivilegeNotPermitted", 1401, _LEGACY.PermissionDenied)
 AliasNotFound = _error("AliasNotFound", 1600, _LEGACY.UnexpectedError)
 AliasCollectionNameConflict = _error("AliasCollectionNameConflict", 1601, _LEGACY.UnexpectedError)
 AliasAlreadyExists = _error("AliasAlreadyExists", 1602, _LEGACY.UnexpectedError)
+NeedAuthenticate = _error("NeedAuthenticate", 1800, _LEGACY.PermissionDenied)
 # "already exists" for collections/partitions/databases has no dedicated merr code in Milvus:
 # it answers ParameterInvalid with the reason
 AlreadyExists = _error("AlreadyExists", 1100, _LEGACY.UnexpectedError)

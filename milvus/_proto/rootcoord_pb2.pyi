@@ -168,3 +168,35 @@ class ChannelTimeTickMsg(_message.Message):
     default_timestamp: int
     immediate: bool
     def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., channel_names: _Optional[_Iterable[str]] = ..., timestamps: _Optional[_Iterable[int]] = ..., default_timestamp: _Optional[int] = ..., immediate: _Optional[bool] = ...) -> None: ...
+
+class CheckCredentialRequest(_message.Message):
+    __slots__ = ("username", "password")
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    password: str
+    def __init__(self, username: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
+
+class CheckCredentialResponse(_message.Message):
+    __slots__ = ("status", "ok")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    OK_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    ok: bool
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., ok: _Optional[bool] = ...) -> None: ...
+
+class GetUserPolicyRequest(_message.Message):
+    __slots__ = ("username",)
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    def __init__(self, username: _Optional[str] = ...) -> None: ...
+
+class GetUserPolicyResponse(_message.Message):
+    __slots__ = ("status", "roles", "grants")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ROLES_FIELD_NUMBER: _ClassVar[int]
+    GRANTS_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    roles: _containers.RepeatedScalarFieldContainer[str]
+    grants: _containers.RepeatedCompositeFieldContainer[_milvus_pb2.GrantEntity]
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., roles: _Optional[_Iterable[str]] = ..., grants: _Optional[_Iterable[_Union[_milvus_pb2.GrantEntity, _Mapping]]] = ...) -> None: ...

@@ -79,6 +79,12 @@ ITEMS: tuple[Item, ...] = (
     Item("common.retentionDuration", float, 432000.0,
          "Seconds of history kept for time travel: a search or query at an older timestamp is refused."),
     Item("proxy.maxTopK", int, 16384, "Largest offset + limit of one search."),
+    Item("common.security.authorizationEnabled", bool, False,
+         "Authenticate every public request (user and password, as pymilvus sends them) and check the user's "
+         "privileges (root and the admin role may do everything)."),
+    Item("proxy.accessCacheSeconds", float, 5.0,
+         "Seconds a proxy trusts a verified password and a user's roles and grants before asking the root "
+         "coordinator again (changes made through the same proxy apply at once)."),
     Item("queryNode.readTimeout", float, 30.0, "Seconds a read waits for the query node's tsafe."),
     Item("queryCoord.autoBalance", bool, True,
          "Move channels between the query nodes of a replica: to a node that joins, off a node that stops."),

@@ -18,6 +18,7 @@ from milvus._proto import internal_pb2, proxy_pb2, rootcoord_pb2
 from milvus.config import Config
 from milvus.grpc_gen import common_pb2, milvus_pb2
 from milvus.mq import MQ
+from milvus.proxy.access import RBAC_WRITES, AccessControl
 from milvus.proxy.callers import Caller
 from milvus.proxy.channel_writer import ChannelWriter
 from milvus.proxy.collections import Collections
@@ -47,6 +48,8 @@ class ProxyParams:
     default_partition: str = "_default"
     dql: DqlParams = DqlParams()
     quota: QuotaParams = QuotaParams()
+    authorization_enabled: bool = False
+    access_cache_seconds: float = 5.0
 
     @classmethod
     def from_config(cls, config: Config, deploy_mode: str = "STANDALONE") -> ProxyParams:
@@ -57,6 +60,8 @@ class ProxyParams:
             dql=DqlParams(graceful_time_ms=config["common.gracefulTime"],
                           retention_seconds=config["common.retentionDuration"], max_topk=config["proxy.maxTopK"]),
             quota=QuotaParams.from_config(config),
+            authorization_enabled=config["common.security.authorizationEnabled"],
+            access_cache_seconds=config["proxy.accessCacheSeconds"],
         )
 
 
@@ -87,7 +92,8 @@ class Proxy:
         self.cache = MetaCache(self._fetch_collection)
         self.names = NameRules(self.params.max_name_length)
         self.ddl = Ddl(self._rootcoord, self.cache, self.names)
-        self.rbac = self._rootcoord  # users, roles and privileges: the root coordinator's, passed through
+        self.access = AccessControl(self._rootcoord, self.params.authorization_enabled,
+                                    self.params.access_cache_seconds)
         self._data: DataPath | None = None
         # what CheckHealth asks: each coordinator, which reports its nodes
         self._coordinators = [(role, client) for role, client in
@@ -97,6 +103,14 @@ class Proxy:
             self._data = self._data_path(rootcoord, datacoord, querycoord, querynode, mq, node_id)
         self._serving = False
         self._node_id = node_id
+
+    def rbac(self, method: str, request: Any) -> Any:
+        """A users, roles or privileges request, passed to the root coordinator (which keeps
+        them); after a change this proxy's access checks ask again."""
+        response = self._rootcoord(method, request)
+        if method in RBAC_WRITES:
+            self.access.forget()
+        return response
 
     def _data_path(self, rootcoord: Any, datacoord: Any, querycoord: Any, querynode: Any, mq: MQ,
                    node_id: int) -> DataPath:

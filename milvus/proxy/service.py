@@ -1,10 +1,12 @@
 """The public gRPC adapter: MilvusService (``pymilvus.grpc_gen``) onto the proxy's logic.
 
 Each method translates one request into calls on ``Proxy``/``Ddl`` and their results into
-the response pymilvus reads, nothing more.  Two things happen for every call in one place
+the response pymilvus reads, nothing more.  Three things happen for every call in one place
 (``_wrap``): the database is resolved (the request's ``db_name``, else the ``dbname``
-metadata header pymilvus sends, else ``default``) and any exception becomes the error
-status of the method's response type, so a bad request never escapes as a gRPC error.
+metadata header pymilvus sends, else ``default``), the caller is authenticated and its
+privilege checked when ``common.security.authorizationEnabled`` (``milvus.proxy.access``),
+and any exception becomes the error status of the method's response type, so a bad request
+never escapes as a gRPC error.
 Methods this adapter lacks answer UNIMPLEMENTED.
 """
 
@@ -41,10 +43,11 @@ class CallInfo(NamedTuple):
     db_name: str = ""
     identifier: str = ""
     request_id: str = ""
+    authorization: str = ""  # base64 of user:password
 
     @classmethod
     def from_metadata(cls, metadata: Iterable[tuple[str, Any]] | None) -> CallInfo:
-        db_name = identifier = request_id = ""
+        db_name = identifier = request_id = authorization = ""
         for key, value in metadata or ():  # a header sent twice: the last one counts
             if key == "dbname":
                 db_name = str(value)
@@ -52,7 +55,9 @@ class CallInfo(NamedTuple):
                 identifier = str(value)
             elif key == "client-request-id":
                 request_id = str(value)
-        return cls(db_name, identifier, request_id)
+            elif key == "authorization":
+                authorization = str(value)
+        return cls(db_name, identifier, request_id, authorization)
 
 
 NO_CALL_INFO = CallInfo()
@@ -82,11 +87,16 @@ class MilvusServiceAdapter:
     def _wrap(self, name: str, _call: Callable[..., Any]) -> Callable[[Any, grpc.ServicerContext], Any]:
         response_cls = message_class(MILVUS_SERVICE.methods_by_name[name].output_type)
         method = getattr(self, name)
+        access = self._proxy.access
 
         def answer(request: Any, context: grpc.ServicerContext) -> Any:
             try:
                 self._proxy.check_serving()
-                return method(request, CallInfo.from_metadata(context.invocation_metadata()))
+                call = CallInfo.from_metadata(context.invocation_metadata())
+                if access.enabled:
+                    access.check(name, request, call.authorization,
+                                 getattr(request, "db_name", "") or call.db_name or DEFAULT_DB)
+                return method(request, call)
             except Exception as exc:  # noqa: BLE001 - the one place errors become statuses
                 if not isinstance(exc, errors.MilvusError) and not hasattr(exc, "to_status"):
                     log.exception("MilvusService.%s failed", name)

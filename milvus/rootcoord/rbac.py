@@ -9,9 +9,9 @@ the roles ``admin`` and ``public`` always exist and cannot be dropped.  Names fo
 rules: a letter or ``_`` first, then letters, digits and ``_``, at most 32 characters;
 passwords 6 to 256 characters.
 
-This server does not authenticate requests or check privileges (Milvus'
-``common.security.authorizationEnabled=false``, its default): the definitions are kept and
-answered as Milvus does, for clients and tools that manage them.
+With ``common.security.authorizationEnabled`` the proxies authenticate every public request
+and check its privilege (``milvus.proxy.access``), asking here (``check_credential``,
+``user_policy``).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import threading
 import time
 
 from milvus import errors
+from milvus._proto import rootcoord_pb2
 from milvus.grpc_gen import milvus_pb2
 from milvus.metastore.rbac_catalog import Grant, RbacCatalog
 from milvus.metastore.rootcoord_catalog import MetaConflict
@@ -290,4 +291,23 @@ class Rbac:
             out.object.name = g.object_type
             out.grantor.user.name = g.grantor
             out.grantor.privilege.name = g.privilege
+        return response
+
+    # ---- what the proxies check requests against ---------------------------------
+
+    def check_credential(self, request: rootcoord_pb2.CheckCredentialRequest):
+        return rootcoord_pb2.CheckCredentialResponse(status=_OK, ok=self.verify(request.username, request.password))
+
+    def user_policy(self, request: rootcoord_pb2.GetUserPolicyRequest):
+        user = request.username
+        if self._catalog.user(user) is None:
+            raise errors.ParameterInvalid(f"user not found[user={user}]")
+        roles = sorted({role for bound, role in self._catalog.bindings() if bound == user} | {PUBLIC_ROLE})
+        response = rootcoord_pb2.GetUserPolicyResponse(status=_OK, roles=roles)
+        for role in roles:
+            for g in self._catalog.grants(role):
+                out = response.grants.add(object_name=g.object_name, db_name=g.db)
+                out.role.name = g.role
+                out.object.name = g.object_type
+                out.grantor.privilege.name = g.privilege
         return response

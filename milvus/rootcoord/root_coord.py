@@ -558,6 +558,14 @@ class RootCoord:
     def SelectGrant(self, request):
         return self._rbac.select_grant(request)
 
+    @_answers
+    def CheckCredential(self, request):
+        return self._rbac.check_credential(request)
+
+    @_answers
+    def GetUserPolicy(self, request):
+        return self._rbac.user_policy(request)
+
     # ---- partitions -----------------------------------------------------------------
 
     @staticmethod

@@ -75,3 +75,75 @@ def test_the_orm_sees_the_same_users_and_roles(cluster, client):
         utility.delete_user("bob", using="rbac")
     finally:
         connections.disconnect("rbac")
+
+
+# ---- with authorization enabled -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory):
+    with running_cluster(tmp_path_factory.mktemp("rbac-on") / "data",
+                         {"common.security.authorizationEnabled": True}) as cl:
+        yield f"http://127.0.0.1:{cl.port}"
+
+
+def _denied(call, code: int, words: str) -> None:
+    with pytest.raises(MilvusException) as excinfo:
+        call()
+    assert excinfo.value.code == code, excinfo.value
+    assert words in excinfo.value.message
+
+
+def test_requests_need_a_user_and_the_privilege_of_their_method(secured):
+    root = MilvusClient(uri=secured, user="root", password="Milvus")
+    root.create_collection("docs", dimension=4, consistency_level="Strong")
+    root.create_collection("other", dimension=4, consistency_level="Strong")
+    root.insert("docs", [{"id": i, "vector": [i, 0, 0, 1]} for i in range(10)])
+    root.create_user("alice", "password-1")
+    root.create_role("reader")
+    root.grant_role("alice", "reader")
+
+    alice = MilvusClient(uri=secured, user="alice", password="password-1")
+    assert sorted(alice.list_collections()) == ["docs", "other"]  # public: ShowCollections, DescribeCollection
+    _denied(lambda: alice.search("docs", data=[[1, 0, 0, 1]], limit=3), 1401, "PrivilegeSearch: permission deny to alice")
+    _denied(lambda: alice.insert("docs", [{"id": 99, "vector": [0, 0, 0, 1]}]), 1401, "PrivilegeInsert")
+    _denied(lambda: alice.drop_collection("docs"), 1401, "PrivilegeDropCollection")
+    _denied(lambda: alice.create_user("mallory", "password-1"), 1401, "PrivilegeCreateOwnership")
+
+    root.grant_privilege("reader", "Collection", "Search", "docs")  # through the same proxy: at once
+    assert len(alice.search("docs", data=[[1, 0, 0, 1]], limit=3)[0]) == 3
+    _denied(lambda: alice.search("other", data=[[1, 0, 0, 1]], limit=3), 1401, "PrivilegeSearch")
+    root.grant_privilege("reader", "Collection", "Query", "*")  # every collection
+    assert alice.query("other", filter="", output_fields=["count(*)"])[0]["count(*)"] == 0
+
+    alice.update_password("alice", "password-1", "password-2")  # one's own password: no privilege needed
+    _denied(lambda: MilvusClient(uri=secured, user="alice", password="password-1").search(
+        "docs", data=[[1, 0, 0, 1]], limit=3), 1800, "auth check failure")
+    alice2 = MilvusClient(uri=secured, token="alice:password-2")
+    assert len(alice2.search("docs", data=[[1, 0, 0, 1]], limit=3)[0]) == 3
+
+    root.revoke_privilege("reader", "Collection", "Search", "docs")
+    _denied(lambda: alice2.search("docs", data=[[1, 0, 0, 1]], limit=3), 1401, "PrivilegeSearch")
+    root.create_role("boss")
+    root.grant_role("alice", "admin")  # admins may do everything
+    alice2.create_role("boss2")
+    alice2.drop_collection("other")
+    for c in (root, alice, alice2):
+        c.close()
+
+
+def test_a_request_without_valid_credentials_is_refused(secured):
+    import grpc
+    from pymilvus.grpc_gen import milvus_pb2, milvus_pb2_grpc
+
+    address = secured.removeprefix("http://")
+    with grpc.insecure_channel(address) as channel:
+        stub = milvus_pb2_grpc.MilvusServiceStub(channel)
+        response = stub.ShowCollections(milvus_pb2.ShowCollectionsRequest())
+        assert response.status.code == 1800 and "missing authorization" in response.status.reason
+        bad = [("authorization", "bm90LWJhc2U2NA==")]  # base64 without a colon
+        response = stub.ShowCollections(milvus_pb2.ShowCollectionsRequest(), metadata=bad)
+        assert response.status.code == 1800 and "invalid token format" in response.status.reason
+        wrong = [("authorization", "cm9vdDp3cm9uZw==")]  # root:wrong
+        response = stub.ShowCollections(milvus_pb2.ShowCollectionsRequest(), metadata=wrong)
+        assert response.status.code == 1800 and "auth check failure" in response.status.reason
