@@ -196,7 +196,8 @@ def test_activating_a_channel_creates_its_producer_once():
 
 def test_call_info_from_metadata():
     info = CallInfo.from_metadata([("dbname", "db1"), ("identifier", "9"), ("client-request-id", "r"),
-                                   ("user-agent", "x"), ("dbname", "db2")])
-    assert info == CallInfo(db_name="db2", identifier="9", request_id="r")  # a header sent twice: the last one
-    assert CallInfo.from_metadata(None) == CallInfo() == ("", "", "")
+                                   ("user-agent", "x"), ("dbname", "db2"), ("authorization", "cm9vdDpNaWx2dXM=")])
+    assert info == CallInfo(db_name="db2", identifier="9", request_id="r",
+                            authorization="cm9vdDpNaWx2dXM=")  # a header sent twice: the last one
+    assert CallInfo.from_metadata(None) == CallInfo() == ("", "", "", "")
     assert CallInfo.from_metadata([]).db_name == ""
