@@ -124,6 +124,30 @@ class Loads:
             response.coll_flush_ts[name] = flushed.flush_ts
         return response
 
+    def flush_all(self, collections) -> int:
+        """Flush every collection of ``collections`` (``CollectionInfo``); the flush-all
+        timestamp: every row written before it is persisted once ``flush_all_state`` says so."""
+        flush_all_ts = 0
+        for info in collections:
+            coll = self._collections.get_by_id(info.id)
+            self._collections.ensure_watched(coll)
+            flushed = self._datacoord("Flush", datacoord_pb2.FlushRequest(dbID=coll.info.db_id, collectionID=coll.id))
+            flush_all_ts = max(flush_all_ts, flushed.flush_ts)
+        self._writer.kick()
+        return flush_all_ts
+
+    def flush_all_state(self, collections, flush_all_ts: int) -> bool:
+        """Whether every channel of the collections that existed at ``flush_all_ts`` has
+        persisted everything before it."""
+        self._writer.kick()
+        for info in collections:
+            if info.created_ts > flush_all_ts:
+                continue
+            if not self._datacoord("GetFlushState", datacoord_pb2.GetFlushStateRequest(
+                    collectionID=info.id, flush_ts=flush_all_ts)).flushed:
+                return False
+        return True
+
     def flush_state(self, db: str, request: milvus_pb2.GetFlushStateRequest) -> bool:
         coll = self._collections.get(db, request.collection_name) if request.collection_name else None
         self._writer.kick()

@@ -335,6 +335,22 @@ class MilvusServiceAdapter:
         return milvus_pb2.GetFlushStateResponse(status=_OK,
                                                 flushed=self._proxy.data.loads.flush_state(request.db_name, request))
 
+    def _flush_all_scope(self, db: str) -> list:
+        """The collections a flush-all covers: those of ``db``, or of every database."""
+        dbs = [db] if db else list(self._ddl.list_databases(milvus_pb2.ListDatabasesRequest()).db_names)
+        return [info for name in dbs for info in self._ddl.show_collections(name)]
+
+    def FlushAll(self, request: milvus_pb2.FlushAllRequest, call: CallInfo = NO_CALL_INFO):
+        if len(request.flush_targets):
+            raise errors.ParameterInvalid("flush targets are not supported by this server: flush a database "
+                                          "(db_name) or every one")
+        ts = self._proxy.data.loads.flush_all(self._flush_all_scope(request.db_name))
+        return milvus_pb2.FlushAllResponse(status=_OK, flush_all_ts=ts)
+
+    def GetFlushAllState(self, request: milvus_pb2.GetFlushAllStateRequest, call: CallInfo = NO_CALL_INFO):
+        flushed = self._proxy.data.loads.flush_all_state(self._flush_all_scope(request.db_name), request.flush_all_ts)
+        return milvus_pb2.GetFlushAllStateResponse(status=_OK, flushed=flushed)
+
     # ---- load / release -------------------------------------------------------------
 
     def LoadCollection(self, request: milvus_pb2.LoadCollectionRequest, call: CallInfo = NO_CALL_INFO):

@@ -129,3 +129,19 @@ def test_replicas_of_a_loaded_collection(cluster, client, orm):
     with pytest.raises(MilvusException) as not_loaded:
         client.describe_replica(name)
     assert not_loaded.value.code == 101  # CollectionNotLoaded
+
+
+def test_flush_all_persists_every_collection_of_every_database(client):
+    client.create_database("flushdb")
+    names = [("default", "fa_one"), ("default", "fa_two"), ("flushdb", "fa_three")]
+    for db, name in names:
+        client.using_database(db)
+        client.create_collection(name, dimension=DIM, metric_type="L2", consistency_level="Strong")
+        client.insert(name, [{"id": i, "vector": VECS[i].tolist()} for i in range(30)])
+    client.using_database("default")
+    client.flush_all(timeout=60)  # FlushAll, then GetFlushAllState until flushed
+    for db, name in names:
+        client.using_database(db)
+        flushed = [s for s in client.list_persistent_segments(name) if s.state == common_pb2.SegmentState.Flushed]
+        assert sum(s.num_rows for s in flushed) == 30, (db, name)
+    client.using_database("default")
