@@ -15,12 +15,16 @@ from the system allocator (mimalloc keeps freed segments), which ``malloc_trim``
 Measured on a standalone with 100k x 128 vectors and an HNSW index: 415 MB resident after
 load and searches with neither, 306 MB with both.  It also fixes glibc's mmap threshold at
 ``MMAP_THRESHOLD`` (``mallopt(M_MMAP_THRESHOLD)``): by default glibc raises the threshold to
-the size of each mapped block freed, up to 32 MB, after which the multi-megabyte buffers of
-insert messages, syncs and builds come from the heaps, where what is freed between live
-objects stays resident whatever ``malloc_trim`` does.  Above a fixed 1 MB they are mapped and
-unmapped on their own.  Measured with the benchmark's steps (``milvus bench`` data, 100k x 128,
-HNSW), resident size of the standalone, three runs each: after the 10k-row inserts 188-192 ->
-148-150 MB, at the end (loaded, searched) 220-253 -> 205-212 MB.  ``set_memory_pool`` changes pyarrow's
+the size of each mapped block freed, up to 32 MB, after which the large buffers of syncs,
+growing segments and builds come from the heaps, where what small objects later take of them
+stays resident whatever ``malloc_trim`` does.  Above a fixed 16 MB they are mapped and
+unmapped on their own.  Measured with the benchmark's steps (``milvus bench`` data, 100k x
+128, HNSW), resident size of the standalone: at the end (loaded, searched) 220-253 MB (three
+runs) -> 207; after 100k rows in 10k-row inserts 207-235 -> 187-209 (four runs).  A 1 MB
+threshold took the insert peak lower still (150 MB) but cost 8-10 % of 10k-row insert
+throughput (each 5 MB message buffer mapped and faulted in afresh); 16 MB is within the
+noise of glibc's own rule there.
+``set_memory_pool`` changes pyarrow's
 default only: Arrow C++'s own default, which Parquet and IPC reads allocate from, is fixed
 when pyarrow is imported, from ``ARROW_DEFAULT_MEMORY_POOL``, which the ``milvus`` command
 sets (``milvus/__main__.py``); that took another 50 MB off a loaded standalone.
@@ -47,7 +51,7 @@ log = logging.getLogger(__name__)
 
 
 ARENAS = 2
-MMAP_THRESHOLD = 1 << 20  # bytes
+MMAP_THRESHOLD = 16 << 20  # bytes
 _M_ARENA_MAX = -8  # glibc's malloc.h
 _M_MMAP_THRESHOLD = -3
 

@@ -203,8 +203,8 @@ class Dql:
                 collectionID=collection_id)), retry_timeout=self.params.shard_retry_timeout)
         self._iterators = IteratorStates()
         self._shapes: dict[tuple[tuple[str, str], ...], _SearchShape] = {}  # search_params pairs -> parsed
-        self._hybrid = HybridDeps(collection=lambda db, name: self._collections.get(db, name), search=self.search, metric=self._request_metric,
-                                  rows=self.rows_by_pk, max_topk=self.params.max_topk)
+        self._hybrid = HybridDeps(collection=lambda db, name: self._collections.get(db, name), search=self.search,
+                                  metric=self._request_metric, rows=self.rows_by_pk, max_topk=self.params.max_topk)
 
     # ---- timestamps -----------------------------------------------------------------
 

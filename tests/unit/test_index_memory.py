@@ -59,12 +59,12 @@ def touched(size):
     return block
 
 configure_allocators()
-libc.free(touched(16 << 20))  # a 16 MB mapped block freed: by its own rule glibc would now keep such blocks
+libc.free(touched(30 << 20))  # a 30 MB mapped block freed: by its own rule glibc would now keep such blocks
 before = anon_mb()
 buffers, pins = [], []
-for _ in range(20):
-    buffers.append(touched(2 << 20))
-    pins.append(touched(200 << 10))  # a live block above each (below 1 MB: from the heap), so the heap cannot shrink from its top
+for _ in range(3):
+    buffers.append(touched(20 << 20))  # above the fixed threshold
+    pins.append(touched(200 << 10))  # a live block above each (from the heap), so the heap cannot shrink from its top
 peak = anon_mb()
 for block in buffers:
     libc.free(block)
