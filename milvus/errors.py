@@ -45,6 +45,7 @@ CollectionNumLimitExceeded = _error("CollectionNumLimitExceeded", 102, _LEGACY.U
 CollectionIllegalSchema = _error("CollectionIllegalSchema", 105, _LEGACY.IllegalArgument)
 PartitionNotFound = _error("PartitionNotFound", 200, _LEGACY.UnexpectedError)
 PartitionNotLoaded = _error("PartitionNotLoaded", 201, _LEGACY.UnexpectedError)
+ResourceGroupNotFound = _error("ResourceGroupNotFound", 300, _LEGACY.UnexpectedError)
 ChannelNotFound = _error("ChannelNotFound", 500, _LEGACY.UnexpectedError)
 SegmentNotFound = _error("SegmentNotFound", 600, _LEGACY.UnexpectedError)
 IndexNotFound = _error("IndexNotFound", 700, _LEGACY.IndexNotExist)

@@ -201,6 +201,31 @@ class GetReplicasResponse(_message.Message):
     partitionIDs: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., replicas: _Optional[_Iterable[_Union[ReplicaInfo, _Mapping]]] = ..., partitionIDs: _Optional[_Iterable[int]] = ...) -> None: ...
 
+class DescribeResourceGroupRequest(_message.Message):
+    __slots__ = ("base", "name")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    name: str
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., name: _Optional[str] = ...) -> None: ...
+
+class DescribeResourceGroupResponse(_message.Message):
+    __slots__ = ("status", "nodes", "replicas")
+    class ReplicasEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: int
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[int] = ...) -> None: ...
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    nodes: _containers.RepeatedCompositeFieldContainer[_common_pb2.NodeInfo]
+    replicas: _containers.ScalarMap[int, int]
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., nodes: _Optional[_Iterable[_Union[_common_pb2.NodeInfo, _Mapping]]] = ..., replicas: _Optional[_Mapping[int, int]] = ...) -> None: ...
+
 class ShowLoadedCollectionsRequest(_message.Message):
     __slots__ = ("base", "collectionIDs")
     BASE_FIELD_NUMBER: _ClassVar[int]

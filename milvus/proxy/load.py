@@ -19,6 +19,9 @@ _SEGMENT_STATE = {
     datacoord_pb2.DROPPED: common_pb2.SegmentState.Dropped,
 }
 DEFAULT_RESOURCE_GROUP = "__default_resource_group"  # every query node is in it: resource groups are not kept
+DEFAULT_RESOURCE_GROUP_CAPACITY = 1_000_000  # Milvus' capacity of the default group
+ONLY_DEFAULT_GROUP = (f"resource groups other than {DEFAULT_RESOURCE_GROUP} are not supported by this server: "
+                      f"every query node is in {DEFAULT_RESOURCE_GROUP}")
 _LOAD_STATE = {
     querycoord_pb2.LOAD_STATUS_NONE: common_pb2.LoadState.LoadStateNotLoad,
     querycoord_pb2.LOADING: common_pb2.LoadState.LoadStateLoading,
@@ -101,6 +104,23 @@ class Loads:
                                         dm_channel_name=shard.channel_name,
                                         node_ids=shard.node_ids if request.with_shard_nodes else [])
         return response
+
+    def resource_group(self, name: str) -> milvus_pb2.ResourceGroup:
+        """The default resource group (the only one): every query node, and the replicas
+        loaded per collection name."""
+        if name != DEFAULT_RESOURCE_GROUP:
+            raise errors.ResourceGroupNotFound(f"resource group not found[rg={name}]")
+        found = self._querycoord("DescribeResourceGroup", querycoord_pb2.DescribeResourceGroupRequest(name=name))
+        group = milvus_pb2.ResourceGroup(name=name, capacity=DEFAULT_RESOURCE_GROUP_CAPACITY,
+                                         num_available_node=len(found.nodes), nodes=found.nodes)
+        for collection_id, count in found.replicas.items():
+            try:
+                group.num_loaded_replica[self._collections.get_by_id(collection_id).name] = count
+            except errors.CollectionNotFound:
+                continue  # dropped meanwhile
+        group.config.requests.node_num = len(found.nodes)
+        group.config.limits.node_num = DEFAULT_RESOURCE_GROUP_CAPACITY
+        return group
 
     def loaded_percentages(self, collection_ids: list[int]) -> dict[int, int]:
         if not collection_ids:

@@ -23,7 +23,7 @@ from google.protobuf.message import Message
 from milvus import errors
 from milvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
 from milvus.metrics.hooks import PublicServiceMetrics, response_ok, timed_ms
-from milvus.proxy.load import stats_pairs
+from milvus.proxy.load import DEFAULT_RESOURCE_GROUP, ONLY_DEFAULT_GROUP, stats_pairs
 from milvus.proxy.proxy import DEFAULT_DB, Proxy
 from milvus.rpc import service_handler
 from milvus.rpc.server import message_class
@@ -381,6 +381,33 @@ class MilvusServiceAdapter:
 
     def GetReplicas(self, request: milvus_pb2.GetReplicasRequest, call: CallInfo = NO_CALL_INFO):
         return self._proxy.data.loads.replicas(request.db_name or call.db_name or DEFAULT_DB, request)
+
+    # ---- resource groups: only the default one, holding every query node --------------
+
+    def ListResourceGroups(self, request: milvus_pb2.ListResourceGroupsRequest, call: CallInfo = NO_CALL_INFO):
+        return milvus_pb2.ListResourceGroupsResponse(status=_OK, resource_groups=[DEFAULT_RESOURCE_GROUP])
+
+    def DescribeResourceGroup(self, request: milvus_pb2.DescribeResourceGroupRequest,
+                              call: CallInfo = NO_CALL_INFO):
+        group = self._proxy.data.loads.resource_group(request.resource_group)
+        return milvus_pb2.DescribeResourceGroupResponse(status=_OK, resource_group=group)
+
+    def CreateResourceGroup(self, request: milvus_pb2.CreateResourceGroupRequest, call: CallInfo = NO_CALL_INFO):
+        raise errors.ParameterInvalid(ONLY_DEFAULT_GROUP)
+
+    def UpdateResourceGroups(self, request: milvus_pb2.UpdateResourceGroupsRequest, call: CallInfo = NO_CALL_INFO):
+        raise errors.ParameterInvalid(ONLY_DEFAULT_GROUP)
+
+    def DropResourceGroup(self, request: milvus_pb2.DropResourceGroupRequest, call: CallInfo = NO_CALL_INFO):
+        if request.resource_group == DEFAULT_RESOURCE_GROUP:
+            raise errors.ParameterInvalid("delete default rg is not permitted")
+        raise errors.ResourceGroupNotFound(f"resource group not found[rg={request.resource_group}]")
+
+    def TransferNode(self, request: milvus_pb2.TransferNodeRequest, call: CallInfo = NO_CALL_INFO):
+        raise errors.ParameterInvalid(ONLY_DEFAULT_GROUP)
+
+    def TransferReplica(self, request: milvus_pb2.TransferReplicaRequest, call: CallInfo = NO_CALL_INFO):
+        raise errors.ParameterInvalid(ONLY_DEFAULT_GROUP)
 
     def GetLoadState(self, request: milvus_pb2.GetLoadStateRequest, call: CallInfo = NO_CALL_INFO):
         request = _with_db(request, call)

@@ -539,6 +539,19 @@ class QueryCoord:
         return resp
 
     @_answers
+    def DescribeResourceGroup(self, request: querycoord_pb2.DescribeResourceGroupRequest):
+        """The one resource group, which every query node is in: its nodes and the replicas
+        loaded, per collection (the proxy checks the name)."""
+        resp = querycoord_pb2.DescribeResourceGroupResponse(status=errors.OK)
+        for node_id in self._node_ids():
+            node = self._node(node_id)
+            if node is not None:
+                resp.nodes.add(node_id=node.node_id, address=node.address, hostname=node.address.rsplit(":", 1)[0])
+        for info in self._meta.collections():
+            resp.replicas[info.collectionID] = len(self._meta.replicas(info.collectionID))
+        return resp
+
+    @_answers
     def ShowLoadedCollections(self, request: querycoord_pb2.ShowLoadedCollectionsRequest):
         resp = querycoord_pb2.ShowLoadedCollectionsResponse(status=errors.OK)
         wanted = set(request.collectionIDs)

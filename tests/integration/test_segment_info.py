@@ -145,3 +145,24 @@ def test_flush_all_persists_every_collection_of_every_database(client):
         flushed = [s for s in client.list_persistent_segments(name) if s.state == common_pb2.SegmentState.Flushed]
         assert sum(s.num_rows for s in flushed) == 30, (db, name)
     client.using_database("default")
+
+
+def test_the_default_resource_group_holds_every_query_node_and_others_are_refused(cluster, client):
+    name = "grouped"
+    client.create_collection(name, dimension=DIM, metric_type="L2", consistency_level="Strong")
+    assert client.list_resource_groups() == ["__default_resource_group"]
+    group = client.describe_resource_group("__default_resource_group")
+    assert [n.node_id for n in group.nodes] == [cluster.querynode.node_id]
+    assert group.num_available_node == 1
+    assert group.num_loaded_replica[name] == 1
+    with pytest.raises(MilvusException) as missing:
+        client.describe_resource_group("rg1")
+    assert missing.value.code == 300  # ResourceGroupNotFound
+    for call in (lambda: client.create_resource_group("rg1"),
+                 lambda: client.transfer_replica("__default_resource_group", "rg1", name, 1)):
+        with pytest.raises(MilvusException) as refused:
+            call()
+        assert "not supported" in refused.value.message
+    with pytest.raises(MilvusException) as default:
+        client.drop_resource_group("__default_resource_group")
+    assert "not permitted" in default.value.message
