@@ -38,7 +38,14 @@ class Loads:
 
     # ---- load / release -------------------------------------------------------------
 
+    @staticmethod
+    def _check_groups(groups) -> None:
+        unknown = [g for g in groups if g != DEFAULT_RESOURCE_GROUP]
+        if unknown:
+            raise errors.ResourceGroupNotFound(f"resource group not found[rg={unknown[0]}]")
+
     def load_collection(self, db: str, request: milvus_pb2.LoadCollectionRequest) -> None:
+        self._check_groups(request.resource_groups)
         coll = self._collections.get(db, request.collection_name)
         self._collections.ensure_watched(coll)
         self._querycoord("LoadCollection", querycoord_pb2.LoadCollectionRequest(
@@ -46,6 +53,7 @@ class Loads:
             resource_groups=request.resource_groups, refresh=request.refresh, load_fields=request.load_fields))
 
     def load_partitions(self, db: str, request: milvus_pb2.LoadPartitionsRequest) -> None:
+        self._check_groups(request.resource_groups)
         coll = self._collections.get(db, request.collection_name)
         self._collections.ensure_watched(coll)
         self._querycoord("LoadPartitions", querycoord_pb2.LoadPartitionsRequest(

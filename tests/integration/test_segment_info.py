@@ -166,3 +166,9 @@ def test_the_default_resource_group_holds_every_query_node_and_others_are_refuse
     with pytest.raises(MilvusException) as default:
         client.drop_resource_group("__default_resource_group")
     assert "not permitted" in default.value.message
+    client.release_collection(name)
+    with pytest.raises(MilvusException) as load:
+        client.load_collection(name, resource_groups=["rg1"])
+    assert load.value.code == 300
+    client.load_collection(name, resource_groups=["__default_resource_group"])
+    assert client.get_load_state(name)["state"].name == "Loaded"
