@@ -58,7 +58,7 @@ _GLOBAL_METHODS = {
     "CreateCollection": "CreateCollection", "DropCollection": "DropCollection",
     "DescribeCollection": "DescribeCollection", "HasCollection": "DescribeCollection",
     "ShowCollections": "ShowCollections", "RenameCollection": "RenameCollection",
-    "AlterCollection": "CreateCollection", "CreateAlias": "CreateAlias", "AlterAlias": "CreateAlias",
+    "AlterCollection": "CreateCollection", "AlterCollectionField": "CreateCollection", "CreateAlias": "CreateAlias", "AlterAlias": "CreateAlias",
     "DropAlias": "DropAlias", "DescribeAlias": "DescribeAlias", "ListAliases": "ListAliases",
     "CreateDatabase": "CreateDatabase", "DropDatabase": "DropDatabase", "ListDatabases": "ListDatabases",
     "AlterDatabase": "AlterDatabase", "DescribeDatabase": "DescribeDatabase", "FlushAll": "FlushAll",

@@ -212,6 +212,10 @@ class MilvusServiceAdapter:
         self._ddl.alter_collection(_with_db(request, call))
         return _OK
 
+    def AlterCollectionField(self, request: milvus_pb2.AlterCollectionFieldRequest, call: CallInfo = NO_CALL_INFO):
+        self._ddl.alter_collection_field(_with_db(request, call))
+        return _OK
+
     def RenameCollection(self, request: milvus_pb2.RenameCollectionRequest, call: CallInfo = NO_CALL_INFO):
         self._ddl.rename_collection(_with_db(request, call))
         return _OK

@@ -48,7 +48,7 @@ from milvus.rootcoord.params import RootCoordParams
 from milvus.rootcoord.rbac import Rbac
 from milvus.rootcoord.timetick import UNCONFIRMED_GRACE, TickReport, TimeTickSync
 from milvus.rpc.answers import rpc_answers
-from milvus.schema.validate import validate_collection_name
+from milvus.schema.validate import validate_collection_name, validate_collection_schema
 from milvus.tso import MAX_LOGICAL, IDAllocator, TimestampOracle, parse_ts
 from milvus.util.retry_log import RetryLog
 
@@ -64,6 +64,10 @@ _answers = rpc_answers(
     not_ready=lambda self: "service not ready[rootcoord]",
     log=log,
 )
+
+
+# field type params AlterCollectionField may change (Milvus' list)
+_ALTERABLE_FIELD_PARAMS = frozenset({"max_length", "max_capacity", "mmap.enabled"})
 
 
 def _props(kvs: Iterable[common_pb2.KeyValuePair]) -> dict[str, str]:
@@ -476,6 +480,39 @@ class RootCoord:
             del updated.properties[:]
             updated.properties.extend(
                 _kv_list(_merge_properties(coll.properties, request.properties, request.delete_keys)))
+            updated.updated_ts = self._tso.alloc()
+            self._meta.alter_collection(updated)
+            expired.append(self._expire(updated))
+        return _OK
+
+    @_answers
+    def AlterCollectionField(self, request: milvus_pb2.AlterCollectionFieldRequest) -> common_pb2.Status:
+        """Change a field's ``max_length`` (VarChar, or an array of VarChar), ``max_capacity``
+        (array) or ``mmap.enabled``: the schema is checked again and its version moves on, so
+        the proxies validate new rows by it."""
+        with self._ddl() as expired:
+            coll = self._find(request.db_name, request.collection_name)
+            schema = spec.parse_schema(coll.schema)
+            field = next((f for f in schema.fields if f.name == request.field_name), None)
+            if field is None:
+                raise errors.ParameterInvalid(f"field not found[field={request.field_name}] in collection {coll.name}")
+            params = {kv.key: kv.value for kv in field.type_params}
+            for kv in request.properties:
+                if kv.key not in _ALTERABLE_FIELD_PARAMS:
+                    raise errors.ParameterInvalid(f"{kv.key} of field {field.name} cannot be altered: only "
+                                                  f"{', '.join(sorted(_ALTERABLE_FIELD_PARAMS))}")
+                params[kv.key] = kv.value
+            for key in request.delete_keys:
+                if key != "mmap.enabled":
+                    raise errors.ParameterInvalid(f"{key} of field {field.name} cannot be deleted")
+                params.pop(key, None)
+            del field.type_params[:]
+            field.type_params.extend(_kv_list(params))
+            validate_collection_schema(schema, collection_name=coll.name, limits=self._params.schema_limits)
+            updated = CollectionInfo()
+            updated.CopyFrom(coll)
+            updated.schema = schema.SerializeToString()
+            updated.schema_version = coll.schema_version + 1
             updated.updated_ts = self._tso.alloc()
             self._meta.alter_collection(updated)
             expired.append(self._expire(updated))
