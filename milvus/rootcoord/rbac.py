@@ -86,6 +86,14 @@ def _check_password(password: str) -> None:
                                       f"and less than {high + 1} characters")
 
 
+def _selected(names: list[str], wanted: str) -> list[str]:
+    """Every name, or only ``wanted`` (none when it does not exist: Milvus answers an empty
+    result, not an error)."""
+    if not wanted:
+        return names
+    return [wanted] if wanted in names else []
+
+
 def _hash(password: str, salt: bytes, iterations: int) -> str:
     return hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations).hex()
 
@@ -173,23 +181,23 @@ class Rbac:
         return milvus_pb2.ListCredUsersResponse(status=_OK, usernames=self._catalog.users())
 
     def select_user(self, request: milvus_pb2.SelectUserRequest):
-        name = request.user.name if request.HasField("user") else ""
-        users = self._catalog.users()
-        if name:
-            if name not in users:
-                return milvus_pb2.SelectUserResponse(status=_OK)  # Milvus: no result, no error
-            users = [name]
-        roles: dict[str, list[str]] = {}
-        for user, role in self._catalog.bindings():
-            roles.setdefault(user, []).append(role)
         response = milvus_pb2.SelectUserResponse(status=_OK)
-        for user in users:
+        bound = self._bound(by_user=True)
+        for user in _selected(self._catalog.users(), request.user.name if request.HasField("user") else ""):
             result = response.results.add()
             result.user.name = user
             if request.include_role_info:
-                for role in roles.get(user, []):
+                for role in bound.get(user, []):
                     result.roles.add(name=role)
         return response
+
+    def _bound(self, by_user: bool) -> dict[str, list[str]]:
+        """user -> its roles, or role -> its users."""
+        out: dict[str, list[str]] = {}
+        for user, role in self._catalog.bindings():
+            key, value = (user, role) if by_user else (role, user)
+            out.setdefault(key, []).append(value)
+        return out
 
     # ---- roles ----------------------------------------------------------------------
 
@@ -229,21 +237,13 @@ class Rbac:
         return _OK
 
     def select_role(self, request: milvus_pb2.SelectRoleRequest):
-        name = request.role.name if request.HasField("role") else ""
-        roles = self._catalog.roles()
-        if name:
-            if name not in roles:
-                return milvus_pb2.SelectRoleResponse(status=_OK)
-            roles = [name]
-        users: dict[str, list[str]] = {}
-        for user, role in self._catalog.bindings():
-            users.setdefault(role, []).append(user)
         response = milvus_pb2.SelectRoleResponse(status=_OK)
-        for role in roles:
+        bound = self._bound(by_user=False)
+        for role in _selected(self._catalog.roles(), request.role.name if request.HasField("role") else ""):
             result = response.results.add()
             result.role.name = role
             if request.include_user_info:
-                for user in users.get(role, []):
+                for user in bound.get(role, []):
                     result.users.add(name=user)
         return response
 
