@@ -7,6 +7,6 @@ row by row, slowly, to check the fast evaluator in tests.  ``compiler`` ties the
 together: ``compile_filter`` is the query node's ``FilterCompiler``.
 """
 
-from milvus.expr.compiler import CompiledFilter, compile_filter, compile_plan, pk_terms
+from milvus.expr.compiler import CompiledFilter, compile_filter, compile_plan, field_terms, pk_terms
 
-__all__ = ["CompiledFilter", "compile_filter", "compile_plan", "pk_terms"]
+__all__ = ["CompiledFilter", "compile_filter", "compile_plan", "field_terms", "pk_terms"]

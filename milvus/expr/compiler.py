@@ -73,15 +73,44 @@ def _fits(value: object, pk: FieldInfo | None) -> bool:
 def pk_terms(expr: str, pk: str | FieldInfo, template_values: Mapping[str, Any] | None = None) -> list | None:
     """The keys of an expression that is exactly ``pk in [..]`` or ``pk == v`` (either side),
     else None (then the expression is a filter like any other)."""
+    parsed = _parsed(expr, template_values)
+    if parsed is None:
+        return None
+    tree, templates = parsed
+    return _term_values(tree, pk, expr, templates)
+
+
+def field_terms(expr: str, field: FieldInfo, template_values: Mapping[str, Any] | None = None) -> set | None:
+    """The values ``field`` can take in the rows ``expr`` keeps, when the expression is a
+    term on it (``field in [..]`` / ``field == v``) or an ``and`` with such terms among its
+    operands (their intersection); None when it says nothing that simple about the field.
+    What a partition-key collection's reads prune their partitions by."""
+    parsed = _parsed(expr, template_values)
+    if parsed is None:
+        return None
+    tree, templates = parsed
+    operands = tree.items if isinstance(tree, n.Logical) and tree.op == "and" else (tree,)
+    found: set | None = None
+    for operand in operands:
+        values = _term_values(operand, field, expr, templates)
+        if values is not None:
+            found = set(values) if found is None else found & set(values)
+    return found
+
+
+def _parsed(expr: str, template_values: Mapping[str, Any] | None) -> tuple[n.Node, dict] | None:
     if not expr.strip():
         return None
-    info = pk if isinstance(pk, FieldInfo) else None
-    name = pk.name if isinstance(pk, FieldInfo) else pk
     try:
-        tree = parse(expr)
-        templates = template_values and _templates(expr, template_values) or {}
+        return parse(expr), (template_values and _templates(expr, template_values) or {})
     except (ExprError, ParameterInvalid):
         return None
+
+
+def _term_values(tree: n.Node, field: str | FieldInfo, expr: str, templates: dict) -> list | None:
+    """The values of ``tree`` when it is ``field in [..]`` or ``field == v``, else None."""
+    info = field if isinstance(field, FieldInfo) else None
+    name = field.name if isinstance(field, FieldInfo) else field
     if isinstance(tree, n.In) and not tree.negated and isinstance(tree.operand, n.Ident) and tree.operand.name == name:
         values_node = tree.values
     elif isinstance(tree, n.Compare) and tree.op == "==":

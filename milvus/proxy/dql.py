@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from milvus import errors
 from milvus._proto import querycoord_pb2, querynode_pb2
-from milvus.expr import pk_terms
+from milvus.expr import field_terms, pk_terms
 from milvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
 from milvus.proxy.callers import Caller
 from milvus.proxy.channel_writer import ChannelWriter
@@ -37,6 +37,7 @@ from milvus.proxy.replicas import Leader, ReplicaSelector
 from milvus.proxy.search_select import IteratorStates, group_codes, next_state, select_groups
 from milvus.schema import arrow_to_fields, arrow_to_ids, ids_to_arrow
 from milvus.tso import compose_ts, parse_ts
+from milvus.util.hashing import partition_of
 from milvus.util.ranking import is_hit, rank_key
 
 _ASCENDING = {"L2", "HAMMING", "JACCARD"}
@@ -259,10 +260,14 @@ class Dql:
 
     def _base_request(self, coll: Collection, partition_names, expr: str, template_values, level: int,
                       use_default: bool, guarantee: int, travel: int) -> querynode_pb2.ShardRequest:
-        if partition_names and coll.partition_key is not None:
+        if coll.partition_key is None:
+            partition_ids = coll.partition_ids(partition_names)
+        elif partition_names:
             raise errors.ParameterInvalid(KEY_MODE_PARTITION_NAMES)
+        else:
+            partition_ids = self._key_partitions(coll, expr, template_values)
         request = querynode_pb2.ShardRequest(
-            collectionID=coll.id, partitionIDs=coll.partition_ids(partition_names), expr=expr,
+            collectionID=coll.id, partitionIDs=partition_ids, expr=expr,
             guarantee_ts=self.guarantee_ts(coll, level, use_default, guarantee),
             travel_ts=self.travel_ts(travel))
         if template_values:
@@ -270,6 +275,20 @@ class Dql:
                 if key != TRAVEL_KEY:
                     request.expr_template_values[key].CopyFrom(value)
         return request
+
+    @staticmethod
+    def _key_partitions(coll: Collection, expr: str, template_values) -> list[int]:
+        """The partitions of a partition-key collection a read with ``expr`` must look in:
+        those its partition key values hash to when the filter pins the key
+        (``key == v``, ``key in [..]``, alone or and-ed with other conditions); else all ([])."""
+        field = coll.schema.get_field(coll.partition_key)
+        values = field_terms(expr, field, template_values) if expr and field is not None else None
+        if not values:
+            return []  # not pinned (or contradictory: nothing matches anywhere)
+        ordered = sorted(values)
+        keys = np.asarray(ordered, dtype=np.int64) if isinstance(ordered[0], int) else ordered
+        partitions = coll.key_partitions
+        return sorted({partitions[i] for i in partition_of(keys, len(partitions)).tolist()})
 
     @staticmethod
     def _travel_from_templates(template_values) -> int:
