@@ -122,6 +122,21 @@ def test_numpy_files_into_an_auto_id_collection(stack, client, orm):
     assert hit["entity"]["title"] == "t9"
 
 
+def test_a_file_larger_than_one_batch(stack, client, orm):
+    create(client, "big")
+    n = 11_000  # three insert batches of at most 5,000 rows
+    vecs = np.random.default_rng(6).random((n, DIM), dtype=np.float32)
+    table = pa.table({"id": pa.array(range(n), pa.int64()), "title": [f"t{i}" for i in range(n)],
+                      "vector": pa.FixedSizeListArray.from_arrays(pa.array(vecs.reshape(-1)), DIM)})
+    out = io.BytesIO()
+    pq.write_table(table, out)
+    stack.storage.put("imports/big.parquet", out.getvalue())
+    state = finished(orm, utility.do_bulk_insert("big", files=["imports/big.parquet"], using=orm))
+    assert (state.state, state.row_count) == (BulkInsertState.ImportCompleted, n), state.failed_reason
+    assert count(client, "big") == n
+    assert client.get("big", ids=[10_999])[0]["title"] == "t10999"
+
+
 def test_failed_jobs_say_why_and_insert_nothing(stack, client, orm):
     create(client, "failing")
     missing = finished(orm, utility.do_bulk_insert("failing", files=["imports/nothing.json"], using=orm))
