@@ -740,3 +740,59 @@ class ReportNodeMemoryRequest(_message.Message):
     base: _common_pb2.MsgBase
     memory: _internal_pb2.NodeMemory
     def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., memory: _Optional[_Union[_internal_pb2.NodeMemory, _Mapping]] = ...) -> None: ...
+
+class ImportJob(_message.Message):
+    __slots__ = ("id", "db_name", "collection_id", "collection_name", "partition_name", "files", "state", "row_count", "total_rows", "reason", "create_time", "proxy_id")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    DB_NAME_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_NAME_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_NAME_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ROW_COUNT_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_ROWS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    PROXY_ID_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    db_name: str
+    collection_id: int
+    collection_name: str
+    partition_name: str
+    files: _containers.RepeatedScalarFieldContainer[str]
+    state: int
+    row_count: int
+    total_rows: int
+    reason: str
+    create_time: int
+    proxy_id: int
+    def __init__(self, id: _Optional[int] = ..., db_name: _Optional[str] = ..., collection_id: _Optional[int] = ..., collection_name: _Optional[str] = ..., partition_name: _Optional[str] = ..., files: _Optional[_Iterable[str]] = ..., state: _Optional[int] = ..., row_count: _Optional[int] = ..., total_rows: _Optional[int] = ..., reason: _Optional[str] = ..., create_time: _Optional[int] = ..., proxy_id: _Optional[int] = ...) -> None: ...
+
+class SaveImportJobRequest(_message.Message):
+    __slots__ = ("base", "job")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    job: ImportJob
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., job: _Optional[_Union[ImportJob, _Mapping]] = ...) -> None: ...
+
+class ListImportJobsRequest(_message.Message):
+    __slots__ = ("base", "job_id", "collection_id", "limit")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    job_id: int
+    collection_id: int
+    limit: int
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., job_id: _Optional[int] = ..., collection_id: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListImportJobsResponse(_message.Message):
+    __slots__ = ("status", "jobs")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    jobs: _containers.RepeatedCompositeFieldContainer[ImportJob]
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., jobs: _Optional[_Iterable[_Union[ImportJob, _Mapping]]] = ...) -> None: ...

@@ -318,7 +318,7 @@ def _proxy(ctx: RoleContext, peers: Peers) -> Served:
         peers.rootcoord, ProxyParams.from_config(ctx.config, deploy_mode="CLUSTER"),
         datacoord=peers.coordinator("datacoord", DATACOORD_SERVICE),
         querycoord=peers.coordinator("querycoord", QUERYCOORD_SERVICE),
-        querynode=querynodes, mq=ctx.mq, node_id=ctx.server_id,
+        querynode=querynodes, mq=ctx.mq, node_id=ctx.server_id, storage=ctx.storage,
     )
     return Served(
         _ProxyLogic(proxy, querynodes), [service_handler(PROXY_SERVICE, proxy)],

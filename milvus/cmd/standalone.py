@@ -193,7 +193,7 @@ def build_cluster(config: Config, kv: KV, mq: MQ, storage: ObjectStorage, host: 
         return querynodes[node_id]
 
     proxy = Proxy(root, ProxyParams.from_config(config), datacoord=data,
-                  querycoord=query, querynode=querynode_client, mq=mq)
+                  querycoord=query, querynode=querynode_client, mq=mq, storage=storage)
     proxy_clients.append(local(proxy, PROXY_SERVICE, "proxy"))
     rootcoord.add_proxy(0, proxy_clients[-1])  # the only proxy: the merged ticks are its own
     rootcoord.open_time_ticks()

@@ -19,7 +19,8 @@ answers PartitionNotFound instead of opening a segment no reader would ever see.
 
 Recovery: ``start`` reloads segments, checkpoints, channel assignments and dropped
 collections from the meta store, re-sends ``WatchDmChannel`` for every assigned channel (a node already watching it
-ignores the repeat) and ``FlushSegments`` for every sealed, unflushed segment.
+ignores the repeat) and ``FlushSegments`` for every sealed, unflushed segment; bulk insert
+jobs that were running are marked failed (``milvus.datacoord.imports``).
 """
 
 from __future__ import annotations
@@ -37,11 +38,13 @@ from milvus._proto import datacoord_pb2, datanode_pb2, internal_pb2
 from milvus.datacoord.channels import UNASSIGNED, ChannelManager
 from milvus.datacoord.compaction import Compactions, MetaView
 from milvus.datacoord.gc import GarbageCollector
+from milvus.datacoord.imports import ImportJobs
 from milvus.datacoord.index_service import IndexService, IndexServiceParams
 from milvus.datacoord.params import DataCoordParams
 from milvus.datacoord.segments import DROPPED, FLUSHED, GROWING, L0, SEALED, SegmentManager, copy_segment
 from milvus.kv.base import KV
 from milvus.metastore.datacoord_catalog import DataCoordCatalog
+from milvus.metastore.import_catalog import ImportCatalog
 from milvus.metastore.index_catalog import IndexCatalog
 from milvus.rpc.answers import rpc_answers
 from milvus.rpc.health import probe
@@ -118,6 +121,7 @@ class DataCoord:
         self._wall_clock = wall_clock
         self._index = IndexService(IndexCatalog(kv), segments=self._segment_snapshot, alloc_id=alloc_id,
                                    alloc_ts=alloc_ts, params=index_params)
+        self._imports = ImportJobs(ImportCatalog(kv))  # bulk insert jobs (run by the proxies)
         self._last_gc = clock()
         p = self._params
         self._compactions = Compactions(
@@ -142,6 +146,7 @@ class DataCoord:
             self._dropped_partitions = self._catalog.list_dropped_partitions()
             self._channels.assign_orphans()
             self._unconfirmed = {w.vchannel for w in self._channels.all() if w.node_id != UNASSIGNED}
+        self._imports.recover()
         self._index.start(run_loop=run_ticker)
         self._serving = True
         self._send_watches()
@@ -696,3 +701,15 @@ class DataCoord:
                            ) -> datacoord_pb2.GetCompactionStateResponse:
         self._compactions.poll()
         return self._compactions.state(request.compactionID)
+
+    # ---- bulk insert jobs (milvus.datacoord.imports) -------------------------------------------
+
+    @_answers
+    def SaveImportJob(self, request: datacoord_pb2.SaveImportJobRequest):
+        self._imports.save(request.job)
+        return _OK
+
+    @_answers
+    def ListImportJobs(self, request: datacoord_pb2.ListImportJobsRequest) -> datacoord_pb2.ListImportJobsResponse:
+        jobs = self._imports.list(request.job_id, request.collection_id, request.limit)
+        return datacoord_pb2.ListImportJobsResponse(status=_OK, jobs=jobs)

@@ -26,12 +26,14 @@ from milvus.proxy.compaction import Compactions
 from milvus.proxy.ddl import Ddl, RootCoordCaller
 from milvus.proxy.dml import Dml
 from milvus.proxy.dql import Dql, DqlParams
+from milvus.proxy.imports import Imports
 from milvus.proxy.indexes import Indexes
 from milvus.proxy.load import Loads
 from milvus.proxy.meta_cache import MetaCache
 from milvus.proxy.quota import QuotaCenter, QuotaParams
 from milvus.proxy.validate import NameRules
 from milvus.rpc.health import component_states, unhealthy_reason
+from milvus.storage.base import ObjectStorage
 
 log = logging.getLogger(__name__)
 
@@ -77,16 +79,19 @@ class DataPath:
     indexes: Indexes
     compactions: Compactions
     quota: QuotaCenter
+    imports: Imports
 
 
 class Proxy:
     name = "proxy"
 
     def __init__(self, rootcoord: Any, params: ProxyParams | None = None, *, datacoord: Any = None,
-                 querycoord: Any = None, querynode: Any = None, mq: MQ | None = None, node_id: int = 0):
+                 querycoord: Any = None, querynode: Any = None, mq: MQ | None = None, node_id: int = 0,
+                 storage: ObjectStorage | None = None):
         """``rootcoord``, ``datacoord`` and ``querycoord`` are clients with those services'
         methods; ``querynode(node_id, address)`` gives a QueryNode client; ``mq`` carries the
-        DML channels.  Without the data-path peers the proxy serves DDL only."""
+        DML channels; ``storage`` is the cluster's object storage, where bulk insert files are
+        read from.  Without the data-path peers the proxy serves DDL only."""
         self.params = params or ProxyParams()
         self._rootcoord = RootCoordCaller(rootcoord)
         self.cache = MetaCache(self._fetch_collection)
@@ -100,7 +105,7 @@ class Proxy:
                               (("rootcoord", rootcoord), ("datacoord", datacoord), ("querycoord", querycoord))
                               if client is not None]
         if datacoord is not None and querycoord is not None and querynode is not None and mq is not None:
-            self._data = self._data_path(rootcoord, datacoord, querycoord, querynode, mq, node_id)
+            self._data = self._data_path(rootcoord, datacoord, querycoord, querynode, mq, node_id, storage)
         self._serving = False
         self._node_id = node_id
 
@@ -113,7 +118,7 @@ class Proxy:
         return response
 
     def _data_path(self, rootcoord: Any, datacoord: Any, querycoord: Any, querynode: Any, mq: MQ,
-                   node_id: int) -> DataPath:
+                   node_id: int, storage: ObjectStorage | None) -> DataPath:
         root = Caller(rootcoord, "rootcoord")
         data = Caller(datacoord, "datacoord")
         query = Caller(querycoord, "querycoord")
@@ -125,8 +130,9 @@ class Proxy:
                   search_metric=indexes.search_metric)
         quota = QuotaCenter(self.params.quota, data, query)
         dml = Dml(collections, root, data, writer, mq.max_message_size, dql.matching_pks, quota=quota)
+        imports = Imports(collections, dml, root, data, storage, node_id=node_id)
         return DataPath(collections, writer, dml, dql, Loads(collections, data, query, writer), indexes,
-                        Compactions(collections, data), quota)
+                        Compactions(collections, data), quota, imports)
 
     @property
     def data(self) -> DataPath:
@@ -139,11 +145,13 @@ class Proxy:
     def start(self) -> None:
         if self._data is not None:
             self._data.writer.start()
+            self._data.imports.start()
         self._serving = True
 
     def stop(self) -> None:
         self._serving = False
         if self._data is not None:
+            self._data.imports.stop()  # before the writer: its last batch may still be inserting
             self._data.writer.stop()
         self.cache.clear()
 

@@ -23,6 +23,7 @@ from google.protobuf.message import Message
 from milvus import errors
 from milvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
 from milvus.metrics.hooks import PublicServiceMetrics, response_ok, timed_ms
+from milvus.proxy.imports import progress_percent
 from milvus.proxy.load import DEFAULT_RESOURCE_GROUP, ONLY_DEFAULT_GROUP, stats_pairs
 from milvus.proxy.proxy import DEFAULT_DB, Proxy
 from milvus.rpc import service_handler
@@ -354,6 +355,30 @@ class MilvusServiceAdapter:
     def GetFlushAllState(self, request: milvus_pb2.GetFlushAllStateRequest, call: CallInfo = NO_CALL_INFO):
         flushed = self._proxy.data.loads.flush_all_state(self._flush_all_scope(request.db_name), request.flush_all_ts)
         return milvus_pb2.GetFlushAllStateResponse(status=_OK, flushed=flushed)
+
+    # ---- bulk insert (milvus.proxy.imports) -----------------------------------------
+
+    def Import(self, request: milvus_pb2.ImportRequest, call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        job_id = self._proxy.data.imports.submit(request.db_name, request.collection_name, request.partition_name,
+                                                 request.files)
+        return milvus_pb2.ImportResponse(status=_OK, tasks=[job_id])
+
+    @staticmethod
+    def _import_state(job) -> milvus_pb2.GetImportStateResponse:
+        infos = {"collection": job.collection_name, "partition": job.partition_name, "files": ",".join(job.files),
+                 "failed_reason": job.reason, "progress_percent": str(progress_percent(job))}
+        return milvus_pb2.GetImportStateResponse(
+            status=_OK, state=job.state, row_count=job.row_count, id=job.id, collection_id=job.collection_id,
+            create_ts=job.create_time, infos=[common_pb2.KeyValuePair(key=k, value=v) for k, v in infos.items()])
+
+    def GetImportState(self, request: milvus_pb2.GetImportStateRequest, call: CallInfo = NO_CALL_INFO):
+        return self._import_state(self._proxy.data.imports.job(request.task))
+
+    def ListImportTasks(self, request: milvus_pb2.ListImportTasksRequest, call: CallInfo = NO_CALL_INFO):
+        jobs = self._proxy.data.imports.jobs(request.db_name or call.db_name or DEFAULT_DB, request.collection_name,
+                                             request.limit)
+        return milvus_pb2.ListImportTasksResponse(status=_OK, tasks=[self._import_state(j) for j in jobs])
 
     # ---- load / release -------------------------------------------------------------
 
