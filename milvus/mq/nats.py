@@ -456,7 +456,13 @@ class NatsConsumer(Consumer):
             self._ready.clear()
         self._mq._call(self._seek(position))
         with self._state_lock:
+            # drop what a receive racing the seek kept from the old position; keep what one
+            # that ran after it pulled from the new inbox (its messages are past _next_seq:
+            # dropped, they would never be delivered)
+            current = self._generation
+            kept = [m for m in self._ready if getattr(m, "generation", None) == current]
             self._ready.clear()
+            self._ready.extend(kept)
 
     def close(self) -> None:
         with self._state_lock:

@@ -381,6 +381,37 @@ def test_seek_while_another_thread_is_receiving(mq: MQ) -> None:
         assert payloads(receive_n(consumer, 2, SEEK_WAIT)) == numbered(2, start=3)
 
 
+def test_a_receive_that_ends_just_after_a_seek_keeps_what_it_pulled(mq: MQ) -> None:
+    """The worst timing of the test above, forced (NATS: the consumer pulls ahead in batches):
+    the racing receive hands over its batch from the new position before the seek returns; the
+    messages it pulled ahead must still come (they were lost: the seek cleared them)."""
+    ch = new_channel()
+    with mq.create_producer(ch) as producer:
+        ids = producer.send_batch(numbered(5))
+    with mq.subscribe(ch, "s", Position.EARLIEST) as consumer:
+        if not hasattr(consumer, "_mq") or not hasattr(consumer._mq, "_call"):
+            pytest.skip("only the NATS consumer pulls ahead on an event loop")
+        receive_n(consumer, 5)
+        result: list[Message | None] = []
+        receiver = threading.Thread(target=lambda: result.append(consumer.receive(timeout=SEEK_WAIT)))
+        receiver.start()
+        time.sleep(0.2)
+        real_call = consumer._mq._call
+
+        def seek_then_let_the_receive_finish(coro):
+            out = real_call(coro)
+            receiver.join(SEEK_WAIT + 5)  # the receive hands over its batch before seek() goes on
+            return out
+
+        consumer._mq._call = seek_then_let_the_receive_finish
+        try:
+            consumer.seek(ids[1])
+        finally:
+            consumer._mq._call = real_call
+        assert result and result[0] is not None and result[0].payload == numbered(1, start=2)[0]
+        assert payloads(receive_n(consumer, 2, SEEK_WAIT)) == numbered(2, start=3)
+
+
 def test_seek_moves_the_saved_position(mq: MQ) -> None:
     ch = new_channel()
     with mq.create_producer(ch) as producer:
