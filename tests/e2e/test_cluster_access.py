@@ -13,7 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from pymilvus import AnnSearchRequest, DataType, MilvusClient, MilvusException, RRFRanker, connections, utility
+from pymilvus import (
+    AnnSearchRequest,
+    DataType,
+    MilvusClient,
+    MilvusException,
+    RRFRanker,
+    connections,
+    utility,
+)
 
 from milvus.cmd.backends import open_storage
 from milvus.cmd.launcher import ClusterSpec, LocalCluster
