@@ -6,6 +6,7 @@ coordinator's), under the KV it is given::
     root-coord/credential/user-role/{user}/{role}       empty
     root-coord/credential/grants/{role}/{object type}/{db}/{object name}/{privilege}
                                                         the granting user
+    root-coord/credential/privilege-groups/{group}      JSON: the privileges in it
 
 Creating a user or role compares its key absent, so two writers cannot both win
 (``MetaConflict``); dropping one removes its bindings and grants in the same transaction.
@@ -24,6 +25,7 @@ _USERS = _CREDENTIAL + "users/"
 _ROLES = _CREDENTIAL + "roles/"
 _BINDINGS = _CREDENTIAL + "user-role/"
 _GRANTS = _CREDENTIAL + "grants/"
+_GROUPS = _CREDENTIAL + "privilege-groups/"
 
 
 @dataclass(frozen=True)
@@ -115,3 +117,18 @@ class RbacCatalog:
 
     def revoke(self, grant: Grant) -> bool:
         return self._kv.delete(_grant_key(grant))
+
+    # ---- privilege groups (custom ones; the built-in ones are not stored) -------------
+
+    def privilege_groups(self) -> dict[str, list[str]]:
+        return {kv.key[len(_GROUPS):]: json.loads(kv.value) for kv in self._kv.range(_GROUPS)}
+
+    def create_privilege_group(self, name: str) -> None:
+        key = _GROUPS + name
+        self._commit([Compare.absent(key)], [Put(key, b"[]")], f"privilege group {name} exists")
+
+    def set_privilege_group(self, name: str, privileges: list[str]) -> None:
+        self._kv.put(_GROUPS + name, json.dumps(sorted(set(privileges))).encode())
+
+    def drop_privilege_group(self, name: str) -> None:
+        self._kv.delete(_GROUPS + name)

@@ -6,7 +6,9 @@ with NeedAuthenticate (1800) before anything runs.  Then the method's privilege 
 table: ``Search`` on the collection for a search, ``CreateCollection`` on Global for a
 create, ...) must be granted to one of the user's roles for the request's database and
 object (a grant's object name or database ``*`` matches any; privilege ``All`` any
-privilege), else PrivilegeNotPermitted (1401).  ``root`` and members of ``admin`` may do
+privilege), else PrivilegeNotPermitted (1401).  Privilege groups (Milvus 2.5's built-in ones and
+custom ones, granted with ``grant_privilege_v2``) reach the proxy expanded into their
+privileges; a database-level grant covers the Global-object methods of its database.  ``root`` and members of ``admin`` may do
 everything; every user is in ``public``, which also holds ``DescribeCollection`` and
 ``ShowCollections`` on Global and ``IndexDetail`` on every collection.  Users, roles and
 grants themselves are managed by admins (Milvus' ``*Ownership`` privileges); a user may
@@ -66,11 +68,15 @@ _GLOBAL_METHODS = {
     "CreateCredential": "CreateOwnership", "CreateRole": "CreateOwnership",
     "DeleteCredential": "DropOwnership", "DropRole": "DropOwnership",
     "OperateUserRole": "ManageOwnership", "OperatePrivilege": "ManageOwnership",
+    "OperatePrivilegeV2": "ManageOwnership", "CreatePrivilegeGroup": "CreatePrivilegeGroup",
+    "DropPrivilegeGroup": "DropPrivilegeGroup", "ListPrivilegeGroups": "ListPrivilegeGroups",
+    "OperatePrivilegeGroup": "OperatePrivilegeGroup",
     "SelectRole": "SelectOwnership", "SelectGrant": "SelectOwnership", "ListCredUsers": "SelectOwnership",
 }
 _USER_METHODS = {"UpdateCredential": "UpdateUser", "SelectUser": "SelectUser"}
 RBAC_WRITES = frozenset({"CreateCredential", "UpdateCredential", "DeleteCredential", "CreateRole", "DropRole",
-                         "OperateUserRole", "OperatePrivilege"})
+                         "OperateUserRole", "OperatePrivilege", "OperatePrivilegeV2", "CreatePrivilegeGroup",
+                         "DropPrivilegeGroup", "OperatePrivilegeGroup"})
 
 
 def _user_and_password(authorization: str) -> tuple[str, str]:
@@ -94,8 +100,9 @@ class _Policy:
         if self.admin or (object_type, privilege) in _PUBLIC:
             return True
         for g_type, g_db, g_name, g_privilege in self.grants:
-            if (g_type == object_type and g_db in (db, "*") and g_name in (name, "*")
-                    and g_privilege in (privilege, "All")):
+            # a database's grants (Milvus 2.5 database groups) cover its Global-object methods
+            same_type = g_type == object_type or (g_type == "Database" and object_type == _GLOBAL)
+            if same_type and g_db in (db, "*") and g_name in (name, "*") and g_privilege in (privilege, "All"):
                 return True
         return False
 

@@ -199,6 +199,21 @@ class MilvusServiceAdapter:
     def SelectGrant(self, request: milvus_pb2.SelectGrantRequest, call: CallInfo = NO_CALL_INFO):
         return self._proxy.rbac("SelectGrant", request)
 
+    def OperatePrivilegeV2(self, request: milvus_pb2.OperatePrivilegeV2Request, call: CallInfo = NO_CALL_INFO):
+        return self._proxy.rbac("OperatePrivilegeV2", request)
+
+    def CreatePrivilegeGroup(self, request: milvus_pb2.CreatePrivilegeGroupRequest, call: CallInfo = NO_CALL_INFO):
+        return self._proxy.rbac("CreatePrivilegeGroup", request)
+
+    def DropPrivilegeGroup(self, request: milvus_pb2.DropPrivilegeGroupRequest, call: CallInfo = NO_CALL_INFO):
+        return self._proxy.rbac("DropPrivilegeGroup", request)
+
+    def ListPrivilegeGroups(self, request: milvus_pb2.ListPrivilegeGroupsRequest, call: CallInfo = NO_CALL_INFO):
+        return self._proxy.rbac("ListPrivilegeGroups", request)
+
+    def OperatePrivilegeGroup(self, request: milvus_pb2.OperatePrivilegeGroupRequest, call: CallInfo = NO_CALL_INFO):
+        return self._proxy.rbac("OperatePrivilegeGroup", request)
+
     # ---- collections ----------------------------------------------------------------
 
     def CreateCollection(self, request: milvus_pb2.CreateCollectionRequest, call: CallInfo = NO_CALL_INFO):

@@ -63,6 +63,33 @@ PRIVILEGES = {
 }
 
 
+# Milvus' built-in privilege groups (2.5): each level's groups include the one before
+_COLLECTION_RO = ("Query", "Search", "IndexDetail", "GetFlushState", "GetLoadState", "GetLoadingProgress",
+                  "HasPartition", "ShowPartitions", "DescribeCollection", "DescribeAlias", "GetStatistics",
+                  "ListAliases")
+_COLLECTION_RW = _COLLECTION_RO + ("Load", "Release", "Insert", "Delete", "Upsert", "Import", "Flush", "Compaction",
+                                   "LoadBalance", "CreateIndex", "DropIndex", "CreatePartition", "DropPartition")
+_DATABASE_RO = ("ShowCollections", "DescribeDatabase")
+_CLUSTER_RO = ("ListDatabases", "SelectOwnership", "SelectUser", "DescribeResourceGroup", "ListResourceGroups",
+               "ListPrivilegeGroups")
+_CLUSTER_RW = _CLUSTER_RO + ("FlushAll", "TransferNode", "TransferReplica", "UpdateResourceGroups")
+BUILTIN_GROUPS: dict[str, tuple[str, frozenset[str]]] = {  # name -> (object type of its grants, privileges)
+    "CollectionReadOnly": ("Collection", frozenset(_COLLECTION_RO)),
+    "CollectionReadWrite": ("Collection", frozenset(_COLLECTION_RW)),
+    "CollectionAdmin": ("Collection", frozenset(_COLLECTION_RW + ("CreateAlias", "DropAlias"))),
+    "DatabaseReadOnly": ("Database", frozenset(_DATABASE_RO)),
+    "DatabaseReadWrite": ("Database", frozenset(_DATABASE_RO + ("AlterDatabase",))),
+    "DatabaseAdmin": ("Database", frozenset(_DATABASE_RO + ("AlterDatabase", "CreateCollection", "DropCollection"))),
+    "ClusterReadOnly": ("Global", frozenset(_CLUSTER_RO)),
+    "ClusterReadWrite": ("Global", frozenset(_CLUSTER_RW)),
+    "ClusterAdmin": ("Global", frozenset(_CLUSTER_RW + (
+        "BackupRBAC", "RestoreRBAC", "CreateDatabase", "DropDatabase", "CreateOwnership", "DropOwnership",
+        "ManageOwnership", "CreateResourceGroup", "DropResourceGroup", "UpdateUser", "RenameCollection",
+        "CreatePrivilegeGroup", "DropPrivilegeGroup", "OperatePrivilegeGroup"))),
+}
+_ALL_PRIVILEGES = frozenset().union(*PRIVILEGES.values())
+
+
 def _check_name(kind: str, name: str) -> None:
     if not name:
         raise errors.ParameterInvalid(f"the {kind} name should not be empty")
@@ -273,6 +300,93 @@ class Rbac:
                 raise errors.ParameterInvalid(f"invalid operate privilege type {request.type}")
         return _OK
 
+    def operate_privilege_v2(self, request: milvus_pb2.OperatePrivilegeV2Request):
+        """Milvus 2.5's grant: a privilege or a privilege group (built-in or custom) on a
+        database and collection (``*`` for all); the object type comes from the privilege."""
+        role, privilege = request.role.name, request.grantor.privilege.name
+        privilege = "All" if privilege == "*" else privilege
+        db, collection = request.db_name or "default", request.collection_name or "*"
+        with self._lock:
+            self._role_must_exist(role)
+            groups = self._catalog.privilege_groups()
+            if privilege in BUILTIN_GROUPS:
+                object_type = BUILTIN_GROUPS[privilege][0]
+            elif privilege in groups or privilege in PRIVILEGES["Collection"] - {"All"}:
+                object_type = "Collection"
+            elif privilege in _ALL_PRIVILEGES:
+                object_type = "Global"
+            else:
+                raise errors.ParameterInvalid(f"not found the privilege name[{privilege}]")
+            if object_type == "Global" and collection != "*":
+                raise errors.ParameterInvalid(f"the privilege {privilege} is of the cluster: give collection * "
+                                              f"(got {collection})")
+            grant = Grant(role, object_type, db, collection, privilege, request.grantor.user.name)
+            if request.type == milvus_pb2.OperatePrivilegeType.Grant:
+                self._catalog.grant(grant)
+            elif request.type == milvus_pb2.OperatePrivilegeType.Revoke:
+                self._catalog.revoke(grant)
+            else:
+                raise errors.ParameterInvalid(f"invalid operate privilege type {request.type}")
+        return _OK
+
+    # ---- privilege groups -------------------------------------------------------------
+
+    def create_privilege_group(self, request: milvus_pb2.CreatePrivilegeGroupRequest):
+        name = request.group_name
+        _check_name("privilege group", name)
+        if name in BUILTIN_GROUPS or name in _ALL_PRIVILEGES:
+            raise errors.ParameterInvalid(f"privilege group name [{name}] is a built-in group or privilege")
+        with self._lock:
+            try:
+                self._catalog.create_privilege_group(name)
+            except MetaConflict:
+                raise errors.ParameterInvalid(f"privilege group [{name}] already exists") from None
+        return _OK
+
+    def drop_privilege_group(self, request: milvus_pb2.DropPrivilegeGroupRequest):
+        name = request.group_name
+        if name in BUILTIN_GROUPS:
+            raise errors.ParameterInvalid(f"the privilege group [{name}] is built in and cannot be dropped")
+        with self._lock:
+            for role in self._catalog.roles():
+                if any(g.privilege == name for g in self._catalog.grants(role)):
+                    raise errors.ParameterInvalid(f"privilege group [{name}] is granted to role [{role}]: "
+                                                  f"revoke it first")
+            self._catalog.drop_privilege_group(name)
+        return _OK
+
+    def list_privilege_groups(self, request: milvus_pb2.ListPrivilegeGroupsRequest):
+        response = milvus_pb2.ListPrivilegeGroupsResponse(status=_OK)
+        groups = {name: sorted(members) for name, (_, members) in BUILTIN_GROUPS.items()}
+        groups.update(self._catalog.privilege_groups())
+        for name, members in groups.items():
+            info = response.privilege_groups.add(group_name=name)
+            for privilege in members:
+                info.privileges.add(name=privilege)
+        return response
+
+    def operate_privilege_group(self, request: milvus_pb2.OperatePrivilegeGroupRequest):
+        name = request.group_name
+        if name in BUILTIN_GROUPS:
+            raise errors.ParameterInvalid(f"the privilege group [{name}] is built in and cannot be changed")
+        privileges = [p.name for p in request.privileges]
+        unknown = [p for p in privileges if p not in _ALL_PRIVILEGES]
+        if unknown:
+            raise errors.ParameterInvalid(f"not found the privilege name[{unknown[0]}]")
+        with self._lock:
+            groups = self._catalog.privilege_groups()
+            if name not in groups:
+                raise errors.ParameterInvalid(f"privilege group [{name}] does not exist")
+            members = set(groups[name])
+            if request.type == milvus_pb2.OperatePrivilegeGroupType.AddPrivilegesToGroup:
+                members |= set(privileges)
+            elif request.type == milvus_pb2.OperatePrivilegeGroupType.RemovePrivilegesFromGroup:
+                members -= set(privileges)
+            else:
+                raise errors.ParameterInvalid(f"invalid operate privilege group type {request.type}")
+            self._catalog.set_privilege_group(name, sorted(members))
+        return _OK
+
     def select_grant(self, request: milvus_pb2.SelectGrantRequest):
         entity = request.entity
         role = entity.role.name
@@ -304,10 +418,17 @@ class Rbac:
             raise errors.ParameterInvalid(f"user not found[user={user}]")
         roles = sorted({role for bound, role in self._catalog.bindings() if bound == user} | {PUBLIC_ROLE})
         response = rootcoord_pb2.GetUserPolicyResponse(status=_OK, roles=roles)
+        custom = self._catalog.privilege_groups()
         for role in roles:
             for g in self._catalog.grants(role):
-                out = response.grants.add(object_name=g.object_name, db_name=g.db)
-                out.role.name = g.role
-                out.object.name = g.object_type
-                out.grantor.privilege.name = g.privilege
+                # a group grants each of its privileges on the grant's objects
+                if g.privilege in BUILTIN_GROUPS:
+                    privileges = sorted(BUILTIN_GROUPS[g.privilege][1])
+                else:
+                    privileges = custom.get(g.privilege, [g.privilege])
+                for privilege in privileges:
+                    out = response.grants.add(object_name=g.object_name, db_name=g.db)
+                    out.role.name = g.role
+                    out.object.name = g.object_type
+                    out.grantor.privilege.name = privilege
         return response

@@ -596,6 +596,26 @@ class RootCoord:
         return self._rbac.select_grant(request)
 
     @_answers
+    def OperatePrivilegeV2(self, request):
+        return self._rbac.operate_privilege_v2(request)
+
+    @_answers
+    def CreatePrivilegeGroup(self, request):
+        return self._rbac.create_privilege_group(request)
+
+    @_answers
+    def DropPrivilegeGroup(self, request):
+        return self._rbac.drop_privilege_group(request)
+
+    @_answers
+    def ListPrivilegeGroups(self, request):
+        return self._rbac.list_privilege_groups(request)
+
+    @_answers
+    def OperatePrivilegeGroup(self, request):
+        return self._rbac.operate_privilege_group(request)
+
+    @_answers
     def CheckCredential(self, request):
         return self._rbac.check_credential(request)
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from pymilvus import MilvusClient, MilvusException, Role, connections, utility
+from pymilvus import DataType, MilvusClient, MilvusException, Role, connections, utility
 
 from tests.integration.cluster import running_cluster
 
@@ -147,3 +147,34 @@ def test_a_request_without_valid_credentials_is_refused(secured):
         wrong = [("authorization", "cm9vdDp3cm9uZw==")]  # root:wrong
         response = stub.ShowCollections(milvus_pb2.ShowCollectionsRequest(), metadata=wrong)
         assert response.status.code == 1800 and "auth check failure" in response.status.reason
+
+
+def test_privilege_groups_granted_with_v2_are_enforced(secured):
+    root = MilvusClient(uri=secured, user="root", password="Milvus")
+    root.create_collection("grouped", dimension=4, consistency_level="Strong")
+    root.insert("grouped", [{"id": i, "vector": [i, 0, 0, 1]} for i in range(5)])
+    root.create_user("carol", "password-1")
+    root.create_role("viewer")
+    root.grant_role("carol", "viewer")
+    carol = MilvusClient(uri=secured, user="carol", password="password-1")
+    _denied(lambda: carol.query("grouped", filter="id < 2"), 1401, "PrivilegeQuery")
+
+    root.grant_privilege_v2("viewer", "CollectionReadOnly", "grouped", db_name="default")
+    assert len(carol.query("grouped", filter="id < 2")) == 2
+    _denied(lambda: carol.insert("grouped", [{"id": 9, "vector": [0, 0, 0, 1]}]), 1401, "PrivilegeInsert")
+    _denied(lambda: carol.create_collection("mine", dimension=4), 1401, "PrivilegeCreateCollection")
+
+    root.create_privilege_group("writers")
+    root.add_privileges_to_group("writers", ["Insert", "Upsert"])
+    assert {"writers", "CollectionAdmin"} <= {g["privilege_group"] for g in root.list_privilege_groups()}
+    root.grant_privilege_v2("viewer", "writers", "*", db_name="default")
+    assert carol.insert("grouped", [{"id": 9, "vector": [0, 0, 0, 1]}])["insert_count"] == 1
+    root.grant_privilege_v2("viewer", "DatabaseAdmin", "*", db_name="default")
+    schema = MilvusClient.create_schema()
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=4)
+    carol.create_collection("mine", schema=schema)  # the database's CreateCollection (no index: CreateIndex)
+    root.revoke_privilege_v2("viewer", "writers", "*", db_name="default")
+    _denied(lambda: carol.insert("grouped", [{"id": 10, "vector": [0, 0, 0, 1]}]), 1401, "PrivilegeInsert")
+    for c in (root, carol):
+        c.close()

@@ -116,3 +116,55 @@ def test_password_changes_need_the_old_one(h):
 ])
 def test_bad_requests_get_milvus_errors(h, call, words):
     failed(call(h.rc), words)
+
+
+def _v2(role, privilege, db="", collection="*", kind=milvus_pb2.OperatePrivilegeType.Grant):
+    request = milvus_pb2.OperatePrivilegeV2Request(type=kind, db_name=db, collection_name=collection)
+    request.role.name = role
+    request.grantor.privilege.name = privilege
+    return request
+
+
+def _policy(h, user):
+    from milvus._proto import rootcoord_pb2
+    resp = ok(h.rc.GetUserPolicy(rootcoord_pb2.GetUserPolicyRequest(username=user)))
+    return {(g.object.name, g.db_name, g.object_name, g.grantor.privilege.name) for g in resp.grants}
+
+
+def test_privilege_groups_and_v2_grants_reach_the_policy_expanded(h):
+    ok(h.rc.CreateCredential(milvus_pb2.CreateCredentialRequest(username="ann", password=b64("secret-1"))))
+    ok(h.rc.CreateRole(milvus_pb2.CreateRoleRequest(entity=milvus_pb2.RoleEntity(name="ops"))))
+    ok(h.rc.OperateUserRole(milvus_pb2.OperateUserRoleRequest(username="ann", role_name="ops")))
+
+    ok(h.rc.CreatePrivilegeGroup(milvus_pb2.CreatePrivilegeGroupRequest(group_name="readers")))
+    add = milvus_pb2.OperatePrivilegeGroupRequest(group_name="readers", type=milvus_pb2.AddPrivilegesToGroup,
+                                                  privileges=[milvus_pb2.PrivilegeEntity(name=n)
+                                                              for n in ("Search", "Query")])
+    ok(h.rc.OperatePrivilegeGroup(add))
+    groups = {g.group_name: sorted(p.name for p in g.privileges)
+              for g in ok(h.rc.ListPrivilegeGroups(milvus_pb2.ListPrivilegeGroupsRequest())).privilege_groups}
+    assert groups["readers"] == ["Query", "Search"]
+    assert "Insert" in groups["CollectionReadWrite"] and "Insert" not in groups["CollectionReadOnly"]
+    assert len(groups) == 10  # nine built-in groups and ours
+
+    ok(h.rc.OperatePrivilegeV2(_v2("ops", "readers", db="db1", collection="docs")))
+    ok(h.rc.OperatePrivilegeV2(_v2("ops", "DatabaseAdmin", db="db2")))
+    ok(h.rc.OperatePrivilegeV2(_v2("ops", "ClusterReadOnly", db="*")))
+    policy = _policy(h, "ann")
+    assert {("Collection", "db1", "docs", "Search"), ("Collection", "db1", "docs", "Query")} <= policy
+    assert ("Database", "db2", "*", "CreateCollection") in policy
+    assert ("Global", "*", "*", "ListDatabases") in policy
+    assert not any(p[3] in ("readers", "DatabaseAdmin") for p in policy)  # groups arrive expanded
+
+    failed(h.rc.DropPrivilegeGroup(milvus_pb2.DropPrivilegeGroupRequest(group_name="readers")), "revoke it first")
+    ok(h.rc.OperatePrivilegeV2(_v2("ops", "readers", db="db1", collection="docs",
+                                   kind=milvus_pb2.OperatePrivilegeType.Revoke)))
+    ok(h.rc.DropPrivilegeGroup(milvus_pb2.DropPrivilegeGroupRequest(group_name="readers")))
+    failed(h.rc.DropPrivilegeGroup(milvus_pb2.DropPrivilegeGroupRequest(group_name="ClusterAdmin")), "built in")
+    failed(h.rc.OperatePrivilegeV2(_v2("ops", "Fly")), "privilege name")
+    failed(h.rc.OperatePrivilegeV2(_v2("ops", "ClusterAdmin", collection="docs")), "of the cluster")
+    bad = milvus_pb2.OperatePrivilegeGroupRequest(group_name="nope", type=milvus_pb2.AddPrivilegesToGroup,
+                                                  privileges=[milvus_pb2.PrivilegeEntity(name="Search")])
+    failed(h.rc.OperatePrivilegeGroup(bad), "does not exist")
+    h.restart()
+    assert ("Database", "db2", "*", "DropCollection") in _policy(h, "ann")
