@@ -99,3 +99,10 @@ def test_disabled_checks_nothing():
     rc = FakeRootCoord()
     AccessControl(rc, enabled=False).check("DropCollection", milvus_pb2.DropCollectionRequest(), "", "default")
     assert rc.calls == []
+
+
+def test_every_privilege_a_method_needs_can_be_granted():
+    from milvus.proxy.access import _COLLECTION_METHODS, _GLOBAL_METHODS, _USER_METHODS
+    from milvus.rootcoord.rbac import PRIVILEGES
+    for table, object_type in ((_COLLECTION_METHODS, "Collection"), (_GLOBAL_METHODS, "Global"), (_USER_METHODS, "User")):
+        assert set(table.values()) <= PRIVILEGES[object_type], object_type
