@@ -176,12 +176,19 @@ class Rbac:
         _check_name("user", request.username)
         password = _decode_password(request.password)
         _check_password(password)
+        record = self._record(password)
+        self._create_new(lambda: self._catalog.create_user(request.username, record),
+                         f"user already exists: {request.username}")
+        return _OK
+
+    def _create_new(self, create, exists: str) -> None:
+        """Run ``create`` (a catalog write that must make a new key); ParameterInvalid
+        ``exists`` when the key was there already."""
         with self._lock:
             try:
-                self._catalog.create_user(request.username, self._record(password))
+                create()
             except MetaConflict:
-                raise errors.ParameterInvalid(f"user already exists: {request.username}") from None
-        return _OK
+                raise errors.ParameterInvalid(exists) from None
 
     def update_credential(self, request: milvus_pb2.UpdateCredentialRequest):
         _check_name("user", request.username)
@@ -231,11 +238,7 @@ class Rbac:
     def create_role(self, request: milvus_pb2.CreateRoleRequest):
         name = request.entity.name
         _check_name("role", name)
-        with self._lock:
-            try:
-                self._catalog.create_role(name)
-            except MetaConflict:
-                raise errors.ParameterInvalid(f"role [name:\"{name}\"] already exists") from None
+        self._create_new(lambda: self._catalog.create_role(name), f"role [name:\"{name}\"] already exists")
         return _OK
 
     def drop_role(self, request: milvus_pb2.DropRoleRequest):
@@ -336,11 +339,7 @@ class Rbac:
         _check_name("privilege group", name)
         if name in BUILTIN_GROUPS or name in _ALL_PRIVILEGES:
             raise errors.ParameterInvalid(f"privilege group name [{name}] is a built-in group or privilege")
-        with self._lock:
-            try:
-                self._catalog.create_privilege_group(name)
-            except MetaConflict:
-                raise errors.ParameterInvalid(f"privilege group [{name}] already exists") from None
+        self._create_new(lambda: self._catalog.create_privilege_group(name), f"privilege group [{name}] already exists")
         return _OK
 
     def drop_privilege_group(self, request: milvus_pb2.DropPrivilegeGroupRequest):
