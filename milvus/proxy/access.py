@@ -34,9 +34,7 @@ from typing import Any
 from milvus import errors
 from milvus._proto import rootcoord_pb2
 
-NeedAuthenticate = errors.NeedAuthenticate
-PrivilegeNotPermitted = errors.PrivilegeNotPermitted
-
+_BAD_TOKEN = "invalid token format: the authorization header should be base64 of user:password"
 ROOT_USER = "root"
 ADMIN_ROLE = "admin"
 _GLOBAL, _COLLECTION, _USER = "Global", "Collection", "User"
@@ -87,11 +85,10 @@ def _user_and_password(authorization: str) -> tuple[str, str]:
     try:
         text = base64.b64decode(authorization, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise NeedAuthenticate("invalid token format: the authorization header should be base64 of user:password") \
-            from None
+        raise errors.NeedAuthenticate(_BAD_TOKEN) from None
     user, sep, password = text.partition(":")
     if not sep or not user:
-        raise NeedAuthenticate("invalid token format: the authorization header should be base64 of user:password")
+        raise errors.NeedAuthenticate(_BAD_TOKEN)
     return user, password
 
 
@@ -135,7 +132,7 @@ class AccessControl:
         if not self.enabled:
             return
         if not authorization:
-            raise NeedAuthenticate("user hasn't authenticated: missing authorization in header")
+            raise errors.NeedAuthenticate("user hasn't authenticated: missing authorization in header")
         user, password = _user_and_password(authorization)
         self._authenticate(user, password)
         needed = self._needed(method, request, user)
@@ -145,7 +142,8 @@ class AccessControl:
         policy = self._policy(user)
         for name in names:
             if not policy.allows(object_type, db, name, privilege):
-                raise PrivilegeNotPermitted(f"Privilege{privilege}: permission deny to {user} in the `{db}` database")
+                raise errors.PrivilegeNotPermitted(
+                    f"Privilege{privilege}: permission deny to {user} in the `{db}` database")
 
     def _authenticate(self, user: str, password: str) -> None:
         key = (user, hashlib.sha256(password.encode("utf-8")).digest())
@@ -156,7 +154,7 @@ class AccessControl:
         found = self._rootcoord("CheckCredential", rootcoord_pb2.CheckCredentialRequest(username=user,
                                                                                         password=password))
         if not found.ok:
-            raise NeedAuthenticate("auth check failure, please check username and password are correct")
+            raise errors.NeedAuthenticate("auth check failure, please check username and password are correct")
         with self._lock:
             self._verified[key] = now + self._ttl
 

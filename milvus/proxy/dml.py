@@ -81,8 +81,7 @@ class Dml:
         partition key mode each in the partition its key hashes to."""
         if coll.partition_key is None:
             return [(self._partition(coll, name), batch)]
-        self._check_partition_name(coll, name)
-        partitions = coll.key_partitions
+        partitions = coll.key_partitions  # a name given was refused by _check_partition_name
         where = partition_of(_keys(batch.column(coll.partition_key)), len(partitions))
         if (where == where[0]).all():
             return [(partitions[int(where[0])], batch)]  # every row in one partition: no copy

@@ -301,13 +301,7 @@ class Dql:
         if request.sub_reqs:
             raise errors.Unimplemented("hybrid search is not supported by this server")
         coll = self._collections.get(db, request.collection_name)
-        pairs = tuple([(p.key, p.value) for p in request.search_params])
-        shape = self._shapes.get(pairs)
-        if shape is None:
-            shape = _SearchShape.parse(dict(pairs))  # raises what a bad parameter deserves, caches nothing then
-            if len(self._shapes) >= _SHAPES_MAX:
-                self._shapes.clear()
-            self._shapes[pairs] = shape
+        shape = self._shape(request.search_params)
         limit, offset = shape.limit, shape.offset
         if limit <= 0 or limit + offset > self.params.max_topk:
             raise errors.ParameterInvalid(f"topk [{limit}] is invalid, it should be in range [1, "
@@ -351,8 +345,19 @@ class Dql:
         """Several searches fused by a ranker (``milvus.proxy.hybrid``)."""
         return hybrid_search(self._hybrid, db, request)
 
+    def _shape(self, search_params) -> _SearchShape:
+        """The parsed search params, remembered per distinct set of them."""
+        pairs = tuple([(p.key, p.value) for p in search_params])
+        shape = self._shapes.get(pairs)
+        if shape is None:
+            shape = _SearchShape.parse(dict(pairs))  # raises what a bad parameter deserves, caches nothing then
+            if len(self._shapes) >= _SHAPES_MAX:
+                self._shapes.clear()
+            self._shapes[pairs] = shape
+        return shape
+
     def _request_metric(self, coll: Collection, request: milvus_pb2.SearchRequest) -> str:
-        shape = _SearchShape.parse(_kv(request.search_params))
+        shape = self._shape(request.search_params)
         return self._search_metric(coll, shape.anns_field, shape.metric)
 
     @staticmethod

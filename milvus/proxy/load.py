@@ -139,12 +139,14 @@ class Loads:
 
     # ---- flush and statistics -------------------------------------------------------
 
+    def _flush(self, coll) -> datacoord_pb2.FlushResponse:
+        self._collections.ensure_watched(coll)
+        return self._datacoord("Flush", datacoord_pb2.FlushRequest(dbID=coll.info.db_id, collectionID=coll.id))
+
     def flush(self, db: str, names) -> milvus_pb2.FlushResponse:
         response = milvus_pb2.FlushResponse(status=errors.OK, db_name=db)
         for name in names:
-            coll = self._collections.get(db, name)
-            self._collections.ensure_watched(coll)
-            flushed = self._datacoord("Flush", datacoord_pb2.FlushRequest(dbID=coll.info.db_id, collectionID=coll.id))
+            flushed = self._flush(self._collections.get(db, name))
             self._writer.kick()  # the data nodes flush once their tsafe passes flush_ts
             response.coll_segIDs[name].data.extend(flushed.segmentIDs)
             response.flush_coll_segIDs[name].data.extend(flushed.flushSegmentIDs)
@@ -155,12 +157,8 @@ class Loads:
     def flush_all(self, collections) -> int:
         """Flush every collection of ``collections`` (``CollectionInfo``); the flush-all
         timestamp: every row written before it is persisted once ``flush_all_state`` says so."""
-        flush_all_ts = 0
-        for info in collections:
-            coll = self._collections.get_by_id(info.id)
-            self._collections.ensure_watched(coll)
-            flushed = self._datacoord("Flush", datacoord_pb2.FlushRequest(dbID=coll.info.db_id, collectionID=coll.id))
-            flush_all_ts = max(flush_all_ts, flushed.flush_ts)
+        flush_all_ts = max((self._flush(self._collections.get_by_id(info.id)).flush_ts for info in collections),
+                           default=0)
         self._writer.kick()
         return flush_all_ts
 
