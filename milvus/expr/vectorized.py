@@ -20,11 +20,11 @@ import pyarrow.compute as pc
 from milvus.expr import jsoncol as jc
 from milvus.expr import plan as p
 from milvus.expr.values import json_equal
+from milvus.schema.analyzer import TOKEN_SPLIT_RE2
 
 _NP = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 _PC = {"==": pc.equal, "!=": pc.not_equal, "<": pc.less, "<=": pc.less_equal, ">": pc.greater,
        ">=": pc.greater_equal}
-_TOKEN_SPLIT_RE2 = r"[^\p{L}\p{N}_]+"
 
 
 def f32(value) -> np.float32:
@@ -492,7 +492,7 @@ class Evaluator:
         valid = self.valid(col.name)
         if not pred.tokens:
             return self._tri(np.zeros(self.n, dtype=bool), valid)
-        words = pc.split_pattern_regex(pc.utf8_lower(self.strings(col)), _TOKEN_SPLIT_RE2)
+        words = pc.split_pattern_regex(pc.utf8_lower(self.strings(col)), TOKEN_SPLIT_RE2)
         flat = pc.list_flatten(words)
         parent = np.asarray(pc.list_parent_indices(words).to_numpy(), dtype=np.int64)
         hit = _mask(pc.is_in(flat, value_set=pa.array(pred.tokens, type=pa.string())))
