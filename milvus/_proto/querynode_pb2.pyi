@@ -83,7 +83,7 @@ class QReleasePartitionsRequest(_message.Message):
     def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ShardRequest(_message.Message):
-    __slots__ = ("base", "collectionID", "partitionIDs", "channels", "guarantee_ts", "travel_ts", "placeholder_group", "topk", "nq", "output_field_ids", "metric_type", "search_params", "anns_field", "expr", "expr_template_values", "primary_keys", "limit", "offset", "count_only", "segment_ids", "deletes", "deletes_source", "deletes_start", "deletes_end")
+    __slots__ = ("base", "collectionID", "partitionIDs", "channels", "guarantee_ts", "travel_ts", "placeholder_group", "topk", "nq", "output_field_ids", "metric_type", "search_params", "anns_field", "expr", "expr_template_values", "primary_keys", "limit", "offset", "count_only", "segment_ids", "deletes", "deletes_source", "deletes_start", "deletes_end", "bm25_k1", "bm25_b", "bm25_avgdl")
     class ExprTemplateValuesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -115,6 +115,9 @@ class ShardRequest(_message.Message):
     DELETES_SOURCE_FIELD_NUMBER: _ClassVar[int]
     DELETES_START_FIELD_NUMBER: _ClassVar[int]
     DELETES_END_FIELD_NUMBER: _ClassVar[int]
+    BM25_K1_FIELD_NUMBER: _ClassVar[int]
+    BM25_B_FIELD_NUMBER: _ClassVar[int]
+    BM25_AVGDL_FIELD_NUMBER: _ClassVar[int]
     base: _common_pb2.MsgBase
     collectionID: int
     partitionIDs: _containers.RepeatedScalarFieldContainer[int]
@@ -139,7 +142,26 @@ class ShardRequest(_message.Message):
     deletes_source: str
     deletes_start: int
     deletes_end: int
-    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ..., channels: _Optional[_Iterable[str]] = ..., guarantee_ts: _Optional[int] = ..., travel_ts: _Optional[int] = ..., placeholder_group: _Optional[bytes] = ..., topk: _Optional[int] = ..., nq: _Optional[int] = ..., output_field_ids: _Optional[_Iterable[int]] = ..., metric_type: _Optional[str] = ..., search_params: _Optional[bytes] = ..., anns_field: _Optional[str] = ..., expr: _Optional[str] = ..., expr_template_values: _Optional[_Mapping[str, _schema_pb2.TemplateValue]] = ..., primary_keys: _Optional[_Union[_schema_pb2.IDs, _Mapping]] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ..., count_only: _Optional[bool] = ..., segment_ids: _Optional[_Iterable[int]] = ..., deletes: _Optional[bytes] = ..., deletes_source: _Optional[str] = ..., deletes_start: _Optional[int] = ..., deletes_end: _Optional[int] = ...) -> None: ...
+    bm25_k1: float
+    bm25_b: float
+    bm25_avgdl: float
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ..., channels: _Optional[_Iterable[str]] = ..., guarantee_ts: _Optional[int] = ..., travel_ts: _Optional[int] = ..., placeholder_group: _Optional[bytes] = ..., topk: _Optional[int] = ..., nq: _Optional[int] = ..., output_field_ids: _Optional[_Iterable[int]] = ..., metric_type: _Optional[str] = ..., search_params: _Optional[bytes] = ..., anns_field: _Optional[str] = ..., expr: _Optional[str] = ..., expr_template_values: _Optional[_Mapping[str, _schema_pb2.TemplateValue]] = ..., primary_keys: _Optional[_Union[_schema_pb2.IDs, _Mapping]] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ..., count_only: _Optional[bool] = ..., segment_ids: _Optional[_Iterable[int]] = ..., deletes: _Optional[bytes] = ..., deletes_source: _Optional[str] = ..., deletes_start: _Optional[int] = ..., deletes_end: _Optional[int] = ..., bm25_k1: _Optional[float] = ..., bm25_b: _Optional[float] = ..., bm25_avgdl: _Optional[float] = ...) -> None: ...
+
+class BM25Stats(_message.Message):
+    __slots__ = ("status", "num_rows", "total_length", "terms", "row_counts", "deletes_held")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    NUM_ROWS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    TERMS_FIELD_NUMBER: _ClassVar[int]
+    ROW_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    DELETES_HELD_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    num_rows: int
+    total_length: float
+    terms: _containers.RepeatedScalarFieldContainer[int]
+    row_counts: _containers.RepeatedScalarFieldContainer[int]
+    deletes_held: int
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., num_rows: _Optional[int] = ..., total_length: _Optional[float] = ..., terms: _Optional[_Iterable[int]] = ..., row_counts: _Optional[_Iterable[int]] = ..., deletes_held: _Optional[int] = ...) -> None: ...
 
 class ShardSearchResults(_message.Message):
     __slots__ = ("status", "num_queries", "top_k", "ids", "scores", "topks", "arrow_fields", "metric_type", "read_ts", "deletes_held")

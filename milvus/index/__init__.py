@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from milvus.errors import ParameterInvalid
+from milvus.index import bm25
 from milvus.index.base import Algorithm, Files, Reader, Searcher, top_k, worst_score
 from milvus.index.binary import BinaryAlgorithm
 from milvus.index.dense import FaissAlgorithm
@@ -27,6 +28,8 @@ from milvus.index.sparse import SparseAlgorithm
 from milvus.index.spec import (
     AUTOINDEX,
     BINARY,
+    BM25,
+    BM25_PARAMS,
     DENSE,
     INDEX_TYPES,
     SCALAR,
@@ -58,6 +61,7 @@ def build_index(index_type: str, metric: str, params: Mapping[str, Any], data: A
     chosen, build_params = index_type, dict(params)
     if index_type == AUTOINDEX:
         chosen, build_params = auto_choice(kind, metric, num_rows)
+        build_params.update({p.name: params[p.name] for p in BM25_PARAMS if p.name in params})
     algorithm = ALGORITHMS.get(chosen)
     if algorithm is None:
         raise ParameterInvalid(f"index type {chosen} has no vector index algorithm")
@@ -102,6 +106,10 @@ class LoadedIndex:
             own = auto_search_params(self.index_type, params, k)
         else:
             own = search_params(self.index_type, params, k)
+        if self.metric == BM25:  # the index's k1 and b, the search's average row length
+            built = self.meta.get("params", {})
+            own.update({p.name: built.get(p.name, p.default) for p in BM25_PARAMS})
+            own[bm25.AVGDL] = params.get(bm25.AVGDL, 1.0)
         return self.searcher.search(queries, k, own, allowed)
 
     def memory_bytes(self) -> int:

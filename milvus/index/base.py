@@ -26,7 +26,7 @@ from milvus.util.ranking import is_hit, rank_key
 Files = dict[str, bytes]
 Reader = Callable[[str], bytes]
 
-POSITIVE_METRICS = frozenset({"IP", "COSINE"})
+POSITIVE_METRICS = frozenset({"IP", "COSINE", "BM25"})
 
 
 def worst_score(metric: str) -> float:

@@ -9,6 +9,11 @@ exact (before ``drop_ratio_*``): a row sharing no dimension with the query is no
 
 ``drop_ratio_build`` drops that fraction of the smallest stored values (by magnitude) when
 building; ``drop_ratio_search`` that fraction of the query's smallest values.
+
+With the BM25 metric the stored values are term counts: the index also keeps every row's
+length, and a search turns each posting list it reads into BM25 weights (``milvus.index.bm25``)
+with the index's k1 and b and the average length the search gives; the query's values are
+its terms' idf-weighted counts.
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ from typing import Any
 
 import numpy as np
 
+from milvus.index import bm25
 from milvus.index.base import Files, Reader
 from milvus.schema.vectors import SparseMatrix
 
 DIMS, INDPTR, ROWS, VALUES, MAXES = "dims.bin", "indptr.bin", "rows.bin", "values.bin", "maxes.bin"
+LENGTHS = "lengths.bin"  # BM25: every row's length
 
 
 def _drop_smallest(values: np.ndarray, ratio: float) -> np.ndarray:
@@ -35,15 +42,17 @@ def _drop_smallest(values: np.ndarray, ratio: float) -> np.ndarray:
 
 class SparseSearcher:
     def __init__(self, index_type: str, num_rows: int, dims: np.ndarray, indptr: np.ndarray, rows: np.ndarray,
-                 values: np.ndarray, maxes: np.ndarray):
+                 values: np.ndarray, maxes: np.ndarray, metric: str = "IP", lengths: np.ndarray | None = None):
         self.index_type = index_type
-        self.metric = "IP"
+        self.metric = metric
         self.num_rows = num_rows
         self._dims, self._indptr, self._rows, self._values, self._maxes = dims, indptr, rows, values, maxes
+        self._lengths = lengths
         self._negative = bool(len(values)) and float(values.min()) < 0
 
     def memory_bytes(self) -> int:
-        return sum(a.nbytes for a in (self._dims, self._indptr, self._rows, self._values, self._maxes))
+        arrays = (self._dims, self._indptr, self._rows, self._values, self._maxes, self._lengths)
+        return sum(a.nbytes for a in arrays if a is not None)
 
     def close(self) -> None:
         pass
@@ -55,10 +64,19 @@ class SparseSearcher:
         lo, hi = self._indptr[pos], self._indptr[pos + 1]
         return self._rows[lo:hi], self._values[lo:hi], float(self._maxes[pos])
 
+    def _bm25_postings(self, dim: int, settings: bm25.Settings) -> tuple[np.ndarray, np.ndarray, float]:
+        rows, tf, _ = self._postings(dim)
+        weights = bm25.term_weights(tf, self._lengths[rows], settings)
+        return rows, weights, float(weights.max()) if len(weights) else 0.0
+
     def _one(self, q_idx: np.ndarray, q_val: np.ndarray, k: int, ratio: float,
-             allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+             allowed: np.ndarray | None, settings: bm25.Settings | None = None) -> tuple[np.ndarray, np.ndarray]:
         keep = _drop_smallest(q_val, ratio)
-        terms = [(self._postings(int(d)), float(v)) for d, v in zip(q_idx[keep], q_val[keep], strict=True)]
+        if settings is not None:
+            terms = [(self._bm25_postings(int(d), settings), float(v))
+                     for d, v in zip(q_idx[keep], q_val[keep], strict=True)]
+        else:
+            terms = [(self._postings(int(d)), float(v)) for d, v in zip(q_idx[keep], q_val[keep], strict=True)]
         n = self.num_rows
         scores = np.zeros(n, dtype=np.float64)
         seen = np.zeros(n, dtype=bool)
@@ -94,10 +112,12 @@ class SparseSearcher:
     def search(self, queries: list[tuple[np.ndarray, np.ndarray]], k: int, params: Mapping[str, Any],
                allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         ratio = float(params.get("drop_ratio_search") or 0.0)
+        settings = bm25.Settings.from_params(params) if self.metric == bm25.BM25 else None
         out_s = np.empty((len(queries), k), dtype=np.float32)
         out_l = np.empty((len(queries), k), dtype=np.int64)
         for i, (q_idx, q_val) in enumerate(queries):
-            out_s[i], out_l[i] = self._one(np.asarray(q_idx), np.asarray(q_val, dtype=np.float32), k, ratio, allowed)
+            out_s[i], out_l[i] = self._one(np.asarray(q_idx), np.asarray(q_val, dtype=np.float32), k, ratio, allowed,
+                                           settings)
         return out_s, out_l
 
 
@@ -114,11 +134,16 @@ class SparseAlgorithm:
         dims, starts = np.unique(dims_sorted, return_index=True)
         indptr = np.append(starts, len(dims_sorted)).astype(np.int64)
         maxes = np.maximum.reduceat(np.abs(values), starts) if len(values) else np.zeros(0, np.float32)
-        return {DIMS: dims.tobytes(), INDPTR: indptr.tobytes(), ROWS: rows.astype(np.int64).tobytes(),
-                VALUES: values.astype(np.float32).tobytes(), MAXES: maxes.astype(np.float32).tobytes()}
+        files = {DIMS: dims.tobytes(), INDPTR: indptr.tobytes(), ROWS: rows.astype(np.int64).tobytes(),
+                 VALUES: values.astype(np.float32).tobytes(), MAXES: maxes.astype(np.float32).tobytes()}
+        if metric == bm25.BM25:  # the lengths of the rows as stored, before anything was dropped
+            files[LENGTHS] = bm25.row_lengths(data.indptr, data.values).tobytes()
+        return files
 
     def load(self, meta: Mapping[str, Any], read: Reader, local_dir: Path | None) -> SparseSearcher:
         def arr(name: str, dtype: Any) -> np.ndarray:
             return np.frombuffer(read(name), dtype=dtype)
+        metric = str(meta.get("metric_type", "IP"))
+        lengths = arr(LENGTHS, np.float32) if metric == bm25.BM25 else None
         return SparseSearcher(self.index_type, int(meta["num_rows"]), arr(DIMS, np.int64), arr(INDPTR, np.int64),
-                              arr(ROWS, np.int64), arr(VALUES, np.float32), arr(MAXES, np.float32))
+                              arr(ROWS, np.int64), arr(VALUES, np.float32), arr(MAXES, np.float32), metric, lengths)

@@ -22,7 +22,7 @@ from typing import Any
 from milvus.errors import ParameterInvalid
 from milvus.grpc_gen import schema_pb2 as spb
 
-L2, IP, COSINE, HAMMING, JACCARD = "L2", "IP", "COSINE", "HAMMING", "JACCARD"
+L2, IP, COSINE, HAMMING, JACCARD, BM25 = "L2", "IP", "COSINE", "HAMMING", "JACCARD", "BM25"
 DENSE, BINARY, SPARSE, SCALAR = "dense", "binary", "sparse", "scalar"
 AUTOINDEX = "AUTOINDEX"
 INT_MAX = 2**31 - 1
@@ -44,7 +44,7 @@ def field_kind(data_type: int) -> str:
 
 
 DEFAULT_METRIC = {DENSE: COSINE, BINARY: HAMMING, SPARSE: IP}
-KIND_METRICS = {DENSE: (L2, IP, COSINE), BINARY: (HAMMING, JACCARD), SPARSE: (IP,)}
+KIND_METRICS = {DENSE: (L2, IP, COSINE), BINARY: (HAMMING, JACCARD), SPARSE: (IP, BM25)}
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,10 @@ class IndexType:
         return next((p for p in self.build if p.name == name), None)
 
 
+# BM25 (a BM25 function's output field only): build parameters on top of the index type's
+BM25_PARAMS = (Param("bm25_k1", float, 1.2, 2.0, 1.2), Param("bm25_b", float, 0.0, 1.0, 0.75))
+INVERTED_INDEX_ALGOS = ("DAAT_MAXSCORE", "DAAT_WAND", "TAAT_NAIVE")
+
 _NLIST = Param("nlist", int, 1, 65536, 128)
 _NPROBE = Param("nprobe", int, 1, 65536, 8)
 
@@ -141,12 +145,12 @@ INDEX_TYPES: dict[str, IndexType] = {t.name: t for t in (
     IndexType("BIN_FLAT", BINARY, (HAMMING, JACCARD), doc="exact search over packed bits"),
     IndexType("BIN_IVF_FLAT", BINARY, (HAMMING, JACCARD), (_NLIST,), (_NPROBE,),
               doc="inverted lists over binary k-means centroids (faiss), exact scan of the probed lists"),
-    IndexType("SPARSE_INVERTED_INDEX", SPARSE, (IP,), (Param("drop_ratio_build", float, 0.0, 0.999999, 0.0),),
+    IndexType("SPARSE_INVERTED_INDEX", SPARSE, (IP, BM25), (Param("drop_ratio_build", float, 0.0, 0.999999, 0.0),),
               (Param("drop_ratio_search", float, 0.0, 0.999999, 0.0),), doc="posting lists per dimension"),
-    IndexType("SPARSE_WAND", SPARSE, (IP,), (Param("drop_ratio_build", float, 0.0, 0.999999, 0.0),),
+    IndexType("SPARSE_WAND", SPARSE, (IP, BM25), (Param("drop_ratio_build", float, 0.0, 0.999999, 0.0),),
               (Param("drop_ratio_search", float, 0.0, 0.999999, 0.0),),
               doc="posting lists per dimension with per-list maxima to skip lists that cannot matter"),
-    IndexType(AUTOINDEX, DENSE, (L2, IP, COSINE, HAMMING, JACCARD), (),
+    IndexType(AUTOINDEX, DENSE, (L2, IP, COSINE, HAMMING, JACCARD, BM25), (),
               (Param("level", int, 1, 5, 1),), doc="chosen per segment, see auto_choice"),
     IndexType("INVERTED", SCALAR, scalar_types=_NUMBERS | _STRINGS | {spb.Bool, spb.Array, spb.JSON}),
     IndexType("BITMAP", SCALAR, scalar_types=_INTS | _STRINGS | {spb.Bool, spb.Array}),
@@ -169,6 +173,7 @@ class FieldSpec:
     dim: int = 0
     element_type: int = 0
     is_primary: bool = False
+    is_function_output: bool = False  # a BM25 function's output: indexed with metric BM25 only
 
 
 @dataclass(frozen=True)
@@ -231,16 +236,28 @@ def resolve_index(fld: FieldSpec, pairs: Mapping[str, str]) -> IndexSpec:
     if itype.name != AUTOINDEX and itype.kind != kind:
         raise ParameterInvalid(
             f"data type {spb.DataType.Name(fld.data_type)} can't build with this index {itype.name}")
-    metric = str(params.get("metric_type", "") or "").strip().upper() or DEFAULT_METRIC[kind]
+    metric = str(params.get("metric_type", "") or "").strip().upper() or (
+        BM25 if fld.is_function_output else DEFAULT_METRIC[kind])
     allowed = [m for m in itype.metrics if m in KIND_METRICS[kind]]
     if metric not in allowed:
         raise ParameterInvalid(f"metric type {metric} not found or not supported, supported: [{' '.join(allowed)}]")
+    if kind == SPARSE and (metric == BM25) != fld.is_function_output:
+        raise ParameterInvalid(
+            f"field {fld.name} is the output of a BM25 function: its index's metric type must be BM25"
+            if fld.is_function_output else
+            f"metric type BM25 is only for the output field of a BM25 function, field {fld.name} is not one")
     build: dict[str, Any] = {}
-    for param in itype.build:
+    for param in itype.build + (BM25_PARAMS if metric == BM25 else ()):
         if param.name in params and params[param.name] not in (None, ""):
             build[param.name] = param.parse(params[param.name])
         elif param.default is not None:
             build[param.name] = param.default
+    if kind == SPARSE and params.get("inverted_index_algo") not in (None, ""):
+        algo = str(params["inverted_index_algo"]).strip().upper()
+        if algo not in INVERTED_INDEX_ALGOS:
+            raise ParameterInvalid(f"sparse inverted index algo {params['inverted_index_algo']} not found or not "
+                                   f"supported, supported: [{' '.join(INVERTED_INDEX_ALGOS)}]")
+        build["inverted_index_algo"] = algo  # every algorithm here is exact: kept to show, same results
     if itype.name == "IVF_PQ":
         m = build.get("m") or _default_pq_m(fld.dim)
         if fld.dim % m:
@@ -324,7 +341,7 @@ def auto_choice(kind: str, metric: str, num_rows: int) -> tuple[str, dict[str, A
     if kind == BINARY:
         return "BIN_IVF_FLAT", {"nlist": int(min(4096, max(1, math.isqrt(max(1, num_rows)))))}
     if kind == SPARSE:
-        return "SPARSE_INVERTED_INDEX", {"drop_ratio_build": 0.0}
+        return "SPARSE_INVERTED_INDEX", {"drop_ratio_build": 0.0}  # BM25's k1 and b: added by build_index
     if num_rows <= AUTO_HNSW_MAX_ROWS:
         return "HNSW", dict(AUTO_HNSW)
     return "IVF_SQ8", {"nlist": int(min(65536, 4 * math.isqrt(num_rows)))}

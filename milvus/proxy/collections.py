@@ -15,7 +15,7 @@ from milvus._proto import datacoord_pb2, rootcoord_pb2
 from milvus.grpc_gen import schema_pb2
 from milvus.proxy.callers import Caller
 from milvus.proxy.meta_cache import MetaCache
-from milvus.schema import CollectionSchemaModel, OutputFields, resolve_output_fields
+from milvus.schema import CollectionSchemaModel, FieldInfo, OutputFields, resolve_output_fields
 
 _OUTPUTS_MAX = 64  # output field lists remembered per collection
 # Milvus' answer to a partition named in a request on a partition-key collection
@@ -78,6 +78,15 @@ class Collection:
         if not numbered:
             raise errors.PartitionNotFound(f"collection {self.name} has no partitions for its partition key")
         return [pid for _, pid in sorted(numbered)]
+
+    def anns_field(self, name: str) -> FieldInfo | None:
+        """The vector field a search names, or its only vector field when it names none; None
+        when there is no such field (the query node answers why)."""
+        if name:
+            info = self.schema.get_field(name)
+            return info if info is not None and info.is_vector else None
+        vectors = self.schema.vector_fields
+        return vectors[0] if len(vectors) == 1 else None
 
     def output_fields(self, names: Sequence[str]) -> OutputFields:
         """``resolve_output_fields`` of the schema, remembered per list of names (treat the

@@ -32,6 +32,7 @@ from milvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
 from milvus.proxy.callers import Caller
 from milvus.proxy.channel_writer import ChannelWriter
 from milvus.proxy.collections import KEY_MODE_PARTITION_NAMES, Collection, Collections
+from milvus.proxy.fulltext import query_placeholders
 from milvus.proxy.hybrid import HybridDeps, hybrid_search
 from milvus.proxy.replicas import Leader, ReplicaSelector
 from milvus.proxy.search_select import IteratorStates, group_codes, next_state, select_groups
@@ -186,11 +187,14 @@ class Dql:
                  querynode: Callable[[int, str], Any], writer: ChannelWriter,
                  alloc_ts: Callable[[], int], params: DqlParams | None = None,
                  search_metric: Callable[[Collection, str, str], str] | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic,
+                 bm25_params: Callable[[Collection, str], tuple[float, float]] | None = None):
         """``querynode(node_id, address)`` gives a client of that query node;
         ``search_metric(collection, anns_field, requested)`` the metric a search runs with
-        (its field's index metric when the request names none)."""
+        (its field's index metric when the request names none); ``bm25_params(collection,
+        field)`` the (k1, b) of a BM25 field's index."""
         self._search_metric = search_metric or (lambda _coll, _field, requested: requested)
+        self._bm25_params = bm25_params or (lambda _coll, _field: (1.2, 0.75))
         self._clock = clock
         self._oracle_base: tuple[int, float] | None = None  # (oracle physical ms, clock then)
         self._collections = collections
@@ -315,7 +319,10 @@ class Dql:
         shard = self._base_request(coll, request.partition_names, request.dsl, request.expr_template_values,
                                    request.consistency_level, request.use_default_consistency,
                                    request.guarantee_timestamp, travel)
-        shard.placeholder_group = request.placeholder_group
+        field = coll.anns_field(shape.anns_field)
+        shard.placeholder_group = query_placeholders(field, request.placeholder_group)
+        if field is not None and field.is_function_output:
+            shard.bm25_k1, shard.bm25_b = self._bm25_params(coll, field.name)
         shard.nq = request.nq
         if out.fields:
             shard.output_field_ids[:] = [f.field_id for f in out.fields]

@@ -36,7 +36,7 @@ class Indexes:
         self._querycoord = querycoord
         self._names = names
         self._metric_ttl = metric_ttl
-        self._metrics: dict[tuple[int, str], tuple[float, str]] = {}  # (collection, field) -> (expiry, metric)
+        self._metrics: dict[tuple[int, str], tuple[float, dict[str, str]]] = {}  # (collection, field) -> (expiry, index params)
         self._metrics_lock = threading.Lock()
 
     def _forget_metrics(self) -> None:
@@ -57,8 +57,8 @@ class Indexes:
         if request.index_name:
             self._names.index(request.index_name)
         pairs = {p.key: p.value for p in request.extra_params}
-        spec = resolve_index(FieldSpec(fld.name, fld.data_type, fld.dim or 0, fld.element_type, fld.is_primary),
-                             pairs)
+        spec = resolve_index(FieldSpec(fld.name, fld.data_type, fld.dim or 0, fld.element_type, fld.is_primary,
+                                       fld.is_function_output), pairs)
         type_params = {"dim": str(fld.dim)} if fld.dim else {}
         self._datacoord("CreateIndex", datacoord_pb2.CreateIndexRequest(
             collectionID=coll.id, fieldID=fld.field_id, index_name=request.index_name,
@@ -148,7 +148,7 @@ class Indexes:
             if len(vectors) != 1:
                 return requested
             name = vectors[0].name
-        indexed = self._index_metric(coll, name)
+        indexed = self._index_params(coll, name).get("metric_type", "")
         if not indexed:
             return requested
         if requested and requested.upper() != indexed:
@@ -156,8 +156,16 @@ class Indexes:
                                           f"[actual={requested.upper()}]")
         return indexed
 
-    def _index_metric(self, coll: Collection, field_name: str) -> str:
-        """The metric of the field's index ('' without one); found ones cached (see above)."""
+    def bm25_params(self, coll: Collection, field_name: str) -> tuple[float, float]:
+        """(k1, b) of the field's BM25 index; Milvus' defaults without one."""
+        params = self._index_params(coll, field_name)
+        try:
+            return float(params.get("bm25_k1", 1.2)), float(params.get("bm25_b", 0.75))
+        except ValueError:
+            return 1.2, 0.75
+
+    def _index_params(self, coll: Collection, field_name: str) -> dict[str, str]:
+        """The resolved params of the field's index ({} without one); found ones cached (see above)."""
         key, now = (coll.id, field_name), time.monotonic()
         with self._metrics_lock:
             cached = self._metrics.get(key)
@@ -167,10 +175,10 @@ class Indexes:
             infos = self._describe(coll, "", field_name)
         except errors.MilvusError as exc:
             if exc.code == errors.IndexNotFound.code:
-                return ""
+                return {}
             raise
-        indexed = {p.key: p.value for p in infos[0].index_params}.get("metric_type", "")
-        if indexed:
+        params = {p.key: p.value for p in infos[0].index_params}
+        if params.get("metric_type"):
             with self._metrics_lock:
-                self._metrics[key] = (now + self._metric_ttl, indexed)
-        return indexed
+                self._metrics[key] = (now + self._metric_ttl, params)
+        return params

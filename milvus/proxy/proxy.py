@@ -127,7 +127,7 @@ class Proxy:
         collections = Collections(self.cache, data, self.params.default_partition, on_channels=writer.activate)
         indexes = Indexes(collections, data, query, self.names)
         dql = Dql(collections, query, querynode, writer, self.alloc_timestamp, self.params.dql,
-                  search_metric=indexes.search_metric)
+                  search_metric=indexes.search_metric, bm25_params=indexes.bm25_params)
         quota = QuotaCenter(self.params.quota, data, query)
         dml = Dml(collections, root, data, writer, mq.max_message_size, dql.matching_pks, quota=quota)
         imports = Imports(collections, dml, root, data, storage, node_id=node_id)

@@ -10,6 +10,7 @@ IP        inner product (dense or sparse)                 larger (descending ord
 COSINE    cosine similarity in [-1, 1]; 0 for a zero row  larger (descending order)
 HAMMING   number of differing bits                        smaller
 JACCARD   1 - |a & b| / |a | b| (0 when both are empty)   smaller
+BM25      BM25 relevance (``milvus.index.bm25``)            larger
 ========  ==============================================  =========================
 
 Results are best first; equal scores are ordered by primary key ascending; a primary key
@@ -39,10 +40,10 @@ from milvus.grpc_gen import schema_pb2
 from milvus.querynode.vectors import DENSE_FLOAT_TYPES, SparseMatrix
 from milvus.util.ranking import is_hit, positively_related, rank_key, score_of  # noqa: F401 - the contract's rule
 
-L2, IP, COSINE, HAMMING, JACCARD = "L2", "IP", "COSINE", "HAMMING", "JACCARD"
+L2, IP, COSINE, HAMMING, JACCARD, BM25 = "L2", "IP", "COSINE", "HAMMING", "JACCARD", "BM25"
 DENSE_METRICS = frozenset({L2, IP, COSINE})
 BINARY_METRICS = frozenset({HAMMING, JACCARD})
-SPARSE_METRICS = frozenset({IP})
+SPARSE_METRICS = frozenset({IP, BM25})  # BM25: a BM25 function's output field only
 
 # the element budget of one block of the (queries x rows) score matrix
 _BLOCK = 1 << 24

@@ -13,6 +13,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from milvus import errors
 from milvus._proto import datacoord_pb2, internal_pb2, querynode_pb2
 from milvus.binlog import conform, log_paths, read_delta_log, read_insert_log
 from milvus.grpc_gen import common_pb2, schema_pb2
+from milvus.index import bm25
 from milvus.index.memory import release_free_memory
 from milvus.mq.base import MQ
 from milvus.querynode.collection import CollectionState
@@ -50,9 +52,10 @@ from milvus.querynode.read import (
     prepare_segments_read,
     table_to_ipc,
 )
-from milvus.querynode.search import PlanSettingsCache, SearchPlan, make_plan, search
+from milvus.querynode.search import PlanSettingsCache, SearchPlan, bm25_stats, make_plan, search
 from milvus.querynode.segments import SealedSegment
 from milvus.querynode.shard import Location, Shard
+from milvus.querynode.vectors import sparse_placeholders
 from milvus.rpc.answers import rpc_answers
 from milvus.schema import CollectionSchemaModel, arrow_to_ids
 from milvus.storage.base import ObjectStorage
@@ -447,13 +450,54 @@ class QueryNode:
         state = self._collection(request.collectionID)
         plan = make_plan(state.schema, request.anns_field, request.metric_type, request.placeholder_group,
                          request.topk, request.search_params, self._plan_settings)
+        if plan.metric == bm25.BM25:
+            k1, b = (request.bm25_k1, request.bm25_b) if request.bm25_k1 > 0 else (bm25.DEFAULT_K1, bm25.DEFAULT_B)
+            plan = replace(plan, params={**plan.params, bm25.K1: k1, bm25.B: b, bm25.AVGDL: request.bm25_avgdl})
         return state, plan, self._output_names(state.schema, request.output_field_ids)
 
     @_answers
     def Search(self, request: querynode_pb2.ShardRequest) -> querynode_pb2.ShardSearchResults:
         self._refuse_segments(request, "Search")
         state, plan, names = self._search_plan(request)
-        return self._delegated(state, request, lambda read: self._search(request, plan, state.schema, names, read))
+        return self._delegated(state, request, lambda read: self._lead_search(request, plan, state.schema, names, read))
+
+    def _lead_search(self, request: querynode_pb2.ShardRequest, plan: SearchPlan, schema: CollectionSchemaModel,
+                     names: list[str], read: ReadSet) -> querynode_pb2.ShardSearchResults:
+        if plan.metric == bm25.BM25 and request.bm25_avgdl <= 0:
+            request, plan = self._bm25_weighted(request, plan, read)
+        return self._search(request, plan, schema, names, read)
+
+    def _bm25_weighted(self, request: querynode_pb2.ShardRequest, plan: SearchPlan,
+                       read: ReadSet) -> tuple[querynode_pb2.ShardRequest, SearchPlan]:
+        """A BM25 search's request and plan with its terms weighed by their idf and the average
+        row length of every segment this read covers, here and on the workers."""
+        futures = self._delegator.send("BM25StatsSegments", request, read) if read.remote else ()
+        terms = bm25.query_terms(plan.queries)  # type: ignore[arg-type]
+        parts = [bm25_stats(rows.view, plan.field).only(terms) for rows in read.segments]
+        parts += [bm25.Stats(r.num_rows, r.total_length, np.asarray(r.terms, np.uint32), np.asarray(r.row_counts, np.int64))
+                  for r in self._delegator.gather(futures)]
+        stats = bm25.add(parts).only(terms)
+        avgdl = bm25.avgdl(stats)
+        queries = bm25.weigh_queries(plan.queries, stats)  # type: ignore[arg-type]
+        weighted = querynode_pb2.ShardRequest()
+        weighted.CopyFrom(request)
+        weighted.bm25_avgdl = avgdl
+        weighted.placeholder_group = sparse_placeholders(queries)
+        return weighted, replace(plan, queries=queries, params={**plan.params, bm25.AVGDL: avgdl})
+
+    @_answers
+    def BM25StatsSegments(self, request: querynode_pb2.ShardRequest) -> querynode_pb2.BM25Stats:
+        """A leader's question for the BM25 statistics of the sealed segments
+        ``request.segment_ids`` on this node, for the terms of its queries."""
+        state, plan, _ = self._search_plan(request)
+        if plan.metric != bm25.BM25:
+            raise errors.ParameterInvalid(f"BM25StatsSegments is for BM25 searches, this one is {plan.metric}")
+        read = self._segments_read(state, request, "BM25StatsSegments")
+        terms = bm25.query_terms(plan.queries)  # type: ignore[arg-type]
+        stats = bm25.add([bm25_stats(rows.view, plan.field).only(terms) for rows in read.segments]).only(terms)
+        return querynode_pb2.BM25Stats(status=errors.OK, num_rows=stats.num_rows, total_length=stats.total_length,
+                                       terms=stats.terms.tolist(), row_counts=stats.row_counts.tolist(),
+                                       deletes_held=read.deletes_held)
 
     @_answers
     def SearchSegments(self, request: querynode_pb2.ShardRequest) -> querynode_pb2.ShardSearchResults:

@@ -12,10 +12,12 @@ import pyarrow.compute as pc
 
 from milvus.errors import ParameterInvalid
 from milvus.grpc_gen import schema_pb2
+from milvus.index import bm25
 from milvus.querynode import distance
 from milvus.querynode.indexes import EXACT_BELOW, index_candidates
 from milvus.querynode.read import SegmentRows
-from milvus.querynode.vectors import decode_placeholders
+from milvus.querynode.segments import SegmentView
+from milvus.querynode.vectors import SparseMatrix, decode_placeholders, sparse_matrix
 from milvus.schema import CollectionSchemaModel, FieldInfo
 
 # below this share of visible rows, gather the rows first instead of scoring them all
@@ -135,7 +137,13 @@ def make_plan(schema: CollectionSchemaModel, anns_field: str, metric_type: str, 
         info = _search_field(schema, anns_field)
         if topk <= 0:
             raise ParameterInvalid(f"topk should be in range [1, 16384], but got {topk}")
-        metric = distance.resolve_metric(metric_type, info.data_type)
+        metric = distance.resolve_metric(metric_type or (bm25.BM25 if info.is_function_output else ""),
+                                         info.data_type)
+        if (metric == bm25.BM25) != info.is_function_output:
+            raise ParameterInvalid(f"field {info.name} is the output of a BM25 function: it is searched with "
+                                   f"metric BM25, not {metric}" if info.is_function_output else
+                                   f"metric BM25 is only for the output field of a BM25 function, "
+                                   f"field {info.name} is not one")
         queries = decode_placeholders(placeholder_group, info.data_type, info.dim)
         params = _search_params(search_params)
         settings = _PlanSettings(info, metric, params, _float_param(params, "radius"),
@@ -146,10 +154,31 @@ def make_plan(schema: CollectionSchemaModel, anns_field: str, metric_type: str, 
                       settings.params)
 
 
+def bm25_stats(view: SegmentView, info: FieldInfo) -> bm25.Stats:
+    """The BM25 statistics of every row of the view (cached on the segment, extended as rows
+    arrive)."""
+    def build(table: pa.Table) -> bm25.Stats:
+        m = sparse_matrix(table.column(info.name))
+        return bm25.Stats.of(m.num_rows, m.indices, m.values)
+    return view.derived(("bm25_stats", info.name), build, lambda a, b: bm25.add([a, b]))
+
+
+def _bm25_matrix(plan: SearchPlan, view: SegmentView, matrix: SparseMatrix, row_ids: np.ndarray) -> SparseMatrix:
+    """The stored term counts as BM25 weights (the search's k1, b and average row length)."""
+    def build(table: pa.Table) -> np.ndarray:
+        m = sparse_matrix(table.column(plan.field.name))
+        return bm25.row_lengths(m.indptr, m.values)
+    lengths = view.derived(("bm25_lengths", plan.field.name), build, lambda a, b: np.concatenate([a, b]))
+    weights = bm25.term_weights(matrix.values, lengths[row_ids], bm25.Settings.from_params(plan.params))
+    return SparseMatrix(matrix.indptr, matrix.indices, weights)
+
+
 def _scores(plan: SearchPlan, rows: SegmentRows, idx: np.ndarray | None) -> np.ndarray:
     view, info = rows.view, plan.field
     if info.data_type == schema_pb2.SparseFloatVector:
         matrix, row_ids = view.sparse(info)
+        if plan.metric == bm25.BM25:
+            matrix = _bm25_matrix(plan, view, matrix, row_ids)
         return distance.sparse_scores(plan.queries, matrix, row_ids, idx)  # type: ignore[arg-type]
     vectors = view.dense(info)
     if info.data_type == schema_pb2.BinaryVector:
