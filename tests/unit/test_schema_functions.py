@@ -1,0 +1,191 @@
+"""BM25 functions in a collection schema: the checks at creation and the ids the server fills."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pymilvus import DataType, Function, FunctionType, MilvusClient
+from pymilvus.client.prepare import Prepare
+from pymilvus.grpc_gen import schema_pb2
+
+from milvus.schema import (
+    CollectionSchemaModel,
+    SchemaError,
+    normalize_schema,
+    validate_collection_schema,
+    validate_new_field,
+)
+from milvus.schema.analyzer_params import analyzer_problem
+from milvus.schema.errors import PARAMETER_INVALID
+
+
+def bm25(name="text_bm25_emb", inputs=("text",), outputs=("sparse",)) -> Function:
+    return Function(name=name, input_field_names=list(inputs), output_field_names=list(outputs),
+                    function_type=FunctionType.BM25)
+
+
+def build(s, *, text_kwargs=None, functions=None) -> None:
+    s.add_field("id", DataType.INT64, is_primary=True, auto_id=True)
+    s.add_field("text", DataType.VARCHAR, max_length=1000, **(text_kwargs or {"enable_analyzer": True}))
+    s.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    for fn in [bm25()] if functions is None else functions:
+        s.add_function(fn)
+
+
+def proto_of(build_fn) -> schema_pb2.CollectionSchema:
+    schema = MilvusClient.create_schema()
+    build_fn(schema)
+    request = Prepare.create_collection_request("coll", schema)
+    return schema_pb2.CollectionSchema.FromString(request.schema)
+
+
+def refused(schema: schema_pb2.CollectionSchema, fragment: str) -> SchemaError:
+    with pytest.raises(SchemaError) as info:
+        validate_collection_schema(schema)
+    assert fragment in info.value.message, info.value.message
+    assert info.value.code == PARAMETER_INVALID
+    return info.value
+
+
+def function_proto(**kwargs) -> schema_pb2.FunctionSchema:
+    base = dict(name="f", type=schema_pb2.FunctionType.BM25, input_field_names=["text"],
+                output_field_names=["sparse"])
+    base.update(kwargs)
+    return schema_pb2.FunctionSchema(**base)
+
+
+def with_functions(*functions: schema_pb2.FunctionSchema, **text_kwargs) -> schema_pb2.CollectionSchema:
+    schema = proto_of(lambda s: build(s, functions=[], text_kwargs=text_kwargs or None))
+    del schema.functions[:]
+    schema.functions.extend(functions)
+    return schema
+
+
+# ---- creation ------------------------------------------------------------------------------
+
+
+def test_the_documented_schema_is_valid_and_stored_with_ids():
+    schema = proto_of(build)
+    validate_collection_schema(schema)
+    stored = normalize_schema(schema)
+    ids = {f.name: f.fieldID for f in stored.fields}
+    [fn] = stored.functions
+    assert fn.id == 100
+    assert list(fn.input_field_ids) == [ids["text"]]
+    assert list(fn.output_field_ids) == [ids["sparse"]]
+    assert [f.name for f in stored.fields if f.is_function_output] == ["sparse"]
+    assert normalize_schema(stored) == stored  # a stored schema normalizes to itself
+    model = CollectionSchemaModel(stored)
+    assert model.producer("sparse").input_names == ("text",)
+    assert model.producer("text") is None
+
+
+def test_raw_schema_without_output_flag_gets_it():
+    schema = with_functions(function_proto(name="a"))
+    for f in schema.fields:
+        f.is_function_output = False
+    validate_collection_schema(schema)
+    stored = normalize_schema(schema)
+    assert [f.name for f in stored.fields if f.is_function_output] == ["sparse"]
+    assert stored.functions[0].id == 100
+
+
+def test_functions_get_distinct_ids():
+    schema = proto_of(lambda s: (build(s, functions=[bm25()]),
+                                 s.add_field("title", DataType.VARCHAR, max_length=10, enable_analyzer=True),
+                                 s.add_field("title_sparse", DataType.SPARSE_FLOAT_VECTOR),
+                                 s.add_function(bm25("second", ["title"], ["title_sparse"]))))
+    validate_collection_schema(schema)
+    stored = normalize_schema(schema)
+    assert [fn.id for fn in stored.functions] == [100, 101]
+
+
+@pytest.mark.parametrize("functions, fragment", [
+    ([function_proto(name="")], "function name cannot be empty"),
+    ([function_proto(name="a"), function_proto(name="a")], "duplicate function name a"),
+    ([function_proto(type=schema_pb2.FunctionType.TextEmbedding)],
+     "function type TextEmbedding is not supported by this server"),
+    ([function_proto(type=schema_pb2.FunctionType.Rerank)], "function type Rerank is not supported"),
+    ([function_proto(input_field_names=["text", "text2"])], "needs exactly 1 input field, got 2"),
+    ([function_proto(input_field_names=[])], "needs exactly 1 input field, got 0"),
+    ([function_proto(output_field_names=["sparse", "vec"])], "needs exactly 1 output field, got 2"),
+    ([function_proto(input_field_names=["nope"])], "function input field not found: nope"),
+    ([function_proto(output_field_names=["nope"])], "function output field not found: nope"),
+    ([function_proto(input_field_names=["id"])], "input field must be a VARCHAR field, got field id"),
+    ([function_proto(output_field_names=["text"])], "both input and output"),
+    ([function_proto(params=[{"key": "k", "value": "v"}])], "accepts no params"),
+    ([function_proto(name="a"), function_proto(name="b")], "duplicate function output sparse"),
+])
+def test_bad_functions_are_refused(functions, fragment):
+    refused(with_functions(*functions), fragment)
+
+
+def test_output_field_rules():
+    refused(with_functions(function_proto(output_field_names=["id"])), "SparseFloatVector field, got field id")
+    nullable = with_functions(function_proto())
+    next(f for f in nullable.fields if f.name == "sparse").nullable = True
+    refused(nullable, "vector type not support null")
+    keyed = with_functions(function_proto())
+    next(f for f in keyed.fields if f.name == "sparse").is_clustering_key = True
+    refused(keyed, "has unsupported data type SparseFloatVector")
+    marked = with_functions()
+    next(f for f in marked.fields if f.name == "sparse").is_function_output = True
+    refused(marked, "field sparse is marked as a function output but no function outputs it")
+
+
+def test_output_key_and_nullable_checks_in_the_function_rules():
+    from milvus.schema.functions import validate_functions
+    for flag, fragment in [("is_partition_key", "partition key or clustering key"),
+                           ("is_primary_key", "cannot be the primary key"),
+                           ("nullable", "cannot be nullable")]:
+        schema = with_functions(function_proto())
+        setattr(next(f for f in schema.fields if f.name == "sparse"), flag, True)
+        with pytest.raises(SchemaError, match=fragment):
+            validate_functions(schema)
+
+
+def test_input_needs_enable_analyzer():
+    refused(with_functions(function_proto(), enable_match=True), "must set enable_analyzer to true")
+
+
+@pytest.mark.parametrize("params", [None, {}, {"type": "standard"}, {"tokenizer": "standard", "filter": ["lowercase"]},
+                                    {"tokenizer": {"type": "standard"}, "filter": ["lowercase"]}])
+def test_standard_analyzer_params_are_accepted(params):
+    kwargs = {"enable_analyzer": True}
+    if params is not None:
+        kwargs["analyzer_params"] = params
+    validate_collection_schema(proto_of(lambda s: build(s, text_kwargs=kwargs)))
+
+
+@pytest.mark.parametrize("params, fragment", [
+    ({"type": "english"}, "only the standard analyzer is supported by this server, got type 'english'"),
+    ({"type": "chinese"}, "got type 'chinese'"),
+    ({"type": "standard", "stop_words": ["a"]}, "options ['stop_words'] are not supported"),
+    ({"tokenizer": "jieba"}, 'only the standard tokenizer is supported by this server, got "jieba"'),
+    ({"tokenizer": "standard"}, 'exactly the filter ["lowercase"], got null'),
+    ({"tokenizer": "standard", "filter": ["lowercase", "asciifolding"]}, "exactly the filter"),
+    ({"tokenizer": "whitespace", "filter": ["lowercase"]}, "only the standard tokenizer"),
+])
+def test_other_analyzers_are_refused(params, fragment):
+    kwargs = {"enable_analyzer": True, "analyzer_params": params}
+    refused(proto_of(lambda s: build(s, text_kwargs=kwargs)), fragment)
+
+
+def test_analyzer_params_must_be_a_json_object():
+    assert "not valid JSON" in analyzer_problem("{type")
+    assert "must be a JSON object" in analyzer_problem("[1]")
+    assert analyzer_problem(json.dumps({"type": "standard"})) is None
+
+
+def test_a_function_output_cannot_be_added_later():
+    stored = normalize_schema(proto_of(build))
+    new = schema_pb2.FieldSchema(name="extra", data_type=schema_pb2.SparseFloatVector, nullable=True,
+                                 is_function_output=True)
+    with pytest.raises(SchemaError, match="not support to add a function output field"):
+        validate_new_field(stored, new)
+
+
+def test_a_stored_schema_validates_again():
+    """AlterCollectionField checks the stored schema (ids filled, output marked) again."""
+    validate_collection_schema(normalize_schema(proto_of(build)))
