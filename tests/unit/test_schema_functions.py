@@ -1,9 +1,12 @@
-"""BM25 functions in a collection schema: the checks at creation and the ids the server fills."""
+"""BM25 functions in a collection schema: the checks at creation, the ids the server fills, the
+output column computed on insert and upsert, and the output kept out of query results."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
+import pyarrow as pa
 import pytest
 from pymilvus import DataType, Function, FunctionType, MilvusClient
 from pymilvus.client.prepare import Prepare
@@ -12,12 +15,17 @@ from pymilvus.grpc_gen import schema_pb2
 from milvus.schema import (
     CollectionSchemaModel,
     SchemaError,
+    fields_to_arrow,
     normalize_schema,
+    resolve_output_fields,
     validate_collection_schema,
     validate_new_field,
 )
+from milvus.schema.analyzer import bm25_rows
 from milvus.schema.analyzer_params import analyzer_problem
 from milvus.schema.errors import PARAMETER_INVALID
+from milvus.schema.import_files import read_json
+from tests.unit.test_schema_support import Collection
 
 
 def bm25(name="text_bm25_emb", inputs=("text",), outputs=("sparse",)) -> Function:
@@ -189,3 +197,100 @@ def test_a_function_output_cannot_be_added_later():
 def test_a_stored_schema_validates_again():
     """AlterCollectionField checks the stored schema (ids filled, output marked) again."""
     validate_collection_schema(normalize_schema(proto_of(build)))
+
+
+# ---- insert and upsert ---------------------------------------------------------------------
+
+TEXTS = ["information retrieval is a field of study.",
+         "Information, retrieval; INFORMATION!",
+         ""]
+
+
+@pytest.fixture(scope="module")
+def coll() -> Collection:
+    return Collection(build)
+
+
+@pytest.fixture(scope="module")
+def nullable() -> Collection:
+    return Collection(lambda s: build(s, text_kwargs={"enable_analyzer": True, "nullable": True}))
+
+
+def test_insert_computes_the_sparse_column(coll):
+    batch = coll.to_arrow(coll.insert_rows([{"text": t} for t in TEXTS]))
+    assert batch.schema.names == ["_row_id", "_ts", "id", "text", "sparse"]
+    assert batch.column("sparse").equals(bm25_rows(pa.array(TEXTS)))
+    assert batch.column("sparse").to_pylist()[2] == b""  # no terms: an empty vector
+
+
+def test_column_inserts_compute_it_too(coll):
+    batch = coll.to_arrow(coll.insert_columns([{"name": "text", "type": DataType.VARCHAR, "values": TEXTS}]))
+    assert batch.column("sparse").equals(bm25_rows(pa.array(TEXTS)))
+
+
+def test_a_null_text_gives_an_empty_vector(nullable):
+    batch = nullable.to_arrow(nullable.insert_rows([{"text": None}, {"text": "a b a"}]))
+    sparse = batch.column("sparse")
+    assert sparse.null_count == 0
+    assert sparse.to_pylist()[0] == b""
+    assert sparse.equals(bm25_rows(pa.array([None, "a b a"], type=pa.string())))
+
+
+def test_upsert_recomputes_the_sparse_column(coll):
+    request = coll.upsert_rows([{"id": 5, "text": TEXTS[0]}])
+    batch = coll.to_arrow(request, upsert=True)
+    assert batch.column("id").to_pylist() == [5]
+    assert batch.column("sparse").equals(bm25_rows(pa.array(TEXTS[:1])))
+
+
+def test_partial_update_follows_the_text(coll):
+    without = coll.to_arrow(coll.upsert_rows([{"id": 5}], partial_update=True), partial_update=True)
+    assert without.schema.names == ["_row_id", "_ts", "id"]
+    with_text = coll.to_arrow(coll.upsert_rows([{"id": 5, "text": TEXTS[1]}], partial_update=True),
+                              partial_update=True)
+    assert with_text.schema.names == ["_row_id", "_ts", "id", "text", "sparse"]
+    assert with_text.column("sparse").equals(bm25_rows(pa.array(TEXTS[1:2])))
+
+
+def test_the_text_is_still_required(coll):
+    with pytest.raises(SchemaError, match="fieldSchema\\(text\\) has no corresponding fieldData"):
+        fields_to_arrow(coll.model, [], 1, row_ids=[1], timestamps=1)
+
+
+def test_an_import_file_may_not_hold_the_output(coll):
+    data = json.dumps([{"text": "a", "sparse": {"1": 1.0}}]).encode()
+    with pytest.raises(SchemaError, match="Attempt to insert an unexpected function output field `sparse`"):
+        read_json(coll.model, data)
+    table = read_json(coll.model, json.dumps([{"text": "a b"}]).encode())
+    assert table.column_names == ["text"]
+
+
+# ---- reads ---------------------------------------------------------------------------------
+
+
+def test_star_leaves_function_outputs_out(coll):
+    out = resolve_output_fields(coll.model, ["*"])
+    assert [f.name for f in out.fields] == ["id", "text"]
+    assert out.names == ["id", "text"]
+
+
+def test_naming_a_function_output_is_refused(coll):
+    for names in (["sparse"], ["text", "sparse"], ["*", "sparse"]):
+        with pytest.raises(SchemaError) as info:
+            resolve_output_fields(coll.model, names)
+        assert info.value.message == "not allowed to retrieve raw data of field sparse"
+        assert info.value.code == PARAMETER_INVALID
+
+
+def test_a_stored_schema_from_before_ids_were_filled_still_works():
+    """A collection created before functions were linked (id 0, no field ids) reads the same."""
+    stored = normalize_schema(proto_of(build))
+    for fn in stored.functions:
+        fn.id = 0
+        del fn.input_field_ids[:]
+        del fn.output_field_ids[:]
+    model = CollectionSchemaModel(stored)
+    assert model.proto.functions[0].id == 100
+    batch = fields_to_arrow(model, Collection(build).insert_rows([{"text": "x y"}]).fields_data, 1,
+                            row_ids=np.array([1]), timestamps=1)
+    assert batch.column("sparse").equals(bm25_rows(pa.array(["x y"])))
