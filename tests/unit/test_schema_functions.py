@@ -24,6 +24,7 @@ from milvus.schema import (
 from milvus.schema.analyzer import bm25_rows
 from milvus.schema.analyzer_params import analyzer_problem
 from milvus.schema.errors import PARAMETER_INVALID
+from milvus.schema.functions import validate_functions
 from milvus.schema.import_files import read_json
 from tests.unit.test_schema_support import Collection
 
@@ -143,7 +144,6 @@ def test_output_field_rules():
 
 
 def test_output_key_and_nullable_checks_in_the_function_rules():
-    from milvus.schema.functions import validate_functions
     for flag, fragment in [("is_partition_key", "partition key or clustering key"),
                            ("is_primary_key", "cannot be the primary key"),
                            ("nullable", "cannot be nullable")]:
