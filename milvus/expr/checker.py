@@ -22,6 +22,7 @@ from milvus.expr import values as v
 from milvus.expr.errors import ExprError
 from milvus.grpc_gen import schema_pb2 as spb
 from milvus.schema import CollectionSchemaModel, FieldInfo
+from milvus.schema.analyzer_params import field_analyzer_problem
 
 _REVERSED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
 _BITWISE = {"&": "BitAnd", "|": "BitOr", "^": "BitXor", "<<": "shift", ">>": "shift"}
@@ -506,9 +507,9 @@ class Checker:
             raise self._err(f'field "{info.name}" does not enable match', field_node)
         if name == "phrase_match":
             raise self._err("phrase_match is not supported by this server", node)
-        analyzer = str(info.type_params.get("analyzer_params", "")).replace(" ", "")
-        if analyzer and '"standard"' not in analyzer and analyzer != "{}":
-            raise self._err(f"text_match on field {info.name}: only the standard analyzer is supported", field_node)
+        problem = field_analyzer_problem(dict(info.type_params))
+        if problem is not None:
+            raise self._err(f"text_match on field {info.name}: {problem}", field_node)
         query = self.visit(query_node)
         if not (isinstance(query, _Val) and isinstance(query.value, str)):
             raise self._err(f"the query of {name} must be a string", query_node)

@@ -18,6 +18,7 @@ from milvus.grpc_gen import schema_pb2 as spb
 from milvus.schema._decode import decode_column
 from milvus.schema._encode import encode_column
 from milvus.schema.errors import FIELD_NOT_FOUND, SchemaError, invalid
+from milvus.schema.functions import compute_output
 from milvus.schema.limits import DEFAULT_LIMITS, SchemaLimits
 from milvus.schema.model import DYNAMIC_FIELD_NAME, CollectionSchemaModel, FieldInfo
 
@@ -56,9 +57,12 @@ def fields_to_arrow(
     given = _columns_by_field(schema, fields_data)
     primary = schema.primary_field
     static_names = frozenset(f.name for f in schema.static_fields)
-    names: list[str] = []
-    arrays: list[pa.Array] = []
+    columns: dict[str, pa.Array] = {}
     for info in schema.fields:
+        if info.is_function_output:
+            if schema.producer(info.name) is None:
+                raise invalid(f"field {info.name} is marked as a function output but no function outputs it")
+            continue  # computed below, from its input columns
         fd = given.get(info.name)
         generated_pk = info is primary and info.auto_id and not upsert
         if fd is not None and generated_pk and not allow_insert_auto_id:
@@ -70,19 +74,28 @@ def fields_to_arrow(
                 raise invalid(f"must assign pk when upsert, primary field: {info.name}")
             elif partial_update:
                 continue
-            elif info.is_function_output:
-                raise invalid(f"field {info.name} is the output of a function; computing function "
-                              "outputs is not supported")
             else:
                 column = _fill_column(info, num_rows)
                 if column is None:
                     raise invalid(f"fieldSchema({info.name}) has no corresponding fieldData pass in")
         else:
             column = decode_column(info, fd, num_rows, limits, static_names=static_names)
-        names.append(info.name)
-        arrays.append(column)
+        columns[info.name] = column
+    _add_function_outputs(schema, columns)
+    names = [f.name for f in schema.fields if f.name in columns]
     system = [_int64_column(row_ids, num_rows, "row_ids"), _timestamp_column(timestamps, num_rows)]
-    return pa.RecordBatch.from_arrays(system + arrays, schema=schema.arrow_schema_for(names))
+    return pa.RecordBatch.from_arrays(system + [columns[n] for n in names], schema=schema.arrow_schema_for(names))
+
+
+def _add_function_outputs(schema: CollectionSchemaModel, columns: dict[str, pa.Array]) -> None:
+    """Add the output columns of every function whose inputs are all in ``columns`` (a partial
+    update that leaves an input out leaves the output out too)."""
+    for fn in schema.functions:
+        if not all(name in columns for name in fn.input_names):
+            continue
+        output = compute_output(fn.function_type, [columns[name] for name in fn.input_names])
+        for name in fn.output_names:
+            columns[name] = output
 
 
 def _columns_by_field(schema: CollectionSchemaModel,
@@ -154,22 +167,26 @@ def resolve_output_fields(schema: CollectionSchemaModel, output_fields: Iterable
                           dynamic_keys: Iterable[str] = ()) -> OutputFields:
     """Resolve user output field names.
 
-    ``*`` means every field; a name that is not a field is a key of the dynamic field (an
-    error when the collection has none), as are ``dynamic_keys``.  Asking for ``$meta``
-    itself (or ``*``) returns whole dynamic rows.
+    ``*`` means every field but function outputs; a name that is not a field is a key of the
+    dynamic field (an error when the collection has none), as are ``dynamic_keys``.  Asking
+    for ``$meta`` itself (or ``*``) returns whole dynamic rows.  Naming a function output (a
+    BM25 function's sparse field) is refused, as Milvus refuses it.
     """
     chosen: dict[str, FieldInfo] = {}
     names: dict[str, None] = {}
     keys: set[str] = set()
     whole_meta = False
     dynamic = schema.dynamic_field
+    readable = [f for f in schema.fields if not f.is_function_output]
     for name in output_fields:
         if name == "*":
-            chosen.update((f.name, f) for f in schema.fields)
-            names.update((f.name, None) for f in schema.fields)
+            chosen.update((f.name, f) for f in readable)
+            names.update((f.name, None) for f in readable)
             whole_meta = True
             continue
         info = schema.get_field(name)
+        if info is not None and info.is_function_output:
+            raise invalid(f"not allowed to retrieve raw data of field {name}")
         if info is not None:
             chosen.setdefault(name, info)
             whole_meta = whole_meta or info.is_dynamic

@@ -143,8 +143,13 @@ def _table(schema: CollectionSchemaModel, columns: Mapping[str, object], num_row
             if values is not None:
                 raise invalid(f"the primary key {info.name!r} is auto-generated: leave it out of the file")
             continue
+        if info.is_function_output:
+            if values is not None:
+                raise invalid(f"Attempt to insert an unexpected function output field `{info.name}` to "
+                              f"collection {schema.name}")
+            continue  # the insert computes it from the function's input
         if values is None:
-            if info.nullable or info.has_default or info.is_function_output:
+            if info.nullable or info.has_default:
                 continue
             raise invalid(f"field {info.name!r} is missing from the file")
         try:

@@ -22,6 +22,7 @@ import pyarrow as pa
 from milvus.grpc_gen import schema_pb2 as spb
 from milvus.schema import datatypes as dt
 from milvus.schema.errors import FIELD_NOT_FOUND, SchemaError
+from milvus.schema.functions import START_OF_FUNCTION_ID, link_functions
 
 DYNAMIC_FIELD_NAME = "$meta"
 ROW_ID_FIELD = "_row_id"
@@ -118,6 +119,22 @@ class FieldInfo:
                         metadata={FIELD_ID_KEY: str(self.field_id).encode()})
 
 
+@dataclass(frozen=True)
+class FunctionInfo:
+    """One function of a collection: it fills its output fields from its input fields."""
+
+    function_id: int
+    name: str
+    function_type: int
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+
+    @classmethod
+    def from_proto(cls, fn: spb.FunctionSchema) -> FunctionInfo:
+        return cls(function_id=fn.id, name=fn.name, function_type=fn.type,
+                   input_names=tuple(fn.input_field_names), output_names=tuple(fn.output_field_names))
+
+
 _SYSTEM_ARROW_FIELDS = (
     pa.field(ROW_ID_FIELD, pa.int64(), nullable=False, metadata={FIELD_ID_KEY: b"0"}),
     pa.field(TIMESTAMP_FIELD, pa.uint64(), nullable=False, metadata={FIELD_ID_KEY: b"1"}),
@@ -126,6 +143,8 @@ _SYSTEM_ARROW_FIELDS = (
 
 def _needs_normalizing(schema: spb.CollectionSchema) -> bool:
     if any(f.fieldID < START_OF_USER_FIELD_ID for f in schema.fields):
+        return True
+    if any(fn.id < START_OF_FUNCTION_ID for fn in schema.functions):
         return True
     return schema.enable_dynamic_field and not any(f.is_dynamic for f in schema.fields)
 
@@ -136,7 +155,8 @@ def normalize_schema(schema: spb.CollectionSchema) -> spb.CollectionSchema:
     * appends the ``$meta`` dynamic field when ``enable_dynamic_field`` is set;
     * gives fields without an id the next free id from 100, in declaration order;
     * stores an integer default of an Int8/16/32 field as ``int_data`` (pymilvus sends a
-      Python ``int`` default as ``long_data`` whatever the field's width).
+      Python ``int`` default as ``long_data`` whatever the field's width);
+    * numbers the functions from 100, fills their field ids and marks their output fields.
     Calling it on a stored schema returns an equal schema.
     """
     out = spb.CollectionSchema()
@@ -153,6 +173,7 @@ def normalize_schema(schema: spb.CollectionSchema) -> spb.CollectionSchema:
                 and fs.default_value.WhichOneof("data") == "long_data"
                 and -(2**31) <= fs.default_value.long_data < 2**31):
             fs.default_value.int_data = fs.default_value.long_data
+    link_functions(out)
     return out
 
 
@@ -183,6 +204,8 @@ class CollectionSchemaModel:
         self._primary = next((f for f in self._fields if f.is_primary), None)
         self._dynamic = next((f for f in self._fields if f.is_dynamic), None)
         self._vectors = tuple(f for f in self._fields if f.is_vector)
+        self._functions = tuple(FunctionInfo.from_proto(fn) for fn in schema.functions)
+        self._producer = {out: fn for fn in self._functions for out in fn.output_names}
 
     def __repr__(self) -> str:
         return f"CollectionSchemaModel({self.name!r}, fields={[f.name for f in self._fields]})"
@@ -241,6 +264,14 @@ class CollectionSchemaModel:
 
     def dim(self, name: str) -> int | None:
         return self.field(name).dim
+
+    @property
+    def functions(self) -> tuple[FunctionInfo, ...]:
+        return self._functions
+
+    def producer(self, name: str) -> FunctionInfo | None:
+        """The function whose output field ``name`` is (``None`` for other fields)."""
+        return self._producer.get(name)
 
     @property
     def enable_dynamic_field(self) -> bool:

@@ -13,6 +13,7 @@ import math
 from milvus.grpc_gen import schema_pb2 as spb
 from milvus.schema import datatypes as dt
 from milvus.schema.errors import FIELD_NAME_INVALID, SchemaError, invalid, missing
+from milvus.schema.functions import validate_functions
 from milvus.schema.limits import DEFAULT_LIMITS, SchemaLimits
 from milvus.schema.model import (
     DIM_KEY,
@@ -134,6 +135,7 @@ def validate_collection_schema(schema: spb.CollectionSchema, *, collection_name:
         if f.name in seen:
             raise invalid(f"duplicated field name {f.name} found")
         seen.add(f.name)
+    validate_functions(schema)
 
 
 def validate_new_field(schema: spb.CollectionSchema, fs: spb.FieldSchema, *,
@@ -153,6 +155,8 @@ def validate_new_field(schema: spb.CollectionSchema, fs: spb.FieldSchema, *,
         raise invalid(f"not support to add partition key field, field name  = {fs.name}")
     if fs.is_dynamic:
         raise invalid("cannot explicitly set a field as a dynamic field")
+    if fs.is_function_output:
+        raise invalid(f"not support to add a function output field, field name = {fs.name}")
     if dt.is_vector(fs.data_type):
         n_vectors = sum(1 for f in schema.fields if dt.is_vector(f.data_type))
         if n_vectors >= limits.max_vector_field_num:

@@ -1,0 +1,112 @@
+"""A collection's functions: checking them, linking them to their fields, computing outputs.
+
+Only BM25 is supported: one VARCHAR input field with ``enable_analyzer`` and the standard
+analyzer, one SPARSE_FLOAT_VECTOR output field that the server fills from the input on every
+insert and upsert (a client may not write it, nor read it back).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pyarrow as pa
+
+from milvus.grpc_gen import schema_pb2 as spb
+from milvus.schema import datatypes as dt
+from milvus.schema.analyzer import bm25_rows
+from milvus.schema.analyzer_params import analyzer_enabled, field_analyzer_problem
+from milvus.schema.errors import invalid
+
+START_OF_FUNCTION_ID = 100  # Milvus numbers functions from 100, like fields
+
+
+def _type_name(function_type: int) -> str:
+    try:
+        return spb.FunctionType.Name(function_type)
+    except ValueError:
+        return str(function_type)
+
+
+def validate_functions(schema: spb.CollectionSchema) -> None:
+    """Raise ``SchemaError`` unless every function of a new collection is a valid BM25 function."""
+    by_name = {f.name: f for f in schema.fields}
+    names: set[str] = set()
+    outputs: dict[str, str] = {}
+    for fn in schema.functions:
+        if not fn.name.strip():
+            raise invalid("function name cannot be empty")
+        if fn.name in names:
+            raise invalid(f"duplicate function name {fn.name}")
+        names.add(fn.name)
+        if fn.type != spb.FunctionType.BM25:
+            raise invalid(f"function {fn.name}: function type {_type_name(fn.type)} is not supported by "
+                          "this server (only BM25)")
+        _check_bm25(fn, by_name)
+        out = fn.output_field_names[0]
+        if out in outputs:
+            raise invalid(f"duplicate function output {out}: it is the output of functions "
+                          f"{outputs[out]} and {fn.name}")
+        outputs[out] = fn.name
+    for f in schema.fields:
+        if f.is_function_output and f.name not in outputs:
+            raise invalid(f"field {f.name} is marked as a function output but no function outputs it")
+
+
+def _check_bm25(fn: spb.FunctionSchema, by_name: Mapping[str, spb.FieldSchema]) -> None:
+    ins, outs = list(fn.input_field_names), list(fn.output_field_names)
+    if len(ins) != 1:
+        raise invalid(f"BM25 function {fn.name} needs exactly 1 input field, got {len(ins)}")
+    if len(outs) != 1:
+        raise invalid(f"BM25 function {fn.name} needs exactly 1 output field, got {len(outs)}")
+    if ins[0] == outs[0]:
+        raise invalid(f"a single field cannot be both input and output in the same function, "
+                      f"function: {fn.name}, field: {ins[0]}")
+    if len(fn.params):
+        raise invalid(f"BM25 function {fn.name} accepts no params")
+    source = by_name.get(ins[0])
+    if source is None:
+        raise invalid(f"function input field not found: {ins[0]} (function {fn.name})")
+    if source.data_type != spb.VarChar:
+        raise invalid(f"BM25 function input field must be a VARCHAR field, got field {source.name} "
+                      f"with data type {dt.type_name(source.data_type)}")
+    params = {kv.key: kv.value for kv in source.type_params}
+    if not analyzer_enabled(params):
+        raise invalid(f"BM25 function input field {source.name} must set enable_analyzer to true")
+    problem = field_analyzer_problem(params)
+    if problem is not None:
+        raise invalid(f"field {source.name}: {problem}")
+    target = by_name.get(outs[0])
+    if target is None:
+        raise invalid(f"function output field not found: {outs[0]} (function {fn.name})")
+    if target.data_type != spb.SparseFloatVector:
+        raise invalid(f"BM25 function output field must be a SparseFloatVector field, got field "
+                      f"{target.name} with data type {dt.type_name(target.data_type)}")
+    if target.is_primary_key:
+        raise invalid(f"function output field cannot be the primary key: function {fn.name}, field {target.name}")
+    if target.is_partition_key or target.is_clustering_key:
+        raise invalid(f"function output field cannot be a partition key or clustering key: "
+                      f"function {fn.name}, field {target.name}")
+    if target.nullable:
+        raise invalid(f"function output field cannot be nullable: function {fn.name}, field {target.name}")
+
+
+def link_functions(schema: spb.CollectionSchema) -> None:
+    """In place, on a validated schema whose fields have ids: number the functions from 100,
+    fill their field ids from the field names and mark their output fields."""
+    ids = {f.name: f.fieldID for f in schema.fields}
+    outputs: set[str] = set()
+    for i, fn in enumerate(schema.functions):
+        fn.id = START_OF_FUNCTION_ID + i
+        fn.input_field_ids[:] = [ids[n] for n in fn.input_field_names if n in ids]
+        fn.output_field_ids[:] = [ids[n] for n in fn.output_field_names if n in ids]
+        outputs.update(fn.output_field_names)
+    for f in schema.fields:
+        if f.name in outputs:
+            f.is_function_output = True
+
+
+def compute_output(function_type: int, inputs: list[pa.Array]) -> pa.Array:
+    """The output column of a function over its input columns."""
+    if function_type != spb.FunctionType.BM25:
+        raise invalid(f"function type {_type_name(function_type)} is not supported by this server")
+    return bm25_rows(inputs[0])

@@ -1,0 +1,202 @@
+"""The write side of full-text search through the real pymilvus client, every role in this
+process: a collection with a BM25 function is created (MilvusClient and ORM) and described
+with the function's ids filled; inserts, upserts and bulk imports write only the text (the
+server computes the sparse column); queries return every field but the sparse one, and naming
+it is refused; schemas this server cannot serve are refused with a reason."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pymilvus import (
+    Collection,
+    CollectionSchema,
+    DataType,
+    FieldSchema,
+    Function,
+    FunctionType,
+    MilvusClient,
+    MilvusException,
+    connections,
+    utility,
+)
+from pymilvus.client.prepare import Prepare
+from pymilvus.client.types import BulkInsertState
+from pymilvus.grpc_gen import schema_pb2
+
+from tests.conftest import wait_for
+from tests.integration.cluster import running_stack
+
+pytestmark = pytest.mark.filterwarnings("ignore::pymilvus.decorators.PyMilvusDeprecationWarning")
+
+TEXTS = ["information retrieval is a field of study.",
+         "information retrieval focuses on finding relevant information in large datasets.",
+         "data mining and information retrieval overlap in research."]
+# A vector index so the collection can load for queries (BM25-metric indexes are not here yet).
+SPARSE_INDEX = {"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "IP"}
+INVALID_PARAMETER = 1100
+RAW_DATA = "not allowed to retrieve raw data of field sparse"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    with running_stack(tmp_path_factory.mktemp("full-text") / "data") as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def client(stack):
+    c = MilvusClient(uri=f"http://127.0.0.1:{stack.cluster.port}")
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def orm(stack):
+    connections.connect("full_text", uri=f"http://127.0.0.1:{stack.cluster.port}")
+    yield "full_text"
+    connections.disconnect("full_text")
+
+
+def bm25(name="text_bm25_emb", inputs=("text",), outputs=("sparse",)) -> Function:
+    return Function(name=name, input_field_names=list(inputs), output_field_names=list(outputs),
+                    function_type=FunctionType.BM25)
+
+
+def schema(*, text_kwargs=None, functions=None):
+    s = MilvusClient.create_schema()
+    s.add_field("id", DataType.INT64, is_primary=True, auto_id=True)
+    s.add_field("text", DataType.VARCHAR, max_length=1000, **(text_kwargs or {"enable_analyzer": True}))
+    s.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    for fn in [bm25()] if functions is None else functions:
+        s.add_function(fn)
+    return s
+
+
+def create_loaded(client, name: str) -> None:
+    index = client.prepare_index_params()
+    index.add_index("sparse", **SPARSE_INDEX)
+    client.create_collection(name, schema=schema(), index_params=index, consistency_level="Strong")
+
+
+def refused(call, fragment: str) -> MilvusException:
+    with pytest.raises(MilvusException) as info:
+        call()
+    assert fragment in info.value.message, info.value.message
+    assert info.value.code == INVALID_PARAMETER, info.value
+    return info.value
+
+
+def test_create_and_describe_fill_the_function_ids(client):
+    client.create_collection("described", schema=schema())
+    described = client.describe_collection("described")
+    ids = {f["name"]: f["field_id"] for f in described["fields"]}
+    [fn] = described["functions"]
+    assert (fn["name"], fn["type"], fn["id"]) == ("text_bm25_emb", FunctionType.BM25, 100)
+    assert list(fn["input_field_names"]) == ["text"] and list(fn["output_field_names"]) == ["sparse"]
+    assert list(fn["input_field_ids"]) == [ids["text"]] and list(fn["output_field_ids"]) == [ids["sparse"]]
+    sparse = next(f for f in described["fields"] if f["name"] == "sparse")
+    assert sparse.get("is_function_output") is True
+    client.drop_collection("described")
+
+
+def test_orm_schema_with_functions(client, orm):
+    fields = [FieldSchema("id", DataType.INT64, is_primary=True, auto_id=True),
+              FieldSchema("text", DataType.VARCHAR, max_length=1000, enable_analyzer=True),
+              FieldSchema("sparse", DataType.SPARSE_FLOAT_VECTOR)]
+    Collection("orm_docs", CollectionSchema(fields, functions=[bm25()]), using=orm)
+    reopened = Collection("orm_docs", using=orm)
+    [fn] = reopened.schema.functions
+    assert (fn.name, fn.type, fn.input_field_names, fn.output_field_names) == (
+        "text_bm25_emb", FunctionType.BM25, ["text"], ["sparse"])
+    assert [f.name for f in reopened.schema.fields if f.is_function_output] == ["sparse"]
+    reopened.insert([{"text": t} for t in TEXTS])
+    reopened.create_index("sparse", SPARSE_INDEX)
+    reopened.load()
+    got = reopened.query("", output_fields=["*"], limit=10, consistency_level="Strong")
+    assert sorted(r["text"] for r in got) == sorted(TEXTS)
+    assert all(set(r) == {"id", "text"} for r in got)
+    utility.drop_collection("orm_docs", using=orm)
+
+
+def test_insert_upsert_and_query(client):
+    create_loaded(client, "docs")
+    ids = client.insert("docs", [{"text": t} for t in TEXTS])["ids"]
+    assert len(ids) == 3
+    got = client.query("docs", filter="", output_fields=["*"], limit=10)
+    assert sorted(r["text"] for r in got) == sorted(TEXTS)
+    assert all(set(r) == {"id", "text"} for r in got)
+
+    assert client.upsert("docs", [{"id": ids[0], "text": "rewritten text"}])["upsert_count"] == 1
+    got = client.query("docs", filter=f"id == {ids[0]}", output_fields=["text"])
+    assert [r["text"] for r in got] == ["rewritten text"]
+    assert client.query("docs", filter="", output_fields=["count(*)"])[0]["count(*)"] == 3
+
+    refused(lambda: client.query("docs", filter="", output_fields=["sparse"], limit=10), RAW_DATA)
+    refused(lambda: client.query("docs", filter="", output_fields=["text", "sparse"], limit=10), RAW_DATA)
+    refused(lambda: client.search("docs", data=[{1: 1.0}], anns_field="sparse", limit=1,
+                                  output_fields=["sparse"]), RAW_DATA)
+    client.drop_collection("docs")
+
+
+def test_the_sparse_field_cannot_be_written(client):
+    """pymilvus refuses it too; a raw request reaches the server's own check."""
+    client.create_collection("no_sparse", schema=schema())
+    handler = client._get_connection()
+    info = handler.describe_collection("no_sparse")
+    request = Prepare.row_insert_param("no_sparse", [{"text": "a"}], "", info["fields"],
+                                       info["struct_array_fields"], enable_dynamic=False)
+    given = request.fields_data.add(type=schema_pb2.SparseFloatVector, field_name="sparse")
+    given.vectors.sparse_float_vector.contents.append(b"")
+    status = handler._stub.Insert(request).status
+    assert status.code == INVALID_PARAMETER
+    assert "Attempt to insert an unexpected function output field `sparse`" in status.reason
+    client.drop_collection("no_sparse")
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"text_kwargs": {"enable_match": True}}, "must set enable_analyzer to true"),
+    ({"text_kwargs": {"enable_analyzer": True, "analyzer_params": {"type": "english"}}},
+     "only the standard analyzer is supported by this server"),
+    ({"text_kwargs": {"enable_analyzer": True, "analyzer_params": {"tokenizer": "jieba"}}},
+     "only the standard tokenizer is supported by this server"),
+    ({"functions": [bm25("same"), bm25("same")]}, "duplicate function name same"),
+    ({"functions": [bm25("one"), bm25("two")]}, "duplicate function output sparse"),
+])
+def test_schemas_this_server_cannot_serve_are_refused(client, kwargs, fragment):
+    refused(lambda: client.create_collection("bad", schema=schema(**kwargs)), fragment)
+    assert not client.has_collection("bad")
+
+
+def test_other_function_types_are_refused(client):
+    s = MilvusClient.create_schema()
+    s.add_field("id", DataType.INT64, is_primary=True, auto_id=True)
+    s.add_field("text", DataType.VARCHAR, max_length=1000)
+    s.add_field("dense", DataType.FLOAT_VECTOR, dim=8)
+    s.add_function(Function(name="embed", input_field_names=["text"], output_field_names=["dense"],
+                            function_type=FunctionType.TEXTEMBEDDING, params={}))
+    refused(lambda: client.create_collection("embedded", schema=s), "TextEmbedding is not supported by this server")
+
+
+def finished(orm, task_id) -> BulkInsertState:
+    def done():
+        state = utility.get_bulk_insert_state(task_id, using=orm)
+        return state if state.state in (BulkInsertState.ImportCompleted, BulkInsertState.ImportFailed) else None
+    return wait_for(done, timeout=60, message=f"import {task_id} to finish")
+
+
+def test_bulk_import_computes_the_sparse_column(stack, client, orm):
+    create_loaded(client, "imported")
+    stack.storage.put("imports/texts.json", json.dumps([{"text": t} for t in TEXTS]).encode())
+    state = finished(orm, utility.do_bulk_insert("imported", files=["imports/texts.json"], using=orm))
+    assert state.state == BulkInsertState.ImportCompleted, state.failed_reason
+    got = client.query("imported", filter="", output_fields=["*"], limit=10)
+    assert sorted(r["text"] for r in got) == sorted(TEXTS)
+
+    stack.storage.put("imports/with_sparse.json", json.dumps([{"text": "a", "sparse": {"1": 1.0}}]).encode())
+    state = finished(orm, utility.do_bulk_insert("imported", files=["imports/with_sparse.json"], using=orm))
+    assert state.state == BulkInsertState.ImportFailed
+    assert "unexpected function output field `sparse`" in state.failed_reason
+    assert client.query("imported", filter="", output_fields=["count(*)"])[0]["count(*)"] == 3
+    client.drop_collection("imported")
