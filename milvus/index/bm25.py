@@ -45,11 +45,9 @@ def term_weights(tf: np.ndarray, doc_len: np.ndarray, s: Settings) -> np.ndarray
 
 def row_lengths(indptr: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Each CSR row's length: the sum of its term counts (float32)."""
-    sums = np.add.reduceat(values.astype(np.float64), indptr[:-1]) if len(values) else np.zeros(0)
-    lengths = np.zeros(len(indptr) - 1, dtype=np.float32)
-    nonempty = np.diff(indptr) > 0
-    lengths[nonempty] = sums[nonempty] if len(values) else 0
-    return lengths
+    n = len(indptr) - 1
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+    return np.bincount(rows, weights=values, minlength=n).astype(np.float32)
 
 
 @dataclass(frozen=True)

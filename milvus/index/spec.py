@@ -358,13 +358,14 @@ def auto_search_params(chosen: str, params: Mapping[str, Any], k: int) -> dict[s
     return own
 
 
-def parse_build_params(index_type: str, stored: Mapping[str, str]) -> dict[str, Any]:
-    """Typed build parameters of ``index_type`` from their stored (string) form."""
+def parse_build_params(index_type: str, stored: Mapping[str, str], metric: str = "") -> dict[str, Any]:
+    """Typed build parameters of ``index_type`` (and of the BM25 metric) from their stored
+    (string) form."""
     itype = INDEX_TYPES.get(index_type)
     if itype is None:
         raise ParameterInvalid(f"invalid parameter[expected=valid index][actual=invalid index type: {index_type}]")
     out: dict[str, Any] = {}
-    for param in itype.build:
+    for param in itype.build + (BM25_PARAMS if metric.upper() == BM25 else ()):
         if param.name in stored:
             out[param.name] = param.parse(stored[param.name])
         elif param.default is not None:

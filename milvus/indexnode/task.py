@@ -20,7 +20,7 @@ from milvus import errors
 from milvus._proto import indexnode_pb2
 from milvus.binlog import insert_log_column, insert_log_rows
 from milvus.index import BINARY, DENSE, SCALAR, SPARSE, build_index, build_scalar, field_kind
-from milvus.index.spec import AUTOINDEX, parse_build_params
+from milvus.index.spec import parse_build_params
 from milvus.schema.vectors import dense_matrix, sparse_matrix
 from milvus.storage.base import ObjectStorage
 
@@ -100,7 +100,7 @@ def run_build(storage: ObjectStorage, request: indexnode_pb2.CreateJobRequest,
             raise Cancelled()
         files = build_scalar(index_type, column, field_type=int(request.field_type))
     elif kind in (DENSE, BINARY, SPARSE):
-        build_params = {} if index_type == AUTOINDEX else parse_build_params(index_type, params)
+        build_params = parse_build_params(index_type, params, metric)  # AUTOINDEX: BM25's only
         vectors, rows = read_vectors(storage, request, kind)
         _check_rows(request, rows)
         if cancelled():

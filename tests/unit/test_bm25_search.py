@@ -1,6 +1,8 @@
-"""BM25 full-text scoring (milvus/index/bm25.py): the sparse index, the exact path and a shard
-leader weighing query terms by statistics of every segment it reads (its own and a worker's)
-all give the BM25 scores of a plain computation over every row."""
+"""BM25 full-text search: the sparse index, the exact path and a shard leader weighing query
+terms by statistics of every segment it reads (its own and a worker's) all give the BM25
+scores of a plain computation over every row (milvus/index/bm25.py); the index spec takes the
+BM25 metric on function outputs only, with k1 and b; the proxy sends query texts as term
+counts."""
 
 from __future__ import annotations
 
@@ -13,9 +15,13 @@ from pymilvus.grpc_gen import common_pb2
 
 from milvus.errors import ParameterInvalid
 from milvus.grpc_gen import schema_pb2
-from milvus.index import bm25, build_index, load_index
+from milvus.index import FieldSpec, bm25, build_index, load_index, resolve_index
+from milvus.index.spec import parse_build_params
+from milvus.proxy.fulltext import query_placeholders
 from milvus.querynode.search import make_plan
+from milvus.querynode.vectors import decode_placeholders
 from milvus.schema import CollectionSchemaModel, normalize_schema
+from milvus.schema.analyzer import query_terms
 from milvus.schema.vectors import SparseMatrix
 from tests.readpath import make_batch, make_schema, placeholder
 from tests.unit import test_querynode_delegation as delegation
@@ -88,7 +94,7 @@ def test_stats_of_disjoint_rows_add_up():
 @pytest.mark.parametrize("index_type", ["SPARSE_INVERTED_INDEX", "SPARSE_WAND"])
 def test_the_index_scores_like_the_formula(index_type):
     rng = np.random.default_rng(2)
-    rows = _docs(rng, 300)
+    rows = [{}, *_docs(rng, 300), {}]  # empty rows too, first and last
     files = build_index(index_type, "BM25", {"drop_ratio_build": 0.0, "bm25_k1": K1, "bm25_b": B}, _csr(rows),
                         kind="sparse", dim=0, num_rows=len(rows))
     index = load_index(lambda name: files[name])
@@ -183,3 +189,43 @@ def test_a_leader_weighs_terms_over_its_own_and_its_workers_segments(tmp_path):
         assert led.topks[2] == 0  # a term no row holds: no hit
     finally:
         n.close()
+
+
+def _field(function_output=True):
+    return FieldSpec("sparse", schema_pb2.SparseFloatVector, is_function_output=function_output)
+
+
+def test_index_spec_bm25_metric_and_parameters():
+    spec = resolve_index(_field(), {"index_type": "AUTOINDEX"})
+    assert spec.metric_type == "BM25"  # the default of a function output
+    assert (spec.build_params["bm25_k1"], spec.build_params["bm25_b"]) == (1.2, 0.75)
+    spec = resolve_index(_field(), {"index_type": "SPARSE_WAND", "metric_type": "BM25",
+                                    "params": json.dumps({"bm25_k1": 1.5, "bm25_b": 0, "inverted_index_algo": "daat_wand"})})
+    assert spec.build_params == {"drop_ratio_build": 0.0, "bm25_k1": 1.5, "bm25_b": 0.0,
+                                 "inverted_index_algo": "DAAT_WAND"}
+    assert parse_build_params("SPARSE_WAND", spec.index_params(), "BM25")["bm25_k1"] == 1.5
+    assert parse_build_params("AUTOINDEX", {"bm25_k1": "1.7"}, "BM25") == {"bm25_k1": 1.7, "bm25_b": 0.75}
+    with pytest.raises(ParameterInvalid, match=r"bm25_k1.*\[1.2, 2\]"):
+        resolve_index(_field(), {"metric_type": "BM25", "bm25_k1": "3"})
+    with pytest.raises(ParameterInvalid, match="index's metric type must be BM25"):
+        resolve_index(_field(), {"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "IP"})
+    with pytest.raises(ParameterInvalid, match="only for the output field of a BM25 function"):
+        resolve_index(_field(False), {"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "BM25"})
+    with pytest.raises(ParameterInvalid, match="inverted index algo"):
+        resolve_index(_field(), {"metric_type": "BM25", "inverted_index_algo": "FAST"})
+
+
+def test_the_proxy_sends_query_texts_as_term_counts():
+    schema = _bm25_schema()
+    texts = common_pb2.PlaceholderGroup(placeholders=[common_pb2.PlaceholderValue(
+        tag="$0", type=PT.VarChar, values=[b"Vector search, vector!", b""])]).SerializeToString()
+    [first, empty] = decode_placeholders(query_placeholders(schema.field("svec"), texts),
+                                         schema_pb2.SparseFloatVector, None)
+    dims, counts = query_terms("vector search vector")
+    assert first[0].tolist() == dims.tolist() and first[1].tolist() == counts.tolist()
+    assert sorted(counts.tolist()) == [1.0, 2.0]
+    assert len(empty[0]) == 0
+    dense = placeholder([[0.0] * delegation.DIM])
+    assert query_placeholders(schema.field("vec"), dense) is dense  # any other field's as it came
+    with pytest.raises(ParameterInvalid, match="search it with query texts"):
+        query_placeholders(schema.field("svec"), placeholder([{1: 1.0}], PT.SparseFloatVector))

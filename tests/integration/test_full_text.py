@@ -1,15 +1,22 @@
-"""The write side of full-text search through the real pymilvus client, every role in this
-process: a collection with a BM25 function is created (MilvusClient and ORM) and described
-with the function's ids filled; inserts, upserts and bulk imports write only the text (the
-server computes the sparse column); queries return every field but the sparse one, and naming
-it is refused; schemas this server cannot serve are refused with a reason."""
+"""Full-text search through the real pymilvus client, every role in this process: a
+collection with a BM25 function is created (MilvusClient and ORM) and described with the
+function's ids filled; inserts, upserts and bulk imports write only the text (the server
+computes the sparse column); queries return every field but the sparse one, and naming it is
+refused; schemas this server cannot serve are refused with a reason.  Searches with query
+texts score every row by BM25 over the whole collection, growing and sealed rows alike, as a
+plain computation over the texts does."""
 
 from __future__ import annotations
 
 import json
+import math
+import re
+from collections import Counter
 
+import numpy as np
 import pytest
 from pymilvus import (
+    AnnSearchRequest,
     Collection,
     CollectionSchema,
     DataType,
@@ -18,6 +25,7 @@ from pymilvus import (
     FunctionType,
     MilvusClient,
     MilvusException,
+    RRFRanker,
     connections,
     utility,
 )
@@ -33,15 +41,16 @@ pytestmark = pytest.mark.filterwarnings("ignore::pymilvus.decorators.PyMilvusDep
 TEXTS = ["information retrieval is a field of study.",
          "information retrieval focuses on finding relevant information in large datasets.",
          "data mining and information retrieval overlap in research."]
-# A vector index so the collection can load for queries (BM25-metric indexes are not here yet).
-SPARSE_INDEX = {"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "IP"}
+SPARSE_INDEX = {"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "BM25"}
 INVALID_PARAMETER = 1100
 RAW_DATA = "not allowed to retrieve raw data of field sparse"
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    with running_stack(tmp_path_factory.mktemp("full-text") / "data") as s:
+    # small segments get their index (the searched one: 80 sealed rows)
+    with running_stack(tmp_path_factory.mktemp("full-text") / "data",
+                       {"indexCoord.segment.minSegmentNumRowsToEnableIndex": 10}) as s:
         yield s
 
 
@@ -200,3 +209,107 @@ def test_bulk_import_computes_the_sparse_column(stack, client, orm):
     assert "unexpected function output field `sparse`" in state.failed_reason
     assert client.query("imported", filter="", output_fields=["count(*)"])[0]["count(*)"] == 3
     client.drop_collection("imported")
+
+
+# ---- search ------------------------------------------------------------------------
+
+WORDS = ("vector database search index query text token field shard segment node leader "
+         "score rank merge filter data row column write read").split()
+
+
+def _corpus(n: int, seed: int = 11) -> list[str]:
+    rng = np.random.default_rng(seed)
+    return [" ".join(rng.choice(WORDS, size=int(rng.integers(3, 12)))).capitalize() + "." for _ in range(n)]
+
+
+def _bm25_scores(texts: list[str], query: str, k1: float, b: float) -> np.ndarray:
+    """BM25 of every text for ``query``, computed plainly: lower-cased word tokens."""
+    docs = [re.findall(r"\w+", t.lower()) for t in texts]
+    avgdl = sum(map(len, docs)) / len(docs)
+    out = np.zeros(len(docs))
+    for term, q in Counter(re.findall(r"\w+", query.lower())).items():
+        df = sum(1 for d in docs if term in d)
+        idf = math.log(1 + (len(docs) - df + 0.5) / (df + 0.5))
+        for i, d in enumerate(docs):
+            tf = d.count(term)
+            if tf:
+                out[i] += q * idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len(d) / avgdl))
+    return out
+
+
+def _best(scores: np.ndarray, limit: int, allowed=None) -> list[int]:
+    ids = np.flatnonzero(scores > 0) if allowed is None else np.array([i for i in allowed if scores[i] > 0])
+    return [int(i) for i in ids[np.lexsort((ids, -scores[ids]))][:limit]]
+
+
+@pytest.fixture(scope="module")
+def searchable(client):
+    """120 texts (ids = positions), 80 of them flushed (sealed) and 40 growing, with a dense
+    vector beside the text; index BM25 with k1=1.6, b=0.5."""
+    texts = _corpus(120)
+    s = MilvusClient.create_schema()
+    s.add_field("id", DataType.INT64, is_primary=True)
+    s.add_field("text", DataType.VARCHAR, max_length=1000, enable_analyzer=True)
+    s.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    s.add_field("dense", DataType.FLOAT_VECTOR, dim=4)
+    s.add_function(bm25())
+    index = client.prepare_index_params()
+    index.add_index("sparse", index_type="AUTOINDEX", metric_type="BM25", params={"bm25_k1": 1.6, "bm25_b": 0.5})
+    index.add_index("dense", index_type="FLAT", metric_type="L2")
+    client.create_collection("searchable", schema=s, index_params=index, consistency_level="Strong", num_shards=1)
+    rng = np.random.default_rng(3)
+    dense = rng.standard_normal((len(texts), 4)).astype(np.float32)
+    rows = [{"id": i, "text": t, "dense": dense[i].tolist()} for i, t in enumerate(texts)]
+    client.insert("searchable", rows[:80])
+    client.flush("searchable")
+    wait_for(lambda: client.describe_index("searchable", "sparse")["indexed_rows"] == 80, timeout=60,
+             message="the sealed rows' BM25 index built")
+    client.insert("searchable", rows[80:])
+    yield texts, dense
+    client.drop_collection("searchable")
+
+
+QUERIES = ["vector search", "Shard leader merge, merge!", "data data row", "nothing matches zzz"]
+
+
+def test_a_text_search_ranks_every_row_by_bm25(client, searchable):
+    texts, _ = searchable
+    got = client.search("searchable", data=QUERIES, anns_field="sparse", limit=7, output_fields=["text"])
+    for query, hits in zip(QUERIES, got, strict=True):
+        want = _bm25_scores(texts, query, 1.6, 0.5)
+        assert [h["id"] for h in hits] == _best(want, 7), query
+        assert [h["distance"] for h in hits] == pytest.approx([want[h["id"]] for h in hits], rel=1e-4)
+        assert all(h["entity"]["text"] == texts[h["id"]] for h in hits)
+    assert len(got[3]) == 0  # no row holds a query term
+
+
+def test_a_text_search_with_a_filter_and_an_offset(client, searchable):
+    texts, _ = searchable
+    want = _bm25_scores(texts, "index query token", 1.6, 0.5)
+    got = client.search("searchable", data=["index query token"], anns_field="sparse", limit=5, offset=2,
+                        filter="id >= 40 and id < 100", search_params={"params": {"drop_ratio_search": 0.0}})
+    assert [h["id"] for h in got[0]] == _best(want, 7, allowed=range(40, 100))[2:]
+
+
+def test_a_hybrid_search_fuses_a_text_search_with_a_dense_one(client, searchable):
+    _, dense = searchable
+    text = AnnSearchRequest(data=["segment node score"], anns_field="sparse", param={}, limit=10)
+    near = AnnSearchRequest(data=[dense[5].tolist()], anns_field="dense", param={"metric_type": "L2"}, limit=10)
+    fused = client.hybrid_search("searchable", [text, near], RRFRanker(60), limit=5)
+    alone = [client.search("searchable", data=["segment node score"], anns_field="sparse", limit=10)[0],
+             client.search("searchable", data=[dense[5].tolist()], anns_field="dense", limit=10)[0]]
+    rrf: dict[int, float] = {}
+    for hits in alone:
+        for rank, h in enumerate(hits, start=1):
+            rrf[h["id"]] = rrf.get(h["id"], 0.0) + 1 / (60 + rank)
+    want = sorted(rrf, key=lambda i: (-rrf[i], i))[:5]
+    assert [h["id"] for h in fused[0]] == want
+
+
+def test_text_searches_are_refused_where_they_cannot_run(client, searchable):
+    refused(lambda: client.search("searchable", data=[{1: 1.0}], anns_field="sparse", limit=3),
+            "search it with query texts")
+    refused(lambda: client.search("searchable", data=["vector"], anns_field="sparse", limit=3,
+                                  search_params={"metric_type": "IP"}), "metric type not match")
+    with pytest.raises(MilvusException, match="VarChar"):
+        client.search("searchable", data=["vector"], anns_field="dense", limit=3)
