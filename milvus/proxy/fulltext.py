@@ -1,15 +1,17 @@
 """Full-text search at the proxy: a search of a BM25 function's output field takes query
 texts, which go through the same function as the rows (``milvus.schema.analyzer``) and reach
-the query nodes as sparse vectors of term counts, with the field index's k1 and b."""
+the query nodes as sparse vectors of term counts, with the field index's k1 and b.
+RunAnalyzer shows the tokens the analyzer makes of texts."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from milvus import errors
-from milvus.grpc_gen import common_pb2
+from milvus.grpc_gen import common_pb2, milvus_pb2
 from milvus.schema import FieldInfo
-from milvus.schema.analyzer import query_terms
+from milvus.schema.analyzer import analyze, query_terms, term_dim
+from milvus.schema.analyzer_params import analyzer_enabled, analyzer_problem, field_analyzer_problem
 from milvus.schema.vectors import SPARSE_PAIR
 
 PT = common_pb2.PlaceholderType
@@ -47,3 +49,30 @@ def query_placeholders(field: FieldInfo | None, raw: bytes) -> bytes:
     out = common_pb2.PlaceholderGroup(placeholders=[
         common_pb2.PlaceholderValue(tag=holder.tag, type=PT.SparseFloatVector, values=values)])
     return out.SerializeToString()
+
+
+def run_analyzer(field: FieldInfo | None, request: milvus_pb2.RunAnalyzerRequest) -> milvus_pb2.RunAnalyzerResponse:
+    """RunAnalyzer: each text's tokens by the standard analyzer (``analyzer_params``, or the
+    analyzer of ``field`` when the request names a collection's field)."""
+    if request.analyzer_names:
+        raise errors.ParameterInvalid("analyzer_names (multi-analyzer fields) are not supported by this server")
+    if field is not None:
+        params = dict(field.type_params)
+        if not analyzer_enabled(params):
+            raise errors.ParameterInvalid(f"field {field.name} has no analyzer: it does not enable_analyzer")
+        problem = field_analyzer_problem(params)
+    else:
+        problem = analyzer_problem(request.analyzer_params)
+    if problem is not None:
+        raise errors.ParameterInvalid(problem)
+    results = []
+    for i, raw in enumerate(request.placeholder):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise errors.ParameterInvalid(f"text {i} is not valid UTF-8") from None
+        tokens = [milvus_pb2.AnalyzerToken(token=token, start_offset=start, end_offset=end, position=position,
+                                           position_length=1, hash=term_dim(token) if request.with_hash else 0)
+                  for token, start, end, position in analyze(text)]
+        results.append(milvus_pb2.AnalyzerResult(tokens=tokens))
+    return milvus_pb2.RunAnalyzerResponse(status=errors.OK, results=results)

@@ -23,6 +23,7 @@ from google.protobuf.message import Message
 from milvus import errors
 from milvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
 from milvus.metrics.hooks import PublicServiceMetrics, response_ok, timed_ms
+from milvus.proxy.fulltext import run_analyzer
 from milvus.proxy.imports import progress_percent
 from milvus.proxy.load import DEFAULT_RESOURCE_GROUP, ONLY_DEFAULT_GROUP, stats_pairs
 from milvus.proxy.proxy import DEFAULT_DB, Proxy
@@ -535,6 +536,16 @@ class MilvusServiceAdapter:
 
     def HybridSearch(self, request: milvus_pb2.HybridSearchRequest, call: CallInfo = NO_CALL_INFO):
         return self._proxy.data.dql.hybrid_search(request.db_name or call.db_name or DEFAULT_DB, request)
+
+    def RunAnalyzer(self, request: milvus_pb2.RunAnalyzerRequest, call: CallInfo = NO_CALL_INFO):
+        field = None
+        if request.collection_name or request.field_name:
+            coll = self._proxy.data.collections.get(request.db_name or call.db_name or DEFAULT_DB,
+                                                    request.collection_name)
+            field = coll.schema.get_field(request.field_name)
+            if field is None:
+                raise errors.ParameterInvalid(f"field {request.field_name} not found in collection {coll.name}")
+        return run_analyzer(field, request)
 
     def Query(self, request: milvus_pb2.QueryRequest, call: CallInfo = NO_CALL_INFO):
         return self._proxy.data.dql.query(request.db_name or call.db_name or DEFAULT_DB, request)

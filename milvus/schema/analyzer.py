@@ -14,6 +14,7 @@ a batch are hashed in Python.
 
 from __future__ import annotations
 
+import re
 import zlib
 
 import numpy as np
@@ -23,6 +24,7 @@ import pyarrow.compute as pc
 from milvus.schema.vectors import SPARSE_PAIR
 
 TOKEN_SPLIT_RE2 = r"[^\p{L}\p{N}_]+"  # what separates the standard analyzer's tokens
+_TOKEN = re.compile(r"\w+")  # a token: Python's Unicode word characters, the same letters, digits and _
 _TOP_DIM = 0xFFFFFFFF  # a sparse index must be below 2^32 - 1
 
 
@@ -70,6 +72,19 @@ def bm25_rows(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(per_row * SPARSE_PAIR.itemsize, out=offsets[1:])
     return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(pairs.tobytes())])
+
+
+def analyze(text: str) -> list[tuple[str, int, int, int]]:
+    """The standard analyzer's tokens of one text, in order: (token, start and end byte
+    offsets in the UTF-8 text, position)."""
+    lowered = text.lower()
+    out, byte_pos, char_pos = [], 0, 0
+    for position, match in enumerate(_TOKEN.finditer(lowered)):
+        byte_pos += len(lowered[char_pos:match.start()].encode())
+        end = byte_pos + len(match.group().encode())
+        out.append((match.group(), byte_pos, end, position))
+        byte_pos, char_pos = end, match.end()
+    return out
 
 
 def query_terms(text: str) -> tuple[np.ndarray, np.ndarray]:

@@ -313,3 +313,20 @@ def test_text_searches_are_refused_where_they_cannot_run(client, searchable):
                                   search_params={"metric_type": "IP"}), "metric type not match")
     with pytest.raises(MilvusException, match="VarChar"):
         client.search("searchable", data=["vector"], anns_field="dense", limit=3)
+
+
+def test_run_analyzer_shows_the_tokens_searches_use(client, searchable):
+    assert client.run_analyzer("Vector-search, VECTOR!").tokens == ["vector", "search", "vector"]
+    got = client.run_analyzer(["Héllo wörld", ""], analyzer_params={"type": "standard"}, with_detail=True,
+                              with_hash=True)
+    assert [t.dict for t in got[0].tokens] == [
+        {"token": "héllo", "start_offset": 0, "end_offset": 6, "position": 0, "position_length": 1,
+         "hash": got[0].tokens[0].hash},
+        {"token": "wörld", "start_offset": 7, "end_offset": 13, "position": 1, "position_length": 1,
+         "hash": got[0].tokens[1].hash}]
+    assert got[0].tokens[0].hash != got[0].tokens[1].hash
+    assert got[1].tokens == []
+    by_field = client.run_analyzer("Shard leader", collection_name="searchable", field_name="text")
+    assert by_field.tokens == ["shard", "leader"]
+    refused(lambda: client.run_analyzer("x", analyzer_params={"type": "english"}), "only the standard analyzer")
+    refused(lambda: client.run_analyzer("x", collection_name="searchable", field_name="id"), "no analyzer")

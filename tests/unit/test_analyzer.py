@@ -3,7 +3,7 @@
 import numpy as np
 import pyarrow as pa
 
-from milvus.schema.analyzer import bm25_rows, query_terms, term_dim
+from milvus.schema.analyzer import analyze, bm25_rows, query_terms, term_dim
 from milvus.schema.vectors import sparse_matrix
 
 
@@ -46,3 +46,17 @@ def test_a_query_text_has_the_terms_and_counts_of_the_same_row():
 def test_a_chunked_column_gives_one_row_per_text():
     column = bm25_rows(pa.chunked_array([["a b"], ["c"]]))
     assert len(column) == 2
+
+
+def test_analyze_gives_tokens_with_byte_offsets_and_positions():
+    assert analyze("Héllo, wörld_1 42!") == [("héllo", 0, 6, 0), ("wörld_1", 8, 16, 1), ("42", 17, 19, 2)]
+    assert analyze(" ,. ") == []
+
+
+def test_analyze_and_the_sparse_rows_agree_on_the_terms():
+    text = "Ünïcode café, naïve_x 3.14 DATA data Ω"
+    m = sparse_matrix(bm25_rows(pa.array([text])))
+    counts: dict[int, float] = {}
+    for token, *_ in analyze(text):
+        counts[term_dim(token)] = counts.get(term_dim(token), 0.0) + 1.0
+    assert dict(zip(m.indices.tolist(), m.values.tolist(), strict=True)) == counts
