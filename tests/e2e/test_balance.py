@@ -182,17 +182,17 @@ def test_query_nodes_join_and_leave_under_reads_without_a_failed_or_short_search
     assert reads.ok > 0
 
 
-def _nodes_of_segments(c: MilvusClient) -> dict[int, list[int]] | None:
+def _nodes_of_segments(c: MilvusClient, name: str = NAME) -> dict[int, list[int]] | None:
     """Segment -> the query nodes serving it; None when the listing failed."""
     try:
-        return {s.segment_id: sorted(s.node_ids) for s in c.list_loaded_segments(NAME)}
+        return {s.segment_id: sorted(s.node_ids) for s in c.list_loaded_segments(name)}
     except MilvusException:
         return None
 
 
-def _spread(c: MilvusClient, segments: int, nodes: int) -> bool:
+def spread(c: MilvusClient, segments: int, nodes: int, name: str = NAME) -> bool:
     """Every segment on exactly one node (no move in flight), over ``nodes`` nodes."""
-    found = _nodes_of_segments(c)
+    found = _nodes_of_segments(c, name)
     if not found or len(found) != segments or any(len(n) != 1 for n in found.values()):
         return False
     return len({n[0] for n in found.values()}) == nodes
@@ -228,7 +228,7 @@ def test_sealed_segments_of_one_shard_spread_and_move_under_reads_without_a_fail
         cluster.spawn(second)
         cluster.children.append(second)
         wait_for(second.healthy, timeout=STARTUP, interval=0.2, message="the second query node")
-        wait_for(lambda: _spread(c, segments, 2), timeout=120, interval=0.5,
+        wait_for(lambda: spread(c, segments, 2), timeout=120, interval=0.5,
                  message="sealed segments spread over both query nodes")
         assert _channels(first) == 1 and _channels(second) == 0
         mark = reads.ok
@@ -240,7 +240,7 @@ def test_sealed_segments_of_one_shard_spread_and_move_under_reads_without_a_fail
         assert first.proc.returncode == 0, first.log_tail()
         assert "stops with data still served" not in first.log_tail(100_000)  # drained, not timed out
         assert _channels(second) == 1
-        wait_for(lambda: _spread(c, segments, 1), timeout=60, interval=0.5, message="every segment on node 2")
+        wait_for(lambda: spread(c, segments, 1), timeout=60, interval=0.5, message="every segment on node 2")
         mark = reads.ok
         wait_for(lambda: reads.ok >= mark + 3 or reads.failures, timeout=60, message="reads after scale-in")
         cluster.children.remove(first)
