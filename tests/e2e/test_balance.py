@@ -102,8 +102,9 @@ def _reader(port: int, ids: list[int], reads: Reads, stop: threading.Event) -> N
         c.close()
 
 
-@pytest.fixture
-def one_querynode(tmp_path) -> Iterator[LocalCluster]:
+@contextmanager
+def one_querynode_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+    """A cluster of one process per role with one query node (and no index node)."""
     base = tmp_path / "base.yaml"
     base.write_text(yaml.safe_dump({
         "common": {"session": {"ttl": 3.0, "keepaliveInterval": 0.5}},
@@ -119,6 +120,12 @@ def one_querynode(tmp_path) -> Iterator[LocalCluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture
+def one_querynode(tmp_path) -> Iterator[LocalCluster]:
+    with one_querynode_cluster(tmp_path) as cluster:
+        yield cluster
 
 
 def _channels(child: RoleChild) -> int:

@@ -9,7 +9,7 @@ import pytest
 from pymilvus import DataType, Function, FunctionType, MilvusClient
 
 from tests.conftest import wait_for
-from tests.e2e.test_balance import _nodes_of_segments, one_querynode, spread  # noqa: F401 - a fixture
+from tests.e2e.test_balance import _nodes_of_segments, one_querynode_cluster, spread
 from tests.e2e.test_cluster import STARTUP
 from tests.integration.test_full_text import _best, _bm25_scores, _corpus
 
@@ -19,8 +19,13 @@ NAME = "fulltext"
 QUERIES = ["vector search", "shard leader merge merge", "data row column", "zzz"]
 
 
-def test_bm25_statistics_span_query_node_processes(one_querynode):
-    cluster = one_querynode
+@pytest.fixture
+def cluster(tmp_path):
+    with one_querynode_cluster(tmp_path) as running:
+        yield running
+
+
+def test_bm25_statistics_span_query_node_processes(cluster):
     c = MilvusClient(uri=f"http://127.0.0.1:{cluster.proxy_ports[0]}", timeout=60)
     try:
         schema = c.create_schema(auto_id=False)
