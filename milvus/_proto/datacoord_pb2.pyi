@@ -328,14 +328,16 @@ class DropPartitionRequest(_message.Message):
     def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., partitionID: _Optional[int] = ...) -> None: ...
 
 class GetCollectionStatisticsRequest(_message.Message):
-    __slots__ = ("base", "collectionID", "partitionIDs")
+    __slots__ = ("base", "collectionID", "partitionIDs", "truncated_ts")
     BASE_FIELD_NUMBER: _ClassVar[int]
     COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
     PARTITIONIDS_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_TS_FIELD_NUMBER: _ClassVar[int]
     base: _common_pb2.MsgBase
     collectionID: int
     partitionIDs: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ...) -> None: ...
+    truncated_ts: int
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ..., truncated_ts: _Optional[int] = ...) -> None: ...
 
 class GetCollectionStatisticsResponse(_message.Message):
     __slots__ = ("status", "row_count")
@@ -638,14 +640,16 @@ class AlterIndexRequest(_message.Message):
     def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., index_name: _Optional[str] = ..., params: _Optional[_Iterable[_Union[_common_pb2.KeyValuePair, _Mapping]]] = ..., delete_keys: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ManualCompactionRequest(_message.Message):
-    __slots__ = ("base", "collectionID", "ttl_seconds")
+    __slots__ = ("base", "collectionID", "ttl_seconds", "expire_ts")
     BASE_FIELD_NUMBER: _ClassVar[int]
     COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
     TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TS_FIELD_NUMBER: _ClassVar[int]
     base: _common_pb2.MsgBase
     collectionID: int
     ttl_seconds: int
-    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., ttl_seconds: _Optional[int] = ...) -> None: ...
+    expire_ts: int
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., ttl_seconds: _Optional[int] = ..., expire_ts: _Optional[int] = ...) -> None: ...
 
 class ManualCompactionResponse(_message.Message):
     __slots__ = ("status", "compactionID", "compactionPlanCount")

@@ -83,7 +83,7 @@ class QReleasePartitionsRequest(_message.Message):
     def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ShardRequest(_message.Message):
-    __slots__ = ("base", "collectionID", "partitionIDs", "channels", "guarantee_ts", "travel_ts", "placeholder_group", "topk", "nq", "output_field_ids", "metric_type", "search_params", "anns_field", "expr", "expr_template_values", "primary_keys", "limit", "offset", "count_only", "segment_ids", "deletes", "deletes_source", "deletes_start", "deletes_end", "bm25_k1", "bm25_b", "bm25_avgdl")
+    __slots__ = ("base", "collectionID", "partitionIDs", "channels", "guarantee_ts", "travel_ts", "placeholder_group", "topk", "nq", "output_field_ids", "metric_type", "search_params", "anns_field", "expr", "expr_template_values", "primary_keys", "limit", "offset", "count_only", "segment_ids", "deletes", "deletes_source", "deletes_start", "deletes_end", "bm25_k1", "bm25_b", "bm25_avgdl", "truncated_ts")
     class ExprTemplateValuesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -118,6 +118,7 @@ class ShardRequest(_message.Message):
     BM25_K1_FIELD_NUMBER: _ClassVar[int]
     BM25_B_FIELD_NUMBER: _ClassVar[int]
     BM25_AVGDL_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_TS_FIELD_NUMBER: _ClassVar[int]
     base: _common_pb2.MsgBase
     collectionID: int
     partitionIDs: _containers.RepeatedScalarFieldContainer[int]
@@ -145,7 +146,8 @@ class ShardRequest(_message.Message):
     bm25_k1: float
     bm25_b: float
     bm25_avgdl: float
-    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ..., channels: _Optional[_Iterable[str]] = ..., guarantee_ts: _Optional[int] = ..., travel_ts: _Optional[int] = ..., placeholder_group: _Optional[bytes] = ..., topk: _Optional[int] = ..., nq: _Optional[int] = ..., output_field_ids: _Optional[_Iterable[int]] = ..., metric_type: _Optional[str] = ..., search_params: _Optional[bytes] = ..., anns_field: _Optional[str] = ..., expr: _Optional[str] = ..., expr_template_values: _Optional[_Mapping[str, _schema_pb2.TemplateValue]] = ..., primary_keys: _Optional[_Union[_schema_pb2.IDs, _Mapping]] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ..., count_only: _Optional[bool] = ..., segment_ids: _Optional[_Iterable[int]] = ..., deletes: _Optional[bytes] = ..., deletes_source: _Optional[str] = ..., deletes_start: _Optional[int] = ..., deletes_end: _Optional[int] = ..., bm25_k1: _Optional[float] = ..., bm25_b: _Optional[float] = ..., bm25_avgdl: _Optional[float] = ...) -> None: ...
+    truncated_ts: int
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ..., channels: _Optional[_Iterable[str]] = ..., guarantee_ts: _Optional[int] = ..., travel_ts: _Optional[int] = ..., placeholder_group: _Optional[bytes] = ..., topk: _Optional[int] = ..., nq: _Optional[int] = ..., output_field_ids: _Optional[_Iterable[int]] = ..., metric_type: _Optional[str] = ..., search_params: _Optional[bytes] = ..., anns_field: _Optional[str] = ..., expr: _Optional[str] = ..., expr_template_values: _Optional[_Mapping[str, _schema_pb2.TemplateValue]] = ..., primary_keys: _Optional[_Union[_schema_pb2.IDs, _Mapping]] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ..., count_only: _Optional[bool] = ..., segment_ids: _Optional[_Iterable[int]] = ..., deletes: _Optional[bytes] = ..., deletes_source: _Optional[str] = ..., deletes_start: _Optional[int] = ..., deletes_end: _Optional[int] = ..., bm25_k1: _Optional[float] = ..., bm25_b: _Optional[float] = ..., bm25_avgdl: _Optional[float] = ..., truncated_ts: _Optional[int] = ...) -> None: ...
 
 class BM25Stats(_message.Message):
     __slots__ = ("status", "num_rows", "total_length", "terms", "row_counts", "deletes_held")

@@ -257,16 +257,16 @@ class Compactions:
 
     # ---- triggers ------------------------------------------------------------------------
 
-    def manual(self, collection_id: int, ttl_seconds: int = 0) -> Trigger:
+    def manual(self, collection_id: int, ttl_seconds: int = 0, expire_ts: int = 0) -> Trigger:
         """Plan every channel of the collection now (expiring rows older than ``ttl_seconds``
-        when given); the trigger's id is the compaction id."""
+        when given, and rows with ``_ts`` below ``expire_ts``: a truncated collection's); the
+        trigger's id is the compaction id."""
         trigger = Trigger(self._alloc_id(1), collection_id, created_at=self._clock())
         with self._lock:
             self._triggers[trigger.trigger_id] = trigger
-        expire_ts = 0
         if ttl_seconds > 0:
             physical, _ = parse_ts(self._alloc_ts(1))
-            expire_ts = compose_ts(max(0, physical - ttl_seconds * 1000), 0)
+            expire_ts = max(expire_ts, compose_ts(max(0, physical - ttl_seconds * 1000), 0))
         self._trigger(trigger, manual=True, expire_ts=expire_ts)
         return trigger
 

@@ -638,7 +638,8 @@ class DataCoord:
         with self._lock:
             segments = self._segments.select(request.collectionID, states=[GROWING, SEALED, FLUSHED],
                                              partition_ids=list(request.partitionIDs) or None)
-            rows = sum(s.num_of_rows for s in segments if s.level != L0)
+            rows = sum(s.num_of_rows for s in segments
+                       if s.level != L0 and not _truncated_away(s, request.truncated_ts))
         return datacoord_pb2.GetCollectionStatisticsResponse(status=_OK, row_count=rows)
 
     # ---- indexes (milvus.datacoord.index_service) ---------------------------------------------
@@ -692,7 +693,7 @@ class DataCoord:
     @_answers
     def ManualCompaction(self, request: datacoord_pb2.ManualCompactionRequest
                          ) -> datacoord_pb2.ManualCompactionResponse:
-        trigger = self._compactions.manual(request.collectionID, request.ttl_seconds)
+        trigger = self._compactions.manual(request.collectionID, request.ttl_seconds, request.expire_ts)
         return datacoord_pb2.ManualCompactionResponse(status=_OK, compactionID=trigger.trigger_id,
                                                       compactionPlanCount=len(trigger.plan_ids))
 
@@ -713,3 +714,12 @@ class DataCoord:
     def ListImportJobs(self, request: datacoord_pb2.ListImportJobsRequest) -> datacoord_pb2.ListImportJobsResponse:
         jobs = self._imports.list(request.job_id, request.collection_id, request.limit)
         return datacoord_pb2.ListImportJobsResponse(status=_OK, jobs=jobs)
+
+
+def _truncated_away(segment: datacoord_pb2.SegmentInfo, truncated_ts: int) -> bool:
+    """A flushed segment whose rows were all written at or before ``truncated_ts`` (its
+    binlogs say when: one without a known time is kept)."""
+    if not truncated_ts or segment.state != FLUSHED:
+        return False
+    newest = [b.timestamp_to for g in segment.binlogs for b in g.binlogs]
+    return bool(newest) and all(0 < t <= truncated_ts for t in newest)

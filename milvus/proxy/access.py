@@ -56,6 +56,7 @@ _COLLECTION_METHODS = {
 }
 _GLOBAL_METHODS = {
     "CreateCollection": "CreateCollection", "DropCollection": "DropCollection",
+    "TruncateCollection": "DropCollection",  # as destructive as a drop: its privilege
     "DescribeCollection": "DescribeCollection", "HasCollection": "DescribeCollection",
     "ShowCollections": "ShowCollections", "RenameCollection": "RenameCollection",
     "AlterCollection": "CreateCollection", "AlterCollectionField": "CreateCollection",

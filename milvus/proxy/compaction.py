@@ -31,7 +31,8 @@ class Compactions:
             if kv.key == TTL_PROPERTY and kv.value.strip().lstrip("-").isdigit():
                 ttl = max(0, int(kv.value))
         resp = self._datacoord("ManualCompaction", datacoord_pb2.ManualCompactionRequest(
-            collectionID=coll.id, ttl_seconds=ttl))
+            collectionID=coll.id, ttl_seconds=ttl,
+            expire_ts=coll.info.truncated_ts + 1 if coll.info.truncated_ts else 0))  # what a truncation left
         return milvus_pb2.ManualCompactionResponse(status=errors.OK, compactionID=resp.compactionID,
                                                    compactionPlanCount=resp.compactionPlanCount)
 

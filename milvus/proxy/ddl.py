@@ -87,6 +87,10 @@ class Ddl:
         self._names.collection(request.collection_name)
         self._change("DropCollection", request, request.db_name, [request.collection_name])
 
+    def truncate_collection(self, request: milvus_pb2.TruncateCollectionRequest) -> None:
+        self._names.collection(request.collection_name)
+        self._change("TruncateCollection", request, request.db_name, [request.collection_name])
+
     def alter_collection(self, request: milvus_pb2.AlterCollectionRequest) -> None:
         self._names.collection(request.collection_name)
         self._change("AlterCollection", request, request.db_name, [request.collection_name])

@@ -273,12 +273,19 @@ class Dql:
         request = querynode_pb2.ShardRequest(
             collectionID=coll.id, partitionIDs=partition_ids, expr=expr,
             guarantee_ts=self.guarantee_ts(coll, level, use_default, guarantee),
-            travel_ts=self.travel_ts(travel))
+            travel_ts=self.travel_ts(travel), truncated_ts=self._truncated(coll, travel))
         if template_values:
             for key, value in template_values.items():
                 if key != TRAVEL_KEY:
                     request.expr_template_values[key].CopyFrom(value)
         return request
+
+    @staticmethod
+    def _truncated(coll: Collection, travel: int) -> int:
+        """The truncation a read applies: every one but a time travel to before it (a Bounded
+        read just after a truncation sees no truncated row either)."""
+        truncated = coll.info.truncated_ts
+        return truncated if truncated and (not travel or travel >= truncated) else 0
 
     @staticmethod
     def _key_partitions(coll: Collection, expr: str, template_values) -> list[int]:

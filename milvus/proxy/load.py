@@ -184,7 +184,7 @@ class Loads:
         coll = self._collections.get(db, name)
         partitions = [coll.partition_id(partition)] if partition else []
         return self._datacoord("GetCollectionStatistics", datacoord_pb2.GetCollectionStatisticsRequest(
-            collectionID=coll.id, partitionIDs=partitions)).row_count
+            collectionID=coll.id, partitionIDs=partitions, truncated_ts=coll.info.truncated_ts)).row_count
 
     def persistent_segments(self, db: str, name: str) -> list[milvus_pb2.PersistentSegmentInfo]:
         coll = self._collections.get(db, name)

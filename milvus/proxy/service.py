@@ -225,6 +225,10 @@ class MilvusServiceAdapter:
         self._ddl.drop_collection(_with_db(request, call))
         return _OK
 
+    def TruncateCollection(self, request: milvus_pb2.TruncateCollectionRequest, call: CallInfo = NO_CALL_INFO):
+        self._ddl.truncate_collection(_with_db(request, call))
+        return milvus_pb2.TruncateCollectionResponse(status=_OK)
+
     def AlterCollection(self, request: milvus_pb2.AlterCollectionRequest, call: CallInfo = NO_CALL_INFO):
         self._ddl.alter_collection(_with_db(request, call))
         return _OK

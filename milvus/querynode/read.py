@@ -40,6 +40,14 @@ def every_row(view: SegmentView) -> np.ndarray:
     return view.derived("every_row", lambda t: ones(t.num_rows), lambda a, b: ones(len(a) + len(b)))
 
 
+def _min_ts(view: SegmentView) -> int:
+    """The oldest row timestamp of the view (cached on the segment)."""
+    def build(t: pa.Table) -> int:
+        oldest = pc.min(t.column(TIMESTAMP_FIELD)).as_py() if t.num_rows else None
+        return int(oldest if oldest is not None else 0)
+    return view.derived("min_ts", build, min)
+
+
 def _max_ts(view: SegmentView) -> int:
     """The newest row timestamp of the view (cached on the segment)."""
     def build(t: pa.Table) -> int:
@@ -164,7 +172,7 @@ def prepare_read(state: CollectionState, req: querynode_pb2.ShardRequest, compil
         segments, elsewhere = shard.read_set(partitions, epoch)
         remote += [RemoteRead(channel, node, shard.address_of(node), tuple(sorted(ids)), deletes, version)
                    for node, ids in sorted(elsewhere.items())]
-        out += _visible_rows(schema, segments, (deletes,), read_ts, wanted_pks, row_filter)
+        out += _visible_rows(schema, segments, (deletes,), read_ts, wanted_pks, row_filter, req.truncated_ts)
     return ReadSet(read_ts, schema, out, remote)
 
 
@@ -193,24 +201,33 @@ def prepare_segments_read(state: CollectionState, req: querynode_pb2.ShardReques
                                         schema.primary_field.arrow_type)
         deletes.append(shipped)
         held = len(shipped)
-    rows = _visible_rows(schema, segments, deletes, req.travel_ts, _wanted_pks(req, schema), row_filter)
+    rows = _visible_rows(schema, segments, deletes, req.travel_ts, _wanted_pks(req, schema), row_filter,
+                         req.truncated_ts)
     return ReadSet(req.travel_ts, schema, rows, deletes_held=held)
 
 
 def _visible_rows(schema: CollectionSchemaModel, segments, deletes: Sequence[DeleteSnapshot], read_ts: int,
-                  wanted_pks: pa.Array | None, row_filter: Any) -> list[SegmentRows]:
+                  wanted_pks: pa.Array | None, row_filter: Any, truncated_ts: int = 0) -> list[SegmentRows]:
+    """The rows of ``segments`` a read at ``read_ts`` sees: written by then, not deleted by
+    then, and written after ``truncated_ts`` (the proxy sends it to every read but a time
+    travel to before the truncation)."""
     pk_name = schema.primary_field.name
+    cut = truncated_ts
     out: list[SegmentRows] = []
     for segment in segments:
         view = segment.view()
-        if not view.num_rows:
-            continue
+        if not view.num_rows or (cut and _max_ts(view) <= cut):
+            continue  # no row, or every row truncated
         hidden = segment.deletes.hidden(view, pk_name, deletes)
-        if hidden.first > read_ts and wanted_pks is None and row_filter is None and _max_ts(view) <= read_ts:
+        partial = bool(cut) and _min_ts(view) <= cut
+        if (not partial and hidden.first > read_ts and wanted_pks is None and row_filter is None
+                and _max_ts(view) <= read_ts):
             # every row visible (the usual search of a sealed segment): no per-row work
             out.append(SegmentRows(view, every_row(view), view.num_rows))
             continue
         mask = hidden.visible(view.ts(), read_ts)
+        if partial:
+            mask &= view.ts() > np.uint64(cut)
         if wanted_pks is not None and mask.any():
             pks = view.pk(pk_name)
             mask &= pc.is_in(pks, value_set=wanted_pks).to_numpy(zero_copy_only=False)

@@ -61,6 +61,15 @@ class ReleaseSteps:
             errors.check_status(data.DropCollection(datacoord_pb2.DropCollectionRequest(
                 base=self._base(common_pb2.DropCollection, source_id), collectionID=coll.id), timeout=self._timeout))
 
+    def truncated(self, collection_id: int, truncated_ts: int) -> None:
+        """Have the data coordinator compact away the rows of a truncated collection written
+        at or before ``truncated_ts`` (reads hide them already)."""
+        data = self._datacoord()
+        if data is not None:
+            resp = data.ManualCompaction(datacoord_pb2.ManualCompactionRequest(
+                collectionID=collection_id, expire_ts=truncated_ts + 1), timeout=self._timeout)
+            errors.check_status(resp.status)
+
     def partition(self, db_id: int, partition: PartitionInfo, source_id: int = 0) -> None:
         query = self._querycoord()
         if query is not None:

@@ -443,6 +443,28 @@ class RootCoord:
         return _OK
 
     @_answers
+    def TruncateCollection(self, request: milvus_pb2.TruncateCollectionRequest) -> common_pb2.Status:
+        """Every row written so far is gone: the collection's ``truncated_ts`` (a new timestamp)
+        makes the query nodes hide the rows at or before it from every read at or after it,
+        and a compaction drops them (schema, indexes, aliases and load state stay)."""
+        with self._ddl() as expired:
+            db = self._meta.database(request.db_name or DEFAULT_DB)
+            if self._meta.alias(db.id, request.collection_name) is not None:
+                raise errors.ParameterInvalid(f"cannot truncate the collection via alias = {request.collection_name}")
+            coll = self._collection(db, request.collection_name)
+            updated = CollectionInfo()
+            updated.CopyFrom(coll)
+            updated.truncated_ts = updated.updated_ts = self._tso.alloc()
+            self._meta.alter_collection(updated)
+            expired.append(self._expire(updated))
+            log.info("truncated collection %s.%s (%d) at %d", db.name, coll.name, coll.id, updated.truncated_ts)
+        try:
+            self._release.truncated(coll.id, updated.truncated_ts)
+        except Exception as exc:  # noqa: BLE001 - reads hide the rows; the next manual compaction drops them
+            log.warning("compaction after truncating collection %d not started: %s", coll.id, exc)
+        return _OK
+
+    @_answers
     def HasCollection(self, request: milvus_pb2.HasCollectionRequest) -> milvus_pb2.BoolResponse:
         with self._lock:
             db_name = request.db_name or DEFAULT_DB

@@ -408,3 +408,19 @@ def test_manual_compaction_expires_rows_older_than_the_ttl(compacting):
     result = segment(dc, plan.targets[0])
     assert result.num_of_rows == 1 and sorted(result.compaction_from) == [1, 2]
     assert result_rows(cluster.storage, datanode_pb2.CompactionResultSegment(insert_logs=result.binlogs)) == [(3, fresh)]
+
+
+def test_a_truncated_collection_s_rows_are_compacted_away_and_no_longer_counted(compacting):
+    cluster, node, dc = compacting
+    fresh = cluster.tso.alloc(1)
+    dc = restart_with_segments(cluster, node, dc, [(1, [1, 2], [10, 10]), (2, [3, 4], [20, fresh])])
+    stats = ok(dc.GetCollectionStatistics(datacoord_pb2.GetCollectionStatisticsRequest(
+        collectionID=COLL, truncated_ts=20)))
+    assert stats.row_count == 2  # segment 1's rows are all at or before 20; segment 2 has a newer one
+    resp = ok(dc.ManualCompaction(datacoord_pb2.ManualCompactionRequest(collectionID=COLL, expire_ts=21)))
+    assert node.plans[-1].expire_ts == 21
+    node.finish()
+    state = ok(dc.GetCompactionState(datacoord_pb2.GetCompactionStateRequest(compactionID=resp.compactionID)))
+    (plan,) = [p for p in state.plans if p.targets]
+    result = segment(dc, plan.targets[0])
+    assert result_rows(cluster.storage, datanode_pb2.CompactionResultSegment(insert_logs=result.binlogs)) == [(4, fresh)]

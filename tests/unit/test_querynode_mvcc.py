@@ -116,3 +116,27 @@ def test_tsafe_wait():
     assert ts.wait(8, 0.01) and ts.get() == 9
     ts.close()
     assert not ts.wait(100, 5.0)
+
+
+def test_a_truncation_hides_every_row_written_at_or_before_it():
+    from milvus.querynode.read import _visible_rows
+    from milvus.querynode.segments import SealedSegment
+    from tests.readpath import make_batch, make_schema
+
+    schema = make_schema()
+    vecs = np.zeros((4, 8), np.float32)
+    old = SealedSegment(1, 1, 10, "ch", pa.Table.from_batches([make_batch(schema, [1, 2, 3, 4], 100, vecs)]))
+    mixed = SealedSegment(2, 1, 10, "ch", pa.Table.from_batches(
+        [make_batch(schema, [5, 6, 7, 8], [140, 150, 160, 170], vecs)]))
+    new = SealedSegment(3, 1, 10, "ch", pa.Table.from_batches([make_batch(schema, [9, 10, 11, 12], 200, vecs)]))
+    deletes = (DeleteBuffer().snapshot(),)
+
+    def visible(truncated_ts, read_ts=300):
+        rows = _visible_rows(schema, [old, mixed, new], deletes, read_ts, None, None, truncated_ts)
+        return sorted(pk for r in rows for pk in r.view.pk("pk").filter(pa.array(r.mask)).to_pylist())
+
+    assert visible(0) == list(range(1, 13))
+    assert visible(150) == [7, 8, 9, 10, 11, 12]  # at or before 150: gone, whole segment or some rows
+    assert visible(99) == list(range(1, 13))
+    assert visible(250) == []
+    assert visible(150, read_ts=165) == [7]  # a Bounded read older than the newest rows
