@@ -473,7 +473,7 @@ class QueryNode:
         row length of every segment this read covers, here and on the workers."""
         futures = self._delegator.send("BM25StatsSegments", request, read) if read.remote else ()
         terms = bm25.query_terms(plan.queries)  # type: ignore[arg-type]
-        parts = [bm25_stats(rows.view, plan.field).only(terms) for rows in read.segments]
+        parts = [bm25_stats(view, plan.field).only(terms) for view in read.views]
         parts += [bm25.Stats(r.num_rows, r.total_length, np.asarray(r.terms, np.uint32), np.asarray(r.row_counts, np.int64))
                   for r in self._delegator.gather(futures)]
         stats = bm25.add(parts).only(terms)
@@ -494,7 +494,7 @@ class QueryNode:
             raise errors.ParameterInvalid(f"BM25StatsSegments is for BM25 searches, this one is {plan.metric}")
         read = self._segments_read(state, request, "BM25StatsSegments")
         terms = bm25.query_terms(plan.queries)  # type: ignore[arg-type]
-        stats = bm25.add([bm25_stats(rows.view, plan.field).only(terms) for rows in read.segments]).only(terms)
+        stats = bm25.add([bm25_stats(view, plan.field).only(terms) for view in read.views]).only(terms)
         return querynode_pb2.BM25Stats(status=errors.OK, num_rows=stats.num_rows, total_length=stats.total_length,
                                        terms=stats.terms.tolist(), row_counts=stats.row_counts.tolist(),
                                        deletes_held=read.deletes_held)

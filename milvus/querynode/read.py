@@ -75,6 +75,9 @@ class ReadSet:
     segments: list[SegmentRows]
     remote: list[RemoteRead] = field(default_factory=list)
     deletes_held: int = 0  # a leader's request: how many of its deletes this node holds now
+    # every local segment's rows the read covers whatever its filter (truncated ones left out):
+    # the collection statistics a BM25 search weighs terms by
+    views: list[SegmentView] = field(default_factory=list)
 
 
 class FilterCache:
@@ -164,6 +167,7 @@ def prepare_read(state: CollectionState, req: querynode_pb2.ShardRequest, compil
     wanted_pks = _wanted_pks(req, schema)
     out: list[SegmentRows] = []
     remote: list[RemoteRead] = []
+    views: list[SegmentView] = []
     for channel, shard, epoch in shards:
         deletes = shard.deletes.snapshot()
         version = shard.view_version
@@ -172,8 +176,8 @@ def prepare_read(state: CollectionState, req: querynode_pb2.ShardRequest, compil
         segments, elsewhere = shard.read_set(partitions, epoch)
         remote += [RemoteRead(channel, node, shard.address_of(node), tuple(sorted(ids)), deletes, version)
                    for node, ids in sorted(elsewhere.items())]
-        out += _visible_rows(schema, segments, (deletes,), read_ts, wanted_pks, row_filter, req.truncated_ts)
-    return ReadSet(read_ts, schema, out, remote)
+        out += _visible_rows(schema, segments, (deletes,), read_ts, wanted_pks, row_filter, req.truncated_ts, views)
+    return ReadSet(read_ts, schema, out, remote, views=views)
 
 
 def prepare_segments_read(state: CollectionState, req: querynode_pb2.ShardRequest,
@@ -201,16 +205,19 @@ def prepare_segments_read(state: CollectionState, req: querynode_pb2.ShardReques
                                         schema.primary_field.arrow_type)
         deletes.append(shipped)
         held = len(shipped)
+    views: list[SegmentView] = []
     rows = _visible_rows(schema, segments, deletes, req.travel_ts, _wanted_pks(req, schema), row_filter,
-                         req.truncated_ts)
-    return ReadSet(req.travel_ts, schema, rows, deletes_held=held)
+                         req.truncated_ts, views)
+    return ReadSet(req.travel_ts, schema, rows, deletes_held=held, views=views)
 
 
 def _visible_rows(schema: CollectionSchemaModel, segments, deletes: Sequence[DeleteSnapshot], read_ts: int,
-                  wanted_pks: pa.Array | None, row_filter: Any, truncated_ts: int = 0) -> list[SegmentRows]:
+                  wanted_pks: pa.Array | None, row_filter: Any, truncated_ts: int = 0,
+                  views: list[SegmentView] | None = None) -> list[SegmentRows]:
     """The rows of ``segments`` a read at ``read_ts`` sees: written by then, not deleted by
     then, and written after ``truncated_ts`` (the proxy sends it to every read but a time
-    travel to before the truncation)."""
+    travel to before the truncation).  ``views`` gets the view of every segment left after
+    the truncation, whether or not the filter keeps any of its rows."""
     pk_name = schema.primary_field.name
     cut = truncated_ts
     out: list[SegmentRows] = []
@@ -218,6 +225,8 @@ def _visible_rows(schema: CollectionSchemaModel, segments, deletes: Sequence[Del
         view = segment.view()
         if not view.num_rows or (cut and _max_ts(view) <= cut):
             continue  # no row, or every row truncated
+        if views is not None:
+            views.append(view)
         hidden = segment.deletes.hidden(view, pk_name, deletes)
         partial = bool(cut) and _min_ts(view) <= cut
         if (not partial and hidden.first > read_ts and wanted_pks is None and row_filter is None

@@ -289,6 +289,10 @@ def test_a_text_search_with_a_filter_and_an_offset(client, searchable):
     got = client.search("searchable", data=["index query token"], anns_field="sparse", limit=5, offset=2,
                         filter="id >= 40 and id < 100", search_params={"params": {"drop_ratio_search": 0.0}})
     assert [h["id"] for h in got[0]] == _best(want, 7, allowed=range(40, 100))[2:]
+    # a filter that leaves no row of the sealed segment: the terms are still weighed over every row
+    got = client.search("searchable", data=["index query token"], anns_field="sparse", limit=5, filter="id >= 80")
+    assert [h["id"] for h in got[0]] == _best(want, 5, allowed=range(80, 120))
+    assert [h["distance"] for h in got[0]] == pytest.approx([want[h["id"]] for h in got[0]], rel=1e-4)
 
 
 def test_a_hybrid_search_fuses_a_text_search_with_a_dense_one(client, searchable):
