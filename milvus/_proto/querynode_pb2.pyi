@@ -11,20 +11,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class QWatchDmChannelRequest(_message.Message):
-    __slots__ = ("base", "replicaID", "vchannel", "schema", "partitionIDs", "unflushed_segments")
+    __slots__ = ("base", "replicaID", "vchannel", "schema", "partitionIDs", "unflushed_segments", "schema_version")
     BASE_FIELD_NUMBER: _ClassVar[int]
     REPLICAID_FIELD_NUMBER: _ClassVar[int]
     VCHANNEL_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_FIELD_NUMBER: _ClassVar[int]
     PARTITIONIDS_FIELD_NUMBER: _ClassVar[int]
     UNFLUSHED_SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
     base: _common_pb2.MsgBase
     replicaID: int
     vchannel: _datacoord_pb2.VchannelInfo
     schema: bytes
     partitionIDs: _containers.RepeatedScalarFieldContainer[int]
     unflushed_segments: _containers.RepeatedCompositeFieldContainer[_datacoord_pb2.SegmentInfo]
-    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., replicaID: _Optional[int] = ..., vchannel: _Optional[_Union[_datacoord_pb2.VchannelInfo, _Mapping]] = ..., schema: _Optional[bytes] = ..., partitionIDs: _Optional[_Iterable[int]] = ..., unflushed_segments: _Optional[_Iterable[_Union[_datacoord_pb2.SegmentInfo, _Mapping]]] = ...) -> None: ...
+    schema_version: int
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., replicaID: _Optional[int] = ..., vchannel: _Optional[_Union[_datacoord_pb2.VchannelInfo, _Mapping]] = ..., schema: _Optional[bytes] = ..., partitionIDs: _Optional[_Iterable[int]] = ..., unflushed_segments: _Optional[_Iterable[_Union[_datacoord_pb2.SegmentInfo, _Mapping]]] = ..., schema_version: _Optional[int] = ...) -> None: ...
 
 class QUnwatchDmChannelRequest(_message.Message):
     __slots__ = ("base", "collectionID", "channel_name")
@@ -37,20 +39,22 @@ class QUnwatchDmChannelRequest(_message.Message):
     def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., channel_name: _Optional[str] = ...) -> None: ...
 
 class LoadSegmentsRequest(_message.Message):
-    __slots__ = ("base", "replicaID", "collectionID", "segments", "schema", "index_infos")
+    __slots__ = ("base", "replicaID", "collectionID", "segments", "schema", "index_infos", "schema_version")
     BASE_FIELD_NUMBER: _ClassVar[int]
     REPLICAID_FIELD_NUMBER: _ClassVar[int]
     COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
     SEGMENTS_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_FIELD_NUMBER: _ClassVar[int]
     INDEX_INFOS_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
     base: _common_pb2.MsgBase
     replicaID: int
     collectionID: int
     segments: _containers.RepeatedCompositeFieldContainer[_datacoord_pb2.SegmentInfo]
     schema: bytes
     index_infos: _containers.RepeatedCompositeFieldContainer[_datacoord_pb2.IndexFilePathInfo]
-    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., replicaID: _Optional[int] = ..., collectionID: _Optional[int] = ..., segments: _Optional[_Iterable[_Union[_datacoord_pb2.SegmentInfo, _Mapping]]] = ..., schema: _Optional[bytes] = ..., index_infos: _Optional[_Iterable[_Union[_datacoord_pb2.IndexFilePathInfo, _Mapping]]] = ...) -> None: ...
+    schema_version: int
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., replicaID: _Optional[int] = ..., collectionID: _Optional[int] = ..., segments: _Optional[_Iterable[_Union[_datacoord_pb2.SegmentInfo, _Mapping]]] = ..., schema: _Optional[bytes] = ..., index_infos: _Optional[_Iterable[_Union[_datacoord_pb2.IndexFilePathInfo, _Mapping]]] = ..., schema_version: _Optional[int] = ...) -> None: ...
 
 class ReleaseSegmentsRequest(_message.Message):
     __slots__ = ("base", "collectionID", "segmentIDs")
@@ -83,7 +87,7 @@ class QReleasePartitionsRequest(_message.Message):
     def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ShardRequest(_message.Message):
-    __slots__ = ("base", "collectionID", "partitionIDs", "channels", "guarantee_ts", "travel_ts", "placeholder_group", "topk", "nq", "output_field_ids", "metric_type", "search_params", "anns_field", "expr", "expr_template_values", "primary_keys", "limit", "offset", "count_only", "segment_ids", "deletes", "deletes_source", "deletes_start", "deletes_end", "bm25_k1", "bm25_b", "bm25_avgdl", "truncated_ts")
+    __slots__ = ("base", "collectionID", "partitionIDs", "channels", "guarantee_ts", "travel_ts", "placeholder_group", "topk", "nq", "output_field_ids", "metric_type", "search_params", "anns_field", "expr", "expr_template_values", "primary_keys", "limit", "offset", "count_only", "segment_ids", "deletes", "deletes_source", "deletes_start", "deletes_end", "bm25_k1", "bm25_b", "bm25_avgdl", "truncated_ts", "schema_version", "schema")
     class ExprTemplateValuesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -119,6 +123,8 @@ class ShardRequest(_message.Message):
     BM25_B_FIELD_NUMBER: _ClassVar[int]
     BM25_AVGDL_FIELD_NUMBER: _ClassVar[int]
     TRUNCATED_TS_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_FIELD_NUMBER: _ClassVar[int]
     base: _common_pb2.MsgBase
     collectionID: int
     partitionIDs: _containers.RepeatedScalarFieldContainer[int]
@@ -147,7 +153,9 @@ class ShardRequest(_message.Message):
     bm25_b: float
     bm25_avgdl: float
     truncated_ts: int
-    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ..., channels: _Optional[_Iterable[str]] = ..., guarantee_ts: _Optional[int] = ..., travel_ts: _Optional[int] = ..., placeholder_group: _Optional[bytes] = ..., topk: _Optional[int] = ..., nq: _Optional[int] = ..., output_field_ids: _Optional[_Iterable[int]] = ..., metric_type: _Optional[str] = ..., search_params: _Optional[bytes] = ..., anns_field: _Optional[str] = ..., expr: _Optional[str] = ..., expr_template_values: _Optional[_Mapping[str, _schema_pb2.TemplateValue]] = ..., primary_keys: _Optional[_Union[_schema_pb2.IDs, _Mapping]] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ..., count_only: _Optional[bool] = ..., segment_ids: _Optional[_Iterable[int]] = ..., deletes: _Optional[bytes] = ..., deletes_source: _Optional[str] = ..., deletes_start: _Optional[int] = ..., deletes_end: _Optional[int] = ..., bm25_k1: _Optional[float] = ..., bm25_b: _Optional[float] = ..., bm25_avgdl: _Optional[float] = ..., truncated_ts: _Optional[int] = ...) -> None: ...
+    schema_version: int
+    schema: bytes
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ..., channels: _Optional[_Iterable[str]] = ..., guarantee_ts: _Optional[int] = ..., travel_ts: _Optional[int] = ..., placeholder_group: _Optional[bytes] = ..., topk: _Optional[int] = ..., nq: _Optional[int] = ..., output_field_ids: _Optional[_Iterable[int]] = ..., metric_type: _Optional[str] = ..., search_params: _Optional[bytes] = ..., anns_field: _Optional[str] = ..., expr: _Optional[str] = ..., expr_template_values: _Optional[_Mapping[str, _schema_pb2.TemplateValue]] = ..., primary_keys: _Optional[_Union[_schema_pb2.IDs, _Mapping]] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ..., count_only: _Optional[bool] = ..., segment_ids: _Optional[_Iterable[int]] = ..., deletes: _Optional[bytes] = ..., deletes_source: _Optional[str] = ..., deletes_start: _Optional[int] = ..., deletes_end: _Optional[int] = ..., bm25_k1: _Optional[float] = ..., bm25_b: _Optional[float] = ..., bm25_avgdl: _Optional[float] = ..., truncated_ts: _Optional[int] = ..., schema_version: _Optional[int] = ..., schema: _Optional[bytes] = ...) -> None: ...
 
 class BM25Stats(_message.Message):
     __slots__ = ("status", "num_rows", "total_length", "terms", "row_counts", "deletes_held")

@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from milvus.schema.evolve import conform_table
 from milvus.util.hashing import hash_int64
 
 
@@ -223,14 +224,8 @@ def log_paths(groups) -> list[str]:
     return paths
 
 
-def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """``table`` (an insert log) with ``schema``'s columns: missing ones are null (rows written
-    before the field was added), others cast to the current type."""
-    arrays = []
-    for fld in schema:
-        if fld.name in table.column_names:
-            col = table.column(fld.name)
-            arrays.append(col.cast(fld.type) if col.type != fld.type else col)
-        else:
-            arrays.append(pa.chunked_array([pa.nulls(table.num_rows, fld.type)]))
-    return pa.Table.from_arrays(arrays, schema=schema)
+def conform(table: pa.Table, schema: pa.Schema, *, keep_extra: bool = False) -> pa.Table:
+    """``table`` (an insert log) with ``schema``'s columns: missing ones read the field's default
+    or null (rows written before the field was added), others cast to the current type; with
+    ``keep_extra`` the columns of a newer schema than ``schema`` are kept after them."""
+    return conform_table(table, schema, keep_extra=keep_extra)

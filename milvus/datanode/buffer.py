@@ -40,6 +40,7 @@ import pyarrow as pa
 
 from milvus._proto import msgstream_pb2
 from milvus.schema import ids_to_arrow, ipc_to_batch
+from milvus.schema.evolve import concat_versions
 from milvus.schema.pk import num_ids
 
 MessageID = Any  # ordered, from the message queue
@@ -128,9 +129,9 @@ class Plan:
 
 
 def _concat_tables(tables: list[pa.Table]) -> pa.Table:
-    if len(tables) == 1:
-        return tables[0]
-    return pa.concat_tables(tables, promote_options="default")
+    """One table of a buffer's rows; rows from before a field was added read its default or
+    null (the newer batches carry the field and its default)."""
+    return concat_versions(tables)
 
 
 class ChannelBuffer:

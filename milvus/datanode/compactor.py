@@ -33,6 +33,7 @@ from milvus.binlog import conform, log_paths, read_delta_log, read_insert_log
 from milvus.datanode.sync import insert_log_files
 from milvus.grpc_gen import schema_pb2
 from milvus.schema import TIMESTAMP_FIELD, CollectionSchemaModel
+from milvus.schema.evolve import concat_versions
 from milvus.storage.base import ObjectStorage
 
 log = logging.getLogger(__name__)
@@ -106,11 +107,13 @@ class Compactor:
             removed = 0
             for source_id in group.sourceIDs:
                 source = sources[source_id]
-                parts = [conform(read_insert_log(self._storage.get(p)), arrow_schema)
+                # keep_extra: the plan's schema may predate a field added since (the data
+                # coordinator's copy is the one of the channel's watch); the logs' own columns stay
+                parts = [conform(read_insert_log(self._storage.get(p)), arrow_schema, keep_extra=True)
                          for p in log_paths(source.insert_logs)]
                 if not parts:
                     continue
-                table = pa.concat_tables(parts)
+                table = concat_versions(parts)
                 row_ts = table.column(TIMESTAMP_FIELD).to_numpy()
                 pks = table.column(pk.name).combine_chunks()
                 gone = _gone_mask(pks, row_ts, deletes.latest(source.partitionID, pk.arrow_type))
@@ -124,7 +127,7 @@ class Compactor:
                 out.unchanged = True
                 result.segments.append(out)
                 continue
-            merged = pa.concat_tables(tables) if tables else arrow_schema.empty_table()
+            merged = concat_versions(tables) if tables else arrow_schema.empty_table()
             out.num_of_rows = merged.num_rows
             if merged.num_rows:
                 log_id = self._alloc_id(1)

@@ -19,8 +19,10 @@ import pyarrow as pa
 from milvus import errors
 from milvus._proto import indexnode_pb2
 from milvus.binlog import insert_log_column, insert_log_rows
+from milvus.grpc_gen import schema_pb2
 from milvus.index import BINARY, DENSE, SCALAR, SPARSE, build_index, build_scalar, field_kind
 from milvus.index.spec import parse_build_params
+from milvus.schema import datatypes as dt
 from milvus.schema.vectors import dense_matrix, sparse_matrix
 from milvus.storage.base import ObjectStorage
 
@@ -66,11 +68,24 @@ def read_column(storage: ObjectStorage, request: indexnode_pb2.CreateJobRequest)
     logs = _read_logs(storage, list(request.data_paths), request.field_name)
     arrow_type = next((column.type for column, _ in reversed(logs) if column is not None), None)
     if arrow_type is None:
-        raise errors.ParameterInvalid(f"field {request.field_name} is in none of the segment's insert logs")
+        arrow_type = _added_field_type(request)
     filled: list[pa.Array] = []
     for column, rows in logs:  # logs without the column: nulls
         filled.extend(column.chunks if column is not None else [pa.nulls(rows, arrow_type)])
     return pa.chunked_array(filled, type=arrow_type)
+
+
+def _added_field_type(request: indexnode_pb2.CreateJobRequest) -> pa.DataType:
+    """The Arrow type of a scalar field no insert log of the segment holds (a field added
+    after the segment was written: every row null here; the query node reads such a segment's
+    column itself, not through this index, see ``milvus.querynode.indexes``)."""
+    try:
+        if field_kind(request.field_type) != SCALAR or request.field_type == schema_pb2.Array:
+            raise ValueError("not a scalar field")
+        return dt.arrow_type(request.field_type)
+    except ValueError:
+        raise errors.ParameterInvalid(
+            f"field {request.field_name} is in none of the segment's insert logs") from None
 
 
 def read_vectors(storage: ObjectStorage, request: indexnode_pb2.CreateJobRequest, kind: str):

@@ -53,6 +53,7 @@ _COLLECTION_METHODS = {
     "GetPersistentSegmentInfo": "GetStatistics", "GetQuerySegmentInfo": "GetStatistics",
     "ManualCompaction": "Compaction", "Import": "Import", "CreatePartition": "CreatePartition",
     "DropPartition": "DropPartition", "ShowPartitions": "ShowPartitions", "HasPartition": "HasPartition",
+    "AddCollectionField": "AddCollectionField",
 }
 _GLOBAL_METHODS = {
     "CreateCollection": "CreateCollection", "DropCollection": "DropCollection",

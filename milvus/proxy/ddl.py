@@ -99,6 +99,10 @@ class Ddl:
         self._names.collection(request.collection_name)
         self._change("AlterCollectionField", request, request.db_name, [request.collection_name])
 
+    def add_collection_field(self, request: milvus_pb2.AddCollectionFieldRequest) -> None:
+        self._names.collection(request.collection_name)
+        self._change("AddCollectionField", request, request.db_name, [request.collection_name])
+
     def rename_collection(self, request: milvus_pb2.RenameCollectionRequest) -> None:
         self._names.collection(request.oldName)
         self._names.collection(request.newName)

@@ -270,10 +270,13 @@ class Dql:
             raise errors.ParameterInvalid(KEY_MODE_PARTITION_NAMES)
         else:
             partition_ids = self._key_partitions(coll, expr, template_values)
+        # the schema rides along: a query node still on an older version (a field added since) takes it
         request = querynode_pb2.ShardRequest(
             collectionID=coll.id, partitionIDs=partition_ids, expr=expr,
             guarantee_ts=self.guarantee_ts(coll, level, use_default, guarantee),
-            travel_ts=self.travel_ts(travel), truncated_ts=self._truncated(coll, travel))
+            travel_ts=self.travel_ts(travel), truncated_ts=self._truncated(coll, travel),
+            schema_version=coll.info.schema_version,
+            schema=coll.info.schema if coll.info.schema_version else b"")  # version 0: every node has it
         if template_values:
             for key, value in template_values.items():
                 if key != TRAVEL_KEY:

@@ -237,6 +237,11 @@ class MilvusServiceAdapter:
         self._ddl.alter_collection_field(_with_db(request, call))
         return _OK
 
+    def AddCollectionField(self, request: milvus_pb2.AddCollectionFieldRequest, call: CallInfo = NO_CALL_INFO):
+        # AlterCollectionSchema (pymilvus' first choice) stays UNIMPLEMENTED: the SDK falls back to this
+        self._ddl.add_collection_field(_with_db(request, call))
+        return _OK
+
     def RenameCollection(self, request: milvus_pb2.RenameCollectionRequest, call: CallInfo = NO_CALL_INFO):
         self._ddl.rename_collection(_with_db(request, call))
         return _OK

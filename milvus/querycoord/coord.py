@@ -306,6 +306,7 @@ class QueryCoord:
                 return errors.OK
             request = querynode_pb2.QWatchDmChannelRequest(
                 replicaID=task.replica_id, vchannel=target.channels[task.channel], schema=target.schema,
+                schema_version=target.schema_version,
                 partitionIDs=list(info.partitionIDs) if info.load_type == querycoord_pb2.LOAD_PARTITIONS else [],
                 unflushed_segments=target.unflushed.get(task.channel, []))
             return node.client.WatchDmChannel(request)
@@ -315,6 +316,7 @@ class QueryCoord:
                 return errors.OK
             request = querynode_pb2.LoadSegmentsRequest(
                 replicaID=task.replica_id, collectionID=task.collection_id, schema=target.schema,
+                schema_version=target.schema_version,
                 segments=[target.sealed[s] for s in task.segment_ids if s in target.sealed],
                 index_infos=[i for s in task.segment_ids for i in target.indexes.get(s, ())])
             return node.client.LoadSegments(request)

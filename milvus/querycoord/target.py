@@ -24,6 +24,11 @@ class CollectionTarget:
     unflushed: dict[str, list[datacoord_pb2.SegmentInfo]] = field(default_factory=dict)
     # the finished index builds of sealed segments (what a node should search them with)
     indexes: dict[int, list[datacoord_pb2.IndexFilePathInfo]] = field(default_factory=dict)
+    collection: rootcoord_pb2.CollectionInfo = field(default_factory=rootcoord_pb2.CollectionInfo)
+
+    @property
+    def schema_version(self) -> int:
+        return self.collection.schema_version
 
     def sealed_of(self, channel: str) -> list[datacoord_pb2.SegmentInfo]:
         return [s for s in self.sealed.values() if s.insert_channel == channel]
@@ -60,11 +65,25 @@ class TargetManager:
             rootcoord_pb2.DescribeCollectionInternalRequest(collection_id=collection_id))
         check(resp.status, f"describe collection {collection_id}")
         with self._lock:
+            cached = self._schemas.get(collection_id)
+            if cached is not None and cached.schema_version > resp.collection.schema_version:
+                return cached  # never back to an older schema
             self._schemas[collection_id] = resp.collection
         return resp.collection
 
     def refresh(self, info: querycoord_pb2.CollectionLoadInfo) -> CollectionTarget:
-        collection = self.describe(info.collectionID)
+        """The collection's target now.  Its schema is described again each time (fields may
+        have been added: loads and watches must carry the current schema, or a node that
+        starts serving the collection would not know them); when the root coordinator cannot
+        say, the schema known before serves."""
+        try:
+            collection = self.describe(info.collectionID, refresh=True)
+        except Exception as exc:  # noqa: BLE001 - the segments still move; the schema catches up
+            with self._lock:
+                collection = self._schemas.get(info.collectionID)
+            if collection is None:
+                raise
+            log.warning("schema of collection %d not refreshed: %s", info.collectionID, exc)
         partitions = list(info.partitionIDs) if info.load_type == querycoord_pb2.LOAD_PARTITIONS else []
         resp = self._datacoord.GetRecoveryInfo(datacoord_pb2.GetRecoveryInfoRequest(
             collectionID=info.collectionID, partitionIDs=partitions))
@@ -84,7 +103,8 @@ class TargetManager:
             elif segment.state in (datacoord_pb2.GROWING, datacoord_pb2.SEALED, datacoord_pb2.FLUSHING):
                 unflushed.setdefault(segment.insert_channel, []).append(segment)
         indexes = self._indexes(info.collectionID, sealed) if sealed else {}
-        target = CollectionTarget(info.collectionID, collection.schema, channels, sealed, unflushed, indexes)
+        target = CollectionTarget(info.collectionID, collection.schema, channels, sealed, unflushed, indexes,
+                                  collection)
         with self._lock:
             self._targets[info.collectionID] = target
         return target

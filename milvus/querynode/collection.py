@@ -5,19 +5,37 @@ from __future__ import annotations
 import threading
 
 from milvus.errors import PartitionNotLoaded
+from milvus.grpc_gen import schema_pb2
 from milvus.querynode.pipeline import ChannelConsumer
 from milvus.querynode.shard import Shard
 from milvus.schema import CollectionSchemaModel
 
 
 class CollectionState:
-    def __init__(self, collection_id: int, schema: CollectionSchemaModel):
+    def __init__(self, collection_id: int, schema: CollectionSchemaModel, schema_version: int = 0):
         self.collection_id = collection_id
         self.schema = schema
+        self.schema_version = schema_version
         self._lock = threading.Lock()
         self._partitions: frozenset[int] | None = None  # None: every partition
         self._shards: dict[str, Shard] = {}
         self._consumers: dict[str, ChannelConsumer] = {}
+
+    # ---- schema --------------------------------------------------------------------------
+
+    def upgrade(self, schema_version: int, schema_bytes: bytes) -> bool:
+        """Take the schema of ``schema_version`` when it is newer than the one held (never an
+        older one): fields were added, so every segment gets their columns.  True when taken."""
+        if schema_version <= self.schema_version or not schema_bytes:
+            return False
+        with self._lock:
+            if schema_version <= self.schema_version:
+                return False
+            schema = CollectionSchemaModel(schema_pb2.CollectionSchema.FromString(schema_bytes))
+            for shard in self._shards.values():
+                shard.upgrade(schema.arrow_schema)
+            self.schema, self.schema_version = schema, schema_version
+            return True
 
     # ---- partitions ----------------------------------------------------------------------
 

@@ -86,14 +86,17 @@ def load_segment_indexes(storage: ObjectStorage, infos: Iterable[datacoord_pb2.I
 
 def filter_indexes(view: SegmentView, schema: CollectionSchemaModel) -> dict[str, ScalarIndex]:
     """The scalar indexes of a sealed segment's fields by column name (for the filter), those
-    built over exactly the view's rows."""
+    built over exactly the view's rows and the column's own values."""
     indexes = getattr(view.segment, "indexes", None)
+    # a column filled here for rows older than its field: an index built from the insert logs
+    # saw nulls there, not the field's default, so the column itself is read
+    backfilled = getattr(view.segment, "backfilled", frozenset())
     out: dict[str, ScalarIndex] = {}
     for field_id, entry in (indexes or {}).items():
         index = entry.index
         if isinstance(index, ScalarIndex) and index.num_rows == view.num_rows:
             name = next((f.name for f in schema.fields if f.field_id == field_id), None)
-            if name is not None:
+            if name is not None and name not in backfilled:
                 out[name] = index
     return out
 

@@ -58,6 +58,7 @@ from milvus.querynode.shard import Location, Shard
 from milvus.querynode.vectors import sparse_placeholders
 from milvus.rpc.answers import rpc_answers
 from milvus.schema import CollectionSchemaModel, arrow_to_ids
+from milvus.schema.evolve import concat_versions
 from milvus.storage.base import ObjectStorage
 from milvus.util.memory import MemoryProbe, process_memory
 from milvus.util.tracing import NO_TRACING, Tracing
@@ -172,16 +173,34 @@ class QueryNode:
             raise errors.CollectionNotLoaded(f"collection {collection_id} is not loaded on query node {self.node_id}")
         return state
 
-    def _ensure_collection(self, collection_id: int, schema_bytes: bytes) -> CollectionState:
+    def _ensure_collection(self, collection_id: int, schema_bytes: bytes, schema_version: int = 0) -> CollectionState:
         with self._lock:
             state = self._collections.get(collection_id)
-            if state is not None:
+            if state is None:
+                if not schema_bytes:
+                    raise errors.ParameterMissing(
+                        f"collection {collection_id}: the first request must carry the schema")
+                schema = CollectionSchemaModel(schema_pb2.CollectionSchema.FromString(schema_bytes))
+                state = self._collections[collection_id] = CollectionState(collection_id, schema, schema_version)
                 return state
-            if not schema_bytes:
-                raise errors.ParameterMissing(f"collection {collection_id}: the first request must carry the schema")
-            schema = CollectionSchemaModel(schema_pb2.CollectionSchema.FromString(schema_bytes))
-            state = self._collections[collection_id] = CollectionState(collection_id, schema)
-            return state
+        self._learn_schema(state, schema_version, schema_bytes)
+        return state
+
+    def _learn_schema(self, state: CollectionState, schema_version: int, schema_bytes: bytes) -> None:
+        """Schema changes (AddCollectionField) reach a query node with what it is asked next,
+        no separate message: the proxies' reads carry the schema and its version from their
+        meta cache (which the root coordinator invalidates before the DDL answers), and the
+        query coordinator's loads and watches the one it described.  A newer version is taken,
+        an older one ignored.  Rows need no schema to arrive: inserts and insert logs carry
+        their columns, and a node with an older schema keeps the columns it does not know."""
+        if state.upgrade(schema_version, schema_bytes):
+            log.info("querynode %d: collection %d at schema version %d, fields %s", self.node_id,
+                     state.collection_id, schema_version, [f.name for f in state.schema.fields])
+
+    def _read_state(self, request: querynode_pb2.ShardRequest) -> CollectionState:
+        state = self._collection(request.collectionID)
+        self._learn_schema(state, request.schema_version, request.schema)
+        return state
 
     def _drop_shard(self, state: CollectionState, channel: str, unsubscribe: bool = True) -> None:
         shard, consumer = state.remove_shard(channel)
@@ -209,7 +228,7 @@ class QueryNode:
         info = request.vchannel
         if not info.channelName:
             raise errors.ParameterMissing("WatchDmChannel: no channel name")
-        state = self._ensure_collection(info.collectionID, request.schema)
+        state = self._ensure_collection(info.collectionID, request.schema, request.schema_version)
         if state.is_watched(info.channelName):
             return errors.OK
         state.set_partitions(frozenset(request.partitionIDs) if request.partitionIDs else None)
@@ -271,7 +290,7 @@ class QueryNode:
 
     @_answers
     def LoadSegments(self, request: querynode_pb2.LoadSegmentsRequest) -> common_pb2.Status:
-        state = self._ensure_collection(request.collectionID, request.schema)
+        state = self._ensure_collection(request.collectionID, request.schema, request.schema_version)
         indexes: dict[int, list[datacoord_pb2.IndexFilePathInfo]] = {}
         for index_info in request.index_infos:
             indexes.setdefault(index_info.segmentID, []).append(index_info)
@@ -281,22 +300,32 @@ class QueryNode:
         release_free_memory()  # the read buffers and index files are garbage now
         return errors.OK
 
-    def _read_segment(self, state: CollectionState, shard: Shard, info: datacoord_pb2.SegmentInfo) -> pa.Table:
-        """The rows of a segment's insert logs; its delta logs go to the shard's deletes."""
+    def _read_rows(self, state: CollectionState, info: datacoord_pb2.SegmentInfo) -> tuple[pa.Table, frozenset[str]]:
+        """A segment's rows by the node's schema, and the columns some rows of which predate
+        their field (filled).  Columns of a newer schema than the node's are kept (the schema
+        that names them arrives with the next read or load)."""
         arrow_schema = state.schema.arrow_schema
-        tables = [conform(read_insert_log(self._read(path)), arrow_schema) for path in log_paths(info.binlogs)]
-        table = pa.concat_tables(tables) if tables else arrow_schema.empty_table()
+        parts = [read_insert_log(self._read(path)) for path in log_paths(info.binlogs)]
+        names = {*arrow_schema.names, *(n for part in parts for n in part.column_names)}
+        backfilled = frozenset(n for n in names for part in parts if n not in part.column_names)
+        tables = [conform(part, arrow_schema, keep_extra=True) for part in parts]
+        return (concat_versions(tables) if tables else arrow_schema.empty_table()), backfilled
+
+    def _read_segment(self, state: CollectionState, shard: Shard, info: datacoord_pb2.SegmentInfo
+                      ) -> tuple[pa.Table, frozenset[str]]:
+        """The rows of a segment's insert logs (``_read_rows``); its delta logs go to the shard's deletes."""
+        table, backfilled = self._read_rows(state, info)
         scope = ALL_PARTITIONS if _is_l0(info) or info.partition_id <= 0 else info.partition_id
         pk_type = state.schema.primary_field.arrow_type
         for path in log_paths(info.deltalogs):
             pks, ts = read_delta_log(self._read(path))
             shard.delete(pks.cast(pk_type) if pks.type != pk_type else pks, ts, scope)
-        return table
+        return table, backfilled
 
     def _load_growing(self, state: CollectionState, info: datacoord_pb2.SegmentInfo) -> None:
         """Rows an unflushed segment already has in binlogs, as the start of its growing copy."""
         shard = state.get_or_create_shard(info.insert_channel)
-        table = self._read_segment(state, shard, info)
+        table, _ = self._read_segment(state, shard, info)
         for batch in table.to_batches():
             shard.insert(info.id, info.partition_id, batch)
 
@@ -315,8 +344,9 @@ class QueryNode:
                 log.info("querynode %d searches segment %d with index builds %s", self.node_id, info.id,
                          sorted(i.build_id for i in wanted.values()))
             return
-        table = self._read_segment(state, shard, info)
-        segment = SealedSegment(info.id, state.collection_id, info.partition_id, info.insert_channel, table)
+        table, backfilled = self._read_segment(state, shard, info)
+        segment = SealedSegment(info.id, state.collection_id, info.partition_id, info.insert_channel, table,
+                                backfilled=backfilled)
         segment.set_indexes(load_segment_indexes(self._storage, index_infos, segment.num_rows, {}, self._local_dir))
         if not shard.add_sealed(segment, replaces=info.compaction_from):
             log.info("querynode %d skips segment %d: a compaction result it serves replaced it", self.node_id,
@@ -447,7 +477,7 @@ class QueryNode:
         raise AssertionError("unreachable")
 
     def _search_plan(self, request: querynode_pb2.ShardRequest) -> tuple[CollectionState, SearchPlan, list[str]]:
-        state = self._collection(request.collectionID)
+        state = self._read_state(request)
         plan = make_plan(state.schema, request.anns_field, request.metric_type, request.placeholder_group,
                          request.topk, request.search_params, self._plan_settings)
         if plan.metric == bm25.BM25:
@@ -536,14 +566,14 @@ class QueryNode:
     @_answers
     def Query(self, request: querynode_pb2.ShardRequest) -> querynode_pb2.ShardQueryResults:
         self._refuse_segments(request, "Query")
-        state = self._collection(request.collectionID)
+        state = self._read_state(request)
         names = self._output_names(state.schema, request.output_field_ids)
         return self._delegated(state, request, lambda read: self._query(request, state.schema, names, read))
 
     @_answers
     def QuerySegments(self, request: querynode_pb2.ShardRequest) -> querynode_pb2.ShardQueryResults:
         """A leader's query of the sealed segments ``request.segment_ids`` on this node."""
-        state = self._collection(request.collectionID)
+        state = self._read_state(request)
         names = self._output_names(state.schema, request.output_field_ids)
         return self._query(request, state.schema, names, self._segments_read(state, request, "QuerySegments"))
 

@@ -18,6 +18,7 @@ from milvus.querynode.deletes import SegmentDeletes
 from milvus.querynode.distance import DenseVectors
 from milvus.querynode.vectors import SparseMatrix, dense_matrix, sparse_matrix, valid_rows
 from milvus.schema import TIMESTAMP_FIELD, FieldInfo
+from milvus.schema.evolve import conform_batch, conform_table, union_schema
 from milvus.schema.model import FIELD_ID_KEY
 from milvus.schema.vectors import one_array
 
@@ -147,27 +148,54 @@ class Segment:
     def num_rows(self) -> int:
         raise NotImplementedError
 
+    def upgrade(self, schema: pa.Schema) -> None:
+        """The collection gained fields: the rows get ``schema``'s missing columns (their
+        default or null); columns ``schema`` lacks stay.  Values already there never change,
+        so forms cached from them stay right."""
+        raise NotImplementedError
+
 
 class GrowingSegment(Segment):
     """Rows appended from the channel, as Arrow record batches of the stored schema."""
 
     sealed = False
 
-    def __init__(self, segment_id: int, collection_id: int, partition_id: int, channel: str):
+    def __init__(self, segment_id: int, collection_id: int, partition_id: int, channel: str,
+                 schema: pa.Schema | None = None):
+        """``schema``: the collection's stored schema as the node knows it (None: the first
+        batch's)."""
         super().__init__(segment_id, collection_id, partition_id, channel)
         self._lock = threading.Lock()
         self._batches: list[pa.RecordBatch] = []
         self._rows = 0
+        self._schema = schema
 
     def append(self, batch: pa.RecordBatch) -> None:
         if not batch.num_rows:
             return
         with self._lock:
-            if self._batches and not batch.schema.equals(self._batches[0].schema, check_metadata=False):
-                # rows of another schema version: keep one schema for the whole segment
-                batch = _conform(batch, self._batches[0].schema)
+            if self._schema is None:
+                self._schema = batch.schema
+            elif not batch.schema.equals(self._schema, check_metadata=False):
+                # rows of another schema version: one schema for the whole segment, the union
+                # (a newer batch's added column is kept, older rows read its default or null)
+                if any(name not in self._schema.names for name in batch.schema.names):
+                    self._upgrade(union_schema([self._schema, batch.schema]))
+                batch = conform_batch(batch, self._schema)
             self._batches.append(batch)
             self._rows += batch.num_rows
+
+    def upgrade(self, schema: pa.Schema) -> None:
+        with self._lock:
+            current = self._schema
+            if current is None:
+                self._schema = schema
+            elif any(name not in current.names for name in schema.names):
+                self._upgrade(union_schema([current, schema]))
+
+    def _upgrade(self, schema: pa.Schema) -> None:
+        self._batches = [conform_batch(b, schema) for b in self._batches]
+        self._schema = schema
 
     @property
     def num_rows(self) -> int:
@@ -191,17 +219,6 @@ class GrowingSegment(Segment):
         return SegmentView(self, pa.Table.from_batches(batches))
 
 
-def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    """``batch`` with exactly ``schema``'s columns: missing ones null, others cast."""
-    arrays = []
-    for fld in schema:
-        if fld.name in batch.schema.names:
-            arrays.append(batch.column(fld.name).cast(fld.type))
-        else:
-            arrays.append(pa.nulls(batch.num_rows, fld.type))
-    return pa.RecordBatch.from_arrays(arrays, schema=schema)
-
-
 class SealedSegment(Segment):
     """Rows loaded from a flushed segment's insert logs (immutable), and the indexes of its
     fields (``milvus.querynode.indexes.SegmentIndex`` by field id), replaced as a whole."""
@@ -209,11 +226,21 @@ class SealedSegment(Segment):
     sealed = True
 
     def __init__(self, segment_id: int, collection_id: int, partition_id: int, channel: str, table: pa.Table,
-                 indexes: Mapping[int, Any] | None = None):
+                 indexes: Mapping[int, Any] | None = None, backfilled: frozenset[str] = frozenset()):
+        """``backfilled``: columns some of whose rows predate their field (filled with its
+        default or null here, absent from the insert logs an index of the field was built from)."""
         super().__init__(segment_id, collection_id, partition_id, channel)
         self._table = table.combine_chunks()
         self._indexes: Mapping[int, Any] = MappingProxyType({})
+        self.backfilled = backfilled
         self.set_indexes(indexes or {})
+
+    def upgrade(self, schema: pa.Schema) -> None:
+        table = self._table
+        missing = frozenset(name for name in schema.names if name not in table.column_names)
+        if missing:
+            self._table = conform_table(table, union_schema([table.schema, schema])).combine_chunks()
+            self.backfilled = self.backfilled | missing
 
     @property
     def indexes(self) -> Mapping[int, Any]:

@@ -87,6 +87,7 @@ class Shard:
         # a worker's copies of its leaders' delete logs, by source (the most recently used last)
         self._received: OrderedDict[str, DeleteBuffer] = OrderedDict()
         self._received_lock = threading.Lock()
+        self._schema: pa.Schema | None = None  # the stored schema once a field was added (upgrade)
 
     # ---- writes from the channel ---------------------------------------------------------
 
@@ -98,10 +99,19 @@ class Shard:
             segment = self._growing.get(segment_id)
             if segment is None:
                 segment = self._growing[segment_id] = GrowingSegment(
-                    segment_id, self.collection_id, partition_id, self.channel)
+                    segment_id, self.collection_id, partition_id, self.channel, self._schema)
             # appending under the shard lock keeps hand-off atomic with respect to inserts
             segment.append(batch)
         return True
+
+    def upgrade(self, schema: pa.Schema) -> None:
+        """The collection's schema gained fields: every segment here (and every later growing
+        one) gets their columns, old rows reading each field's default or null."""
+        with self._lock:
+            self._schema = schema
+            segments = [*self._growing.values(), *self._sealed.values(), *self._replaced.values()]
+            for segment in segments:
+                segment.upgrade(schema)
 
     def delete(self, pks: pa.Array, ts: np.ndarray, partition_id: int) -> None:
         self.deletes.add(pks, ts, partition_id)
@@ -131,6 +141,8 @@ class Shard:
                 self._excluded.add(source)
                 self._growing.pop(source, None)
                 self._remote.pop(source, None)  # a source the view reads elsewhere: not beside its result
+            if self._schema is not None:
+                segment.upgrade(self._schema)  # read before a field was added here
             self._sealed[segment.segment_id] = segment
             self._excluded.add(segment.segment_id)
             self._growing.pop(segment.segment_id, None)

@@ -23,10 +23,12 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from google.protobuf.message import DecodeError
+
 from milvus import errors
 from milvus._proto import internal_pb2, proxy_pb2, rootcoord_pb2
 from milvus.config import Config
-from milvus.grpc_gen import common_pb2, milvus_pb2
+from milvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
 from milvus.kv.base import KV
 from milvus.metastore import RootCoordCatalog
 from milvus.metastore.rbac_catalog import RbacCatalog
@@ -48,7 +50,8 @@ from milvus.rootcoord.params import RootCoordParams
 from milvus.rootcoord.rbac import Rbac
 from milvus.rootcoord.timetick import UNCONFIRMED_GRACE, TickReport, TimeTickSync
 from milvus.rpc.answers import rpc_answers
-from milvus.schema.validate import validate_collection_name, validate_collection_schema
+from milvus.schema import normalize_schema
+from milvus.schema.validate import validate_collection_name, validate_collection_schema, validate_new_field
 from milvus.tso import MAX_LOGICAL, IDAllocator, TimestampOracle, parse_ts
 from milvus.util.retry_log import RetryLog
 
@@ -538,6 +541,35 @@ class RootCoord:
             updated.updated_ts = self._tso.alloc()
             self._meta.alter_collection(updated)
             expired.append(self._expire(updated))
+        return _OK
+
+    @_answers
+    def AddCollectionField(self, request: milvus_pb2.AddCollectionFieldRequest) -> common_pb2.Status:
+        """Add a nullable field (Milvus 2.6): checked as Milvus does, given the next field id
+        and appended; the schema version moves on.  The proxies are told to forget the
+        collection; the other roles learn the new schema from what reaches them next (see
+        ``milvus.querynode.node``): rows written before it read the field's default or null."""
+        field = schema_pb2.FieldSchema()
+        try:
+            field.ParseFromString(request.schema)
+        except DecodeError:
+            raise errors.ParameterInvalid("the field schema cannot be parsed: invalid parameter") from None
+        with self._ddl() as expired:
+            coll = self._find(request.db_name, request.collection_name, request.collectionID)
+            schema = spec.parse_schema(coll.schema)
+            validate_new_field(schema, field, limits=self._params.schema_limits)
+            field.fieldID = 0  # normalize_schema gives it the next free id
+            schema.fields.append(field)
+            schema = normalize_schema(schema)
+            updated = CollectionInfo()
+            updated.CopyFrom(coll)
+            updated.schema = schema.SerializeToString(deterministic=True)
+            updated.schema_version = coll.schema_version + 1
+            updated.updated_ts = self._tso.alloc()
+            self._meta.alter_collection(updated)
+            expired.append(self._expire(updated))
+            log.info("added field %s (%d) to collection %s (%d), schema version %d", field.name,
+                     schema.fields[-1].fieldID, coll.name, coll.id, updated.schema_version)
         return _OK
 
     @_answers

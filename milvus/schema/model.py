@@ -7,11 +7,14 @@ dynamic field is enabled, a trailing ``$meta`` JSON field with ``is_dynamic`` se
 Rows travel inside the database as Arrow record batches whose schema is
 :attr:`CollectionSchemaModel.arrow_schema`: the system columns ``_row_id`` (int64) and
 ``_ts`` (uint64 hybrid timestamp) first, then one column per field in schema order.  Every
-Arrow field carries its Milvus field id under ``PARQUET:field_id`` so Parquet binlogs keep it.
+Arrow field carries its Milvus field id under ``PARQUET:field_id`` so Parquet binlogs keep it,
+and a field with a default value its default (JSON) under ``milvus.default``: rows written
+before the field was added read that default (``milvus.schema.evolve``).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -32,6 +35,7 @@ TIMESTAMP_FIELD_ID = 1
 START_OF_USER_FIELD_ID = 100
 SYSTEM_FIELDS = (ROW_ID_FIELD, TIMESTAMP_FIELD)
 FIELD_ID_KEY = b"PARQUET:field_id"
+DEFAULT_VALUE_KEY = b"milvus.default"
 
 DIM_KEY = "dim"
 MAX_LENGTH_KEY = "max_length"
@@ -115,8 +119,10 @@ class FieldInfo:
 
     @cached_property
     def arrow_field(self) -> pa.Field:
-        return pa.field(self.name, self.arrow_type, nullable=self.nullable,
-                        metadata={FIELD_ID_KEY: str(self.field_id).encode()})
+        metadata = {FIELD_ID_KEY: str(self.field_id).encode()}
+        if self.default_value is not None:
+            metadata[DEFAULT_VALUE_KEY] = json.dumps(self.default_value).encode()
+        return pa.field(self.name, self.arrow_type, nullable=self.nullable, metadata=metadata)
 
 
 @dataclass(frozen=True)

@@ -158,9 +158,9 @@ def validate_new_field(schema: spb.CollectionSchema, fs: spb.FieldSchema, *,
     if fs.is_function_output:
         raise invalid(f"not support to add a function output field, field name = {fs.name}")
     if dt.is_vector(fs.data_type):
-        n_vectors = sum(1 for f in schema.fields if dt.is_vector(f.data_type))
-        if n_vectors >= limits.max_vector_field_num:
-            raise invalid(f"maximum vector field's number should be limited to {limits.max_vector_field_num}")
+        # Milvus 2.6.0 adds scalar fields only (nullable vectors came later and are not stored here)
+        raise invalid(f"not support to add vector field, field name = {fs.name}: only scalar fields "
+                      "can be added to an existing collection")
     if not fs.nullable:
         raise invalid(f"added field must be nullable, please check it, field name = {fs.name}")
     _check_field_types([fs])

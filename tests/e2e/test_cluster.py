@@ -175,6 +175,16 @@ def test_cluster_serves_pymilvus_and_stops_without_leaks(tmp_path):
             assert hits[0][0]["id"] != 7
             assert c.query("docs", filter="id in [0, 7, 450]", output_fields=["id"]) == []
 
+            # a field added while loaded reaches every process: old rows read its default,
+            # new rows (growing, then flushed by the data node process) their value
+            c.add_collection_field("docs", "note", DataType.VARCHAR, max_length=8, nullable=True,
+                                   default_value="old")
+            c.insert("docs", [{**_rows(ids[:1] + 1000, vecs[:1])[0], "note": "new"}])
+            assert c.query("docs", filter='note == "new"', output_fields=["note"]) == [{"id": 1000, "note": "new"}]
+            c.flush("docs")
+            rows = c.query("docs", filter="id in [6, 300, 1000]", output_fields=["note"])
+            assert sorted((r["id"], r["note"]) for r in rows) == [(6, "old"), (300, "old"), (1000, "new")]
+
             c.release_collection("docs")
             c.drop_collection("docs")
             assert not c.has_collection("docs")

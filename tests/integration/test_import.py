@@ -174,3 +174,18 @@ def test_list_bulk_insert_tasks(orm):
     assert len(utility.list_bulk_insert_tasks(limit=2, collection_name="failing", using=orm)) == 2
     everything = {t.collection_name for t in utility.list_bulk_insert_tasks(using=orm)}
     assert {"json_rows", "parquet_rows", "numpy_rows", "failing"} <= everything
+
+
+def test_an_added_field_through_a_bulk_insert(stack, client, orm):
+    """A field added to a loaded collection, then rows imported with and without it: those
+    without read its default, the rows inserted before it too."""
+    create(client, "evolved")
+    client.insert("evolved", rows(0, 2))
+    client.add_collection_field("evolved", "level", DataType.INT32, nullable=True, default_value=-1)
+    data = [{**r, "level": r["id"]} if r["id"] % 2 else r for r in rows(2, 4)]
+    stack.storage.put("imports/evolved.json", json.dumps({"rows": data}).encode())
+    state = finished(orm, utility.do_bulk_insert("evolved", files=["imports/evolved.json"], using=orm))
+    assert state.state == BulkInsertState.ImportCompleted, state.failed_reason
+    got = client.query("evolved", filter="id >= 0", output_fields=["level"], consistency_level="Strong")
+    assert sorted((r["id"], r["level"]) for r in got) == [(0, -1), (1, -1), (2, -1), (3, 3), (4, -1), (5, 5)]
+    assert sorted(r["id"] for r in client.query("evolved", filter="level > 0", consistency_level="Strong")) == [3, 5]

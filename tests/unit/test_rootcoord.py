@@ -655,3 +655,53 @@ def test_an_unexpected_failure_becomes_a_status(h, monkeypatch):
     monkeypatch.undo()
     ok(h.rc.CreateCollection(create_req()))  # the failed attempt left nothing behind
     assert list(h.describe().collection.physical_channels) == ["by-dev-rootcoord-dml_0"]
+
+
+# ---- AddCollectionField ----------------------------------------------------------------
+
+
+def add_field(h, field: spb.FieldSchema, name="c"):
+    return h.rc.AddCollectionField(milvus_pb2.AddCollectionFieldRequest(
+        collection_name=name, schema=field.SerializeToString()))
+
+
+def test_add_field_appends_it_with_the_next_id_and_a_new_schema_version(h):
+    ok(h.rc.CreateCollection(create_req(dynamic=True)))
+    before = h.describe().collection
+    h.invalidations.clear()
+    ok(add_field(h, spb.FieldSchema(name="age", data_type=spb.Int16, nullable=True,
+                                    default_value=spb.ValueField(long_data=7))))
+    info = h.describe().collection
+    fields = spb.CollectionSchema.FromString(info.schema).fields
+    assert [f.name for f in fields] == ["id", "vec", "$meta", "age"]
+    assert fields[-1].fieldID == max(f.fieldID for f in fields[:-1]) + 1
+    assert fields[-1].default_value.int_data == 7  # stored as create stores an Int16 default
+    assert info.schema_version == before.schema_version + 1
+    assert [r.collectionName for r in h.invalidations] == ["c"]
+    h.restart()
+    assert h.describe().collection.schema == info.schema
+
+
+@pytest.mark.parametrize("field, words", [
+    (spb.FieldSchema(name="x", data_type=spb.Int64), "added field must be nullable"),
+    (spb.FieldSchema(name="vec", data_type=spb.Int64, nullable=True), "duplicated field name vec"),
+    (spb.FieldSchema(name="x", data_type=spb.Int64, nullable=True, is_primary_key=True), "not support to add pk"),
+    (spb.FieldSchema(name="x", data_type=spb.Int64, nullable=True, is_partition_key=True), "partition key"),
+    (spb.FieldSchema(name="x", data_type=spb.VarChar, nullable=True), "max_length"),
+    (spb.FieldSchema(name="1x", data_type=spb.Int64, nullable=True), "Invalid field name"),
+    (spb.FieldSchema(name="v2", data_type=spb.FloatVector, nullable=True, type_params=[KV(key="dim", value="2")]),
+     "not support to add vector field"),
+    (spb.FieldSchema(name="x", data_type=spb.Int8, nullable=True, default_value=spb.ValueField(long_data=300)),
+     "out of range"),
+])
+def test_add_field_refusals_leave_the_schema_alone(h, field, words):
+    ok(h.rc.CreateCollection(create_req()))
+    before = h.describe().collection
+    status = add_field(h, field)
+    # ParameterInvalid, ParameterMissing, or FieldNameInvalid for a bad name (as at create)
+    assert status.code in (1100, 1101, 1701) and words in status.reason, status
+    assert h.describe().collection == before
+
+
+def test_add_field_to_a_missing_collection(h):
+    assert err(add_field(h, spb.FieldSchema(name="x", data_type=spb.Int64, nullable=True), name="zz"), 100)
