@@ -5,14 +5,12 @@ RunAnalyzer shows the tokens the analyzer makes of texts."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from milvus import errors
 from milvus.grpc_gen import common_pb2, milvus_pb2
 from milvus.schema import FieldInfo
 from milvus.schema.analyzer import analyze, query_terms, term_dim
 from milvus.schema.analyzer_params import analyzer_enabled, analyzer_problem, field_analyzer_problem
-from milvus.schema.vectors import SPARSE_PAIR
+from milvus.schema.vectors import sparse_placeholders
 
 PT = common_pb2.PlaceholderType
 
@@ -36,19 +34,17 @@ def query_placeholders(field: FieldInfo | None, raw: bytes) -> bytes:
     if holder is None or holder.type != PT.VarChar:
         raise errors.ParameterInvalid(f"field {field.name} is the output of a BM25 function: search it with "
                                       "query texts")
-    values = []
-    for i, value in enumerate(holder.values):
+    return sparse_placeholders([query_terms(text) for text in _texts(holder.values, "query text")], holder.tag)
+
+
+def _texts(values, what: str) -> list[str]:
+    out = []
+    for i, value in enumerate(values):
         try:
-            text = value.decode("utf-8")
+            out.append(value.decode("utf-8"))
         except UnicodeDecodeError:
-            raise errors.ParameterInvalid(f"query text {i} is not valid UTF-8") from None
-        dims, counts = query_terms(text)
-        pairs = np.empty(len(dims), dtype=SPARSE_PAIR)
-        pairs["index"], pairs["value"] = dims, counts
-        values.append(pairs.tobytes())
-    out = common_pb2.PlaceholderGroup(placeholders=[
-        common_pb2.PlaceholderValue(tag=holder.tag, type=PT.SparseFloatVector, values=values)])
-    return out.SerializeToString()
+            raise errors.ParameterInvalid(f"{what} {i} is not valid UTF-8") from None
+    return out
 
 
 def run_analyzer(field: FieldInfo | None, request: milvus_pb2.RunAnalyzerRequest) -> milvus_pb2.RunAnalyzerResponse:
@@ -66,11 +62,7 @@ def run_analyzer(field: FieldInfo | None, request: milvus_pb2.RunAnalyzerRequest
     if problem is not None:
         raise errors.ParameterInvalid(problem)
     results = []
-    for i, raw in enumerate(request.placeholder):
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise errors.ParameterInvalid(f"text {i} is not valid UTF-8") from None
+    for text in _texts(request.placeholder, "text"):
         tokens = [milvus_pb2.AnalyzerToken(token=token, start_offset=start, end_offset=end, position=position,
                                            position_length=1, hash=term_dim(token) if request.with_hash else 0)
                   for token, start, end, position in analyze(text)]

@@ -15,6 +15,7 @@ from milvus.schema.vectors import (
     dense_matrix,
     half_to_float32,
     sparse_matrix,
+    sparse_placeholders,
     valid_rows,
 )
 
@@ -23,17 +24,6 @@ PT = common_pb2.PlaceholderType
 __all__ = ["DENSE_FLOAT_TYPES", "SparseMatrix", "decode_placeholders", "dense_matrix", "sparse_matrix",
            "sparse_placeholders", "valid_rows"]
 
-
-def sparse_placeholders(queries: list[tuple[np.ndarray, np.ndarray]]) -> bytes:
-    """A serialized PlaceholderGroup of sparse query vectors (``decode_placeholders``' input)."""
-    values = []
-    for dims, weights in queries:
-        pairs = np.empty(len(dims), dtype=SPARSE_PAIR)
-        pairs["index"], pairs["value"] = dims, weights
-        values.append(pairs.tobytes())
-    group = common_pb2.PlaceholderGroup(placeholders=[
-        common_pb2.PlaceholderValue(tag="$0", type=PT.SparseFloatVector, values=values)])
-    return group.SerializeToString()
 
 _DENSE_PLACEHOLDERS = {
     PT.FloatVector: ("<f4", schema_pb2.FloatVector),

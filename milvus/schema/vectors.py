@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from milvus.errors import ParameterInvalid
-from milvus.grpc_gen import schema_pb2
+from milvus.grpc_gen import common_pb2, schema_pb2
 
 SPARSE_PAIR = np.dtype([("index", "<u4"), ("value", "<f4")])
 
@@ -114,3 +114,15 @@ def valid_rows(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     if column.null_count == 0:
         return np.ones(len(column), dtype=bool)
     return column.is_valid().to_numpy(zero_copy_only=False)
+
+
+def sparse_placeholders(queries: list[tuple[np.ndarray, np.ndarray]], tag: str = "$0") -> bytes:
+    """A serialized PlaceholderGroup of sparse query vectors (``decode_placeholders``' input)."""
+    values = []
+    for dims, weights in queries:
+        pairs = np.empty(len(dims), dtype=SPARSE_PAIR)
+        pairs["index"], pairs["value"] = dims, weights
+        values.append(pairs.tobytes())
+    group = common_pb2.PlaceholderGroup(placeholders=[
+        common_pb2.PlaceholderValue(tag=tag, type=common_pb2.PlaceholderType.SparseFloatVector, values=values)])
+    return group.SerializeToString()

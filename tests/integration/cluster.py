@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pymilvus import MilvusClient, connections
+
 from milvus.cmd.backends import open_kv, open_mq, open_storage
 from milvus.cmd.standalone import Cluster, build_cluster
 from milvus.config import Config
@@ -31,6 +33,28 @@ class Stack:
     cluster: Cluster
     mq: MQ
     storage: ObjectStorage
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.cluster.port}"
+
+    @contextmanager
+    def client(self) -> Iterator[MilvusClient]:
+        """A MilvusClient of the cluster, closed afterwards."""
+        c = MilvusClient(uri=self.uri)
+        try:
+            yield c
+        finally:
+            c.close()
+
+    @contextmanager
+    def orm(self, alias: str) -> Iterator[str]:
+        """An ORM connection ``alias`` to the cluster, disconnected afterwards."""
+        connections.connect(alias, uri=self.uri)
+        try:
+            yield alias
+        finally:
+            connections.disconnect(alias)
 
 
 @contextmanager

@@ -26,7 +26,6 @@ from pymilvus import (
     MilvusClient,
     MilvusException,
     RRFRanker,
-    connections,
     utility,
 )
 from pymilvus.client.prepare import Prepare
@@ -56,16 +55,14 @@ def stack(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(stack):
-    c = MilvusClient(uri=f"http://127.0.0.1:{stack.cluster.port}")
-    yield c
-    c.close()
+    with stack.client() as c:
+        yield c
 
 
 @pytest.fixture(scope="module")
 def orm(stack):
-    connections.connect("full_text", uri=f"http://127.0.0.1:{stack.cluster.port}")
-    yield "full_text"
-    connections.disconnect("full_text")
+    with stack.orm("full_text") as alias:
+        yield alias
 
 
 def bm25(name="text_bm25_emb", inputs=("text",), outputs=("sparse",)) -> Function:

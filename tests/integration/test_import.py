@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from pymilvus import DataType, MilvusClient, MilvusException, connections, utility
+from pymilvus import DataType, MilvusException, utility
 from pymilvus.client.types import BulkInsertState
 
 from tests.conftest import wait_for
@@ -34,16 +34,14 @@ def stack(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(stack):
-    c = MilvusClient(uri=f"http://127.0.0.1:{stack.cluster.port}")
-    yield c
-    c.close()
+    with stack.client() as c:
+        yield c
 
 
 @pytest.fixture(scope="module")
 def orm(stack):
-    connections.connect("imports", uri=f"http://127.0.0.1:{stack.cluster.port}")
-    yield "imports"
-    connections.disconnect("imports")
+    with stack.orm("imports") as alias:
+        yield alias
 
 
 def create(client, name, *, auto_id=False, dynamic=False):
