@@ -22,7 +22,7 @@ from milvus.expr import values as v
 from milvus.expr.errors import ExprError
 from milvus.grpc_gen import schema_pb2 as spb
 from milvus.schema import CollectionSchemaModel, FieldInfo
-from milvus.schema.analyzer_params import field_analyzer_problem
+from milvus.schema.analyzer_params import field_analyzer, field_analyzer_problem
 
 _REVERSED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
 _BITWISE = {"&": "BitAnd", "|": "BitOr", "^": "BitXor", "<<": "shift", ">>": "shift"}
@@ -523,8 +523,9 @@ class Checker:
             if not 1 <= value.value <= 1000:  # type: ignore[operator]
                 raise self._err(f"minimum_should_match should be in [1, 1000], got {value.value}", value_node)
             min_match = value.value  # type: ignore[assignment]
-        tokens = tuple(dict.fromkeys(v.text_tokens(query.value)))
-        return _Bool(p.TextMatch(self._column(info, info.name), tokens, min_match))
+        analyzer = field_analyzer(info.type_params)
+        tokens = tuple(dict.fromkeys(analyzer.tokens(query.value)))
+        return _Bool(p.TextMatch(self._column(info, info.name), tokens, min_match, analyzer))
 
     # ---- logic ----------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from milvus.grpc_gen import schema_pb2 as spb
+from milvus.schema.analyzer import STANDARD, Analyzer
 
 Scalar = bool | int | float | str
 Value = Scalar | tuple  # tuples are array literals (possibly nested)
@@ -198,8 +199,10 @@ class Contains(Pred):
 
 @dataclass(frozen=True)
 class TextMatch(Pred):
-    """Rows whose text shares at least ``min_should_match`` distinct tokens with the query."""
+    """Rows whose text shares at least ``min_should_match`` distinct tokens with the query
+    (both tokenized by the field's analyzer)."""
 
     col: Column
     tokens: tuple[str, ...]
     min_should_match: int = 1
+    analyzer: Analyzer = STANDARD

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from milvus.expr import plan as p
-from milvus.expr.values import INT64_MAX, INT64_MIN, c_div, c_mod, json_equal, like_regex, text_tokens, wrap64
+from milvus.expr.values import INT64_MAX, INT64_MIN, c_div, c_mod, json_equal, like_regex, wrap64
 
 _OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
         ">=": operator.ge}
@@ -319,7 +319,7 @@ class ReferenceEvaluator:
         text = row.get(pred.col.name)
         if text is None:
             return None
-        words = set(text_tokens(text))
+        words = set(pred.analyzer.tokens(text))
         return sum(1 for t in pred.tokens if t in words) >= pred.min_should_match and bool(pred.tokens)
 
 

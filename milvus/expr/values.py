@@ -195,10 +195,3 @@ def like_regex(pattern: str) -> re.Pattern[str]:
         i += 1
     return re.compile("".join(out), re.DOTALL)
 
-
-TOKEN_SPLIT = r"[^\w]+"
-
-
-def text_tokens(text: str) -> list[str]:
-    """The tokens of the standard analyzer: lower-cased runs of letters, digits and ``_``."""
-    return [t for t in re.split(TOKEN_SPLIT, text.lower()) if t]

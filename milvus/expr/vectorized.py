@@ -20,7 +20,6 @@ import pyarrow.compute as pc
 from milvus.expr import jsoncol as jc
 from milvus.expr import plan as p
 from milvus.expr.values import json_equal
-from milvus.schema.analyzer import TOKEN_SPLIT_RE2
 
 _NP = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 _PC = {"==": pc.equal, "!=": pc.not_equal, "<": pc.less, "<=": pc.less_equal, ">": pc.greater,
@@ -492,17 +491,16 @@ class Evaluator:
         valid = self.valid(col.name)
         if not pred.tokens:
             return self._tri(np.zeros(self.n, dtype=bool), valid)
-        words = pc.split_pattern_regex(pc.utf8_lower(self.strings(col)), TOKEN_SPLIT_RE2)
-        flat = pc.list_flatten(words)
-        parent = np.asarray(pc.list_parent_indices(words).to_numpy(), dtype=np.int64)
-        hit = _mask(pc.is_in(flat, value_set=pa.array(pred.tokens, type=pa.string())))
+        parent, words = pred.analyzer.token_rows(self.strings(col))
+        known = _mask(pc.is_in(words.dictionary, value_set=pa.array(pred.tokens, type=pa.string())))
+        codes = np.asarray(words.indices, dtype=np.int64)
+        hit = known[codes] if len(codes) else np.zeros(0, dtype=bool)
         if pred.min_should_match <= 1:
             res = np.zeros(self.n, dtype=bool)
             res[parent[hit]] = True
         else:
-            pairs = pa.table({"row": parent[hit], "word": flat.filter(pa.array(hit))})
-            distinct = pairs.group_by(["row", "word"], use_threads=False).aggregate([])
-            counts = np.bincount(distinct["row"].to_numpy(), minlength=self.n)
+            distinct = np.unique(parent[hit] * max(1, len(known)) + codes[hit])  # one per (row, word)
+            counts = np.bincount(distinct // max(1, len(known)), minlength=self.n)
             res = counts >= pred.min_should_match
         return self._tri(res, valid)
 

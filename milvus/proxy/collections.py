@@ -16,6 +16,8 @@ from milvus.grpc_gen import schema_pb2
 from milvus.proxy.callers import Caller
 from milvus.proxy.meta_cache import MetaCache
 from milvus.schema import CollectionSchemaModel, FieldInfo, OutputFields, resolve_output_fields
+from milvus.schema.analyzer import STANDARD, Analyzer
+from milvus.schema.analyzer_params import field_analyzer
 
 _OUTPUTS_MAX = 64  # output field lists remembered per collection
 # Milvus' answer to a partition named in a request on a partition-key collection
@@ -29,6 +31,7 @@ class Collection:
     # output field list -> its resolution (the schema never changes under one Collection)
     _outputs: dict[tuple[str, ...], OutputFields] = field(default_factory=dict, init=False, repr=False,
                                                            compare=False)
+    _analyzers: dict[str, Analyzer] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def id(self) -> int:
@@ -78,6 +81,17 @@ class Collection:
         if not numbered:
             raise errors.PartitionNotFound(f"collection {self.name} has no partitions for its partition key")
         return [pid for _, pid in sorted(numbered)]
+
+    def bm25_analyzer(self, output: FieldInfo) -> Analyzer:
+        """The analyzer of the input field of the BM25 function that fills ``output``
+        (remembered: the schema never changes under one Collection)."""
+        analyzer = self._analyzers.get(output.name)
+        if analyzer is None:
+            producer = self.schema.producer(output.name)
+            source = self.schema.field(producer.input_names[0]) if producer is not None else None
+            analyzer = field_analyzer(source.type_params) if source is not None else STANDARD
+            self._analyzers[output.name] = analyzer
+        return analyzer
 
     def anns_field(self, name: str) -> FieldInfo | None:
         """The vector field a search names, or its only vector field when it names none; None

@@ -330,9 +330,11 @@ class Dql:
                                    request.consistency_level, request.use_default_consistency,
                                    request.guarantee_timestamp, travel)
         field = coll.anns_field(shape.anns_field)
-        shard.placeholder_group = query_placeholders(field, request.placeholder_group)
         if field is not None and field.is_function_output:
+            shard.placeholder_group = query_placeholders(field, request.placeholder_group, coll.bm25_analyzer(field))
             shard.bm25_k1, shard.bm25_b = self._bm25_params(coll, field.name)
+        else:
+            shard.placeholder_group = request.placeholder_group  # the query node refuses texts here
         shard.nq = request.nq
         if out.fields:
             shard.output_field_ids[:] = [f.field_id for f in out.fields]

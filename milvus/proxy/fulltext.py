@@ -8,8 +8,8 @@ from __future__ import annotations
 from milvus import errors
 from milvus.grpc_gen import common_pb2, milvus_pb2
 from milvus.schema import FieldInfo
-from milvus.schema.analyzer import analyze, query_terms, term_dim
-from milvus.schema.analyzer_params import analyzer_enabled, analyzer_problem, field_analyzer_problem
+from milvus.schema.analyzer import Analyzer, term_dim
+from milvus.schema.analyzer_params import AnalyzerError, analyzer_enabled, field_analyzer, parse_analyzer
 from milvus.schema.vectors import sparse_placeholders
 
 PT = common_pb2.PlaceholderType
@@ -24,17 +24,16 @@ def _parse(raw: bytes) -> common_pb2.PlaceholderGroup:
     return group
 
 
-def query_placeholders(field: FieldInfo | None, raw: bytes) -> bytes:
-    """The placeholder group to send the query nodes: for a BM25 output field, the query
-    texts as sparse term counts; any other field's as it came."""
-    if field is None or not field.is_function_output:
-        return raw  # the query node refuses texts for any other field
+def query_placeholders(field: FieldInfo, raw: bytes, analyzer: Analyzer) -> bytes:
+    """The placeholder group to send the query nodes for a search of a BM25 output field: the
+    query texts as sparse term counts by ``analyzer`` (its input field's)."""
     group = _parse(raw)
     holder = group.placeholders[0] if len(group.placeholders) == 1 else None
     if holder is None or holder.type != PT.VarChar:
         raise errors.ParameterInvalid(f"field {field.name} is the output of a BM25 function: search it with "
                                       "query texts")
-    return sparse_placeholders([query_terms(text) for text in _texts(holder.values, "query text")], holder.tag)
+    texts = _texts(holder.values, "query text")
+    return sparse_placeholders([analyzer.query_terms(text) for text in texts], holder.tag)
 
 
 def _texts(values, what: str) -> list[str]:
@@ -52,19 +51,19 @@ def run_analyzer(field: FieldInfo | None, request: milvus_pb2.RunAnalyzerRequest
     analyzer of ``field`` when the request names a collection's field)."""
     if request.analyzer_names:
         raise errors.ParameterInvalid("analyzer_names (multi-analyzer fields) are not supported by this server")
-    if field is not None:
-        params = dict(field.type_params)
-        if not analyzer_enabled(params):
-            raise errors.ParameterInvalid(f"field {field.name} has no analyzer: it does not enable_analyzer")
-        problem = field_analyzer_problem(params)
-    else:
-        problem = analyzer_problem(request.analyzer_params)
-    if problem is not None:
-        raise errors.ParameterInvalid(problem)
+    try:
+        if field is not None:
+            if not analyzer_enabled(field.type_params):
+                raise errors.ParameterInvalid(f"field {field.name} has no analyzer: it does not enable_analyzer")
+            analyzer = field_analyzer(field.type_params)
+        else:
+            analyzer = parse_analyzer(request.analyzer_params)
+    except AnalyzerError as exc:
+        raise errors.ParameterInvalid(str(exc)) from None
     results = []
     for text in _texts(request.placeholder, "text"):
         tokens = [milvus_pb2.AnalyzerToken(token=token, start_offset=start, end_offset=end, position=position,
                                            position_length=1, hash=term_dim(token) if request.with_hash else 0)
-                  for token, start, end, position in analyze(text)]
+                  for token, start, end, position in analyzer.analyze(text)]
         results.append(milvus_pb2.AnalyzerResult(tokens=tokens))
     return milvus_pb2.RunAnalyzerResponse(status=errors.OK, results=results)

@@ -17,6 +17,7 @@ import pyarrow as pa
 from milvus.grpc_gen import schema_pb2 as spb
 from milvus.schema._decode import decode_column
 from milvus.schema._encode import encode_column
+from milvus.schema.analyzer_params import field_analyzer
 from milvus.schema.errors import FIELD_NOT_FOUND, SchemaError, invalid
 from milvus.schema.functions import compute_output
 from milvus.schema.limits import DEFAULT_LIMITS, SchemaLimits
@@ -93,7 +94,8 @@ def _add_function_outputs(schema: CollectionSchemaModel, columns: dict[str, pa.A
     for fn in schema.functions:
         if not all(name in columns for name in fn.input_names):
             continue
-        output = compute_output(fn.function_type, [columns[name] for name in fn.input_names])
+        analyzer = field_analyzer(schema.field(fn.input_names[0]).type_params)
+        output = compute_output(fn.function_type, [columns[name] for name in fn.input_names], analyzer)
         for name in fn.output_names:
             columns[name] = output
 

@@ -1,7 +1,7 @@
 """A collection's functions: checking them, linking them to their fields, computing outputs.
 
-Only BM25 is supported: one VARCHAR input field with ``enable_analyzer`` and the standard
-analyzer, one SPARSE_FLOAT_VECTOR output field that the server fills from the input on every
+Only BM25 is supported: one VARCHAR input field with ``enable_analyzer`` and an analyzer this
+server has (``milvus.schema.analyzer_params``), one SPARSE_FLOAT_VECTOR output field that the server fills from the input on every
 insert and upsert (a client may not write it, nor read it back).
 """
 
@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from milvus.grpc_gen import schema_pb2 as spb
 from milvus.schema import datatypes as dt
-from milvus.schema.analyzer import bm25_rows
+from milvus.schema.analyzer import Analyzer
 from milvus.schema.analyzer_params import analyzer_enabled, field_analyzer_problem
 from milvus.schema.errors import invalid
 
@@ -105,8 +105,8 @@ def link_functions(schema: spb.CollectionSchema) -> None:
             f.is_function_output = True
 
 
-def compute_output(function_type: int, inputs: list[pa.Array]) -> pa.Array:
-    """The output column of a function over its input columns."""
+def compute_output(function_type: int, inputs: list[pa.Array], analyzer: Analyzer) -> pa.Array:
+    """The output column of a function over its input columns (``analyzer``: its input field's)."""
     if function_type != spb.FunctionType.BM25:
         raise invalid(f"function type {_type_name(function_type)} is not supported by this server")
-    return bm25_rows(inputs[0])
+    return analyzer.bm25_rows(inputs[0])

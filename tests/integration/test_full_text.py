@@ -163,10 +163,10 @@ def test_the_sparse_field_cannot_be_written(client):
 
 @pytest.mark.parametrize("kwargs, fragment", [
     ({"text_kwargs": {"enable_match": True}}, "must set enable_analyzer to true"),
-    ({"text_kwargs": {"enable_analyzer": True, "analyzer_params": {"type": "english"}}},
-     "only the standard analyzer is supported by this server"),
+    ({"text_kwargs": {"enable_analyzer": True, "analyzer_params": {"type": "chinese"}}},
+     "only the standard and english analyzers are supported by this server"),
     ({"text_kwargs": {"enable_analyzer": True, "analyzer_params": {"tokenizer": "jieba"}}},
-     "only the standard tokenizer is supported by this server"),
+     'tokenizer "jieba" is not supported by this server'),
     ({"functions": [bm25("same"), bm25("same")]}, "duplicate function name same"),
     ({"functions": [bm25("one"), bm25("two")]}, "duplicate function output sparse"),
 ])
@@ -329,5 +329,27 @@ def test_run_analyzer_shows_the_tokens_searches_use(client, searchable):
     assert got[1].tokens == []
     by_field = client.run_analyzer("Shard leader", collection_name="searchable", field_name="text")
     assert by_field.tokens == ["shard", "leader"]
-    refused(lambda: client.run_analyzer("x", analyzer_params={"type": "english"}), "only the standard analyzer")
+    refused(lambda: client.run_analyzer("x", analyzer_params={"type": "chinese"}), "english analyzers are supported")
     refused(lambda: client.run_analyzer("x", collection_name="searchable", field_name="id"), "no analyzer")
+
+
+def test_an_english_analyzer_matches_word_forms(client):
+    s = MilvusClient.create_schema()
+    s.add_field("id", DataType.INT64, is_primary=True)
+    s.add_field("text", DataType.VARCHAR, max_length=200, enable_analyzer=True, enable_match=True,
+                analyzer_params={"type": "english"})
+    s.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    s.add_function(bm25())
+    index = client.prepare_index_params()
+    index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+    client.create_collection("english", schema=s, index_params=index, consistency_level="Strong")
+    client.insert("english", [{"id": 0, "text": "The dogs are running"}, {"id": 1, "text": "A cat sleeps"},
+                              {"id": 2, "text": "Runners run daily"}])
+    hits = client.search("english", data=["Run!"], anns_field="sparse", limit=5)[0]
+    assert sorted(h["id"] for h in hits) == [0, 2]
+    assert client.search("english", data=["the are"], anns_field="sparse", limit=5)[0] == []  # stop words only
+    got = client.query("english", filter="text_match(text, 'sleeping dog')", output_fields=["id"])
+    assert sorted(r["id"] for r in got) == [0, 1]
+    assert client.run_analyzer("The dogs are running", analyzer_params={"type": "english"}).tokens == ["dog", "run"]
+    assert client.run_analyzer("Dogs", collection_name="english", field_name="text").tokens == ["dog"]
+    client.drop_collection("english")

@@ -60,3 +60,38 @@ def test_analyze_and_the_sparse_rows_agree_on_the_terms():
     for token, *_ in analyze(text):
         counts[term_dim(token)] = counts.get(term_dim(token), 0.0) + 1.0
     assert dict(zip(m.indices.tolist(), m.values.tolist(), strict=True)) == counts
+
+
+def _analyzer(params):
+    from milvus.schema.analyzer_params import parse_analyzer
+    return parse_analyzer(params)
+
+
+def test_the_english_analyzer_lowercases_stems_and_drops_stop_words():
+    english = _analyzer({"type": "english"})
+    assert english.tokens("The Running dogs were running to the databases") == [
+        "run", "dog", "were", "run", "databas"]
+    assert [t[3] for t in english.analyze("The Running dogs")] == [1, 2]  # positions keep their gaps
+    extra = _analyzer({"type": "english", "stop_words": ["dog"]})
+    assert extra.tokens("the dogs run") == ["run"]  # stop words after stemming, as Milvus orders them
+
+
+def test_standard_with_stop_words_and_custom_chains():
+    assert _analyzer({"type": "standard", "stop_words": ["of"]}).tokens("Field of Study") == ["field", "study"]
+    assert _analyzer({"tokenizer": "standard"}).tokens("Keep CASE") == ["Keep", "CASE"]
+    spaces = _analyzer({"tokenizer": "whitespace", "filter": ["lowercase"]})
+    assert spaces.tokens("a-b  C.d") == ["a-b", "c.d"]
+    custom = _analyzer({"tokenizer": "standard", "filter": [
+        "lowercase", "asciifolding", {"type": "length", "max": 5}, "alphanumonly",
+        {"type": "stop", "stop_words": ["_english_"]}]})
+    assert custom.tokens("Café naïve THE extraordinary x_1 ok") == ["cafe", "naive", "ok"]
+
+
+def test_bm25_rows_and_query_terms_follow_the_analyzer():
+    english = _analyzer({"type": "english"})
+    rows = sparse_matrix(english.bm25_rows(pa.array(["Runs running ran", None, "the of"])))
+    assert rows.indptr.tolist() == [0, 2, 2, 2]  # "run" twice, "ran"; nothing left of the last row
+    assert dict(zip(rows.indices.tolist(), rows.values.tolist(), strict=True)) == {
+        term_dim("run"): 2.0, term_dim("ran"): 1.0}
+    dims, counts = english.query_terms("running")
+    assert dims.tolist() == [term_dim("run")] and counts.tolist() == [1.0]

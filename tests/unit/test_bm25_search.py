@@ -21,7 +21,7 @@ from milvus.proxy.fulltext import query_placeholders
 from milvus.querynode.search import make_plan
 from milvus.querynode.vectors import decode_placeholders
 from milvus.schema import CollectionSchemaModel, normalize_schema
-from milvus.schema.analyzer import query_terms
+from milvus.schema.analyzer import STANDARD, query_terms
 from milvus.schema.vectors import SparseMatrix
 from tests.readpath import make_batch, make_schema, placeholder
 from tests.unit import test_querynode_delegation as delegation
@@ -219,13 +219,11 @@ def test_the_proxy_sends_query_texts_as_term_counts():
     schema = _bm25_schema()
     texts = common_pb2.PlaceholderGroup(placeholders=[common_pb2.PlaceholderValue(
         tag="$0", type=PT.VarChar, values=[b"Vector search, vector!", b""])]).SerializeToString()
-    [first, empty] = decode_placeholders(query_placeholders(schema.field("svec"), texts),
+    [first, empty] = decode_placeholders(query_placeholders(schema.field("svec"), texts, STANDARD),
                                          schema_pb2.SparseFloatVector, None)
     dims, counts = query_terms("vector search vector")
     assert first[0].tolist() == dims.tolist() and first[1].tolist() == counts.tolist()
     assert sorted(counts.tolist()) == [1.0, 2.0]
     assert len(empty[0]) == 0
-    dense = placeholder([[0.0] * delegation.DIM])
-    assert query_placeholders(schema.field("vec"), dense) is dense  # any other field's as it came
     with pytest.raises(ParameterInvalid, match="search it with query texts"):
-        query_placeholders(schema.field("svec"), placeholder([{1: 1.0}], PT.SparseFloatVector))
+        query_placeholders(schema.field("svec"), placeholder([{1: 1.0}], PT.SparseFloatVector), STANDARD)

@@ -271,3 +271,21 @@ def test_pk_terms_finds_whole_primary_key_lookups_only():
     for expr in ("id > 1", "id in [1] and i8 == 1", "id not in [1]", "i8 in [1]", "id in ['a']", "id in [1,",
                  "id == 1.5", ""):
         assert pk_terms(expr, pk) is None, expr
+
+
+def test_text_match_tokenizes_rows_and_query_with_the_field_analyzer():
+    import pyarrow as pa
+
+    schema = CollectionSchemaModel(spb.CollectionSchema(name="t", fields=[
+        field("id", spb.Int64, is_primary_key=True),
+        field("body", spb.VarChar, params={"max_length": 100, "enable_match": "true",
+                                            "analyzer_params": '{"type": "english"}'}),
+        field("v", spb.FloatVector, params={"dim": 2})]))
+    table = pa.table({"id": [0, 1, 2, 3], "body": ["Dogs were running", "the runner", "A DOG", None],
+                      "v": pa.array([[0.0, 0.0]] * 4, pa.list_(pa.float32(), 2))})
+    cases = {"text_match(body, 'run')": {0}, "text_match(body, 'dogs runs')": {0, 2},
+             "text_match(body, 'dog running', minimum_should_match=2)": {0}, "text_match(body, 'the')": set()}
+    for expr, want in cases.items():
+        compiled = compile_filter(schema, expr)
+        assert set(np.flatnonzero(compiled(table)).tolist()) == want, expr
+        assert set(np.flatnonzero(compiled.reference(table)).tolist()) == want, expr

@@ -157,9 +157,15 @@ def test_input_needs_enable_analyzer():
     refused(with_functions(function_proto(), enable_match=True), "must set enable_analyzer to true")
 
 
-@pytest.mark.parametrize("params", [None, {}, {"type": "standard"}, {"tokenizer": "standard", "filter": ["lowercase"]},
-                                    {"tokenizer": {"type": "standard"}, "filter": ["lowercase"]}])
-def test_standard_analyzer_params_are_accepted(params):
+@pytest.mark.parametrize("params", [
+    None, {}, {"type": "standard"}, {"type": "standard", "stop_words": ["a"]}, {"type": "english"},
+    {"type": "english", "stop_words": ["vector"]}, {"tokenizer": "standard"},
+    {"tokenizer": "standard", "filter": ["lowercase"]}, {"tokenizer": {"type": "standard"}, "filter": ["lowercase"]},
+    {"tokenizer": "whitespace", "filter": ["lowercase", "asciifolding", "alphanumonly",
+                                          {"type": "stop", "stop_words": ["_english_", "x"]},
+                                          {"type": "stemmer", "language": "french"}, {"type": "length", "max": 10}]},
+])
+def test_supported_analyzer_params_are_accepted(params):
     kwargs = {"enable_analyzer": True}
     if params is not None:
         kwargs["analyzer_params"] = params
@@ -167,13 +173,14 @@ def test_standard_analyzer_params_are_accepted(params):
 
 
 @pytest.mark.parametrize("params, fragment", [
-    ({"type": "english"}, "only the standard analyzer is supported by this server, got type 'english'"),
-    ({"type": "chinese"}, "got type 'chinese'"),
-    ({"type": "standard", "stop_words": ["a"]}, "options ['stop_words'] are not supported"),
-    ({"tokenizer": "jieba"}, 'only the standard tokenizer is supported by this server, got "jieba"'),
-    ({"tokenizer": "standard"}, 'exactly the filter ["lowercase"], got null'),
-    ({"tokenizer": "standard", "filter": ["lowercase", "asciifolding"]}, "exactly the filter"),
-    ({"tokenizer": "whitespace", "filter": ["lowercase"]}, "only the standard tokenizer"),
+    ({"type": "chinese"}, "only the standard and english analyzers are supported by this server, got type 'chinese'"),
+    ({"type": "standard", "max_token_length": 5}, "options ['max_token_length'] of the standard analyzer"),
+    ({"tokenizer": "jieba"}, 'tokenizer "jieba" is not supported by this server'),
+    ({"tokenizer": "standard", "filter": ["cnalphanumonly"]}, "filter cnalphanumonly is not supported"),
+    ({"tokenizer": "standard", "filter": [{"type": "stemmer", "language": "klingon"}]}, "stemmer language"),
+    ({"tokenizer": "standard", "filter": [{"type": "stop", "stop_words": ["_french_"]}]}, "only _english_"),
+    ({"tokenizer": "standard", "filter": [{"type": "length", "max": 0}]}, "positive integer max"),
+    ({"tokenizer": "standard", "filter": "lowercase"}, "filter must be a list"),
 ])
 def test_other_analyzers_are_refused(params, fragment):
     kwargs = {"enable_analyzer": True, "analyzer_params": params}
