@@ -159,6 +159,20 @@ class GetShardLeadersResponse(_message.Message):
     replicas: _containers.RepeatedCompositeFieldContainer[Replica]
     def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ...) -> None: ...
 
+class LoadBalanceRequest(_message.Message):
+    __slots__ = ("base", "collectionID", "source_node", "destination_nodes", "segment_ids")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_NODE_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_NODES_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_IDS_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    collectionID: int
+    source_node: int
+    destination_nodes: _containers.RepeatedScalarFieldContainer[int]
+    segment_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collectionID: _Optional[int] = ..., source_node: _Optional[int] = ..., destination_nodes: _Optional[_Iterable[int]] = ..., segment_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
 class GetReplicasRequest(_message.Message):
     __slots__ = ("base", "collectionID")
     BASE_FIELD_NUMBER: _ClassVar[int]

@@ -53,7 +53,7 @@ _COLLECTION_METHODS = {
     "GetPersistentSegmentInfo": "GetStatistics", "GetQuerySegmentInfo": "GetStatistics",
     "ManualCompaction": "Compaction", "Import": "Import", "CreatePartition": "CreatePartition",
     "DropPartition": "DropPartition", "ShowPartitions": "ShowPartitions", "HasPartition": "HasPartition",
-    "AddCollectionField": "AddCollectionField",
+    "AddCollectionField": "AddCollectionField", "LoadBalance": "LoadBalance",
 }
 _GLOBAL_METHODS = {
     "CreateCollection": "CreateCollection", "DropCollection": "DropCollection",
@@ -178,7 +178,8 @@ class AccessControl:
     def _needed(method: str, request: Any, user: str) -> tuple[str, list[str], str] | None:
         """(object type, object names, privilege) the call needs; None: a valid user suffices."""
         if method in _COLLECTION_METHODS:
-            names = list(getattr(request, "collection_names", ()) or ()) or [getattr(request, "collection_name", "")]
+            names = list(getattr(request, "collection_names", ()) or ()) or [
+                getattr(request, "collection_name", "") or getattr(request, "collectionName", "")]
             return _COLLECTION, names, _COLLECTION_METHODS[method]
         if method in _GLOBAL_METHODS:
             return _GLOBAL, ["*"], _GLOBAL_METHODS[method]

@@ -96,6 +96,13 @@ class Loads:
             raise errors.CollectionNotLoaded(f"collection not loaded[collection={name}]")
         return 100 if state.state == querycoord_pb2.LOADED else int(state.progress)
 
+    def load_balance(self, db: str, request: milvus_pb2.LoadBalanceRequest) -> None:
+        """Move sealed segments of a loaded collection off a query node (``utility.load_balance``)."""
+        coll = self._collections.get(db, request.collectionName)
+        self._querycoord("LoadBalance", querycoord_pb2.LoadBalanceRequest(
+            collectionID=coll.id, source_node=request.src_nodeID, destination_nodes=request.dst_nodeIDs,
+            segment_ids=request.sealed_segmentIDs))
+
     def replicas(self, db: str, request: milvus_pb2.GetReplicasRequest) -> milvus_pb2.GetReplicasResponse:
         """The replicas of a loaded collection (by id, or by name in ``db``): members, and per
         channel its leader and the nodes serving it when ``with_shard_nodes``."""

@@ -436,6 +436,10 @@ class MilvusServiceAdapter:
     def GetReplicas(self, request: milvus_pb2.GetReplicasRequest, call: CallInfo = NO_CALL_INFO):
         return self._proxy.data.loads.replicas(request.db_name or call.db_name or DEFAULT_DB, request)
 
+    def LoadBalance(self, request: milvus_pb2.LoadBalanceRequest, call: CallInfo = NO_CALL_INFO):
+        self._proxy.data.loads.load_balance(request.db_name or call.db_name or DEFAULT_DB, request)
+        return _OK
+
     # ---- resource groups: only the default one, holding every query node --------------
 
     def ListResourceGroups(self, request: milvus_pb2.ListResourceGroupsRequest, call: CallInfo = NO_CALL_INFO):

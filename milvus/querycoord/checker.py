@@ -98,6 +98,7 @@ class Loaded:
     info: querycoord_pb2.CollectionLoadInfo
     replicas: list[querycoord_pb2.Replica]
     target: CollectionTarget | None
+    pinned: Mapping[int, int] = field(default_factory=dict)  # segment -> node (LoadBalance)
 
 
 def leaders(replica: querycoord_pb2.Replica) -> dict[str, int]:
@@ -115,7 +116,8 @@ class ReplicaPlan:
 
 
 def plan_replica(cid: int, replica: querycoord_pb2.Replica, target: CollectionTarget, dist: Mapping[int, NodeDist],
-                 stopping: Iterable[int] = (), rebalance: bool = True) -> ReplicaPlan:
+                 stopping: Iterable[int] = (), rebalance: bool = True,
+                 pinned: Mapping[int, int] | None = None) -> ReplicaPlan:
     lead = leaders(replica)
     reachable = [n for n in replica.node_ids if n in dist]
     served: dict[int, set[int]] = {}
@@ -132,7 +134,7 @@ def plan_replica(cid: int, replica: querycoord_pb2.Replica, target: CollectionTa
         reported[channel] = [dist[n].views[(cid, channel)] for n in reachable if (cid, channel) in dist[n].views]
     viewed = {seg: node for view in current.values() for seg, node in view.items()}
     assigned = segdist.assign(target, lead, segdist.members(replica, reachable, stopping), served, viewed,
-                              rebalance=rebalance)
+                              rebalance=rebalance, pinned=pinned)
     views = {channel: segdist.leader_view(channel, target, assigned, served, current[channel], served_here)
              for channel in target.channels}
     return ReplicaPlan(replica, assigned, views, reported)
@@ -191,7 +193,7 @@ def check(collections: Iterable[Loaded], dist: Mapping[int, NodeDist], stopping:
     for coll in collections:
         loaded_ids.add(coll.info.collectionID)
         if coll.target is not None:
-            plans = [plan_replica(coll.info.collectionID, r, coll.target, dist, stopping, rebalance)
+            plans = [plan_replica(coll.info.collectionID, r, coll.target, dist, stopping, rebalance, coll.pinned)
                      for r in coll.replicas]
             tasks += _check_collection(coll, coll.target, dist, plans)
     # whatever a node serves for a collection that is not loaded goes

@@ -27,7 +27,7 @@ from milvus._proto import internal_pb2, querycoord_pb2, querynode_pb2
 from milvus.grpc_gen import common_pb2
 from milvus.kv.base import KV
 from milvus.metastore.querycoord_catalog import QueryCoordCatalog
-from milvus.querycoord import balance, checker
+from milvus.querycoord import balance, checker, segdist
 from milvus.querycoord.checker import Loaded, NodeDist
 from milvus.querycoord.meta import LoadMeta
 from milvus.querycoord.target import CollectionTarget, TargetManager, check
@@ -78,6 +78,7 @@ class QueryCoord:
         self._ready: set[int] = set()  # collections whose whole target was served once
         self._last_dist: dict[int, NodeDist] = {}
         self._memory = MemoryReports()  # from the distributions the nodes answer (flow control)
+        self._pins: dict[int, dict[int, int]] = {}  # collection -> segment -> node (LoadBalance); _state_lock
         # moves channels between the query nodes of a replica (scale-out, scale-in): balance.py
         self._balancer = balance.Balancer(grace=max(1.0, 2 * check_interval)) if auto_balance else None
 
@@ -184,8 +185,19 @@ class QueryCoord:
                     target = self._targets.refresh(info)
                 except Exception as exc:  # noqa: BLE001 - keep the last target we had
                     log.warning("target of collection %d not refreshed: %s", info.collectionID, exc)
-            out.append(Loaded(info, self._meta.replicas(info.collectionID), target))
+            out.append(Loaded(info, self._meta.replicas(info.collectionID), target, self._pinned(info.collectionID, target)))
         return out
+
+    def _pinned(self, collection_id: int, target: CollectionTarget | None) -> dict[int, int]:
+        """The collection's LoadBalance pins of segments still in its target (the others go)."""
+        with self._state_lock:
+            pins = self._pins.get(collection_id)
+            if not pins:
+                return {}
+            if target is not None:
+                for seg_id in [s for s in pins if s not in target.sealed]:
+                    del pins[seg_id]
+            return dict(pins)
 
     def check_once(self) -> None:
         """One round: refresh targets, fix replicas, read the distribution, run the tasks,
@@ -234,7 +246,7 @@ class QueryCoord:
             return
         cid = coll.info.collectionID
         for replica in coll.replicas:
-            plan = checker.plan_replica(cid, replica, target, dist, stopping, rebalance)
+            plan = checker.plan_replica(cid, replica, target, dist, stopping, rebalance, coll.pinned)
             for channel, view in sorted(plan.views.items()):
                 for node_id in sorted(replica.node_ids):
                     nd = dist.get(node_id)
@@ -333,6 +345,7 @@ class QueryCoord:
         with self._state_lock:
             self._progress.pop(collection_id, None)
             self._ready.discard(collection_id)
+            self._pins.pop(collection_id, None)
         self._release_on_nodes(collection_id)
 
     def _release_on_nodes(self, collection_id: int) -> None:
@@ -539,6 +552,49 @@ class QueryCoord:
                                leader_address=node.address if node is not None else "",
                                node_ids=sorted({leader.node_id, *view.values()}))
         return resp
+
+    @_answers
+    def LoadBalance(self, request: querycoord_pb2.LoadBalanceRequest):
+        """Pin sealed segments the source node serves to other members of its replica (see
+        the request's comment in querycoord.proto); the checker moves them at once."""
+        cid, source = request.collectionID, request.source_node
+        if self._meta.collection(cid) is None:
+            raise errors.CollectionNotLoaded(f"collection not loaded[collection={cid}]")
+        replica = next((r for r in self._meta.replicas(cid) if source in r.node_ids), None)
+        if replica is None:
+            raise errors.ParameterInvalid(f"source node {source} of collection {cid} not found in any replica")
+        alive = set(self._node_ids())
+        if source not in alive:
+            raise errors.NodeNotFound(f"source node {source} is not a live query node")
+        destinations = list(request.destination_nodes) or [n for n in replica.node_ids if n != source]
+        for node in destinations:
+            if node == source or node not in replica.node_ids:
+                raise errors.ParameterInvalid(f"destination node {node} has to be another member of source node "
+                                              f"{source}'s replica {replica.id} (members {sorted(replica.node_ids)})")
+            if node not in alive:
+                raise errors.NodeNotFound(f"destination node {node} is not a live query node")
+        if not destinations:
+            raise errors.ParameterInvalid(f"replica {replica.id} has no other member to move segments to")
+        dist = self._distribution()  # asked now: the last round's may predate what the caller saw
+        target = self._targets.get(cid)
+        on_source = dist[source].sealed_of(cid) if source in dist else {}
+        moving = list(request.segment_ids) or sorted(on_source)
+        for seg_id in moving:
+            if seg_id not in on_source:
+                raise errors.SegmentNotFound(f"sealed segment {seg_id} of collection {cid} is not on query node {source}")
+            if target is not None and seg_id in target.sealed and segdist.is_l0(target.sealed[seg_id]):
+                raise errors.ParameterInvalid(f"segment {seg_id} holds deletes only: it stays with its channel's leader")
+        rows = {n: sum(info.num_of_rows for s, info in (target.sealed.items() if target else ())
+                       if dist.get(n) is not None and s in dist[n].sealed_of(cid)) for n in destinations}
+        with self._state_lock:
+            pins = self._pins.setdefault(cid, {})
+            for seg_id in moving:
+                node = min(destinations, key=lambda n: (rows[n], n))
+                pins[seg_id] = node
+                rows[node] += target.sealed[seg_id].num_of_rows if target and seg_id in target.sealed else 0
+        log.info("load balance of collection %d: segments %s pinned away from query node %d", cid, moving, source)
+        self.trigger()
+        return errors.OK
 
     @_answers
     def DescribeResourceGroup(self, request: querycoord_pb2.DescribeResourceGroupRequest):

@@ -5,11 +5,12 @@ not necessarily the leader of its channel; the leader (delegator) reads the chan
 sealed segments on the nodes its *leader view* names (``SyncDistribution``).
 
 * ``assign``: the node of each target segment.  An L0 segment (deletes only) goes to its
-  channel's leader, which sends its deletes along with every read.  Any other segment stays
-  where the leader view reads it (or where a member serves it); a segment served nowhere goes
-  to the member with the fewest rows; then, with ``rebalance``, segments move from the most to
-  the least loaded member while that narrows their gap by more than ``tolerance`` (a fraction
-  of the mean rows per member).  Stopping and unreachable members get nothing.
+  channel's leader, which sends its deletes along with every read.  A segment pinned to a
+  member (LoadBalance) goes there and stays; any other segment stays where the leader view
+  reads it (or where a member serves it); a segment served nowhere goes to the member with
+  the fewest rows; then, with ``rebalance``, unpinned segments move from the most to the least
+  loaded member while that narrows their gap by more than ``tolerance`` (a fraction of the
+  mean rows per member).  Stopping and unreachable members get nothing (a pin to one waits).
 * ``leader_view``: what a channel's leader should read, from what the members serve now: a
   target segment on its assigned node once that node serves it, else where the view had it
   (even on a node that went: the read then fails, retriably, and is never short), else on any
@@ -48,18 +49,25 @@ def members(replica: querycoord_pb2.Replica, reachable: Iterable[int], stopping:
 
 
 def assign(target: CollectionTarget, lead: Mapping[str, int], nodes: list[int], served: Mapping[int, set[int]],
-           viewed: Mapping[int, int], rebalance: bool = True, tolerance: float = 0.1) -> dict[int, int]:
+           viewed: Mapping[int, int], rebalance: bool = True, tolerance: float = 0.1,
+           pinned: Mapping[int, int] | None = None) -> dict[int, int]:
     """Segment -> node for one replica.  ``lead``: channel -> leader; ``nodes``: the members
     that may take segments; ``served``: segment -> members serving it now; ``viewed``:
-    segment -> node the leader views read it on now."""
+    segment -> node the leader views read it on now; ``pinned``: segment -> the node a
+    LoadBalance request put it on."""
     out: dict[int, int] = {}
     load = {n: 0 for n in nodes}
     unplaced: list[datacoord_pb2.SegmentInfo] = []
+    pinned = {s: n for s, n in (pinned or {}).items() if n in load}
     for seg_id, info in sorted(target.sealed.items()):
         if is_l0(info):
             leader = lead.get(info.insert_channel, 0)
             if leader:
                 out[seg_id] = leader
+            continue
+        if seg_id in pinned:
+            out[seg_id] = pinned[seg_id]
+            load[pinned[seg_id]] += _weight(info)
             continue
         here = served.get(seg_id, set()) & set(nodes)
         node = viewed.get(seg_id)
@@ -78,7 +86,7 @@ def assign(target: CollectionTarget, lead: Mapping[str, int], nodes: list[int], 
         load[node] += _weight(info)
     if rebalance and len(nodes) > 1:
         narrowing_moves(out, lambda s: _weight(target.sealed[s]), load, nodes, tolerance,
-                        movable=lambda s: not is_l0(target.sealed[s]))
+                        movable=lambda s: not is_l0(target.sealed[s]) and s not in pinned)
     return out
 
 

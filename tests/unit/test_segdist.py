@@ -127,3 +127,16 @@ def test_the_source_copy_is_released_only_after_the_leader_view_moved():
     assert chk.progress(coll, dist) == 100
     dist[2] = _node(2, [])
     assert chk.progress(coll, dist) < 100
+
+
+def test_pinned_segments_go_to_their_node_and_are_never_rebalanced():
+    target = _target({1: 100, 2: 100, 3: 100, 4: 100})
+    served = {1: {1}, 2: {1}, 3: {2}, 4: {2}}
+    viewed = {1: 1, 2: 1, 3: 2, 4: 2}
+    # LoadBalance put 1 and 2 on node 3 and 4 on node 3 too: node 3 holds three segments, node 1 none
+    pinned = {1: 3, 2: 3, 4: 3}
+    assigned = segdist.assign(target, {"a": 1}, [1, 2, 3], served, viewed, pinned=pinned)
+    assert {s: assigned[s] for s in pinned} == pinned
+    assert assigned[3] == 2  # the most loaded node's segments are all pinned: nothing to narrow the gap with
+    # a pin to a node that is not a member (gone, or stopping) waits: the segment is placed as usual
+    assert segdist.assign(target, {"a": 1}, [1, 2], served, viewed, pinned={1: 3}) == {1: 1, 2: 1, 3: 2, 4: 2}
