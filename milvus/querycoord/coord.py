@@ -185,18 +185,22 @@ class QueryCoord:
                     target = self._targets.refresh(info)
                 except Exception as exc:  # noqa: BLE001 - keep the last target we had
                     log.warning("target of collection %d not refreshed: %s", info.collectionID, exc)
-            out.append(Loaded(info, self._meta.replicas(info.collectionID), target, self._pinned(info.collectionID, target)))
+            replicas = self._meta.replicas(info.collectionID)
+            out.append(Loaded(info, replicas, target, self._pinned(info.collectionID, target, replicas)))
         return out
 
-    def _pinned(self, collection_id: int, target: CollectionTarget | None) -> dict[int, int]:
-        """The collection's LoadBalance pins of segments still in its target (the others go)."""
+    def _pinned(self, collection_id: int, target: CollectionTarget | None,
+                replicas: list[querycoord_pb2.Replica]) -> dict[int, int]:
+        """The collection's LoadBalance pins of segments still in its target, to nodes still in
+        one of its replicas (the others go)."""
+        members = {n for replica in replicas for n in replica.node_ids}
         with self._state_lock:
             pins = self._pins.get(collection_id)
             if not pins:
                 return {}
-            if target is not None:
-                for seg_id in [s for s in pins if s not in target.sealed]:
-                    del pins[seg_id]
+            for seg_id in [s for s, n in pins.items()
+                           if n not in members or (target is not None and s not in target.sealed)]:
+                del pins[seg_id]
             return dict(pins)
 
     def check_once(self) -> None:
