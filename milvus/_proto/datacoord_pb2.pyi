@@ -746,7 +746,7 @@ class ReportNodeMemoryRequest(_message.Message):
     def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., memory: _Optional[_Union[_internal_pb2.NodeMemory, _Mapping]] = ...) -> None: ...
 
 class ImportJob(_message.Message):
-    __slots__ = ("id", "db_name", "collection_id", "collection_name", "partition_name", "files", "state", "row_count", "total_rows", "reason", "create_time", "proxy_id")
+    __slots__ = ("id", "db_name", "collection_id", "collection_name", "partition_name", "files", "state", "row_count", "total_rows", "reason", "create_time", "proxy_id", "update_time")
     ID_FIELD_NUMBER: _ClassVar[int]
     DB_NAME_FIELD_NUMBER: _ClassVar[int]
     COLLECTION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -759,6 +759,7 @@ class ImportJob(_message.Message):
     REASON_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     PROXY_ID_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     id: int
     db_name: str
     collection_id: int
@@ -771,7 +772,8 @@ class ImportJob(_message.Message):
     reason: str
     create_time: int
     proxy_id: int
-    def __init__(self, id: _Optional[int] = ..., db_name: _Optional[str] = ..., collection_id: _Optional[int] = ..., collection_name: _Optional[str] = ..., partition_name: _Optional[str] = ..., files: _Optional[_Iterable[str]] = ..., state: _Optional[int] = ..., row_count: _Optional[int] = ..., total_rows: _Optional[int] = ..., reason: _Optional[str] = ..., create_time: _Optional[int] = ..., proxy_id: _Optional[int] = ...) -> None: ...
+    update_time: int
+    def __init__(self, id: _Optional[int] = ..., db_name: _Optional[str] = ..., collection_id: _Optional[int] = ..., collection_name: _Optional[str] = ..., partition_name: _Optional[str] = ..., files: _Optional[_Iterable[str]] = ..., state: _Optional[int] = ..., row_count: _Optional[int] = ..., total_rows: _Optional[int] = ..., reason: _Optional[str] = ..., create_time: _Optional[int] = ..., proxy_id: _Optional[int] = ..., update_time: _Optional[int] = ...) -> None: ...
 
 class SaveImportJobRequest(_message.Message):
     __slots__ = ("base", "job")

@@ -162,6 +162,11 @@ ITEMS: tuple[Item, ...] = (
          "Seconds a dropped segment's files are kept before garbage collection removes them."),
     Item("dataCoord.gc.missingTolerance", float, 3600.0,
          "Seconds an object-store file no segment references is kept before it is removed."),
+    Item("dataCoord.import.taskRetention", float, 10800.0,
+         "Seconds a finished (completed or failed) bulk insert job stays listed before it is forgotten."),
+    Item("dataCoord.import.stallTimeout", float, 1800.0,
+         "Seconds a running bulk insert job may go without its proxy reporting progress before it is marked "
+         "failed (its proxy is taken to be gone; the rows inserted so far stay)."),
     Item("dataCoord.enableAutoCompaction", bool, True,
          "Plan compactions periodically (merging small segments, purging deletes, folding L0 segments)."),
     Item("dataCoord.compaction.global.interval", float, 60.0, "Seconds between automatic compaction triggers."),

@@ -121,7 +121,7 @@ class DataCoord:
         self._wall_clock = wall_clock
         self._index = IndexService(IndexCatalog(kv), segments=self._segment_snapshot, alloc_id=alloc_id,
                                    alloc_ts=alloc_ts, params=index_params)
-        self._imports = ImportJobs(ImportCatalog(kv))  # bulk insert jobs (run by the proxies)
+        self._imports = ImportJobs(ImportCatalog(kv), wall_clock)  # bulk insert jobs (run by the proxies)
         self._last_gc = clock()
         p = self._params
         self._compactions = Compactions(
@@ -191,6 +191,7 @@ class DataCoord:
         self._send_flushes(self._collect_due_flushes())
         self._send_watches()
         self._compactions.tick()
+        self._imports.expire(self._params.import_retention, self._params.import_stall_timeout)
         if self._gc is not None and now - self._last_gc >= self._params.gc_interval:
             self._last_gc = now
             self.collect_garbage()

@@ -8,12 +8,18 @@ keep the book honest:
   a proxy still running a job this book has given up on learns it and stops;
 * a job found pending or started when the data coordinator starts was interrupted (its
   proxy cannot be known to still run it): it is marked failed, saying that the rows inserted
-  before the interruption stay in the collection.
+  before the interruption stay in the collection; so is a running job whose proxy has not
+  saved it for ``stall_timeout`` seconds (the proxy is taken to be gone).
+
+A finished job stays listed for ``retention`` seconds after its last save, then it is
+forgotten (``expire``, from the data coordinator's periodic pass).
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 
 from milvus import errors
 from milvus._proto import datacoord_pb2
@@ -28,8 +34,15 @@ def interrupted_reason(job: datacoord_pb2.ImportJob) -> str:
             "inserted; those rows stay in the collection")
 
 
+def stalled_reason(job: datacoord_pb2.ImportJob, seconds: float) -> str:
+    return (f"the import stopped: its proxy did not report for {seconds:g} s after {job.row_count} of its rows "
+            "were inserted; those rows stay in the collection")
+
+
 class ImportJobs:
-    def __init__(self, catalog: ImportCatalog):
+    def __init__(self, catalog: ImportCatalog, clock: Callable[[], float] = time.time):
+        """``clock``: wall-clock seconds (jobs' ``update_time``)."""
+        self._clock = clock
         self._catalog = catalog
         self._lock = threading.Lock()
         self._jobs: dict[int, datacoord_pb2.ImportJob] = {}
@@ -41,6 +54,7 @@ class ImportJobs:
             if job.state not in FINAL_STATES:
                 job.reason = interrupted_reason(job)
                 job.state = common_pb2.ImportFailed
+                job.update_time = int(self._clock())
                 self._catalog.save(job)
         with self._lock:
             self._jobs = jobs
@@ -52,10 +66,28 @@ class ImportJobs:
             if known is not None and known.state in FINAL_STATES:
                 raise errors.ParameterInvalid(
                     f"import job {job.id} is already {common_pb2.ImportState.Name(known.state)}: {known.reason}")
-            self._catalog.save(job)
             copy = datacoord_pb2.ImportJob()
             copy.CopyFrom(job)
+            copy.update_time = int(self._clock())
+            self._catalog.save(copy)
             self._jobs[job.id] = copy
+
+    def expire(self, retention: float, stall_timeout: float) -> None:
+        """Forget the jobs finished more than ``retention`` seconds ago; fail the running jobs
+        not saved for ``stall_timeout`` seconds."""
+        now = self._clock()
+        with self._lock:
+            for job in list(self._jobs.values()):
+                idle = now - job.update_time
+                if job.state in FINAL_STATES:
+                    if idle > retention:
+                        self._catalog.remove(job.id)
+                        del self._jobs[job.id]
+                elif idle > stall_timeout:
+                    job.reason = stalled_reason(job, stall_timeout)
+                    job.state = common_pb2.ImportFailed
+                    job.update_time = int(now)
+                    self._catalog.save(job)
 
     def list(self, job_id: int = 0, collection_id: int = 0, limit: int = 0) -> list[datacoord_pb2.ImportJob]:
         """The jobs asked for, oldest first; ``limit`` keeps the newest."""

@@ -19,6 +19,8 @@ class DataCoordParams:
     gc_interval: float = 3600.0
     gc_drop_tolerance: float = 10800.0
     gc_missing_tolerance: float = 3600.0
+    import_retention: float = 10800.0
+    import_stall_timeout: float = 1800.0
     # its max_rows is segment_max_rows (the data coordinator sets it)
     compaction: CompactionParams = field(default_factory=CompactionParams)
 
@@ -42,6 +44,8 @@ class DataCoordParams:
             gc_interval=config["dataCoord.gc.interval"],
             gc_drop_tolerance=config["dataCoord.gc.dropTolerance"],
             gc_missing_tolerance=config["dataCoord.gc.missingTolerance"],
+            import_retention=config["dataCoord.import.taskRetention"],
+            import_stall_timeout=config["dataCoord.import.stallTimeout"],
             compaction=CompactionParams(
                 enable_auto=config["dataCoord.enableAutoCompaction"],
                 interval=config["dataCoord.compaction.global.interval"],

@@ -26,5 +26,8 @@ class ImportCatalog:
     def save(self, job: datacoord_pb2.ImportJob) -> None:
         self._kv.put(import_job_key(job.id), job.SerializeToString(deterministic=True))
 
+    def remove(self, job_id: int) -> None:
+        self._kv.delete(import_job_key(job_id))
+
     def list(self) -> list[datacoord_pb2.ImportJob]:
         return [datacoord_pb2.ImportJob.FromString(kv.value) for kv in self._kv.range(_JOB)]

@@ -58,3 +58,33 @@ def test_a_restart_fails_running_jobs_and_keeps_the_others(cluster):  # noqa: F8
     assert "interrupted" in jobs[1].reason and "after 5000 of its rows were inserted" in jobs[1].reason
     assert "those rows stay in the collection" in jobs[1].reason
     assert (jobs[3].state, jobs[3].row_count, jobs[3].reason) == (common_pb2.ImportCompleted, 7, "")
+
+
+def test_finished_jobs_are_forgotten_after_the_retention_and_stalled_ones_fail(tmp_path):
+    from milvus.datacoord.imports import ImportJobs
+    from milvus.kv.local import LocalKV
+    from milvus.metastore.import_catalog import ImportCatalog
+
+    now = [1000.0]
+    kv = LocalKV(str(tmp_path / "meta.sqlite3"), durable=False)
+    catalog = ImportCatalog(kv)
+    jobs = ImportJobs(catalog, clock=lambda: now[0])
+    jobs.save(_job(1, common_pb2.ImportCompleted, rows=3))
+    jobs.save(_job(2, common_pb2.ImportStarted, rows=5000))
+    now[0] += 100
+    jobs.save(_job(3, common_pb2.ImportStarted, rows=10))  # its proxy reported later
+    jobs.expire(retention=500, stall_timeout=200)
+    assert {j.id: j.state for j in jobs.list()} == {1: common_pb2.ImportCompleted, 2: common_pb2.ImportStarted,
+                                                    3: common_pb2.ImportStarted}
+    now[0] += 150  # job 2 silent for 250 s, job 3 for 150 s
+    jobs.expire(retention=500, stall_timeout=200)
+    states = {j.id: j for j in jobs.list()}
+    assert states[2].state == common_pb2.ImportFailed and "did not report for 200 s" in states[2].reason
+    assert "after 5000 of its rows were inserted" in states[2].reason
+    assert states[3].state == common_pb2.ImportStarted
+    now[0] += 300  # job 1 finished 550 s ago: forgotten, here and in the meta store
+    jobs.expire(retention=500, stall_timeout=200)
+    assert sorted(j.id for j in jobs.list()) == [2, 3]
+    assert sorted(j.id for j in catalog.list()) == [2, 3]
+    assert all(j.update_time > 0 for j in catalog.list())
+    kv.close()
