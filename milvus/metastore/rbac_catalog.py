@@ -79,9 +79,19 @@ class RbacCatalog:
     def has_role(self, name: str) -> bool:
         return self._kv.get(_ROLES + name) is not None
 
-    def create_role(self, name: str) -> None:
+    def create_role(self, name: str, description: str = "") -> None:
         key = _ROLES + name
-        self._commit([Compare.absent(key)], [Put(key, b"")], f"role {name} exists")
+        self._commit([Compare.absent(key)], [Put(key, description.encode())], f"role {name} exists")
+
+    def role_description(self, name: str) -> str:
+        found = self._kv.get(_ROLES + name)
+        return found.value.decode() if found is not None else ""
+
+    def describe_role(self, name: str, description: str) -> None:
+        """Set an existing role's description."""
+        key = _ROLES + name
+        self._commit([Compare.create_revision(key, ">", 0)], [Put(key, description.encode())],
+                     f"role {name} does not exist")
 
     def drop_role(self, name: str) -> None:
         ops: list[Op] = [Delete(_ROLES + name)]

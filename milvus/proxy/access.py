@@ -69,7 +69,7 @@ _GLOBAL_METHODS = {
     "UpdateResourceGroups": "UpdateResourceGroups", "TransferNode": "TransferNode",
     "TransferReplica": "TransferReplica",
     # users, roles and grants: the admins' (Milvus' ownership privileges)
-    "CreateCredential": "CreateOwnership", "CreateRole": "CreateOwnership",
+    "CreateCredential": "CreateOwnership", "CreateRole": "CreateOwnership", "AlterRole": "CreateOwnership",
     "DeleteCredential": "DropOwnership", "DropRole": "DropOwnership",
     "OperateUserRole": "ManageOwnership", "OperatePrivilege": "ManageOwnership",
     "OperatePrivilegeV2": "ManageOwnership", "CreatePrivilegeGroup": "CreatePrivilegeGroup",
@@ -78,7 +78,7 @@ _GLOBAL_METHODS = {
     "SelectRole": "SelectOwnership", "SelectGrant": "SelectOwnership", "ListCredUsers": "SelectOwnership",
 }
 _USER_METHODS = {"UpdateCredential": "UpdateUser", "SelectUser": "SelectUser"}
-RBAC_WRITES = frozenset({"CreateCredential", "UpdateCredential", "DeleteCredential", "CreateRole", "DropRole",
+RBAC_WRITES = frozenset({"CreateCredential", "UpdateCredential", "DeleteCredential", "CreateRole", "AlterRole", "DropRole",
                          "OperateUserRole", "OperatePrivilege", "OperatePrivilegeV2", "CreatePrivilegeGroup",
                          "DropPrivilegeGroup", "OperatePrivilegeGroup"})
 

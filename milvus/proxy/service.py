@@ -182,6 +182,9 @@ class MilvusServiceAdapter:
     def CreateRole(self, request: milvus_pb2.CreateRoleRequest, call: CallInfo = NO_CALL_INFO):
         return self._proxy.rbac("CreateRole", request)
 
+    def AlterRole(self, request: milvus_pb2.AlterRoleRequest, call: CallInfo = NO_CALL_INFO):
+        return self._proxy.rbac("AlterRole", request)
+
     def DropRole(self, request: milvus_pb2.DropRoleRequest, call: CallInfo = NO_CALL_INFO):
         return self._proxy.rbac("DropRole", request)
 

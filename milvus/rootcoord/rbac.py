@@ -239,7 +239,15 @@ class Rbac:
     def create_role(self, request: milvus_pb2.CreateRoleRequest):
         name = request.entity.name
         _check_name("role", name)
-        self._create_new(lambda: self._catalog.create_role(name), f"role [name:\"{name}\"] already exists")
+        self._create_new(lambda: self._catalog.create_role(name, request.entity.description),
+                         f"role [name:\"{name}\"] already exists")
+        return _OK
+
+    def alter_role(self, request: milvus_pb2.AlterRoleRequest):
+        """A role's description (AlterRole; the built-in roles' too)."""
+        with self._lock:
+            self._role_must_exist(request.role_name)
+            self._catalog.describe_role(request.role_name, request.description)
         return _OK
 
     def drop_role(self, request: milvus_pb2.DropRoleRequest):
@@ -273,6 +281,7 @@ class Rbac:
         for role in _selected(self._catalog.roles(), request.role.name if request.HasField("role") else ""):
             result = response.results.add()
             result.role.name = role
+            result.role.description = self._catalog.role_description(role)
             if request.include_user_info:
                 for user in bound.get(role, []):
                     result.users.add(name=user)

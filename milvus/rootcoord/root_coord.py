@@ -630,6 +630,10 @@ class RootCoord:
         return self._rbac.drop_role(request)
 
     @_answers
+    def AlterRole(self, request):
+        return self._rbac.alter_role(request)
+
+    @_answers
     def OperateUserRole(self, request):
         return self._rbac.operate_user_role(request)
 

@@ -178,3 +178,15 @@ def test_privilege_groups_granted_with_v2_are_enforced(secured):
     _denied(lambda: carol.insert("grouped", [{"id": 10, "vector": [0, 0, 0, 1]}]), 1401, "PrivilegeInsert")
     for c in (root, carol):
         c.close()
+
+
+def test_roles_keep_their_description_and_alter_role_changes_it(client):
+    client.create_role("writer", description="writes the docs")
+    assert client.describe_role("writer")["description"] == "writes the docs"
+    client.alter_role("writer", "writes and flushes")
+    assert client.describe_role("writer")["description"] == "writes and flushes"
+    client.alter_role("public", "everyone")  # a built-in role's description too
+    assert client.describe_role("public")["description"] == "everyone"
+    with pytest.raises(MilvusException, match="role not found"):
+        client.alter_role("nobody", "x")
+    client.drop_role("writer")
