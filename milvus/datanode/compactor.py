@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from milvus._proto import datacoord_pb2, datanode_pb2
+from milvus._proto import datanode_pb2
 from milvus.binlog import conform, log_paths, read_delta_log, read_insert_log
 from milvus.datanode.sync import insert_log_files
 from milvus.grpc_gen import schema_pb2
@@ -95,9 +95,9 @@ class Compactor:
         sources = {s.segmentID: s for s in plan.segments}
         deletes = _Deletes()
         for segment in plan.segments:
-            # the query nodes' scope: an L0 segment's deletes apply to every partition
-            scope = ALL_PARTITIONS if (segment.level == datacoord_pb2.SEGMENT_LEVEL_L0 or segment.partitionID <= 0) \
-                else segment.partitionID
+            # the query nodes' scope: a segment's deletes apply to its partition (-1: to every one;
+            # an L0 segment holds one partition's deletes, or every partition's)
+            scope = segment.partitionID if segment.partitionID > 0 else ALL_PARTITIONS
             for path in log_paths(segment.deltalogs):
                 pks, ts = read_delta_log(self._storage.get(path))
                 deletes.add(pks, ts, scope, plan.timestamp)

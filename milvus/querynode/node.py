@@ -315,7 +315,8 @@ class QueryNode:
                       ) -> tuple[pa.Table, frozenset[str]]:
         """The rows of a segment's insert logs (``_read_rows``); its delta logs go to the shard's deletes."""
         table, backfilled = self._read_rows(state, info)
-        scope = ALL_PARTITIONS if _is_l0(info) or info.partition_id <= 0 else info.partition_id
+        # an L0 segment holds one partition's deletes (-1: deletes of every partition)
+        scope = info.partition_id if info.partition_id > 0 else ALL_PARTITIONS
         pk_type = state.schema.primary_field.arrow_type
         for path in log_paths(info.deltalogs):
             pks, ts = read_delta_log(self._read(path))
