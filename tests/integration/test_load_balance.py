@@ -13,9 +13,8 @@ from milvus import errors
 from milvus._proto import querycoord_pb2
 from tests.conftest import wait_for
 from tests.integration.cluster import running_stack
-from tests.integration.test_read_path import Model, Stack, _create_collection, _flush, ok
-from tests.integration.test_segment_distribution import _sealed_by_node
-from tests.readpath import DIM
+from tests.integration.test_read_path import Model, Stack, ok
+from tests.integration.test_segment_distribution import _sealed_by_node, six_sealed_segments
 
 pytestmark = pytest.mark.filterwarnings("ignore::pymilvus.decorators.PyMilvusDeprecationWarning")
 
@@ -30,16 +29,7 @@ def test_segments_move_where_asked_and_stay_there(tmp_path):
     model = Model()
     stack = Stack(tmp_path, query_nodes=3)
     try:
-        info = _create_collection(stack, shards=1)
-        cid = info.id
-        partition = info.partitions[0].id if info.partitions else 0
-        pub = stack.start_publisher(info)
-        for k in range(6):
-            lo = k * 100
-            pub.insert(np.arange(lo, lo + 50, dtype=np.int64), rng.standard_normal((50, DIM)).astype(np.float32),
-                       model, partition)
-            _flush(stack, cid)
-        ok(stack.qc.LoadCollection(querycoord_pb2.LoadCollectionRequest(collectionID=cid)))
+        cid = six_sealed_segments(stack, model, rng)
         wait_for(lambda: all(_sealed_by_node(stack).values()), timeout=30, message="segments on every node")
         want = sorted(model.visible(stack.alloc_ts()))
 

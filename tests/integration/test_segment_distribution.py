@@ -198,20 +198,26 @@ def test_compaction_across_nodes_hands_off_with_no_gap_and_no_duplicate(tmp_path
         stack.stop()
 
 
+def six_sealed_segments(stack: Stack, model: Model, rng: np.random.Generator) -> int:
+    """A one-shard collection with six flushed segments of 50 rows (keys k*100 .. k*100+49),
+    loaded; its id."""
+    info = _create_collection(stack, shards=1)
+    partition = info.partitions[0].id if info.partitions else 0
+    pub = stack.start_publisher(info)
+    for k in range(6):
+        keys = np.arange(k * 100, k * 100 + 50, dtype=np.int64)
+        pub.insert(keys, rng.standard_normal((50, DIM)).astype(np.float32), model, partition)
+        _flush(stack, info.id)
+    ok(stack.qc.LoadCollection(querycoord_pb2.LoadCollectionRequest(collectionID=info.id)))
+    return info.id
+
+
 def test_segments_move_to_a_joining_node_and_off_a_draining_one_with_every_read_exact(tmp_path):
     rng = np.random.default_rng(13)
     model = Model()
     stack = Stack(tmp_path, query_nodes=2)
     try:
-        info = _create_collection(stack, shards=1)
-        cid = info.id
-        partition = info.partitions[0].id if info.partitions else 0
-        pub = stack.start_publisher(info)
-        for k in range(6):
-            keys = np.arange(k * 100, k * 100 + 50, dtype=np.int64)
-            pub.insert(keys, rng.standard_normal((50, DIM)).astype(np.float32), model, partition)
-            _flush(stack, cid)
-        ok(stack.qc.LoadCollection(querycoord_pb2.LoadCollectionRequest(collectionID=cid)))
+        cid = six_sealed_segments(stack, model, rng)
         wait_for(lambda: stack.qc.GetLoadState(querycoord_pb2.GetLoadStateRequest(collectionID=cid)).state
                  == querycoord_pb2.LOADED, timeout=30, message="loaded")
         segments = len(set().union(*_sealed_by_node(stack).values()))
