@@ -305,13 +305,17 @@ class Rbac:
                       entity.grantor.user.name)
         with self._lock:
             self._role_must_exist(role)
-            if request.type == milvus_pb2.OperatePrivilegeType.Grant:
-                self._catalog.grant(grant)
-            elif request.type == milvus_pb2.OperatePrivilegeType.Revoke:
-                self._catalog.revoke(grant)
-            else:
-                raise errors.ParameterInvalid(f"invalid operate privilege type {request.type}")
+            self._operate(request.type, grant)
         return _OK
+
+    def _operate(self, kind: int, grant: Grant) -> None:
+        """Under the lock: store or remove ``grant`` (OperatePrivilegeType Grant / Revoke)."""
+        if kind == milvus_pb2.OperatePrivilegeType.Grant:
+            self._catalog.grant(grant)
+        elif kind == milvus_pb2.OperatePrivilegeType.Revoke:
+            self._catalog.revoke(grant)
+        else:
+            raise errors.ParameterInvalid(f"invalid operate privilege type {kind}")
 
     def operate_privilege_v2(self, request: milvus_pb2.OperatePrivilegeV2Request):
         """Milvus 2.5's grant: a privilege or a privilege group (built-in or custom) on a
@@ -334,12 +338,7 @@ class Rbac:
                 raise errors.ParameterInvalid(f"the privilege {privilege} is of the cluster: give collection * "
                                               f"(got {collection})")
             grant = Grant(role, object_type, db, collection, privilege, request.grantor.user.name)
-            if request.type == milvus_pb2.OperatePrivilegeType.Grant:
-                self._catalog.grant(grant)
-            elif request.type == milvus_pb2.OperatePrivilegeType.Revoke:
-                self._catalog.revoke(grant)
-            else:
-                raise errors.ParameterInvalid(f"invalid operate privilege type {request.type}")
+            self._operate(request.type, grant)
         return _OK
 
     # ---- privilege groups -------------------------------------------------------------
