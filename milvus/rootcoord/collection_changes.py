@@ -1,0 +1,101 @@
+"""The root coordinator's RPCs that change a collection in place: its properties and
+its fields (a mixin of ``RootCoord``).  Each bumps ``updated_ts`` and has the proxies forget
+the collection; a schema change also moves the schema version on."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from google.protobuf.message import DecodeError
+
+from milvus import errors
+from milvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
+from milvus.rootcoord import collection_spec as spec
+from milvus.rootcoord.meta_table import (
+    CollectionInfo,
+)
+from milvus.rootcoord.rpc import OK, answers, kv_list, merge_properties
+from milvus.schema import normalize_schema
+from milvus.schema.validate import validate_collection_schema, validate_new_field
+
+log = logging.getLogger(__name__)
+
+# field type params AlterCollectionField may change (Milvus' list)
+_ALTERABLE_FIELD_PARAMS = frozenset({"max_length", "max_capacity", "mmap.enabled"})
+
+def _new_schema(schema: bytes) -> Callable[[CollectionInfo, int], None]:
+    """The change of a collection to ``schema``: its schema version moves on."""
+    def change(copy: CollectionInfo, _ts: int) -> None:
+        copy.schema = schema
+        copy.schema_version += 1
+    return change
+
+
+class CollectionChangeRpcs:
+    """AlterCollection, AlterCollectionField, AddCollectionField."""
+
+    @answers
+    def AlterCollection(self, request: milvus_pb2.AlterCollectionRequest) -> common_pb2.Status:
+        if request.properties and request.delete_keys:
+            raise errors.ParameterInvalid("can not provide properties and deletekeys at the same time: invalid parameter")
+        spec.check_properties(request.properties)
+        with self._ddl() as expired:
+            coll = self._find(request.db_name, request.collection_name, request.collectionID)
+            merged = kv_list(merge_properties(coll.properties, request.properties, request.delete_keys))
+
+            def set_properties(copy: CollectionInfo, _ts: int) -> None:
+                del copy.properties[:]
+                copy.properties.extend(merged)
+            self._alter(coll, expired, set_properties)
+        return OK
+
+    @answers
+    def AlterCollectionField(self, request: milvus_pb2.AlterCollectionFieldRequest) -> common_pb2.Status:
+        """Change a field's ``max_length`` (VarChar, or an array of VarChar), ``max_capacity``
+        (array) or ``mmap.enabled``: the schema is checked again and its version moves on, so
+        the proxies validate new rows by it."""
+        with self._ddl() as expired:
+            coll = self._find(request.db_name, request.collection_name)
+            schema = spec.parse_schema(coll.schema)
+            field = next((f for f in schema.fields if f.name == request.field_name), None)
+            if field is None:
+                raise errors.ParameterInvalid(f"field not found[field={request.field_name}] in collection {coll.name}")
+            params = {kv.key: kv.value for kv in field.type_params}
+            for kv in request.properties:
+                if kv.key not in _ALTERABLE_FIELD_PARAMS:
+                    raise errors.ParameterInvalid(f"{kv.key} of field {field.name} cannot be altered: only "
+                                                  f"{', '.join(sorted(_ALTERABLE_FIELD_PARAMS))}")
+                params[kv.key] = kv.value
+            for key in request.delete_keys:
+                if key != "mmap.enabled":
+                    raise errors.ParameterInvalid(f"{key} of field {field.name} cannot be deleted")
+                params.pop(key, None)
+            del field.type_params[:]
+            field.type_params.extend(kv_list(params))
+            validate_collection_schema(schema, collection_name=coll.name, limits=self._params.schema_limits)
+            self._alter(coll, expired, _new_schema(schema.SerializeToString()))
+        return OK
+
+    @answers
+    def AddCollectionField(self, request: milvus_pb2.AddCollectionFieldRequest) -> common_pb2.Status:
+        """Add a nullable field (Milvus 2.6): checked as Milvus does, given the next field id
+        and appended; the schema version moves on.  The proxies are told to forget the
+        collection; the other roles learn the new schema from what reaches them next (see
+        ``milvus.querynode.node``): rows written before it read the field's default or null."""
+        field = schema_pb2.FieldSchema()
+        try:
+            field.ParseFromString(request.schema)
+        except DecodeError:
+            raise errors.ParameterInvalid("the field schema cannot be parsed: invalid parameter") from None
+        with self._ddl() as expired:
+            coll = self._find(request.db_name, request.collection_name, request.collectionID)
+            schema = spec.parse_schema(coll.schema)
+            validate_new_field(schema, field, limits=self._params.schema_limits)
+            field.fieldID = 0  # normalize_schema gives it the next free id
+            schema.fields.append(field)
+            schema = normalize_schema(schema)
+            updated = self._alter(coll, expired, _new_schema(schema.SerializeToString(deterministic=True)))
+            log.info("added field %s (%d) to collection %s (%d), schema version %d", field.name,
+                     schema.fields[-1].fieldID, coll.name, coll.id, updated.schema_version)
+        return OK
