@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from milvus import errors
 from milvus.grpc_gen import common_pb2, milvus_pb2
 from milvus.rootcoord.meta_table import (
@@ -13,8 +11,6 @@ from milvus.rootcoord.meta_table import (
     collection_not_found,
 )
 from milvus.rootcoord.rpc import OK, answers
-
-log = logging.getLogger(__name__)
 
 
 class AliasRpcs:

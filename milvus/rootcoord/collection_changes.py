@@ -12,9 +12,7 @@ from google.protobuf.message import DecodeError
 from milvus import errors
 from milvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
 from milvus.rootcoord import collection_spec as spec
-from milvus.rootcoord.meta_table import (
-    CollectionInfo,
-)
+from milvus.rootcoord.meta_table import CollectionInfo
 from milvus.rootcoord.rpc import OK, answers, kv_list, merge_properties
 from milvus.schema import normalize_schema
 from milvus.schema.validate import validate_collection_schema, validate_new_field
@@ -23,6 +21,7 @@ log = logging.getLogger(__name__)
 
 # field type params AlterCollectionField may change (Milvus' list)
 _ALTERABLE_FIELD_PARAMS = frozenset({"max_length", "max_capacity", "mmap.enabled"})
+
 
 def _new_schema(schema: bytes) -> Callable[[CollectionInfo, int], None]:
     """The change of a collection to ``schema``: its schema version moves on."""

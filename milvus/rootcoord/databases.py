@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from milvus import errors
 from milvus.grpc_gen import common_pb2, milvus_pb2
 from milvus.rootcoord.meta_table import (
@@ -11,8 +9,6 @@ from milvus.rootcoord.meta_table import (
     DatabaseInfo,
 )
 from milvus.rootcoord.rpc import OK, answers, kv_list, merge_properties
-
-log = logging.getLogger(__name__)
 
 
 class DatabaseRpcs:

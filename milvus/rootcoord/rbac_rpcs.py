@@ -3,11 +3,7 @@
 
 from __future__ import annotations
 
-import logging
-
 from milvus.rootcoord.rpc import answers
-
-log = logging.getLogger(__name__)
 
 
 class RbacRpcs:

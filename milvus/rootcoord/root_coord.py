@@ -5,8 +5,8 @@ live by concern in mixins (``databases``, ``collections``, ``collection_changes`
 ``partitions``, ``aliases``, ``rbac_rpcs``); this module holds the state they share, the
 lifecycle, the time ticks, the finishing of drops, clocks and IDs.  Failures are raised as
 ``milvus.errors`` exceptions inside and answered as statuses by one decorator
-(``milvus.rootcoord.rpc.answers``); nothing else catches.  DDL runs one at a time under one lock; reads take the
-same lock, so they never see half of a change.  After a DDL that changes what a collection
+(``milvus.rootcoord.rpc.answers``); nothing else catches.  DDL runs one at a time under one
+lock; reads take the same lock, so they never see half of a change.  After a DDL that changes what a collection
 name means, the proxies are told to drop their cached copy (outside the lock).
 
 A dropped collection or partition is marked dropping in the meta and then finished outside
