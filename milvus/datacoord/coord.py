@@ -234,6 +234,9 @@ class DataCoord:
             # channels move to it from the busiest nodes: owner first (the old one's saves are refused now)
             moved = self._channels.rebalance()
             self._unconfirmed.update(w.vchannel for w in [*assigned, *(w for _, w in moved)])
+            # the channels it owned already (recovered from the meta store after a restart, or kept
+            # while it re-registers): a joining node watches nothing yet, so it is asked again
+            self._unconfirmed.update(w.vchannel for w in self._channels.all() if w.node_id == node_id)
             releases = [(self._channels.client(old), w) for old, w in moved]
         for old_client, watch in releases:  # unwatch without flushing: the new owner replays from the checkpoint
             log.info("datacoord: channel %s moves to data node %d", watch.vchannel, watch.node_id)

@@ -371,6 +371,25 @@ def test_recovery_restores_meta_and_re_asks_the_nodes(cluster):
     assert assign(dc2, 1).segID not in (a.segID, b.segID)
 
 
+def test_a_data_node_registered_after_a_restart_is_asked_to_watch_its_channels(cluster):
+    """As a standalone starts: the coordinator recovers first, then its data node (the same
+    node id as before) registers, and must be told the channels it owned."""
+    dc = cluster.coord(FakeDataNode())
+    watch(dc)
+    ok(save(dc, assign(dc, 10).segID, rows=4, log_id=1, checkpoint=position(CH0, 100, b"cp")))
+    dc.stop()
+
+    dc2 = cluster.coord()  # no data node at start
+    node = FakeDataNode()
+    dc2.add_data_node(1, node)
+    by_channel = {w.vchannel.channelName: w for w in node.watched}
+    assert sorted(by_channel) == [CH0, CH1]
+    assert by_channel[CH0].vchannel.seek_position.msg_id == b"cp"
+
+    dc2.add_data_node(1, node)  # registering again asks again (the node keeps a watch it has)
+    assert len(node.watched) == 4
+
+
 def test_recovery_info_filters_partitions_but_keeps_l0_of_every_partition(cluster):
     dc = cluster.coord(FakeDataNode())
     watch(dc)
