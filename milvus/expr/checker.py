@@ -31,7 +31,8 @@ _CONTAINS = {
     "json_contains_all": "all", "array_contains_all": "all",
     "json_contains_any": "any", "array_contains_any": "any",
 }
-_FUNCTIONS = (*_CONTAINS, "array_length", "text_match")
+_FUNCTIONS = (*_CONTAINS, "array_length", "text_match", "phrase_match")
+_MAX_SLOP = 2**32 - 1  # a uint32
 
 
 # ---- what a sub-expression is ---------------------------------------------------------
@@ -449,8 +450,10 @@ class Checker:
                 raise self._err(f"array_length operation are only supported on json or array fields now, got: "
                                 f"{self._text(node)}", node)
             return _Length(t.col)
-        if name in ("text_match", "phrase_match"):
-            return self._text_match(name, node)
+        if name == "text_match":
+            return self._text_match(node)
+        if name == "phrase_match":
+            return self._phrase_match(node)
         if name == "random_sample":
             raise self._err("random_sample is not supported by this server", node)
         raise self._err(f"unknown function {node.name}(): the filter language has {', '.join(_FUNCTIONS)}", node)
@@ -494,10 +497,9 @@ class Checker:
             items = tuple(out)
         return _Bool(p.Contains(col, mode, items))
 
-    def _text_match(self, name: str, node: n.Call) -> _Typed:
-        if len(node.args) != 2:
-            raise self._err(f"{name} takes a field and a query string, got {len(node.args)} arguments", node)
-        field_node, query_node = node.args
+    def _match_field(self, name: str, node: n.Call) -> tuple[FieldInfo, str]:
+        """The field and the query text of ``text_match``/``phrase_match`` (first two arguments)."""
+        field_node, query_node = node.args[:2]
         if not isinstance(field_node, n.Ident):
             raise self._err(f"the first argument of {name} must be a field name", field_node)
         info = self._field(field_node.name, field_node)
@@ -505,18 +507,22 @@ class Checker:
             raise self._err(f"{name.replace('_', ' ')} operation on non-string is unsupported", field_node)
         if str(info.type_params.get("enable_match", "")).lower() != "true":
             raise self._err(f'field "{info.name}" does not enable match', field_node)
-        if name == "phrase_match":
-            raise self._err("phrase_match is not supported by this server", node)
         problem = field_analyzer_problem(dict(info.type_params))
         if problem is not None:
-            raise self._err(f"text_match on field {info.name}: {problem}", field_node)
+            raise self._err(f"{name} on field {info.name}: {problem}", field_node)
         query = self.visit(query_node)
         if not (isinstance(query, _Val) and isinstance(query.value, str)):
             raise self._err(f"the query of {name} must be a string", query_node)
+        return info, query.value
+
+    def _text_match(self, node: n.Call) -> _Typed:
+        if len(node.args) != 2:
+            raise self._err(f"text_match takes a field and a query string, got {len(node.args)} arguments", node)
+        info, query = self._match_field("text_match", node)
         min_match = 1
         for key, value_node in node.options:
             if key != "minimum_should_match":
-                raise self._err(f"unknown option {key} of {name}", value_node)
+                raise self._err(f"unknown option {key} of text_match", value_node)
             value = self.visit(value_node)
             if not (isinstance(value, _Val) and v.is_int(value.value)):
                 raise self._err("minimum_should_match should be a const integer expression", value_node)
@@ -524,8 +530,34 @@ class Checker:
                 raise self._err(f"minimum_should_match should be in [1, 1000], got {value.value}", value_node)
             min_match = value.value  # type: ignore[assignment]
         analyzer = field_analyzer(info.type_params)
-        tokens = tuple(dict.fromkeys(analyzer.tokens(query.value)))
+        tokens = tuple(dict.fromkeys(analyzer.tokens(query)))
         return _Bool(p.TextMatch(self._column(info, info.name), tokens, min_match, analyzer))
+
+    def _phrase_match(self, node: n.Call) -> _Typed:
+        """``phrase_match(field, "query"[, slop])``, with Milvus' checks and messages."""
+        if len(node.args) not in (2, 3):
+            raise self._err(f"phrase_match takes a field, a query string and an optional slop, got "
+                            f"{len(node.args)} arguments", node)
+        for key, value_node in node.options:
+            raise self._err(f"unknown option {key} of phrase_match", value_node)
+        info, query = self._match_field("phrase_match", node)
+        slop = 0
+        if len(node.args) == 3:
+            slop_node = node.args[2]
+            value = self.visit(slop_node)
+            text = self._text(slop_node)
+            if not (isinstance(value, _Val) and v.is_int(value.value)):
+                raise self._err(f'"slop" should be a const integer expression with "uint32" value. '
+                                f'"slop" expression passed: {text}', slop_node)
+            slop = value.value  # type: ignore[assignment]
+            if slop < 0:
+                raise self._err(f'"slop" should not be a negative interger. "slop" passed: {text}', slop_node)
+            if slop > _MAX_SLOP:
+                raise self._err(f'"slop" exceeds the range of "uint32". "slop" expression passed: {text}',
+                                slop_node)
+        analyzer = field_analyzer(info.type_params)
+        terms = tuple((token, position) for token, _, _, position in analyzer.analyze(query))
+        return _Bool(p.PhraseMatch(self._column(info, info.name), terms, slop, analyzer))
 
     # ---- logic ----------------------------------------------------------------------
 

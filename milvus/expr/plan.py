@@ -206,3 +206,18 @@ class TextMatch(Pred):
     tokens: tuple[str, ...]
     min_should_match: int = 1
     analyzer: Analyzer = STANDARD
+
+
+@dataclass(frozen=True)
+class PhraseMatch(Pred):
+    """Rows whose text holds the query's tokens as a phrase.  ``terms``: the query's tokens
+    after the field's analyzer, each with its position in the query.  A row matches when it has
+    an occurrence of every term such that the occurrences' positions, each less its term's
+    query position, lie within ``slop`` of one another (Tantivy's phrase query, as Milvus runs
+    it): slop 0 is the exact phrase, ``A B`` with slop 1 also matches ``A x B``, with slop 2
+    also ``B A``.  A query of one token matches the rows that have it; one of none, nothing."""
+
+    col: Column
+    terms: tuple[tuple[str, int], ...]
+    slop: int = 0
+    analyzer: Analyzer = STANDARD

@@ -322,6 +322,20 @@ class ReferenceEvaluator:
         words = set(pred.analyzer.tokens(text))
         return sum(1 for t in pred.tokens if t in words) >= pred.min_should_match and bool(pred.tokens)
 
+    def _PhraseMatch(self, pred: p.PhraseMatch, row: _Row):
+        text = row.get(pred.col.name)
+        if text is None:
+            return None
+        at: dict[str, list[int]] = {}
+        for token, _, _, position in pred.analyzer.analyze(text):
+            at.setdefault(token, []).append(position)
+        # each term's anchors: where the phrase would start if that occurrence were in place
+        anchors = [[position - q for position in at.get(token, ())] for token, q in pred.terms]
+        if not anchors or not all(anchors):
+            return False
+        return any(all(any(low <= a <= low + pred.slop for a in term) for term in anchors)
+                   for low in {a for term in anchors for a in term})
+
 
 def _scalar_equal(col: p.Column, x, value) -> bool:
     """An element of ``col``'s type equal to a constant (numbers numerically)."""

@@ -504,6 +504,45 @@ class Evaluator:
             res = counts >= pred.min_should_match
         return self._tri(res, valid)
 
+    def _eval_PhraseMatch(self, pred: p.PhraseMatch) -> Tri:
+        valid = self.valid(pred.col.name)
+        res = np.zeros(self.n, dtype=bool)
+        if not pred.terms:
+            return self._tri(res, valid)
+        rows, words, positions = pred.analyzer.token_positions(self.strings(pred.col))
+        query = pa.array([token for token, _ in pred.terms], type=pa.string())
+        wanted = pc.index_in(query, value_set=words.dictionary)
+        if wanted.null_count:  # a query token no row has
+            return self._tri(res, valid)
+        res[_phrase_rows(rows, np.asarray(words.indices, dtype=np.int64), positions,
+                         np.asarray(wanted, dtype=np.int64), [q for _, q in pred.terms], pred.slop)] = True
+        return self._tri(res, valid)
+
+
+def _phrase_rows(rows: np.ndarray, codes: np.ndarray, positions: np.ndarray, wanted: np.ndarray,
+                 query_positions: list[int], slop: int) -> np.ndarray:
+    """The rows where every query term (dictionary code ``wanted[i]`` at query position
+    ``query_positions[i]``) has an occurrence whose anchor (its position less the term's query
+    position) lies in one window ``[low, low + slop]``.  Such a window exists iff it exists
+    with ``low`` one of the anchors, so each anchor is a candidate ``low``, kept while every
+    term has an anchor in its window."""
+    shift = max(query_positions)
+    top = int(positions.max()) + shift if len(positions) else shift  # anchors + shift lie in [0, top]
+    slop = min(slop, top)  # no two anchors are further apart
+    band = top + slop + 1  # a row's keys: row * band + anchor + shift (+ slop stays in the band)
+    keys = []
+    for code, q in zip(wanted, query_positions, strict=True):
+        hit = codes == code
+        keys.append(np.unique(rows[hit] * band + (positions[hit] - q + shift)))
+    low = np.unique(np.concatenate(keys))
+    for term in keys:
+        if not len(low) or not len(term):
+            return low[:0]
+        at = np.searchsorted(term, low)
+        nearest = term[np.minimum(at, len(term) - 1)]
+        low = low[(at < len(term)) & (nearest <= low + slop)]
+    return low // band
+
 
 def _element_values(kind: str, items: tuple) -> list:
     """The values of ``items`` an array of ``kind`` elements can hold (the others never match)."""
@@ -536,7 +575,8 @@ def _columns(pred: p.Pred, json_only: bool = False) -> set[str]:
 _SUBSET_COST = 20  # JSON
 _SUBSET_SHARE = 0.5
 _COST = {p.Const: 0, p.IsNull: 1, p.Cmp: 2, p.Between: 2, p.In: 3, p.ColumnCmp: 3, p.ArithCmp: 3,
-         p.LengthCmp: 4, p.Like: 5, p.Contains: 6, p.TextMatch: 8, p.Exists: 10}
+         p.LengthCmp: 4, p.Like: 5, p.Contains: 6, p.TextMatch: 8, p.PhraseMatch: 9,
+         p.Exists: 10}
 
 
 def _cost(pred: p.Pred) -> int:

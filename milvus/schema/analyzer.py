@@ -113,22 +113,43 @@ class Analyzer:
     def token_rows(self, texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.DictionaryArray]:
         """(the row of every token, the tokens dictionary-encoded) of a string column after the
         filters; a null row has none."""
+        rows, tokens, _ = self._tokenize(texts, with_positions=False)
+        return rows, tokens
+
+    def token_positions(self, texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.DictionaryArray, np.ndarray]:
+        """:meth:`token_rows` and each token's position among its row's tokenizer tokens, as
+        :meth:`analyze` numbers them (a token a filter drops leaves its position unused)."""
+        rows, tokens, positions = self._tokenize(texts, with_positions=True)
+        assert positions is not None
+        return rows, tokens, positions
+
+    def _tokenize(self, texts: pa.Array | pa.ChunkedArray,
+                  with_positions: bool) -> tuple[np.ndarray, pa.DictionaryArray, np.ndarray | None]:
         if isinstance(texts, pa.ChunkedArray):
             texts = texts.combine_chunks()
         lists = self._split(texts)
         if lists.null_count:
             lists = pc.fill_null(lists, pa.scalar([], type=lists.type))
-        rows = np.repeat(np.arange(len(texts), dtype=np.int64), np.diff(np.asarray(lists.offsets)))
+        offsets = np.asarray(lists.offsets, dtype=np.int64)
+        rows = np.repeat(np.arange(len(texts), dtype=np.int64), np.diff(offsets))
         encoded = lists.flatten().dictionary_encode()
+        pieces = np.asarray(encoded.indices, dtype=np.int64)
         run = self._chain()
         kept = [run(t) if t else None for t in encoded.dictionary.to_pylist()]
         # the filtered dictionary: a token's new index, or -1 when it was dropped
         mapped = pa.array(kept, type=pa.string()).dictionary_encode()
         remap = np.asarray(mapped.indices.fill_null(-1), dtype=np.int64)
-        codes = remap[np.asarray(encoded.indices)] if len(encoded.indices) else np.zeros(0, np.int64)
+        codes = remap[pieces] if len(pieces) else np.zeros(0, np.int64)
         keep = codes >= 0
+        positions = None
+        if with_positions:
+            # the splits leave empty pieces around separators; a piece's position counts the
+            # non-empty pieces of its row before it
+            nonempty = np.asarray(pc.utf8_length(encoded.dictionary), dtype=np.int64)[pieces] > 0
+            seen = np.concatenate(([0], np.cumsum(nonempty)))
+            positions = (seen[:-1] - seen[offsets[:-1] - offsets[0]][rows])[keep]
         out = pa.DictionaryArray.from_arrays(pa.array(codes[keep], type=pa.int32()), mapped.dictionary)
-        return rows[keep], out
+        return rows[keep], out, positions
 
     def bm25_rows(self, texts: pa.Array | pa.ChunkedArray) -> pa.Array:
         """The BM25 function's sparse column for a string column: per row, (dimension, count)

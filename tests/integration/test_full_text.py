@@ -42,6 +42,13 @@ TEXTS = ["information retrieval is a field of study.",
          "data mining and information retrieval overlap in research."]
 SPARSE_INDEX = {"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "BM25"}
 INVALID_PARAMETER = 1100
+# the rows of Milvus' "Phrase Match" guide, and a null one
+GUIDE_TEXTS = ["Machine learning is a subset of artificial intelligence that focuses on algorithms.",
+               "Deep learning machine algorithms require large datasets for training.",
+               "The machine learning model showed excellent performance on the test set.",
+               "Natural language processing and machine learning go hand in hand.",
+               "This article discusses various learning machine techniques and applications.",
+               None]
 RAW_DATA = "not allowed to retrieve raw data of field sparse"
 
 
@@ -353,3 +360,48 @@ def test_an_english_analyzer_matches_word_forms(client):
     assert client.run_analyzer("The dogs are running", analyzer_params={"type": "english"}).tokens == ["dog", "run"]
     assert client.run_analyzer("Dogs", collection_name="english", field_name="text").tokens == ["dog"]
     client.drop_collection("english")
+
+
+def test_phrase_match_filters_queries_and_searches(client):
+    """The examples of Milvus' Phrase Match guide: its five rows and query vector, its filters
+    and the rows (and cosine distances) it shows; some rows sealed, some growing, one null."""
+    s = MilvusClient.create_schema()
+    s.add_field("id", DataType.INT64, is_primary=True)
+    s.add_field("text", DataType.VARCHAR, max_length=1000, enable_analyzer=True, enable_match=True, nullable=True)
+    s.add_field("plain", DataType.VARCHAR, max_length=100, enable_analyzer=True)
+    s.add_field("embeddings", DataType.FLOAT_VECTOR, dim=5)
+    index = client.prepare_index_params()
+    index.add_index("embeddings", index_type="AUTOINDEX", metric_type="COSINE")
+    client.create_collection("tech_articles", schema=s, index_params=index, consistency_level="Strong")
+    rows = [{"id": i, "text": text, "plain": "machine learning", "embeddings": [0.1 * (i + k) for k in range(1, 6)]}
+            for i, text in enumerate(GUIDE_TEXTS)]
+    client.insert("tech_articles", rows[:3])
+    client.flush("tech_articles")
+    client.insert("tech_articles", rows[3:])
+
+    got = client.query("tech_articles", filter="PHRASE_MATCH(text, 'machine learning')", output_fields=["text"])
+    assert sorted(r["id"] for r in got) == [0, 2, 3]
+    assert client.query("tech_articles", filter="phrase_match(text, '')", output_fields=["id"]) == []
+
+    def search(expr):
+        hits = client.search("tech_articles", data=[[0.1, 0.2, 0.3, 0.4, 0.5]], anns_field="embeddings",
+                             filter=expr, limit=10, output_fields=["text"])[0]
+        assert all(h["entity"]["text"] == GUIDE_TEXTS[h["id"]] for h in hits)
+        return [h["id"] for h in hits], [h["distance"] for h in hits]
+
+    guide_distances = [0.9999999403953552, 0.9949367046356201, 0.9864400029182434, 0.9782319068908691,
+                       0.9710607528686523]
+    ids, distances = search("PHRASE_MATCH(text, 'learning machine', 1)")
+    assert ids == [1, 4] and distances == pytest.approx([guide_distances[1], guide_distances[4]], abs=1e-6)
+    for slop in (2, 3):
+        ids, distances = search(f"PHRASE_MATCH(text, 'machine learning', {slop})")
+        assert ids == [0, 1, 2, 3, 4] and distances == pytest.approx(guide_distances, abs=1e-6)
+    assert search("not phrase_match(text, 'machine learning', 1)")[0] == [1, 4]  # the null row is neither
+
+    refused(lambda: client.query("tech_articles", filter="phrase_match(text, 'machine learning', -1)"),
+            '"slop" should not be a negative interger. "slop" passed: -1')
+    refused(lambda: client.query("tech_articles", filter="phrase_match(text, 'machine learning', 0.5)"),
+            '"slop" should be a const integer expression with "uint32" value')
+    refused(lambda: client.query("tech_articles", filter="phrase_match(plain, 'machine learning')"),
+            'field "plain" does not enable match')
+    client.drop_collection("tech_articles")

@@ -95,3 +95,16 @@ def test_bm25_rows_and_query_terms_follow_the_analyzer():
         term_dim("run"): 2.0, term_dim("ran"): 1.0}
     dims, counts = english.query_terms("running")
     assert dims.tolist() == [term_dim("run")] and counts.tolist() == [1.0]
+
+
+def test_token_positions_number_the_tokens_as_analyze_does():
+    texts = ["  The dogs, were RUNNING!", None, "", "the of", "a-b  c", "x"]
+    for analyzer in (_analyzer({"type": "english"}),
+                     _analyzer({"tokenizer": "whitespace", "filter": [{"type": "stop", "stop_words": ["c"]}]})):
+        rows, tokens, positions = analyzer.token_positions(pa.array(texts, type=pa.string()))
+        got = list(zip(rows.tolist(), tokens.to_pylist(), positions.tolist(), strict=True))
+        want = [(row, token, position) for row, text in enumerate(texts) if text is not None
+                for token, _, _, position in analyzer.analyze(text)]
+        assert got == want
+        same_rows, same_tokens = analyzer.token_rows(pa.array(texts, type=pa.string()))
+        assert same_rows.tolist() == rows.tolist() and same_tokens.to_pylist() == tokens.to_pylist()

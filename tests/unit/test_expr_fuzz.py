@@ -25,7 +25,7 @@ _TOKENS = [
     "{x}", "{xs}", ",", "'", '"', "\\", "==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "%", "**", "&", "|",
     "^", "~", "<<", ">>", "!", "&&", "||", "and", "or", "not", "in", "not in", "like", "exists", "is null",
     "is not null", "true", "FALSE", "0", "1", "-1", "1.5", "1e308", "1e999", "0x", "0b2", "017", "09",
-    "9223372036854775808", "'x%'", '"a\\"b"', "json_contains(", "array_length(", "text_match(", "array_contains_all(",
+    "9223372036854775808", "'x%'", '"a\\"b"', "json_contains(", "array_length(", "text_match(", "phrase_match(", "array_contains_all(",
     "minimum_should_match=", "=", "r'", "é", "\x00", "\n", "$", "$meta[", "[]", "[1, 2]", "nope(",
 ]
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pyarrow as pa
 from hypothesis import HealthCheck, given, note, reject, settings
 from hypothesis import strategies as st
 
 from milvus import errors
 from milvus.expr import compile_filter
-from tests.exprdata import make_schema, make_table
+from milvus.grpc_gen import schema_pb2 as spb
+from milvus.schema import CollectionSchemaModel
+from tests.exprdata import field, make_schema, make_table
 
 SCHEMA = make_schema()
 
@@ -147,6 +150,8 @@ _LEAF = st.one_of(
     st.tuples(_NUMERIC_COLS, _OP, _NUMERIC_COLS).map(" ".join),
     st.tuples(st.sampled_from(["b"]), st.sampled_from(["==", "!="]), st.sampled_from(["b"])).map(" ".join),
     st.text(alphabet="ab xyé_", max_size=6).map(lambda q: f"text_match(s, {json.dumps(q)})"),
+    st.tuples(st.text(alphabet="ab xyé_", max_size=6), st.sampled_from(["", ", 0", ", 1", ", 3"])).map(
+        lambda t: f"phrase_match(s, {json.dumps(t[0])}{t[1]})"),
     st.sampled_from(["b", "not b", "true", "false", "ab[1]", "1 < 2"]),
 )
 
@@ -197,3 +202,43 @@ def test_generated_expressions_mostly_compile():
 
     count()
     assert seen["ok"] >= 0.6 * (seen["ok"] + seen["bad"]), seen
+
+
+# ---- phrase match: longer texts of a few words --------------------------------------------
+
+_WORDS = st.sampled_from(["a", "b", "c", "the", "B"])
+_PHRASE_SCHEMA = CollectionSchemaModel(spb.CollectionSchema(name="t", fields=[
+    field("id", spb.Int64, is_primary_key=True),
+    field("text", spb.VarChar, nullable=True, params={
+        "max_length": 200, "enable_analyzer": "true", "enable_match": "true",
+        "analyzer_params": '{"type": "standard", "stop_words": ["the"]}'}),
+    field("v", spb.FloatVector, params={"dim": 2})]))
+
+
+def _phrase_exists(lists: list[list[int]], slop: int) -> bool:
+    """Some choice of one position per list spans at most ``slop`` (Tantivy's brute force)."""
+    def visit(i: int, low: int, high: int) -> bool:
+        if i == len(lists):
+            return True
+        return any(max(high, x) - min(low, x) <= slop and visit(i + 1, min(low, x), max(high, x)) for x in lists[i])
+    return bool(lists) and any(visit(1, x, x) for x in lists[0])
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(_maybe(st.lists(_WORDS, max_size=10).map(" ".join)), max_size=12),
+       query=st.lists(_WORDS, max_size=4), slop=st.integers(0, 5))
+def test_phrase_match_evaluators_agree_with_a_brute_force(texts, query, slop):
+    table = pa.table({"id": list(range(len(texts))), "text": pa.array(texts, pa.string()),
+                      "v": pa.array([[0.0, 0.0]] * len(texts), pa.list_(pa.float32(), 2))})
+    compiled = compile_filter(_PHRASE_SCHEMA, f"phrase_match(text, {json.dumps(' '.join(query))}, {slop})")
+    analyzer = compiled.plan.analyzer
+    terms = analyzer.analyze(" ".join(query))
+    want = []
+    for text in texts:
+        found = {}
+        for token, _, _, position in analyzer.analyze(text or ""):
+            found.setdefault(token, []).append(position)
+        want.append(text is not None and _phrase_exists([[x - q for x in found.get(t, [])] for t, _, _, q in terms],
+                                                        slop))
+    assert compiled(table).tolist() == want
+    assert compiled.reference(table).tolist() == want

@@ -83,6 +83,15 @@ CASES = [
     ("text_match(s, 'SMITH')", {0, 4}),
     ("text_match(s, 'smith bob')", {0, 1, 4}),
     ("text_match(s, 'dave smith', minimum_should_match=2)", {4}),
+    # phrase match (the same tokens, in order; slop: how far out of place they may be)
+    ("phrase_match(s, 'Alice Smith')", {0}),
+    ("PHRASE_MATCH(s, 'smith alice')", set()),
+    ("phrase_match(s, 'smith alice', 1)", set()),
+    ("phrase_match(s, 'smith alice', 2)", {0}),
+    ("phrase_match(s, 'SMITH')", {0, 4}),
+    ("phrase_match(s, 'dave smith', 0)", {4}),
+    ("phrase_match(s, '')", set()),
+    ("not phrase_match(s, 'smith')", {1, 3}),
     # the dynamic field: unknown names are its keys
     ("color == 'red'", {0, 3}),
     ("color != 'red'", {1, 2, 4}),
@@ -234,6 +243,18 @@ def _error(expr: str, schema=SCHEMA, templates=None) -> str:
     ("i8 == 1 and i64", "'and' can only be used between boolean expressions (at line 1:12: 'i64')"),
     ("nope(i8)", "unknown function nope()"),
     ("text_match(i8, 'x')", "text match operation on non-string is unsupported"),
+    ("phrase_match(i8, 'x')", "phrase match operation on non-string is unsupported"),
+    ("phrase_match(s)", "phrase_match takes a field, a query string and an optional slop, got 1 arguments"),
+    ("phrase_match(s, 'a', 1, 2)", "phrase_match takes a field, a query string and an optional slop, got 4"),
+    ("phrase_match(s, 'a', slop=1)", "unknown option slop of phrase_match"),
+    ("phrase_match(s, 1)", "the query of phrase_match must be a string"),
+    ("phrase_match(s, 'a', -1)", '"slop" should not be a negative interger. "slop" passed: -1'),
+    ("phrase_match(s, 'a', 1.5)",
+     '"slop" should be a const integer expression with "uint32" value. "slop" expression passed: 1.5'),
+    ("phrase_match(s, 'a', '1')", '"slop" should be a const integer expression with "uint32" value'),
+    ("phrase_match(s, 'a', i8)", '"slop" should be a const integer expression with "uint32" value'),
+    ("phrase_match(s, 'a', 4294967296)",
+     '"slop" exceeds the range of "uint32". "slop" expression passed: 4294967296'),
     ("i8 == 99999999999999999999", "integer literal 99999999999999999999 is out of the int64 range"),
     ("-i8 > 1", "unary - can only be applied to constants"),
 ])
@@ -252,6 +273,7 @@ def test_text_match_needs_a_field_that_enables_it():
         field("id", spb.Int64, is_primary_key=True), field("title", spb.VarChar, params={"max_length": 10}),
         field("v", spb.FloatVector, params={"dim": 2})]))
     assert 'field "title" does not enable match' in _error("text_match(title, 'x')", schema)
+    assert 'field "title" does not enable match' in _error("phrase_match(title, 'x')", schema)
 
 
 def test_deep_nesting_is_refused_not_a_crash():
@@ -289,3 +311,77 @@ def test_text_match_tokenizes_rows_and_query_with_the_field_analyzer():
         compiled = compile_filter(schema, expr)
         assert set(np.flatnonzero(compiled(table)).tolist()) == want, expr
         assert set(np.flatnonzero(compiled.reference(table)).tolist()) == want, expr
+
+
+def _text_schema(analyzer_params: str | None = None) -> CollectionSchemaModel:
+    params = {"max_length": 200, "enable_analyzer": "true", "enable_match": "true"}
+    if analyzer_params:
+        params["analyzer_params"] = analyzer_params
+    return CollectionSchemaModel(spb.CollectionSchema(name="t", fields=[
+        field("id", spb.Int64, is_primary_key=True), field("text", spb.VarChar, nullable=True, params=params),
+        field("v", spb.FloatVector, params={"dim": 2})]))
+
+
+def _selected(schema: CollectionSchemaModel, texts: list[str | None], expr: str) -> list[int]:
+    import pyarrow as pa
+
+    table = pa.table({"id": list(range(len(texts))), "text": pa.array(texts, pa.string()),
+                      "v": pa.array([[0.0, 0.0]] * len(texts), pa.list_(pa.float32(), 2))})
+    compiled = compile_filter(schema, expr)
+    fast = np.flatnonzero(compiled(table)).tolist()
+    assert np.flatnonzero(compiled.reference(table)).tolist() == fast, expr
+    return fast
+
+
+# the rows of Milvus' "Phrase Match" guide, and a null one
+GUIDE_ROWS = ["Machine learning is a subset of artificial intelligence that focuses on algorithms.",
+              "Deep learning machine algorithms require large datasets for training.",
+              "The machine learning model showed excellent performance on the test set.",
+              "Natural language processing and machine learning go hand in hand.",
+              "This article discusses various learning machine techniques and applications.",
+              None]
+
+
+@pytest.mark.parametrize(("expr", "expected"), [
+    ("PHRASE_MATCH(text, 'machine learning')", [0, 2, 3]),  # slop 0: the exact phrase
+    ("PHRASE_MATCH(text, 'learning machine', 1)", [1, 4]),  # slop 1: not the reversed order
+    ("PHRASE_MATCH(text, 'machine learning', 2)", [0, 1, 2, 3, 4]),  # slop 2: reversed too
+    ("PHRASE_MATCH(text, 'machine learning', 3)", [0, 1, 2, 3, 4]),
+])
+def test_phrase_match_selects_the_rows_of_the_milvus_guide(expr, expected):
+    assert _selected(_text_schema(), GUIDE_ROWS, expr) == expected
+
+
+def test_phrase_match_slop_counts_positions_out_of_place():
+    # the slop examples of Milvus' guide for a filter on "machine learning"
+    texts = ["machine learning", "machine boosts learning", "learning machine", "machine quickly boosts learning",
+             "machine deep learning"]
+    schema = _text_schema()
+    assert _selected(schema, texts, "phrase_match(text, 'machine learning')") == [0]
+    assert _selected(schema, texts, "phrase_match(text, 'machine learning', 1)") == [0, 1, 4]
+    assert _selected(schema, texts, "phrase_match(text, 'machine learning', 2)") == [0, 1, 2, 3, 4]
+    # three terms: every one within the slop of where the phrase puts it
+    texts = ["a b c", "a x b c", "a x b y c", "c b a", "b a c", "a b"]
+    assert _selected(schema, texts, "phrase_match(text, 'a b c')") == [0]
+    assert _selected(schema, texts, "phrase_match(text, 'a b c', 1)") == [0, 1]
+    assert _selected(schema, texts, "phrase_match(text, 'a b c', 2)") == [0, 1, 2, 4]
+    assert _selected(schema, texts, "phrase_match(text, 'a b c', 4)") == [0, 1, 2, 3, 4]
+    # a repeated query term may use the same occurrence (Tantivy's phrase query; milvus#41738)
+    texts = ["important notice please be aware this is an important notice"]
+    assert _selected(schema, texts, "phrase_match(text, 'important important notice')") == []
+    assert _selected(schema, texts, "phrase_match(text, 'important important notice', 1)") == [0]
+
+
+def test_phrase_match_follows_the_positions_the_analyzer_gives():
+    english = _text_schema('{"type": "english"}')
+    texts = ["the quick fox", "quick brown fox", "quick the fox", "Quickly, foxes!", None]
+    # stop words are dropped but keep their positions, in the rows and in the query
+    assert _selected(english, texts, "phrase_match(text, 'quick fox')") == [0, 3]
+    assert _selected(english, texts, "phrase_match(text, 'quick the fox')") == [1, 2]
+    assert _selected(english, texts, "phrase_match(text, 'quick fox', 1)") == [0, 1, 2, 3]
+    assert _selected(english, texts, "phrase_match(text, 'QUICKLY foxes')") == [0, 3]  # stemmed alike
+    # nothing left of the query, or a token no row has: no row
+    assert _selected(english, texts, "phrase_match(text, 'the of')") == []
+    assert _selected(english, texts, "phrase_match(text, 'quick wolf', 10)") == []
+    # one token: the rows that have it, whatever the slop
+    assert _selected(english, texts, "phrase_match(text, 'the fox', 0)") == [0, 1, 2, 3]
