@@ -7,6 +7,7 @@ through the ``ChannelWriter``; a call returns only once every envelope is durabl
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -21,11 +22,19 @@ from milvus.proxy.callers import Caller
 from milvus.proxy.channel_writer import ChannelWriter
 from milvus.proxy.collections import KEY_MODE_PARTITION_NAMES, Collection, Collections
 from milvus.proxy.quota import DELETE, INSERT, UPSERT, QuotaCenter
-from milvus.schema import TIMESTAMP_FIELD, arrow_to_ids, batch_to_ipc, fields_to_arrow
+from milvus.schema import (
+    TIMESTAMP_FIELD,
+    FieldInfo,
+    arrow_to_ids,
+    batch_to_ipc,
+    fields_to_arrow,
+    merge_partial_update,
+)
 from milvus.util.hashing import partition_of, shard_of
 from milvus.util.tracing import message_context
 
 ALL_PARTITIONS = -1
+_REPLACE = schema_pb2.FieldPartialUpdateOp.REPLACE
 # keep each insert envelope well under the broker's message size limit
 _MESSAGE_FILL = 0.5
 
@@ -48,9 +57,13 @@ def _keys(column: pa.Array | pa.ChunkedArray) -> np.ndarray | list[str]:
 class Dml:
     def __init__(self, collections: Collections, rootcoord: Caller, datacoord: Caller, writer: ChannelWriter,
                  max_message_size: int, query_pks: Callable[[str, str, str, str, Sequence[str]], list],
-                 quota: QuotaCenter | None = None):
+                 quota: QuotaCenter | None = None,
+                 stored_rows: Callable[[Collection, list[str], pa.Array, list[FieldInfo]], pa.Table | None] | None
+                 = None):
         """``query_pks(db, collection, partition, expr, template values)`` runs a delete
-        filter as a Strong query and returns the matching primary keys."""
+        filter as a Strong query and returns the matching primary keys; ``stored_rows(collection,
+        partition names, keys, fields)`` reads the stored rows of keys at Strong consistency
+        (``None`` when none exists): what a partial update merges into."""
         self._collections = collections
         self._rootcoord = rootcoord
         self._datacoord = datacoord
@@ -58,6 +71,9 @@ class Dml:
         self._max_bytes = max(1024, int(max_message_size * _MESSAGE_FILL))
         self._query_pks = query_pks
         self._quota = quota  # flow control: refuses writes (RateLimited) while the data path lags
+        self._stored_rows = stored_rows
+        self._merge_locks: dict[int, threading.Lock] = {}  # per collection: one partial update at a time
+        self._merge_locks_guard = threading.Lock()
 
     # ---- helpers --------------------------------------------------------------------
 
@@ -242,17 +258,47 @@ class Dml:
         return Mutation(arrow_to_ids(keys), len(keys), ts)
 
     def upsert(self, db: str, name: str, partition_name: str, fields_data, num_rows: int,
-               partial_update: bool = False) -> Mutation:
+               partial_update: bool = False, field_ops=()) -> Mutation:
         coll = self._collections.get(db, name)
-        if partial_update:
-            raise errors.ParameterInvalid("partial update is not supported by this server")
+        self._check_field_ops(field_ops)
+        if partial_update and self._stored_rows is None:
+            raise errors.ParameterInvalid("partial update needs the read path, which this proxy does not have")
         self._check_partition_name(coll, partition_name)
         self._admit(UPSERT, coll, lambda: sum(f.ByteSize() for f in fields_data))
         self._collections.ensure_watched(coll)
-        batch = self._batch(coll, fields_data, num_rows, upsert=True)
+        batch = self._batch(coll, fields_data, num_rows, upsert=True, partial=partial_update)
         keys = _keys(batch.column(coll.schema.primary_field.name))
         if len(set(keys.tolist() if isinstance(keys, np.ndarray) else keys)) != len(keys):
             raise errors.ParameterInvalid("duplicate primary keys are not allowed in the same batch")
+        if not partial_update:
+            return self._write_upsert(coll, partition_name, batch, keys)
+        with self._merge_lock(coll.id):  # a concurrent partial update of this proxy reads after this one wrote
+            merged = merge_partial_update(coll.schema, batch, self._stored(coll, partition_name, batch))
+            return self._write_upsert(coll, partition_name, merged, keys)
+
+    @staticmethod
+    def _check_field_ops(field_ops) -> None:
+        for op in field_ops:
+            if op.op != _REPLACE:
+                name = schema_pb2.FieldPartialUpdateOp.OpType.Name(op.op)
+                raise errors.ParameterInvalid(f"field op {name} of field {op.field_name} is not supported by this "
+                                              f"server (only REPLACE)")
+
+    def _merge_lock(self, collection_id: int) -> threading.Lock:
+        with self._merge_locks_guard:
+            return self._merge_locks.setdefault(collection_id, threading.Lock())
+
+    def _stored(self, coll: Collection, partition_name: str, batch: pa.RecordBatch) -> pa.Table | None:
+        """The stored rows of the batch's keys, as Milvus reads them for a partial update: in
+        the named partition (the default one when none is named), in every partition in
+        partition key mode."""
+        assert self._stored_rows is not None  # checked by ``upsert``
+        fields = [f for f in coll.schema.fields if not f.is_function_output]
+        partitions = [] if coll.partition_key is not None else [partition_name or self._collections.default_partition]
+        return self._stored_rows(coll, partitions, batch.column(coll.schema.primary_field.name), fields)
+
+    def _write_upsert(self, coll: Collection, partition_name: str, batch: pa.RecordBatch, keys) -> Mutation:
+        """One write: the keys deleted in every partition, the rows inserted, both at one T."""
         plans = self._insert_plans(coll, partition_name, batch)
         trace = message_context()
 

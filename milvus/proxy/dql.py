@@ -609,6 +609,19 @@ class Dql:
             raise errors.ServiceInternal(f"row of primary key {exc.args[0]!r} not found at timestamp {travel}") from None
         return table.take(pa.array(order, type=pa.int64()))
 
+    def stored_rows(self, coll: Collection, partition_names: list[str], pks: pa.Array, fields: list) -> pa.Table | None:
+        """The stored columns ``fields`` (and the primary key) of the rows of keys ``pks`` that
+        exist now, read at Strong consistency in ``partition_names`` (all: ``[]``), in any
+        order; ``None`` when none does.  What a partial update merges into."""
+        pk = coll.schema.primary_field
+        shard = self._base_request(coll, partition_names, "", None, _STRONG, False, 0, 0)
+        shard.primary_keys.CopyFrom(arrow_to_ids(pks))
+        ids = [f.field_id for f in fields]
+        shard.output_field_ids[:] = ids if pk.field_id in ids else [*ids, pk.field_id]
+        tables = [_read_arrow(r.arrow_fields) for r in self._fan_out(coll, "Query", shard)]
+        present = [t for t in tables if t is not None and t.num_rows]
+        return pa.concat_tables(present, promote_options="permissive") if present else None
+
     def matching_pks(self, db: str, name: str, partition: str, expr: str, template_values) -> list:
         """The primary keys ``expr`` selects now (a Strong query): what a delete by filter removes."""
         request = milvus_pb2.QueryRequest(collection_name=name, expr=expr, output_fields=[],

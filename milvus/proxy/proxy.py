@@ -129,7 +129,8 @@ class Proxy:
         dql = Dql(collections, query, querynode, writer, self.alloc_timestamp, self.params.dql,
                   search_metric=indexes.search_metric, bm25_params=indexes.bm25_params)
         quota = QuotaCenter(self.params.quota, data, query)
-        dml = Dml(collections, root, data, writer, mq.max_message_size, dql.matching_pks, quota=quota)
+        dml = Dml(collections, root, data, writer, mq.max_message_size, dql.matching_pks, quota=quota,
+                  stored_rows=dql.stored_rows)
         imports = Imports(collections, dml, root, data, storage, node_id=node_id)
         return DataPath(collections, writer, dml, dql, Loads(collections, data, query, writer), indexes,
                         Compactions(collections, data), quota, imports)

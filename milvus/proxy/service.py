@@ -356,7 +356,8 @@ class MilvusServiceAdapter:
     def Upsert(self, request: milvus_pb2.UpsertRequest, call: CallInfo = NO_CALL_INFO):
         request = _with_db(request, call)
         result = self._proxy.data.dml.upsert(request.db_name, request.collection_name, request.partition_name,
-                                             request.fields_data, request.num_rows, request.partial_update)
+                                             request.fields_data, request.num_rows, request.partial_update,
+                                             request.field_ops)
         return self._mutation(result, upsert_cnt=result.count)
 
     def Flush(self, request: milvus_pb2.FlushRequest, call: CallInfo = NO_CALL_INFO):

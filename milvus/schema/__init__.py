@@ -13,6 +13,7 @@ from milvus.schema.model import (
     describe_schema,
     normalize_schema,
 )
+from milvus.schema.partial import merge_partial_update
 from milvus.schema.pk import arrow_to_ids, ids_to_arrow
 from milvus.schema.validate import validate_collection_schema, validate_new_field
 
@@ -36,6 +37,7 @@ __all__ = [
     "fields_to_arrow",
     "ids_to_arrow",
     "ipc_to_batch",
+    "merge_partial_update",
     "normalize_schema",
     "resolve_output_fields",
     "validate_collection_schema",

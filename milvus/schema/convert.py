@@ -76,19 +76,19 @@ def fields_to_arrow(
             elif partial_update:
                 continue
             else:
-                column = _fill_column(info, num_rows)
+                column = fill_column(info, num_rows)
                 if column is None:
                     raise invalid(f"fieldSchema({info.name}) has no corresponding fieldData pass in")
         else:
             column = decode_column(info, fd, num_rows, limits, static_names=static_names)
         columns[info.name] = column
-    _add_function_outputs(schema, columns)
+    add_function_outputs(schema, columns)
     names = [f.name for f in schema.fields if f.name in columns]
     system = [_int64_column(row_ids, num_rows, "row_ids"), _timestamp_column(timestamps, num_rows)]
     return pa.RecordBatch.from_arrays(system + [columns[n] for n in names], schema=schema.arrow_schema_for(names))
 
 
-def _add_function_outputs(schema: CollectionSchemaModel, columns: dict[str, pa.Array]) -> None:
+def add_function_outputs(schema: CollectionSchemaModel, columns: dict[str, pa.Array]) -> None:
     """Add the output columns of every function whose inputs are all in ``columns`` (a partial
     update that leaves an input out leaves the output out too)."""
     for fn in schema.functions:
@@ -123,7 +123,7 @@ def _columns_by_field(schema: CollectionSchemaModel,
     return given
 
 
-def _fill_column(info: FieldInfo, num_rows: int) -> pa.Array | None:
+def fill_column(info: FieldInfo, num_rows: int) -> pa.Array | None:
     """The column of a field nobody supplied: ``{}`` rows, its default, nulls, or ``None``."""
     if info.is_dynamic:
         return pa.repeat(pa.scalar(_EMPTY_JSON_OBJECT, type=pa.binary()), num_rows)
@@ -228,7 +228,7 @@ def arrow_to_fields(
         if info.name in present:
             column = data.column(info.name)
         else:
-            column = _fill_column(info, num_rows)
+            column = fill_column(info, num_rows)
             if column is None:
                 raise invalid(f"field {info.name} ({info.type_name}) has no data in these rows")
         out.append(encode_column(info, column, dynamic_keys=keys if info.is_dynamic else None))
