@@ -2,14 +2,15 @@
 this process, checked after every step against a plain model of the collection (pk -> row and
 partition).
 
-Writes: inserts of new keys, upserts (which replace a key in any partition), deletes by key,
-by filter and within one partition.  Lifecycle: flushes, manual compactions waited on (some
-with writes while they run), release + load, and restarts of the whole server on the same data
-directory (some while a compaction runs).  Segments are small (a few hundred rows), the data
-node syncs often and automatic compaction runs every half second, so reads meet growing, sealed, L0 and compacted segments, indexed and not,
-while the coordinators move them.  Every check is a Strong read: count(*), every row's
-fields, each partition's rows, a get by keys, and a search whose limit covers every row (a
-FLAT index: exact), ids and distances.
+Writes: inserts of new keys, upserts (which replace a key in any partition), partial updates
+of one field, deletes by key, by filter and within one partition.  Lifecycle: flushes, manual
+compactions waited on (some with writes while they run), release + load, and restarts of the
+whole server on the same data directory (some while a compaction runs).  Segments are small (a
+few hundred rows), the data node syncs often and automatic compaction runs every half second,
+so reads meet growing, sealed, L0 and compacted segments, indexed and not, while the
+coordinators move them.  Every check is a Strong read: count(*), every row's fields, each
+partition's rows, a get by keys, and a search whose limit covers every row (a FLAT index:
+exact), ids and distances.  At the end every flushed segment is indexed.
 """
 
 from __future__ import annotations
@@ -100,6 +101,19 @@ class Runner:
         self.c.upsert("t", [_entity(r) for r in rows], partition_name=part)
         self.m.rows.update((r["pk"], r) for r in rows)  # the key leaves whichever partition held it
         self.log.append(f"upsert {len(rows)} into {part}")
+
+    def partial_update(self) -> None:
+        """New values of ``val`` for keys of one partition; every other field stays."""
+        part = self.rng.choice(PARTITIONS)
+        keys = self.m.some_keys(self.rng.randint(1, 40), part)
+        if not keys:
+            return
+        values = {k: self.rng.randrange(1000) for k in keys}
+        self.c.upsert("t", [{"pk": k, "val": v} for k, v in values.items()], partition_name=part,
+                      partial_update=True)
+        for k, v in values.items():
+            self.m.rows[k] = {**self.m.rows[k], "val": v}
+        self.log.append(f"partial update of {len(keys)} in {part}")
 
     def delete_ids(self) -> None:
         keys = self.m.some_keys(self.rng.randint(1, 40)) + [self.m.key(10**6 + self.rng.randrange(100))]
@@ -213,7 +227,8 @@ def _create(c, string_pk: bool) -> None:
 def test_random_lifecycle_matches_the_model(tmp_path, seed, string_pk):
     rng = random.Random(seed)
     model = Model(rng, string_pk)
-    writes = ["insert"] * 5 + ["upsert"] * 3 + ["delete_ids"] * 2 + ["delete_filter", "delete_in_partition"]
+    writes = ["insert"] * 5 + ["upsert"] * 3 + ["delete_ids"] * 2 + ["partial_update", "delete_filter",
+                                                                   "delete_in_partition"]
     lifecycle = ["flush"] * 3 + ["compact"] * 2 + ["compact_racing", "reload", "restart", "restart_compacting"]
     with ExitStack() as outer:
         stack = outer.enter_context(ExitStack())
@@ -237,3 +252,11 @@ def test_random_lifecycle_matches_the_model(tmp_path, seed, string_pk):
                 getattr(runner, kind)()
             runner.check()
         assert len(model.rows) > 100  # the sequence kept a real collection
+        runner.flush()
+        index = {}
+
+        def indexed() -> bool:
+            index.update(c.describe_index("t", "vec"))
+            return index["indexed_rows"] == index["total_rows"] and not index["pending_index_rows"]
+        wait_for(indexed, timeout=60, message=f"every flushed segment indexed: {index}")
+        runner.check()
