@@ -11,6 +11,7 @@ from milvus._proto import querycoord_pb2, querynode_pb2
 from milvus.grpc_gen import rg_pb2
 from milvus.kv.local import LocalKV
 from milvus.metastore.querycoord_catalog import QueryCoordCatalog
+from milvus.proxy.validate import NameRules
 from milvus.querycoord import placement
 from milvus.querycoord.resource import DEFAULT_RESOURCE_GROUP as DEFAULT
 from milvus.querycoord.resource import ResourceManager, config
@@ -150,6 +151,21 @@ def test_groups_configs_and_nodes_survive_a_restart(kv):
     assert again.node_up(3) == "rg1"  # a node that comes back finds its group
     assert again.keep_only([1, 3]) == [2]  # one that does not leave it
     assert _layout(_manager(kv)) == {DEFAULT: [1], "rg1": [3]}
+
+
+def test_the_proxy_checks_names_like_milvus():
+    rules = NameRules(max_name_length=8)
+    for name in ("rg1", "_rg", "Rg_2"):
+        rules.resource_group(name)
+    for name, reason in [("", "resource group name couldn't be empty"),
+                         ("1rg", "Invalid resource group name 1rg. the first character of a resource group name "
+                                 "must be an underscore or letter"),
+                         ("rg-1", "Invalid resource group name rg-1. resource group name can only contain numbers, "
+                                  "letters and underscores"),
+                         ("rg_toolong", "the length of a resource group name must be less than 8 characters")]:
+        with pytest.raises(errors.ParameterInvalid) as bad:
+            rules.resource_group(name)
+        assert reason in bad.value.message
 
 
 # ---- replicas in groups ----------------------------------------------------------------------
