@@ -3,7 +3,8 @@ every role in this process with four query nodes: groups are created and given n
 (``transfer_node``, configs), a collection loads two replicas in two groups, describe
 counts them, searches stay exact while nodes move between groups and a replica moves to
 another group (``transfer_replica``), drops are refused the way Milvus refuses them, and a
-restart of the whole stack keeps the groups, their nodes and where the replicas are."""
+restart of the whole stack keeps the groups, their nodes and where the replicas are; and
+the ORM loads a partition into a group (``_resource_groups``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import threading
 
 import numpy as np
 import pytest
-from pymilvus import DataType, MilvusClient, MilvusException, utility
+from pymilvus import Collection, DataType, MilvusClient, MilvusException, Partition, utility
 from pymilvus.client.types import ResourceGroupConfig
 
 from tests.conftest import wait_for
@@ -171,3 +172,24 @@ def test_resource_groups_replicas_and_a_restart(tmp_path):
         with pytest.raises(MilvusException, match="default resource group is not deletable"):
             c.release_collection("docs")
             c.drop_resource_group(DEFAULT)
+
+
+def test_orm_loads_partitions_into_a_group(tmp_path):
+    with running_stack(tmp_path / "data") as s, s.client() as c, s.orm("rg_orm") as alias:
+        for node_id in (2, 3):
+            s.cluster.add_query_node(node_id)
+        utility.create_resource_group("rg1", using=alias,
+                                      config=ResourceGroupConfig(requests={"node_num": 1}, limits={"node_num": 1}))
+        assert utility.describe_resource_group("rg1", using=alias).num_available_node == 1
+        _create(c, "parts")
+        c.release_collection("parts")
+        c.create_partition("parts", "p1")
+        c.insert("parts", [{"id": i, "vec": VECS[i].tolist()} for i in range(10)], partition_name="p1")
+        c.insert("parts", [{"id": i, "vec": VECS[i].tolist()} for i in range(10, 30)])
+        with pytest.raises(MilvusException) as unknown:
+            Collection("parts", using=alias).load(replica_number=2, _resource_groups=["rg1", "nope"])
+        assert unknown.value.code == 300 and "resource group not found[rg=nope]" in unknown.value.message
+        Partition(Collection("parts", using=alias), "p1").load(replica_number=1, _resource_groups=["rg1"])
+        assert _replicas(c, "parts") == {"rg1": _nodes(c, "rg1")}
+        assert dict(utility.describe_resource_group("rg1", using=alias).num_loaded_replica) == {"parts": 1}
+        assert c.query("parts", output_fields=["count(*)"], partition_names=["p1"])[0]["count(*)"] == 10
