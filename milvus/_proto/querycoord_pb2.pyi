@@ -1,5 +1,6 @@
 from milvus.grpc_gen import common_pb2 as _common_pb2
 from milvus._proto import internal_pb2 as _internal_pb2
+from milvus.grpc_gen import rg_pb2 as _rg_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -74,20 +75,22 @@ class ReleaseCollectionRequest(_message.Message):
     def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., dbID: _Optional[int] = ..., collectionID: _Optional[int] = ...) -> None: ...
 
 class LoadPartitionsRequest(_message.Message):
-    __slots__ = ("base", "dbID", "collectionID", "partitionIDs", "replica_number", "refresh")
+    __slots__ = ("base", "dbID", "collectionID", "partitionIDs", "replica_number", "refresh", "resource_groups")
     BASE_FIELD_NUMBER: _ClassVar[int]
     DBID_FIELD_NUMBER: _ClassVar[int]
     COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
     PARTITIONIDS_FIELD_NUMBER: _ClassVar[int]
     REPLICA_NUMBER_FIELD_NUMBER: _ClassVar[int]
     REFRESH_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_GROUPS_FIELD_NUMBER: _ClassVar[int]
     base: _common_pb2.MsgBase
     dbID: int
     collectionID: int
     partitionIDs: _containers.RepeatedScalarFieldContainer[int]
     replica_number: int
     refresh: bool
-    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., dbID: _Optional[int] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ..., replica_number: _Optional[int] = ..., refresh: _Optional[bool] = ...) -> None: ...
+    resource_groups: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., dbID: _Optional[int] = ..., collectionID: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ..., replica_number: _Optional[int] = ..., refresh: _Optional[bool] = ..., resource_groups: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ReleasePartitionsRequest(_message.Message):
     __slots__ = ("base", "dbID", "collectionID", "partitionIDs")
@@ -132,16 +135,20 @@ class ShardLeader(_message.Message):
     def __init__(self, channel_name: _Optional[str] = ..., node_id: _Optional[int] = ..., address: _Optional[str] = ...) -> None: ...
 
 class Replica(_message.Message):
-    __slots__ = ("id", "collectionID", "node_ids", "shard_leaders")
+    __slots__ = ("id", "collectionID", "node_ids", "shard_leaders", "resource_group", "ro_node_ids")
     ID_FIELD_NUMBER: _ClassVar[int]
     COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
     NODE_IDS_FIELD_NUMBER: _ClassVar[int]
     SHARD_LEADERS_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_GROUP_FIELD_NUMBER: _ClassVar[int]
+    RO_NODE_IDS_FIELD_NUMBER: _ClassVar[int]
     id: int
     collectionID: int
     node_ids: _containers.RepeatedScalarFieldContainer[int]
     shard_leaders: _containers.RepeatedCompositeFieldContainer[ShardLeader]
-    def __init__(self, id: _Optional[int] = ..., collectionID: _Optional[int] = ..., node_ids: _Optional[_Iterable[int]] = ..., shard_leaders: _Optional[_Iterable[_Union[ShardLeader, _Mapping]]] = ...) -> None: ...
+    resource_group: str
+    ro_node_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, id: _Optional[int] = ..., collectionID: _Optional[int] = ..., node_ids: _Optional[_Iterable[int]] = ..., shard_leaders: _Optional[_Iterable[_Union[ShardLeader, _Mapping]]] = ..., resource_group: _Optional[str] = ..., ro_node_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class GetShardLeadersRequest(_message.Message):
     __slots__ = ("base", "collectionID")
@@ -194,16 +201,27 @@ class ShardReplica(_message.Message):
     def __init__(self, channel_name: _Optional[str] = ..., leader_id: _Optional[int] = ..., leader_address: _Optional[str] = ..., node_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ReplicaInfo(_message.Message):
-    __slots__ = ("id", "collectionID", "node_ids", "shards")
+    __slots__ = ("id", "collectionID", "node_ids", "shards", "resource_group", "num_outbound_node")
+    class NumOutboundNodeEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     ID_FIELD_NUMBER: _ClassVar[int]
     COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
     NODE_IDS_FIELD_NUMBER: _ClassVar[int]
     SHARDS_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_GROUP_FIELD_NUMBER: _ClassVar[int]
+    NUM_OUTBOUND_NODE_FIELD_NUMBER: _ClassVar[int]
     id: int
     collectionID: int
     node_ids: _containers.RepeatedScalarFieldContainer[int]
     shards: _containers.RepeatedCompositeFieldContainer[ShardReplica]
-    def __init__(self, id: _Optional[int] = ..., collectionID: _Optional[int] = ..., node_ids: _Optional[_Iterable[int]] = ..., shards: _Optional[_Iterable[_Union[ShardReplica, _Mapping]]] = ...) -> None: ...
+    resource_group: str
+    num_outbound_node: _containers.ScalarMap[str, int]
+    def __init__(self, id: _Optional[int] = ..., collectionID: _Optional[int] = ..., node_ids: _Optional[_Iterable[int]] = ..., shards: _Optional[_Iterable[_Union[ShardReplica, _Mapping]]] = ..., resource_group: _Optional[str] = ..., num_outbound_node: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class GetReplicasResponse(_message.Message):
     __slots__ = ("status", "replicas", "partitionIDs")
@@ -215,6 +233,91 @@ class GetReplicasResponse(_message.Message):
     partitionIDs: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., replicas: _Optional[_Iterable[_Union[ReplicaInfo, _Mapping]]] = ..., partitionIDs: _Optional[_Iterable[int]] = ...) -> None: ...
 
+class ResourceGroupMeta(_message.Message):
+    __slots__ = ("name", "capacity", "nodes", "config")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    capacity: int
+    nodes: _containers.RepeatedScalarFieldContainer[int]
+    config: _rg_pb2.ResourceGroupConfig
+    def __init__(self, name: _Optional[str] = ..., capacity: _Optional[int] = ..., nodes: _Optional[_Iterable[int]] = ..., config: _Optional[_Union[_rg_pb2.ResourceGroupConfig, _Mapping]] = ...) -> None: ...
+
+class CreateResourceGroupRequest(_message.Message):
+    __slots__ = ("base", "name", "config")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    name: str
+    config: _rg_pb2.ResourceGroupConfig
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., name: _Optional[str] = ..., config: _Optional[_Union[_rg_pb2.ResourceGroupConfig, _Mapping]] = ...) -> None: ...
+
+class UpdateResourceGroupsRequest(_message.Message):
+    __slots__ = ("base", "resource_groups")
+    class ResourceGroupsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _rg_pb2.ResourceGroupConfig
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_rg_pb2.ResourceGroupConfig, _Mapping]] = ...) -> None: ...
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    resource_groups: _containers.MessageMap[str, _rg_pb2.ResourceGroupConfig]
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., resource_groups: _Optional[_Mapping[str, _rg_pb2.ResourceGroupConfig]] = ...) -> None: ...
+
+class DropResourceGroupRequest(_message.Message):
+    __slots__ = ("base", "name")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    name: str
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., name: _Optional[str] = ...) -> None: ...
+
+class ListResourceGroupsRequest(_message.Message):
+    __slots__ = ("base",)
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ...) -> None: ...
+
+class ListResourceGroupsResponse(_message.Message):
+    __slots__ = ("status", "names")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., names: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class TransferNodeRequest(_message.Message):
+    __slots__ = ("base", "source", "target", "num_node")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    NUM_NODE_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    source: str
+    target: str
+    num_node: int
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., source: _Optional[str] = ..., target: _Optional[str] = ..., num_node: _Optional[int] = ...) -> None: ...
+
+class TransferReplicaRequest(_message.Message):
+    __slots__ = ("base", "source", "target", "collectionID", "num_replica")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
+    NUM_REPLICA_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    source: str
+    target: str
+    collectionID: int
+    num_replica: int
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., source: _Optional[str] = ..., target: _Optional[str] = ..., collectionID: _Optional[int] = ..., num_replica: _Optional[int] = ...) -> None: ...
+
 class DescribeResourceGroupRequest(_message.Message):
     __slots__ = ("base", "name")
     BASE_FIELD_NUMBER: _ClassVar[int]
@@ -223,22 +326,54 @@ class DescribeResourceGroupRequest(_message.Message):
     name: str
     def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., name: _Optional[str] = ...) -> None: ...
 
-class DescribeResourceGroupResponse(_message.Message):
-    __slots__ = ("status", "nodes", "replicas")
-    class ReplicasEntry(_message.Message):
+class ResourceGroupInfo(_message.Message):
+    __slots__ = ("name", "capacity", "num_available_node", "num_loaded_replica", "num_outgoing_node", "num_incoming_node", "config", "nodes")
+    class NumLoadedReplicaEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
         key: int
         value: int
         def __init__(self, key: _Optional[int] = ..., value: _Optional[int] = ...) -> None: ...
-    STATUS_FIELD_NUMBER: _ClassVar[int]
+    class NumOutgoingNodeEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: int
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[int] = ...) -> None: ...
+    class NumIncomingNodeEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: int
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[int] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    NUM_AVAILABLE_NODE_FIELD_NUMBER: _ClassVar[int]
+    NUM_LOADED_REPLICA_FIELD_NUMBER: _ClassVar[int]
+    NUM_OUTGOING_NODE_FIELD_NUMBER: _ClassVar[int]
+    NUM_INCOMING_NODE_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
     NODES_FIELD_NUMBER: _ClassVar[int]
-    REPLICAS_FIELD_NUMBER: _ClassVar[int]
-    status: _common_pb2.Status
+    name: str
+    capacity: int
+    num_available_node: int
+    num_loaded_replica: _containers.ScalarMap[int, int]
+    num_outgoing_node: _containers.ScalarMap[int, int]
+    num_incoming_node: _containers.ScalarMap[int, int]
+    config: _rg_pb2.ResourceGroupConfig
     nodes: _containers.RepeatedCompositeFieldContainer[_common_pb2.NodeInfo]
-    replicas: _containers.ScalarMap[int, int]
-    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., nodes: _Optional[_Iterable[_Union[_common_pb2.NodeInfo, _Mapping]]] = ..., replicas: _Optional[_Mapping[int, int]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., capacity: _Optional[int] = ..., num_available_node: _Optional[int] = ..., num_loaded_replica: _Optional[_Mapping[int, int]] = ..., num_outgoing_node: _Optional[_Mapping[int, int]] = ..., num_incoming_node: _Optional[_Mapping[int, int]] = ..., config: _Optional[_Union[_rg_pb2.ResourceGroupConfig, _Mapping]] = ..., nodes: _Optional[_Iterable[_Union[_common_pb2.NodeInfo, _Mapping]]] = ...) -> None: ...
+
+class DescribeResourceGroupResponse(_message.Message):
+    __slots__ = ("status", "resource_group")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_GROUP_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    resource_group: ResourceGroupInfo
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., resource_group: _Optional[_Union[ResourceGroupInfo, _Mapping]] = ...) -> None: ...
 
 class ShowLoadedCollectionsRequest(_message.Message):
     __slots__ = ("base", "collectionIDs")

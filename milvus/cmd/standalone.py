@@ -9,13 +9,15 @@ the public MilvusService on ``proxy.port``.  Stop runs in reverse.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import milvus
+from milvus import errors
 from milvus._proto import proxy_pb2, querynode_pb2, rootcoord_pb2
 from milvus.cmd import observe
 from milvus.cmd.lifecycle import Component
@@ -51,6 +53,53 @@ QUERY_NODE_ID = 1
 INDEX_NODE_ID = 1
 
 
+class LocalQueryNodes:
+    """The query nodes of this process by id, reached through in-process clients by the
+    proxy and by each other (a shard leader reads sealed segments on other nodes): the one
+    every standalone has, and those ``add`` starts (several replicas or resource groups on
+    one machine)."""
+
+    def __init__(self, make: Callable[[int], QueryNode], client: Callable[[QueryNode], Any]):
+        self._make = make
+        self._client = client
+        self._lock = threading.Lock()
+        self._clients: dict[int, Any] = {}
+        self._added: dict[int, QueryNode] = {}
+
+    def put(self, node: QueryNode) -> Any:
+        client = self._client(node)
+        with self._lock:
+            self._clients[node.node_id] = client
+        return client
+
+    def __call__(self, node_id: int, _address: str = "") -> Any:
+        with self._lock:
+            client = self._clients.get(node_id)
+        if client is None:
+            raise errors.NodeNotFound(f"query node {node_id} is not in this process")
+        return client
+
+    def add(self, node_id: int) -> QueryNode:
+        with self._lock:
+            if node_id in self._clients:
+                raise errors.ParameterInvalid(f"query node {node_id} is already in this process")
+        node = self._make(node_id)
+        node.start()
+        with self._lock:
+            self._added[node_id] = node
+        self.put(node)
+        return node
+
+    def remove(self, node_id: int) -> QueryNode | None:
+        with self._lock:
+            self._clients.pop(node_id, None)
+            return self._added.pop(node_id, None)
+
+    def added(self) -> list[int]:
+        with self._lock:
+            return sorted(self._added)
+
+
 @dataclass
 class Cluster:
     """The roles of one standalone process, built but not started."""
@@ -65,6 +114,7 @@ class Cluster:
     proxy: Proxy
     server: GrpcServer
     metrics: MetricsRegistry | None = None
+    querynodes: LocalQueryNodes | None = None
     _started: list[str] = field(default_factory=list)
     _collectors: list[observe.RoleStateCollector] = field(default_factory=list)
 
@@ -105,7 +155,32 @@ class Cluster:
 
     def _start_querynode(self) -> None:
         self.querynode.start()
+        if self.querynodes is not None:
+            self.querynodes.put(self.querynode)
         self.querycoord.add_node(QUERY_NODE_ID, LocalClient(self.querynode, QUERYNODE_SERVICE), "local")
+
+    def add_query_node(self, node_id: int) -> QueryNode:
+        """Another query node in this process, started and registered with the query
+        coordinator (it joins a resource group like any node that comes up)."""
+        if self.querynodes is None:
+            raise errors.Unimplemented("this cluster runs one query node")
+        node = self.querynodes.add(node_id)
+        self.querycoord.add_node(node_id, LocalClient(node, QUERYNODE_SERVICE), f"local-{node_id}")
+        return node
+
+    def remove_query_node(self, node_id: int) -> None:
+        """An added query node leaves the cluster: the coordinator forgets it, then it stops."""
+        self.querycoord.remove_node(node_id)
+        node = self.querynodes.remove(node_id) if self.querynodes is not None else None
+        if node is not None:
+            node.stop()
+
+    def _stop_querynodes(self) -> None:
+        for node_id in self.querynodes.added() if self.querynodes is not None else ():
+            node = self.querynodes.remove(node_id)
+            if node is not None:
+                node.stop()
+        self.querynode.stop()
 
     def _start_indexnode(self) -> None:
         self.indexnode.start()
@@ -120,7 +195,7 @@ class Cluster:
             "server": lambda: self.server.stop(grace=1.0),
             "proxy": self.proxy.stop,
             "indexnode": self.indexnode.stop,
-            "querynode": self.querynode.stop,
+            "querynode": self._stop_querynodes,
             "datanode": self.datanode.stop,
             "querycoord": self.querycoord.stop,
             "datacoord": self.datacoord.stop,
@@ -181,19 +256,18 @@ def build_cluster(config: Config, kv: KV, mq: MQ, storage: ObjectStorage, host: 
     datanode = DataNode(mq, storage, data, alloc_id=alloc_id, node_id=DATA_NODE_ID,
                         params=DataNodeParams.from_config(config), on_sync=observe.on_sync(metrics),
                         tracing=tracing)
-    querynode = QueryNode(QUERY_NODE_ID, mq, storage, filter_compiler=compile_filter,
-                          read_timeout=config["queryNode.readTimeout"], subscription_prefix=config["etcd.rootPath"],
-                          local_dir=Path(config["common.dataDir"]) / f"querynode-{QUERY_NODE_ID}",
-                          tracing=tracing)
+    def new_querynode(node_id: int) -> QueryNode:
+        return QueryNode(node_id, mq, storage, filter_compiler=compile_filter,
+                         read_timeout=config["queryNode.readTimeout"], subscription_prefix=config["etcd.rootPath"],
+                         local_dir=Path(config["common.dataDir"]) / f"querynode-{node_id}",
+                         tracing=tracing, peer=querynodes)
+
+    querynodes = LocalQueryNodes(new_querynode, lambda node: local(node, QUERYNODE_SERVICE, "querynode"))
+    querynode = new_querynode(QUERY_NODE_ID)
     indexnode = IndexNode(INDEX_NODE_ID, storage, workers=config["indexNode.scheduler.buildParallel"],
                           on_build=observe.on_build(metrics), on_done=datacoord.indexes.trigger)
-    querynodes = {QUERY_NODE_ID: local(querynode, QUERYNODE_SERVICE, "querynode")}
-
-    def querynode_client(node_id: int, _address: str) -> Any:
-        return querynodes[node_id]
-
     proxy = Proxy(root, ProxyParams.from_config(config), datacoord=data,
-                  querycoord=query, querynode=querynode_client, mq=mq, storage=storage)
+                  querycoord=query, querynode=querynodes, mq=mq, storage=storage)
     proxy_clients.append(local(proxy, PROXY_SERVICE, "proxy"))
     rootcoord.add_proxy(0, proxy_clients[-1])  # the only proxy: the merged ticks are its own
     rootcoord.open_time_ticks()
@@ -202,7 +276,8 @@ def build_cluster(config: Config, kv: KV, mq: MQ, storage: ObjectStorage, host: 
     server = GrpcServer(host, port, [adapter.handler()], max_workers=max_workers, name="proxy",
                         active_workers=active_workers(config["proxy.grpc.activeWorkers"]),
                         interceptors=[WrapInterceptor(trace_wrap)] if trace_wrap is not None else [])
-    return Cluster(config, rootcoord, datacoord, querycoord, datanode, querynode, indexnode, proxy, server, metrics)
+    return Cluster(config, rootcoord, datacoord, querycoord, datanode, querynode, indexnode, proxy, server, metrics,
+                   querynodes)
 
 
 class StandaloneRoles:

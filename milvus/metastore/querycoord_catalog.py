@@ -1,13 +1,16 @@
-"""The query coordinator's catalog: which collections are loaded, and their replicas.
+"""The query coordinator's catalog: which collections are loaded, their replicas, and the
+resource groups of query nodes.
 
 The only code that knows where they live in the meta store.  Keys, under the KV it is given
 (already rooted at the cluster's meta prefix)::
 
     querycoord-collection-loadinfo/{collection}      CollectionLoadInfo
     querycoord-replica/{collection}/{replica}        Replica
+    querycoord-resource-group/{name}                 ResourceGroupMeta
 
 A collection's load info and its replicas are written and removed in one transaction, so a
-restart never sees a loaded collection without its replicas or the reverse.
+restart never sees a loaded collection without its replicas or the reverse; resource groups
+changed together (a node moving from one to another) are written in one transaction too.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from milvus.kv.base import KV, Delete, Op, Put
 
 _LOAD_INFO = "querycoord-collection-loadinfo/"
 _REPLICA = "querycoord-replica/"
+_RESOURCE_GROUP = "querycoord-resource-group/"
 
 
 def load_info_key(collection_id: int) -> str:
@@ -27,6 +31,10 @@ def load_info_key(collection_id: int) -> str:
 
 def replica_key(collection_id: int, replica_id: int) -> str:
     return f"{_REPLICA}{collection_id}/{replica_id}"
+
+
+def resource_group_key(name: str) -> str:
+    return f"{_RESOURCE_GROUP}{name}"
 
 
 def _encode(message) -> bytes:
@@ -61,3 +69,14 @@ class QueryCoordCatalog:
 
     def list_replicas(self) -> list[querycoord_pb2.Replica]:
         return [querycoord_pb2.Replica.FromString(kv.value) for kv in self._kv.range(_REPLICA)]
+
+    def save_resource_groups(self, groups: Iterable[querycoord_pb2.ResourceGroupMeta]) -> None:
+        ops: list[Op] = [Put(resource_group_key(g.name), _encode(g)) for g in groups]
+        if ops:
+            self._kv.txn([], ops)
+
+    def remove_resource_group(self, name: str) -> None:
+        self._kv.txn([], [Delete(resource_group_key(name))])
+
+    def list_resource_groups(self) -> list[querycoord_pb2.ResourceGroupMeta]:
+        return [querycoord_pb2.ResourceGroupMeta.FromString(kv.value) for kv in self._kv.range(_RESOURCE_GROUP)]

@@ -18,10 +18,6 @@ _SEGMENT_STATE = {
     datacoord_pb2.FLUSHED: common_pb2.SegmentState.Flushed,
     datacoord_pb2.DROPPED: common_pb2.SegmentState.Dropped,
 }
-DEFAULT_RESOURCE_GROUP = "__default_resource_group"  # every query node is in it: resource groups are not kept
-DEFAULT_RESOURCE_GROUP_CAPACITY = 1_000_000  # Milvus' capacity of the default group
-ONLY_DEFAULT_GROUP = (f"resource groups other than {DEFAULT_RESOURCE_GROUP} are not supported by this server: "
-                      f"every query node is in {DEFAULT_RESOURCE_GROUP}")
 _LOAD_STATE = {
     querycoord_pb2.LOAD_STATUS_NONE: common_pb2.LoadState.LoadStateNotLoad,
     querycoord_pb2.LOADING: common_pb2.LoadState.LoadStateLoading,
@@ -38,14 +34,8 @@ class Loads:
 
     # ---- load / release -------------------------------------------------------------
 
-    @staticmethod
-    def _check_groups(groups) -> None:
-        unknown = [g for g in groups if g != DEFAULT_RESOURCE_GROUP]
-        if unknown:
-            raise errors.ResourceGroupNotFound(f"resource group not found[rg={unknown[0]}]")
-
     def load_collection(self, db: str, request: milvus_pb2.LoadCollectionRequest) -> None:
-        self._check_groups(request.resource_groups)
+        """Replicas go to the resource groups named (the query coordinator checks them)."""
         coll = self._collections.get(db, request.collection_name)
         self._collections.ensure_watched(coll)
         self._querycoord("LoadCollection", querycoord_pb2.LoadCollectionRequest(
@@ -53,12 +43,12 @@ class Loads:
             resource_groups=request.resource_groups, refresh=request.refresh, load_fields=request.load_fields))
 
     def load_partitions(self, db: str, request: milvus_pb2.LoadPartitionsRequest) -> None:
-        self._check_groups(request.resource_groups)
         coll = self._collections.get(db, request.collection_name)
         self._collections.ensure_watched(coll)
         self._querycoord("LoadPartitions", querycoord_pb2.LoadPartitionsRequest(
             dbID=coll.info.db_id, collectionID=coll.id, partitionIDs=coll.partition_ids(request.partition_names),
-            replica_number=max(1, request.replica_number), refresh=request.refresh))
+            replica_number=max(1, request.replica_number), refresh=request.refresh,
+            resource_groups=request.resource_groups))
 
     def release_collection(self, db: str, name: str) -> None:
         coll = self._collections.get(db, name)
@@ -113,29 +103,13 @@ class Loads:
         for replica in found.replicas:
             info = response.replicas.add(replicaID=replica.id, collectionID=replica.collectionID,
                                          partition_ids=found.partitionIDs, node_ids=replica.node_ids,
-                                         resource_group_name=DEFAULT_RESOURCE_GROUP)
+                                         resource_group_name=replica.resource_group,
+                                         num_outbound_node=replica.num_outbound_node)
             for shard in replica.shards:
                 info.shard_replicas.add(leaderID=shard.leader_id, leader_addr=shard.leader_address,
                                         dm_channel_name=shard.channel_name,
                                         node_ids=shard.node_ids if request.with_shard_nodes else [])
         return response
-
-    def resource_group(self, name: str) -> milvus_pb2.ResourceGroup:
-        """The default resource group (the only one): every query node, and the replicas
-        loaded per collection name."""
-        if name != DEFAULT_RESOURCE_GROUP:
-            raise errors.ResourceGroupNotFound(f"resource group not found[rg={name}]")
-        found = self._querycoord("DescribeResourceGroup", querycoord_pb2.DescribeResourceGroupRequest(name=name))
-        group = milvus_pb2.ResourceGroup(name=name, capacity=DEFAULT_RESOURCE_GROUP_CAPACITY,
-                                         num_available_node=len(found.nodes), nodes=found.nodes)
-        for collection_id, count in found.replicas.items():
-            try:
-                group.num_loaded_replica[self._collections.get_by_id(collection_id).name] = count
-            except errors.CollectionNotFound:
-                continue  # dropped meanwhile
-        group.config.requests.node_num = len(found.nodes)
-        group.config.limits.node_num = DEFAULT_RESOURCE_GROUP_CAPACITY
-        return group
 
     def loaded_percentages(self, collection_ids: list[int]) -> dict[int, int]:
         if not collection_ids:

@@ -31,6 +31,7 @@ from milvus.proxy.indexes import Indexes
 from milvus.proxy.load import Loads
 from milvus.proxy.meta_cache import MetaCache
 from milvus.proxy.quota import QuotaCenter, QuotaParams
+from milvus.proxy.resource_groups import ResourceGroups
 from milvus.proxy.validate import NameRules
 from milvus.rpc.health import component_states, unhealthy_reason
 from milvus.storage.base import ObjectStorage
@@ -80,6 +81,7 @@ class DataPath:
     compactions: Compactions
     quota: QuotaCenter
     imports: Imports
+    groups: ResourceGroups
 
 
 class Proxy:
@@ -133,7 +135,7 @@ class Proxy:
                   stored_rows=dql.stored_rows)
         imports = Imports(collections, dml, root, data, storage, node_id=node_id)
         return DataPath(collections, writer, dml, dql, Loads(collections, data, query, writer), indexes,
-                        Compactions(collections, data), quota, imports)
+                        Compactions(collections, data), quota, imports, ResourceGroups(collections, query, self.names))
 
     @property
     def data(self) -> DataPath:

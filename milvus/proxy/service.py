@@ -25,7 +25,7 @@ from milvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
 from milvus.metrics.hooks import PublicServiceMetrics, response_ok, timed_ms
 from milvus.proxy.fulltext import run_analyzer
 from milvus.proxy.imports import progress_percent
-from milvus.proxy.load import DEFAULT_RESOURCE_GROUP, ONLY_DEFAULT_GROUP, stats_pairs
+from milvus.proxy.load import stats_pairs
 from milvus.proxy.proxy import DEFAULT_DB, Proxy
 from milvus.rpc import service_handler
 from milvus.rpc.server import message_class
@@ -444,32 +444,39 @@ class MilvusServiceAdapter:
         self._proxy.data.loads.load_balance(request.db_name or call.db_name or DEFAULT_DB, request)
         return _OK
 
-    # ---- resource groups: only the default one, holding every query node --------------
+    # ---- resource groups (kept by the query coordinator) -----------------------------
 
     def ListResourceGroups(self, request: milvus_pb2.ListResourceGroupsRequest, call: CallInfo = NO_CALL_INFO):
-        return milvus_pb2.ListResourceGroupsResponse(status=_OK, resource_groups=[DEFAULT_RESOURCE_GROUP])
+        return milvus_pb2.ListResourceGroupsResponse(status=_OK, resource_groups=self._proxy.data.groups.names())
 
     def DescribeResourceGroup(self, request: milvus_pb2.DescribeResourceGroupRequest,
                               call: CallInfo = NO_CALL_INFO):
-        group = self._proxy.data.loads.resource_group(request.resource_group)
+        group = self._proxy.data.groups.describe(request.resource_group)
         return milvus_pb2.DescribeResourceGroupResponse(status=_OK, resource_group=group)
 
     def CreateResourceGroup(self, request: milvus_pb2.CreateResourceGroupRequest, call: CallInfo = NO_CALL_INFO):
-        raise errors.ParameterInvalid(ONLY_DEFAULT_GROUP)
+        self._proxy.data.groups.create(request.resource_group, request.config if request.HasField("config") else None)
+        return _OK
 
     def UpdateResourceGroups(self, request: milvus_pb2.UpdateResourceGroupsRequest, call: CallInfo = NO_CALL_INFO):
-        raise errors.ParameterInvalid(ONLY_DEFAULT_GROUP)
+        self._proxy.data.groups.update(dict(request.resource_groups))
+        return _OK
 
     def DropResourceGroup(self, request: milvus_pb2.DropResourceGroupRequest, call: CallInfo = NO_CALL_INFO):
-        if request.resource_group == DEFAULT_RESOURCE_GROUP:
-            raise errors.ParameterInvalid("delete default rg is not permitted")
-        raise errors.ResourceGroupNotFound(f"resource group not found[rg={request.resource_group}]")
+        self._proxy.data.groups.drop(request.resource_group)
+        return _OK
 
     def TransferNode(self, request: milvus_pb2.TransferNodeRequest, call: CallInfo = NO_CALL_INFO):
-        raise errors.ParameterInvalid(ONLY_DEFAULT_GROUP)
+        self._proxy.data.groups.transfer_node(request.source_resource_group, request.target_resource_group,
+                                              request.num_node)
+        return _OK
 
     def TransferReplica(self, request: milvus_pb2.TransferReplicaRequest, call: CallInfo = NO_CALL_INFO):
-        raise errors.ParameterInvalid(ONLY_DEFAULT_GROUP)
+        request = _with_db(request, call)
+        self._proxy.data.groups.transfer_replica(request.db_name, request.source_resource_group,
+                                                 request.target_resource_group, request.collection_name,
+                                                 request.num_replica)
+        return _OK
 
     def GetLoadState(self, request: milvus_pb2.GetLoadStateRequest, call: CallInfo = NO_CALL_INFO):
         request = _with_db(request, call)

@@ -73,3 +73,18 @@ class NameRules:
             raise invalid("The first character of a index name must be an underscore or letter.")
         if not all(c == "_" or _is_alpha(c) or _is_digit(c) for c in name[1:]):
             raise invalid("Index name can only contain numbers, letters, and underscores.")
+
+    def resource_group(self, name: str) -> None:
+        """Milvus' ``ValidateResourceGroupName``."""
+        if not name:
+            raise errors.ParameterInvalid("resource group name couldn't be empty")
+        prefix = f"Invalid resource group name {name}."
+        if len(name) > self.max_length:
+            raise errors.ParameterInvalid(f"{prefix} the length of a resource group name must be less than "
+                                          f"{self.max_length} characters")
+        if not (name[0] == "_" or _is_alpha(name[0])):
+            raise errors.ParameterInvalid(f"{prefix} the first character of a resource group name must be an "
+                                          f"underscore or letter")
+        if not all(c == "_" or _is_alpha(c) or _is_digit(c) for c in name[1:]):
+            raise errors.ParameterInvalid(f"{prefix} resource group name can only contain numbers, letters "
+                                          f"and underscores")

@@ -5,8 +5,10 @@ deletes and L0 segments), and its flushed segments on any member (``segdist``: t
 spreads and moves those by rows).  Here the unit that moves is a channel's leadership; every
 channel weighs the same.
 
-* ``adopt_free_nodes``: a query node in no replica joins the replica with the fewest members
-  (a node joining the cluster: scale-out).
+* Which nodes are members of a replica is ``placement``'s (resource groups): a node that
+  joins the cluster joins a replica of its group (scale-out); a member that leaves the group,
+  or stops, turns *ro* (outgoing) and is treated here like a stopping one: its channels move
+  to the other (rw) members, and it stays (serving) when there is none.
 * ``plan_moves`` (pure): the channel moves that bring a replica's nodes within the tolerance
   of each other, and every channel led by a stopping node (scale-in) to a live member.
 * ``Balancer`` runs the moves without a failed or short read: a move first has the target
@@ -59,39 +61,13 @@ def channel_weights(target: CollectionTarget) -> dict[str, int]:
     return dict.fromkeys(target.channels, 1)
 
 
-def adopt_free_nodes(replicas: Iterable[querycoord_pb2.Replica], alive: Iterable[int],
-                     stopping: Iterable[int] = ()) -> list[querycoord_pb2.Replica]:
-    """The replicas that gain a member (copies): every alive, not stopping node that is in no
-    replica of the collection joins the one with the fewest live members (ties: lowest id)."""
-    alive_set = set(alive) - set(stopping)
-    replicas = list(replicas)
-    if not replicas:
-        return []
-    used = {n for r in replicas for n in r.node_ids}
-    members = {r.id: [n for n in r.node_ids] for r in replicas}
-    changed: set[int] = set()
-    for node in sorted(alive_set - used):
-        replica = min(replicas, key=lambda r: (sum(n in alive_set for n in members[r.id]), r.id))
-        members[replica.id].append(node)
-        changed.add(replica.id)
-    out = []
-    for replica in replicas:
-        if replica.id in changed:
-            copy = querycoord_pb2.Replica()
-            copy.CopyFrom(replica)
-            del copy.node_ids[:]
-            copy.node_ids.extend(members[replica.id])
-            out.append(copy)
-    return out
-
-
 def plan_moves(replica: querycoord_pb2.Replica, weights: Mapping[str, int], alive: Iterable[int],
                stopping: Iterable[int] = (), tolerance: float = 0.1, busy: Iterable[str] = ()) -> list[Move]:
     """Channel moves inside one replica: off stopping (or dead) leaders first, then from the
     most to the least loaded member while that narrows their gap by more than ``tolerance``
     (a fraction of the replica's mean load per node).  ``busy`` channels are not moved."""
     alive_set = set(alive)
-    stop_set = set(stopping)
+    stop_set = set(stopping) | set(replica.ro_node_ids)  # outgoing members give their channels away too
     members = sorted(n for n in replica.node_ids if n in alive_set and n not in stop_set)
     if not members:
         return []
@@ -158,6 +134,7 @@ class Balancer:
             coll = loaded.get(move.collection_id)
             replica = next((r for r in coll.replicas if r.id == move.replica_id), None) if coll else None
             if (replica is None or move.target not in alive_set or move.target in stop_set
+                    or move.target in replica.ro_node_ids
                     or leaders(replica).get(move.channel) != move.source or move.target not in replica.node_ids
                     or move.channel not in coll.target.channels):
                 del self._moves[key]  # the collection, the replica or a node went: plan again
@@ -260,7 +237,8 @@ def _let_go(collections: Iterable[Loaded], dist: Mapping[int, NodeDist], stoppin
     for coll in collections:
         cid = coll.info.collectionID
         for replica in coll.replicas:
-            others = [n for n in replica.node_ids if n in alive and n not in stopping]
+            others = [n for n in replica.node_ids if n in alive and n not in stopping
+                      and n not in replica.ro_node_ids]
             if others:
                 continue
             for channel, node in leaders(replica).items():

@@ -157,26 +157,31 @@ def assign_replicas(collection_id: int, replica_ids: list[int], nodes: Iterable[
 
 
 def fix_replicas(replicas: list[querycoord_pb2.Replica], channels: Iterable[str],
-                 alive: Iterable[int]) -> list[querycoord_pb2.Replica]:
-    """The replicas that need a change (copies): dead members dropped, free alive nodes
-    adopted by empty replicas, channels without a live leader given one."""
-    alive = sorted(set(alive))
-    used = {n for r in replicas for n in r.node_ids if n in alive}
-    free = [n for n in alive if n not in used]
+                 alive: Iterable[int], move_off_ro: bool = False) -> list[querycoord_pb2.Replica]:
+    """The replicas that need a change (copies): dead members dropped, channels without a live
+    leader among the members given one (a rw member, else an ro one: see ``placement``);
+    with ``move_off_ro`` (no balancer to move them without a gap) channels led by an ro
+    member go to a rw member at once."""
+    alive_set = set(alive)
     changed = []
     for replica in replicas:
-        members = [n for n in replica.node_ids if n in alive]
-        if not members and free:
-            members = [free.pop(0)]
+        members = [n for n in replica.node_ids if n in alive_set]
+        ro = [n for n in replica.ro_node_ids if n in members]
+        rw = sorted(n for n in members if n not in ro)
         current = leaders(replica)
         new_leaders = {}
         for j, channel in enumerate(sorted(channels)):
             node = current.get(channel)
-            if node not in members:
-                node = members[j % len(members)] if members else 0
+            if node not in members or (move_off_ro and node in ro and rw):
+                pool = rw or sorted(ro)
+                node = pool[j % len(pool)] if pool else 0
             new_leaders[channel] = node
-        if members != list(replica.node_ids) or new_leaders != current:
-            fixed = querycoord_pb2.Replica(id=replica.id, collectionID=replica.collectionID, node_ids=members)
+        if members != list(replica.node_ids) or ro != list(replica.ro_node_ids) or new_leaders != current:
+            fixed = querycoord_pb2.Replica()
+            fixed.CopyFrom(replica)
+            del fixed.node_ids[:], fixed.ro_node_ids[:], fixed.shard_leaders[:]
+            fixed.node_ids.extend(members)
+            fixed.ro_node_ids.extend(ro)
             for channel, node in sorted(new_leaders.items()):
                 fixed.shard_leaders.add(channel_name=channel, node_id=node)
             changed.append(fixed)

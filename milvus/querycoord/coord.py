@@ -12,12 +12,17 @@ them to, release what no node or leader view needs), then syncs each channel's l
 (which node serves each sealed segment) to the nodes watching it.  So a restart, a new
 flushed segment or a node that lost its state all converge the same way.
 ``GetLoadState`` reports how much of the target is served.
+
+Query nodes belong to resource groups (``resource``) and a replica serves on nodes of its
+group only (``placement``): each round first brings the groups to their configs, then every
+replica's members in line with its group.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,9 +32,10 @@ from milvus._proto import internal_pb2, querycoord_pb2, querynode_pb2
 from milvus.grpc_gen import common_pb2
 from milvus.kv.base import KV
 from milvus.metastore.querycoord_catalog import QueryCoordCatalog
-from milvus.querycoord import balance, checker, segdist
+from milvus.querycoord import balance, checker, placement, resource, segdist
 from milvus.querycoord.checker import Loaded, NodeDist
 from milvus.querycoord.meta import LoadMeta
+from milvus.querycoord.resource import ResourceManager
 from milvus.querycoord.target import CollectionTarget, TargetManager, check
 from milvus.rpc.answers import rpc_answers
 from milvus.rpc.health import probe
@@ -59,14 +65,22 @@ class QueryCoord:
     name = "querycoord"
 
     def __init__(self, kv: KV, *, datacoord: Any, rootcoord: Any, alloc_id: Callable[[int], int],
-                 check_interval: float = 1.0, node_id: int = 0, auto_balance: bool = True):
-        self._meta = LoadMeta(QueryCoordCatalog(kv))
+                 check_interval: float = 1.0, node_id: int = 0, auto_balance: bool = True,
+                 node_grace: float = 10.0):
+        """``node_grace``: seconds after start before a query node kept in a resource group
+        (from before a restart) that did not come back leaves it."""
+        catalog = QueryCoordCatalog(kv)
+        self._meta = LoadMeta(catalog)
+        self._resources = ResourceManager(catalog)  # resource groups: which nodes serve which replicas
+        self._node_grace = node_grace
+        self._started_at = 0.0
         self._targets = TargetManager(datacoord, rootcoord)
         self._alloc_id = alloc_id
         self._interval = check_interval
         self._node_id = node_id
         self._nodes_lock = threading.Lock()
         self._nodes: dict[int, _Node] = {}
+        self._fresh: set[int] = set()  # nodes added since the checker last asked every node (_nodes_lock)
         self._round_lock = threading.Lock()  # one checker round at a time
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -88,6 +102,8 @@ class QueryCoord:
         """Reload what was loaded; ``run_checker`` starts the background loop (tests may
         drive ``check_once`` themselves)."""
         self._meta.recover()
+        self._resources.recover()
+        self._started_at = time.monotonic()
         self._serving = True
         if run_checker:
             self._stop.clear()
@@ -110,13 +126,21 @@ class QueryCoord:
     # ---- query nodes ---------------------------------------------------------------------
 
     def add_node(self, node_id: int, client: Any, address: str = "") -> None:
+        """A query node joined: it serves in its resource group (kept from before a restart,
+        else the one that needs a node most)."""
         with self._nodes_lock:
             self._nodes[node_id] = _Node(node_id, client, address)
+            self._fresh.add(node_id)
+        group = self._resources.node_up(node_id)
+        log.info("query node %d is in resource group %s", node_id, group)
         self.trigger()
 
     def remove_node(self, node_id: int) -> None:
+        """A query node left the cluster: it leaves its resource group and its replicas."""
         with self._nodes_lock:
             self._nodes.pop(node_id, None)
+            self._fresh.discard(node_id)
+        self._resources.node_down(node_id)
         self._memory.forget(node_id)
         self.trigger()
 
@@ -211,17 +235,18 @@ class QueryCoord:
             stopping = self._stopping(alive) if self._balancer is not None else set()
             with self._state_lock:  # nodes that answered last round (a killed one may not have expired yet)
                 reachable = set(self._last_dist) & set(alive)
+            with self._nodes_lock:  # or joined since: not asked yet
+                reachable |= self._fresh & set(alive)
+            if time.monotonic() - self._started_at > self._node_grace:
+                gone = self._resources.keep_only(alive)
+                if gone:
+                    log.info("query nodes %s did not come back: they left their resource groups", gone)
+            self._resources.auto_recover()
+            groups = {name: (nodes & set(alive)) - stopping for name, nodes in self._resources.nodes().items()}
             collections = self._loaded(refresh=True)
             for coll in collections:
                 if coll.target is not None:
-                    fixed = checker.fix_replicas(coll.replicas, coll.target.channels, alive)
-                    if fixed:
-                        self._meta.put_replicas(fixed)
-                    if self._balancer is not None:  # a joining node becomes a member (scale-out)
-                        adopted = balance.adopt_free_nodes(self._meta.replicas(coll.info.collectionID),
-                                                           reachable, stopping)
-                        if adopted:
-                            self._meta.put_replicas(adopted)
+                    self._place(coll, groups, alive, reachable)
             collections = self._loaded(refresh=False)
             dist = self._distribution()
             rebalance = self._balancer is not None
@@ -240,7 +265,33 @@ class QueryCoord:
                 self._update_progress(coll, dist)
             with self._state_lock:
                 self._last_dist = dist
+            with self._nodes_lock:
+                self._fresh -= set(alive)
             self._rounds += 1
+
+    def _place(self, coll: Loaded, groups: dict[str, set[int]], alive: list[int], reachable: set[int]) -> None:
+        """Keep a collection's replica members in line with the resource groups (``placement``),
+        let drained outgoing members go, and give every channel a live leader."""
+        replicas = {r.id: r for r in coll.replicas}
+        for replica in placement.recover_nodes(coll.replicas, groups, alive, reachable):
+            replicas[replica.id] = replica
+        cid = coll.info.collectionID
+        with self._state_lock:
+            serving = {node: bool(nd.sealed_of(cid)) or any(c == cid for c, _ in nd.channels)
+                       for node, nd in self._last_dist.items()}
+        for rid, replica in list(replicas.items()):
+            drained = placement.drop_drained(replica, serving)
+            if drained is not None:
+                replicas[rid] = drained
+        for replica in checker.fix_replicas(list(replicas.values()), coll.target.channels, alive,
+                                            move_off_ro=self._balancer is None):
+            replicas[replica.id] = replica
+        before = {r.id: r for r in coll.replicas}
+        changed = [r for rid, r in sorted(replicas.items()) if r != before[rid]]
+        if changed:
+            self._meta.put_replicas(changed)
+            log.info("replicas of collection %d: %s", cid,
+                     [(r.id, placement.group_of(r), list(r.node_ids), list(r.ro_node_ids)) for r in changed])
 
     def _sync_views(self, coll: Loaded, dist: dict[int, NodeDist], stopping: set[int], rebalance: bool) -> None:
         """Give every node watching a channel of the collection (its leader, or a leader to be)
@@ -373,18 +424,23 @@ class QueryCoord:
             state=internal_pb2.ComponentInfo(node_id=self._node_id, role="querycoord", state=state), status=errors.OK,
             subcomponent_states=[probe("querynode", node.node_id, node.client) for node in nodes])
 
-    def _new_replicas(self, collection_id: int, count: int) -> list[querycoord_pb2.Replica]:
-        alive = self._node_ids()
-        if count > len(alive):
-            raise errors.ServiceUnavailable(
-                f"failed to load collection {collection_id}: {count} replicas need {count} query nodes, "
-                f"{len(alive)} available")
+    def _new_replicas(self, collection_id: int, count: int, groups: list[str]) -> list[querycoord_pb2.Replica]:
+        """``count`` replicas spread over the resource groups named (``placement``), each
+        given its share of its group's nodes and a leader per channel."""
+        alive = set(self._node_ids())
+        nodes = {name: members & alive for name, members in self._resources.nodes().items()}
+        per_group = placement.replicas_per_group(groups, count, nodes)
         channels = self._targets.describe(collection_id).virtual_channels
-        first = self._alloc_id(count)
-        return checker.assign_replicas(collection_id, list(range(first, first + count)), alive, channels)
+        ids = iter(range(self._alloc_id(count), 1 << 62))
+        replicas = [querycoord_pb2.Replica(id=next(ids), collectionID=collection_id, resource_group=name)
+                    for name, n in per_group.items() for _ in range(n)]
+        placed = {r.id: r for r in placement.recover_nodes(replicas, nodes, alive)}
+        replicas = [placed.get(r.id, r) for r in replicas]
+        led = {r.id: r for r in checker.fix_replicas(replicas, channels, alive)}
+        return [led.get(r.id, r) for r in replicas]
 
     def _load(self, collection_id: int, db_id: int, replica_number: int, partitions: list[int] | None,
-              load_fields: list[str], refresh: bool) -> None:
+              load_fields: list[str], refresh: bool, groups: list[str]) -> None:
         replica_number = replica_number or 1
         current = self._meta.collection(collection_id)
         if current is not None:
@@ -392,6 +448,11 @@ class QueryCoord:
                 raise errors.ParameterInvalid(
                     f"can't change the replica number for loaded collection: expected={current.replica_number}, "
                     f"actual={replica_number}")
+            used = sorted({placement.group_of(r) for r in self._meta.replicas(collection_id)})
+            if groups and sorted(set(groups)) != used and not refresh:
+                raise errors.ParameterInvalid(
+                    f"can't change the resource groups for loaded collection: expected={used}, "
+                    f"actual={sorted(set(groups))}")
             if partitions is None:
                 if current.load_type == querycoord_pb2.LOAD_PARTITIONS:
                     current.load_type = querycoord_pb2.LOAD_COLLECTION
@@ -417,9 +478,14 @@ class QueryCoord:
             collectionID=collection_id, dbID=db_id, replica_number=replica_number,
             load_type=querycoord_pb2.LOAD_COLLECTION if partitions is None else querycoord_pb2.LOAD_PARTITIONS,
             partitionIDs=partitions or [], status=querycoord_pb2.LOADING, load_fields=load_fields)
-        self._meta.put(info, self._new_replicas(collection_id, replica_number))
-        log.info("loading collection %d (%d replicas, partitions %s)", collection_id, replica_number,
-                 "all" if partitions is None else partitions)
+        try:
+            replicas = self._new_replicas(collection_id, replica_number, groups)
+        except errors.MilvusError as exc:  # Milvus' wording: what failed, then why
+            what = "collection" if partitions is None else "partitions"
+            raise type(exc)(f"failed to load {what}: {exc.message}", code=exc.code, legacy=exc.legacy) from None
+        self._meta.put(info, replicas)
+        log.info("loading collection %d (%d replicas in %s, partitions %s)", collection_id, replica_number,
+                 sorted({placement.group_of(r) for r in replicas}), "all" if partitions is None else partitions)
         self.trigger()
 
     def _on_leaders(self, collection_id: int, call: Callable[[Any], Any]) -> None:
@@ -435,7 +501,7 @@ class QueryCoord:
     @_answers
     def LoadCollection(self, request: querycoord_pb2.LoadCollectionRequest):
         self._load(request.collectionID, request.dbID, request.replica_number, None, list(request.load_fields),
-                   request.refresh)
+                   request.refresh, list(request.resource_groups))
         return errors.OK
 
     @_answers
@@ -443,7 +509,7 @@ class QueryCoord:
         if not request.partitionIDs:
             raise errors.ParameterInvalid("LoadPartitions: no partition given")
         self._load(request.collectionID, request.dbID, request.replica_number, list(request.partitionIDs), [],
-                   request.refresh)
+                   request.refresh, list(request.resource_groups))
         return errors.OK
 
     @_answers
@@ -546,8 +612,11 @@ class QueryCoord:
         with self._state_lock:
             dist = self._last_dist
         resp = querycoord_pb2.GetReplicasResponse(status=errors.OK, partitionIDs=info.partitionIDs)
+        group_of_node = {n: name for name, nodes in self._resources.nodes().items() for n in nodes}
         for replica in self._meta.replicas(request.collectionID):
-            out = resp.replicas.add(id=replica.id, collectionID=replica.collectionID, node_ids=replica.node_ids)
+            out = resp.replicas.add(id=replica.id, collectionID=replica.collectionID,
+                                    node_ids=placement.rw_nodes(replica), resource_group=placement.group_of(replica),
+                                    num_outbound_node=placement.outbound(replica, group_of_node))
             for leader in replica.shard_leaders:
                 node = self._node(leader.node_id)
                 view = dist[leader.node_id].views.get((request.collectionID, leader.channel_name), {}) \
@@ -600,18 +669,88 @@ class QueryCoord:
         self.trigger()
         return errors.OK
 
+    # ---- resource groups (resource.py: the groups; placement.py: replicas in them) -----------
+
+    def _all_replicas(self) -> list[querycoord_pb2.Replica]:
+        return [r for info in self._meta.collections() for r in self._meta.replicas(info.collectionID)]
+
+    @_answers
+    def CreateResourceGroup(self, request: querycoord_pb2.CreateResourceGroupRequest):
+        self._resources.create(request.name, request.config if request.HasField("config") else None)
+        log.info("resource group %s created", request.name)
+        self.trigger()
+        return errors.OK
+
+    @_answers
+    def UpdateResourceGroups(self, request: querycoord_pb2.UpdateResourceGroupsRequest):
+        self._resources.update(dict(request.resource_groups))
+        self.trigger()
+        return errors.OK
+
+    @_answers
+    def TransferNode(self, request: querycoord_pb2.TransferNodeRequest):
+        self._resources.transfer_node(request.source, request.target, request.num_node)
+        self.trigger()
+        return errors.OK
+
+    @_answers
+    def DropResourceGroup(self, request: querycoord_pb2.DropResourceGroupRequest):
+        """Refused while a replica is in the group, for the default group, a group whose
+        limits are not 0, or one another group's transfer config names."""
+        with self._round_lock:  # no replica moves in meanwhile
+            placement.check_unused(request.name, self._all_replicas())
+            self._resources.remove(request.name)
+        self.trigger()
+        return errors.OK
+
+    @_answers
+    def ListResourceGroups(self, request: querycoord_pb2.ListResourceGroupsRequest):
+        return querycoord_pb2.ListResourceGroupsResponse(status=errors.OK, names=self._resources.names())
+
+    @_answers
+    def TransferReplica(self, request: querycoord_pb2.TransferReplicaRequest):
+        """Move replicas of a loaded collection to another group: the checker gives them
+        nodes there and moves their data off the nodes of the old one."""
+        for role, name in (("source", request.source), ("target", request.target)):
+            if not self._resources.exists(name):
+                raise errors.ResourceGroupNotFound(f"the {role} resource group[{name}] doesn't exist: "
+                                                   f"{resource.not_found(name).message}")
+        if request.source == request.target:
+            raise errors.ParameterInvalid(f"source resource group and target resource group should not be the "
+                                          f"same, resource group: {request.source}: invalid parameter")
+        if request.num_replica <= 0:
+            raise resource.invalid("NumReplica > 0", f"invalid NumReplica {request.num_replica}")
+        cid = request.collectionID
+        with self._round_lock:
+            if self._meta.collection(cid) is None:
+                raise resource.invalid("Collection not loaded", f"collectionID {cid}")
+            moved = placement.transfer(self._meta.replicas(cid), request.source, request.target, request.num_replica)
+            self._meta.put_replicas(moved)
+        log.info("replicas %s of collection %d moved from resource group %s to %s", [r.id for r in moved], cid,
+                 request.source, request.target)
+        self.trigger()
+        return errors.OK
+
     @_answers
     def DescribeResourceGroup(self, request: querycoord_pb2.DescribeResourceGroupRequest):
-        """The one resource group, which every query node is in: its nodes and the replicas
-        loaded, per collection (the proxy checks the name)."""
-        resp = querycoord_pb2.DescribeResourceGroupResponse(status=errors.OK)
-        for node_id in self._node_ids():
+        """A group's config, its live nodes and, per collection, its replicas in the group,
+        their members that left the group (outgoing) and the group's nodes still serving
+        replicas of other groups (incoming)."""
+        name = request.name
+        group = self._resources.get(name)
+        if group is None:
+            raise resource.not_found(name)
+        out = querycoord_pb2.ResourceGroupInfo(name=name, capacity=group.capacity, config=group.config)
+        for node_id in sorted(group.nodes):
             node = self._node(node_id)
             if node is not None:
-                resp.nodes.add(node_id=node.node_id, address=node.address, hostname=node.address.rsplit(":", 1)[0])
-        for info in self._meta.collections():
-            resp.replicas[info.collectionID] = len(self._meta.replicas(info.collectionID))
-        return resp
+                out.nodes.add(node_id=node.node_id, address=node.address, hostname=node.address.rsplit(":", 1)[0])
+        out.num_available_node = len(out.nodes)
+        loaded, outgoing, incoming = placement.usage(name, group.nodes, self._all_replicas())
+        out.num_loaded_replica.update(loaded)
+        out.num_outgoing_node.update(outgoing)
+        out.num_incoming_node.update(incoming)
+        return querycoord_pb2.DescribeResourceGroupResponse(status=errors.OK, resource_group=out)
 
     @_answers
     def ShowLoadedCollections(self, request: querycoord_pb2.ShowLoadedCollectionsRequest):

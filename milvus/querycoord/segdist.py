@@ -10,7 +10,8 @@ sealed segments on the nodes its *leader view* names (``SyncDistribution``).
   reads it (or where a member serves it); a segment served nowhere goes to the member with
   the fewest rows; then, with ``rebalance``, unpinned segments move from the most to the least
   loaded member while that narrows their gap by more than ``tolerance`` (a fraction of the
-  mean rows per member).  Stopping and unreachable members get nothing (a pin to one waits).
+  mean rows per member).  Stopping, unreachable and outgoing (ro) members get nothing (a pin
+  to one waits).
 * ``leader_view``: what a channel's leader should read, from what the members serve now: a
   target segment on its assigned node once that node serves it, else where the view had it
   (even on a node that went: the read then fails, retriably, and is never short), else on any
@@ -44,7 +45,8 @@ class View:
 
 
 def members(replica: querycoord_pb2.Replica, reachable: Iterable[int], stopping: Iterable[int] = ()) -> list[int]:
-    up = set(reachable) - set(stopping)
+    """The members that may take segments: reachable, not stopping, not outgoing (ro)."""
+    up = set(reachable) - set(stopping) - set(replica.ro_node_ids)
     return sorted(n for n in replica.node_ids if n in up)
 
 

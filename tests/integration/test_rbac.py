@@ -109,6 +109,11 @@ def test_requests_need_a_user_and_the_privilege_of_their_method(secured):
     _denied(lambda: alice.insert("docs", [{"id": 99, "vector": [0, 0, 0, 1]}]), 1401, "PrivilegeInsert")
     _denied(lambda: alice.drop_collection("docs"), 1401, "PrivilegeDropCollection")
     _denied(lambda: alice.create_user("mallory", "password-1"), 1401, "PrivilegeCreateOwnership")
+    _denied(lambda: alice.create_resource_group("rg_a"), 1401, "PrivilegeCreateResourceGroup")
+    _denied(lambda: alice.transfer_replica("__default_resource_group", "rg_a", "docs", 1), 1401,
+            "PrivilegeTransferReplica")
+    _denied(lambda: alice.describe_resource_group("__default_resource_group"), 1401,
+            "PrivilegeDescribeResourceGroup")
 
     root.grant_privilege("reader", "Collection", "Search", "docs")  # through the same proxy: at once
     assert len(alice.search("docs", data=[[1, 0, 0, 1]], limit=3)[0]) == 3

@@ -147,28 +147,28 @@ def test_flush_all_persists_every_collection_of_every_database(client):
     client.using_database("default")
 
 
-def test_the_default_resource_group_holds_every_query_node_and_others_are_refused(cluster, client):
+def test_the_default_resource_group_holds_the_query_node_and_other_groups_need_nodes(cluster, client):
     name = "grouped"
     client.create_collection(name, dimension=DIM, metric_type="L2", consistency_level="Strong")
     assert client.list_resource_groups() == ["__default_resource_group"]
     group = client.describe_resource_group("__default_resource_group")
     assert [n.node_id for n in group.nodes] == [cluster.querynode.node_id]
-    assert group.num_available_node == 1
+    assert group.num_available_node == 1 and group.capacity == 1_000_000
     assert group.num_loaded_replica[name] == 1
     with pytest.raises(MilvusException) as missing:
         client.describe_resource_group("rg1")
     assert missing.value.code == 300  # ResourceGroupNotFound
-    for call in (lambda: client.create_resource_group("rg1"),
-                 lambda: client.transfer_replica("__default_resource_group", "rg1", name, 1)):
-        with pytest.raises(MilvusException) as refused:
-            call()
-        assert "not supported" in refused.value.message
-    with pytest.raises(MilvusException) as default:
+    client.create_resource_group("rg1")
+    empty = client.describe_resource_group("rg1")
+    assert (empty.num_available_node, empty.capacity, list(empty.nodes)) == (0, 0, [])
+    with pytest.raises(MilvusException) as loaded:  # Milvus checks the replicas first
         client.drop_resource_group("__default_resource_group")
-    assert "not permitted" in default.value.message
+    assert "some replicas still loaded in resource group[__default_resource_group]" in loaded.value.message
     client.release_collection(name)
     with pytest.raises(MilvusException) as load:
         client.load_collection(name, resource_groups=["rg1"])
-    assert load.value.code == 300
+    assert load.value.code == 304 and "resource group node not enough[rg=rg1]" in load.value.message
     client.load_collection(name, resource_groups=["__default_resource_group"])
     assert client.get_load_state(name)["state"].name == "Loaded"
+    client.drop_resource_group("rg1")
+    assert client.list_resource_groups() == ["__default_resource_group"]

@@ -68,11 +68,13 @@ def test_channels_of_a_stopping_node_move_to_the_least_loaded_members():
     assert balance.plan_moves(_replica({"a": 1}, [1]), {"a": 5}, alive=[1], stopping=[1]) == []
 
 
-def test_free_nodes_join_the_replica_with_fewest_members():
-    r1, r2 = _replica({"a": 1}, [1, 3], rid=1), _replica({"a": 2}, [2], rid=2)
-    adopted = balance.adopt_free_nodes([r1, r2], alive=[1, 2, 3, 4, 5], stopping=[5])
-    assert [(r.id, list(r.node_ids)) for r in adopted] == [(2, [2, 4])]
-    assert balance.adopt_free_nodes([r1, r2], alive=[1, 2, 3]) == []
+def test_channels_of_ro_members_move_to_the_rw_ones():
+    replica = _replica({"a": 1, "b": 2}, [1, 2, 3])
+    replica.ro_node_ids.append(1)  # node 1 left the replica's resource group
+    moves = balance.plan_moves(replica, {"a": 1, "b": 1}, alive=[1, 2, 3])
+    assert [(m.channel, m.source, m.target) for m in moves] == [("a", 1, 3)]
+    replica.ro_node_ids.extend([2, 3])  # nowhere to go: they stay where they are
+    assert balance.plan_moves(replica, {"a": 1, "b": 1}, alive=[1, 2, 3]) == []
 
 
 # ---- the staged move -------------------------------------------------------------------------

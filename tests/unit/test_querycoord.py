@@ -318,7 +318,9 @@ def test_replicas_on_two_nodes_and_node_failure(tmp_path):
         c.flush(5, VCHS[0], [1], 100)
         c.tick(200)
         bad = c.qc.LoadCollection(querycoord_pb2.LoadCollectionRequest(collectionID=COLL, replica_number=3))
-        assert bad.code == errors.ServiceUnavailable.code
+        assert bad.code == errors.ResourceGroupNodeNotEnough.code
+        assert "resource group node not enough[rg=__default_resource_group][currentNodeNum=2]" \
+               "[expectedNodeNum=3]" in bad.reason
         c.qc.LoadCollection(querycoord_pb2.LoadCollectionRequest(collectionID=COLL, replica_number=2))
         c.qc.check_once()
         assert c.state().state == querycoord_pb2.LOADED
@@ -345,9 +347,21 @@ def test_fix_replicas_moves_leaders_off_dead_nodes():
     assert list(fixed[0].node_ids) == [1]
     assert [(sl.channel_name, sl.node_id) for sl in fixed[0].shard_leaders] == [(VCHS[0], 1), (VCHS[1], 1)]
     assert chk.fix_replicas(replicas, VCHS, alive=[1, 2]) == []
+    # a replica whose members are all gone has no leader until placement gives it a node
     orphan = chk.assign_replicas(COLL, [1, 2], [1, 2], VCHS)
     fixed = chk.fix_replicas(orphan, VCHS, alive=[1, 3])
-    assert [list(r.node_ids) for r in fixed] == [[3]]
+    assert [(list(r.node_ids), [sl.node_id for sl in r.shard_leaders]) for r in fixed] == [([], [0, 0])]
+
+
+def test_fix_replicas_prefers_rw_members_and_moves_off_ro_ones_without_a_balancer():
+    replica = chk.assign_replicas(COLL, [1], [1, 2], VCHS)[0]
+    replica.ro_node_ids.append(1)  # node 1 left the replica's resource group
+    assert chk.fix_replicas([replica], VCHS, alive=[1, 2]) == []  # the balancer moves VCHS[0] gently
+    moved = chk.fix_replicas([replica], VCHS, alive=[1, 2], move_off_ro=True)
+    assert [sl.node_id for sl in moved[0].shard_leaders] == [2, 2] and list(moved[0].ro_node_ids) == [1]
+    replica.ro_node_ids.append(2)  # no rw member: the ro ones keep serving, a dead leader is replaced by one
+    fixed = chk.fix_replicas([replica], VCHS, alive=[1])
+    assert list(fixed[0].node_ids) == [1] and [sl.node_id for sl in fixed[0].shard_leaders] == [1, 1]
 
 
 def test_index_builds_are_handed_to_the_leader():
