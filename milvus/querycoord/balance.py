@@ -193,7 +193,13 @@ class Balancer:
         mine = nd.tsafe.get(key, 0)
         caught_up = _physical_ms(mine) + self._max_lag_ms >= _physical_ms(theirs)
         same_view = key in nd.serviceable and (source is None or nd.views.get(key) == source.views.get(key))
-        return caught_up and same_view, []
+        # The source has read the channel all along: a segment flushed since the target was
+        # fetched is in its growing data until the segment is loaded.  The target watched from
+        # a checkpoint past such a segment's rows, so it reads them only once its view has
+        # every flushed segment of the target; a view equal to the source's is not enough.
+        view = nd.views.get(key, {})
+        complete = all(s.id in view for s in target.sealed_of(channel) if not segdist.is_l0(s))
+        return caught_up and same_view and complete, []
 
 
 def _adjust(tasks: Iterable[Task], dist: Mapping[int, NodeDist], keep: set[tuple[int, int, str]],

@@ -140,6 +140,31 @@ def test_a_move_syncs_the_target_view_first_switches_the_leader_then_retires_the
     assert chk.UnwatchChannel(1, 1, "a") in tasks
 
 
+def test_a_move_waits_until_the_target_view_has_every_flushed_segment():
+    """Segment 13 was flushed after the source started reading the channel: the source still
+    has its rows as growing data, the target (watching from a later checkpoint) has them only
+    in the sealed segment.  Equal views that lack it do not make the target ready."""
+    b = balance.Balancer(grace=1.0, clock=lambda: 0.0)
+    segs = [datacoord_pb2.SegmentInfo(id=10, insert_channel="a", num_of_rows=50, state=datacoord_pb2.FLUSHED),
+            datacoord_pb2.SegmentInfo(id=13, insert_channel="a", num_of_rows=60, state=datacoord_pb2.FLUSHED),
+            datacoord_pb2.SegmentInfo(id=11, insert_channel="b", num_of_rows=40, state=datacoord_pb2.FLUSHED)]
+    replica = _replica({"a": 1, "b": 1}, [1, 2], cid=1)
+    coll = _loaded(replica, segs)
+    partial = {10: 1}  # 13 is served nowhere yet
+    dist = {1: _dist(1, ["a", "b"], {10: "a", 11: "b"}, views={"a": partial, "b": {11: 1}}),
+            2: _dist(2, ["a"], {}, views={"a": partial})}
+    _, switched = b.step([coll], dist, [1, 2], [], chk.check([coll], dist))
+    assert switched == [] and [m.channel for m in b.moves] == ["a"]  # planned
+    _, switched = b.step([coll], dist, [1, 2], [], chk.check([coll], dist))
+    assert switched == [] and [m.channel for m in b.moves] == ["a"]  # watched, synced, caught up: not ready
+
+    full = {10: 1, 13: 2}  # loaded on node 2, both views synced
+    dist[1].views[(1, "a")] = dict(full)
+    dist[2] = _dist(2, ["a"], {13: "a"}, views={"a": full})
+    _, switched = b.step([coll], dist, [1, 2], [], chk.check([coll], dist))
+    assert [chk.leaders(r) for r in switched] == [{"a": 2, "b": 1}]
+
+
 def test_a_stopping_node_with_nowhere_to_go_is_let_go():
     b = balance.Balancer()
     replica = _replica({"a": 1, "b": 1}, [1])
