@@ -134,7 +134,7 @@ class Runner:
     # ---- lifecycle ----------------------------------------------------------------
 
     def flush(self) -> None:
-        self.c.flush("t")
+        self.c.flush("t", timeout=120)  # a flush that never ends fails the test instead of hanging it
         self.log.append("flush")
 
     def compact(self) -> None:
