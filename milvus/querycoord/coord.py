@@ -295,7 +295,13 @@ class QueryCoord:
 
     def _sync_views(self, coll: Loaded, dist: dict[int, NodeDist], stopping: set[int], rebalance: bool) -> None:
         """Give every node watching a channel of the collection (its leader, or a leader to be)
-        the leader view the segments served now call for; ``dist`` is updated with what was synced."""
+        the leader view the segments served now call for; ``dist`` is updated with what was synced.
+
+        A node serving the channel already gets every view: the rows of a flushed segment not
+        loaded yet are in its growing data.  A node that has not served it yet watched from
+        the checkpoint, past such rows: it gets its first view (and becomes serviceable) only
+        once the view has every segment of the channel's target, so that it never answers a
+        short read."""
         target = coll.target
         if target is None:
             return
@@ -303,11 +309,14 @@ class QueryCoord:
         for replica in coll.replicas:
             plan = checker.plan_replica(cid, replica, target, dist, stopping, rebalance, coll.pinned)
             for channel, view in sorted(plan.views.items()):
+                complete = all(s.id in view.nodes for s in target.sealed_of(channel))
                 for node_id in sorted(replica.node_ids):
                     nd = dist.get(node_id)
                     key = (cid, channel)
                     if nd is None or key not in nd.channels or (nd.views.get(key) == view.nodes
                                                                 and key in nd.serviceable):
+                        continue
+                    if key not in nd.serviceable and not complete:
                         continue
                     node = self._node(node_id)
                     if node is None:

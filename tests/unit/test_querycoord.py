@@ -340,6 +340,38 @@ def test_replicas_on_two_nodes_and_node_failure(tmp_path):
         c.close()
 
 
+def test_a_new_leader_serves_only_once_its_view_has_the_whole_target(tmp_path):
+    """The leader dies; the channel goes to a node that never read it and watches from the
+    checkpoint.  Until every flushed segment of the channel is in its view (one cannot load
+    here: its file is missing), it is no serving leader: reads fail, retriably, and are
+    never short."""
+    c = Cluster(tmp_path)
+    try:
+        info = c.flush(5, VCHS[0], [1, 2], 100)
+        c.flush(7, VCHS[0], [3], 110)
+        c.tick(200)
+        c.qc.LoadCollection(querycoord_pb2.LoadCollectionRequest(collectionID=COLL))
+        c.qc.check_once()
+        assert c.query(200) == [1, 2, 3]
+        key = info.binlogs[0].binlogs[0].log_path
+        data = c.storage.get(key)
+        c.storage.remove(key)
+        c.add_node(2)
+        c.qc.remove_node(1)
+        c.nodes.pop(1).stop()
+        c.qc.check_once()
+        c.qc.check_once()
+        leaders = c.qc.GetShardLeaders(querycoord_pb2.GetShardLeadersRequest(collectionID=COLL))
+        assert leaders.status.code == errors.ChannelNotFound.code, leaders
+        c.storage.put(key, data)  # the segment loads now
+        c.qc.check_once()
+        leaders = c.qc.GetShardLeaders(querycoord_pb2.GetShardLeadersRequest(collectionID=COLL))
+        assert leaders.status.code == 0 and [list(r.node_ids) for r in leaders.replicas] == [[2]]
+        assert c.query(200, node_id=2) == [1, 2, 3]
+    finally:
+        c.close()
+
+
 def test_fix_replicas_moves_leaders_off_dead_nodes():
     replicas = chk.assign_replicas(COLL, [1], [1, 2], VCHS)
     assert [(sl.channel_name, sl.node_id) for sl in replicas[0].shard_leaders] == [(VCHS[0], 1), (VCHS[1], 2)]
