@@ -20,7 +20,6 @@ replica's members in line with its group.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -29,29 +28,21 @@ from typing import Any
 
 from milvus import errors
 from milvus._proto import internal_pb2, querycoord_pb2, querynode_pb2
-from milvus.grpc_gen import common_pb2
 from milvus.kv.base import KV
 from milvus.metastore.querycoord_catalog import QueryCoordCatalog
-from milvus.querycoord import balance, checker, placement, resource, segdist
+from milvus.querycoord import balance, checker, placement
 from milvus.querycoord.checker import Loaded, NodeDist
+from milvus.querycoord.loads import LoadRpcs
 from milvus.querycoord.meta import LoadMeta
 from milvus.querycoord.resource import ResourceManager
+from milvus.querycoord.resource_rpcs import ResourceGroupRpcs
+from milvus.querycoord.rpc import SERVICE, log
+from milvus.querycoord.serving import ServingRpcs
 from milvus.querycoord.target import CollectionTarget, TargetManager, check
-from milvus.rpc.answers import rpc_answers
 from milvus.rpc.health import probe
 from milvus.rpc.memory_reports import MemoryReports
 
-log = logging.getLogger(__name__)
-
-SERVICE = querycoord_pb2.DESCRIPTOR.services_by_name["QueryCoord"]
-
-
-_answers = rpc_answers(
-    SERVICE,
-    ready=lambda self: self._serving,
-    not_ready=lambda self: "service not ready[querycoord]",
-    log=log,
-)
+__all__ = ["SERVICE", "QueryCoord"]
 
 
 @dataclass
@@ -61,7 +52,7 @@ class _Node:
     address: str
 
 
-class QueryCoord:
+class QueryCoord(LoadRpcs, ServingRpcs, ResourceGroupRpcs):
     name = "querycoord"
 
     def __init__(self, kv: KV, *, datacoord: Any, rootcoord: Any, alloc_id: Callable[[int], int],
@@ -422,7 +413,7 @@ class QueryCoord:
                 if coll == collection_id:
                     self._run(checker.UnwatchChannel(node_id, collection_id, channel))
 
-    # ---- RPCs ----------------------------------------------------------------------------
+    # ---- RPCs (the others: loads.py, serving.py, resource_rpcs.py) --------------------------
 
     def GetComponentStates(self, request: internal_pb2.GetComponentStatesRequest) -> internal_pb2.ComponentStates:
         """Its own state and, as subcomponents, each registered query node's."""
@@ -432,379 +423,3 @@ class QueryCoord:
         return internal_pb2.ComponentStates(
             state=internal_pb2.ComponentInfo(node_id=self._node_id, role="querycoord", state=state), status=errors.OK,
             subcomponent_states=[probe("querynode", node.node_id, node.client) for node in nodes])
-
-    def _new_replicas(self, collection_id: int, count: int, groups: list[str]) -> list[querycoord_pb2.Replica]:
-        """``count`` replicas spread over the resource groups named (``placement``), each
-        given its share of its group's nodes and a leader per channel."""
-        alive = set(self._node_ids())
-        nodes = {name: members & alive for name, members in self._resources.nodes().items()}
-        per_group = placement.replicas_per_group(groups, count, nodes)
-        channels = self._targets.describe(collection_id).virtual_channels
-        ids = iter(range(self._alloc_id(count), 1 << 62))
-        replicas = [querycoord_pb2.Replica(id=next(ids), collectionID=collection_id, resource_group=name)
-                    for name, n in per_group.items() for _ in range(n)]
-        placed = {r.id: r for r in placement.recover_nodes(replicas, nodes, alive)}
-        replicas = [placed.get(r.id, r) for r in replicas]
-        led = {r.id: r for r in checker.fix_replicas(replicas, channels, alive)}
-        return [led.get(r.id, r) for r in replicas]
-
-    def _load(self, collection_id: int, db_id: int, replica_number: int, partitions: list[int] | None,
-              load_fields: list[str], refresh: bool, groups: list[str]) -> None:
-        replica_number = replica_number or 1
-        current = self._meta.collection(collection_id)
-        if current is not None:
-            if current.replica_number != replica_number and not refresh:
-                raise errors.ParameterInvalid(
-                    f"can't change the replica number for loaded collection: expected={current.replica_number}, "
-                    f"actual={replica_number}")
-            used = sorted({placement.group_of(r) for r in self._meta.replicas(collection_id)})
-            if groups and sorted(set(groups)) != used and not refresh:
-                raise errors.ParameterInvalid(
-                    f"can't change the resource groups for loaded collection: expected={used}, "
-                    f"actual={sorted(set(groups))}")
-            if partitions is None:
-                if current.load_type == querycoord_pb2.LOAD_PARTITIONS:
-                    current.load_type = querycoord_pb2.LOAD_COLLECTION
-                    del current.partitionIDs[:]
-                    current.status = querycoord_pb2.LOADING
-                    self._meta.put(current)
-                    with self._state_lock:
-                        self._ready.discard(collection_id)
-            elif current.load_type == querycoord_pb2.LOAD_PARTITIONS:
-                new = [p for p in partitions if p not in current.partitionIDs]
-                if new:
-                    current.partitionIDs.extend(new)
-                    current.status = querycoord_pb2.LOADING
-                    self._meta.put(current)
-                    with self._state_lock:
-                        self._ready.discard(collection_id)
-                    self._on_leaders(collection_id, lambda client: client.LoadPartitions(
-                        querynode_pb2.QLoadPartitionsRequest(collectionID=collection_id, partitionIDs=new)))
-            self.trigger()
-            return
-        self._targets.describe(collection_id, refresh=True)  # fails early for an unknown collection
-        info = querycoord_pb2.CollectionLoadInfo(
-            collectionID=collection_id, dbID=db_id, replica_number=replica_number,
-            load_type=querycoord_pb2.LOAD_COLLECTION if partitions is None else querycoord_pb2.LOAD_PARTITIONS,
-            partitionIDs=partitions or [], status=querycoord_pb2.LOADING, load_fields=load_fields)
-        try:
-            replicas = self._new_replicas(collection_id, replica_number, groups)
-        except errors.MilvusError as exc:  # Milvus' wording: what failed, then why
-            what = "collection" if partitions is None else "partitions"
-            raise type(exc)(f"failed to load {what}: {exc.message}", code=exc.code, legacy=exc.legacy) from None
-        self._meta.put(info, replicas)
-        log.info("loading collection %d (%d replicas in %s, partitions %s)", collection_id, replica_number,
-                 sorted({placement.group_of(r) for r in replicas}), "all" if partitions is None else partitions)
-        self.trigger()
-
-    def _on_leaders(self, collection_id: int, call: Callable[[Any], Any]) -> None:
-        nodes = {leader.node_id for r in self._meta.replicas(collection_id) for leader in r.shard_leaders}
-        for node_id in sorted(nodes):
-            node = self._node(node_id)
-            if node is not None:
-                try:
-                    call(node.client)
-                except Exception as exc:  # noqa: BLE001 - the node reloads from the target later
-                    log.warning("query node %d: %s", node_id, exc)
-
-    @_answers
-    def LoadCollection(self, request: querycoord_pb2.LoadCollectionRequest):
-        self._load(request.collectionID, request.dbID, request.replica_number, None, list(request.load_fields),
-                   request.refresh, list(request.resource_groups))
-        return errors.OK
-
-    @_answers
-    def LoadPartitions(self, request: querycoord_pb2.LoadPartitionsRequest):
-        if not request.partitionIDs:
-            raise errors.ParameterInvalid("LoadPartitions: no partition given")
-        self._load(request.collectionID, request.dbID, request.replica_number, list(request.partitionIDs), [],
-                   request.refresh, list(request.resource_groups))
-        return errors.OK
-
-    @_answers
-    def ReleaseCollection(self, request: querycoord_pb2.ReleaseCollectionRequest):
-        with self._round_lock:
-            if self._meta.collection(request.collectionID) is None:
-                return errors.OK
-            self._forget(request.collectionID)
-        log.info("released collection %d", request.collectionID)
-        return errors.OK
-
-    @_answers
-    def ReleasePartitions(self, request: querycoord_pb2.ReleasePartitionsRequest):
-        with self._round_lock:
-            info = self._meta.collection(request.collectionID)
-            if info is None:
-                return errors.OK
-            released = list(request.partitionIDs)
-            if info.load_type == querycoord_pb2.LOAD_COLLECTION:
-                if request.base.msg_type != common_pb2.DropPartition:
-                    raise errors.ParameterInvalid(
-                        "releasing some partitions after load collection is not supported")
-                # a dropped partition (the root coordinator's drop): the collection stays loaded
-                self._on_leaders(request.collectionID, lambda client: client.ReleasePartitions(
-                    querynode_pb2.QReleasePartitionsRequest(collectionID=request.collectionID, partitionIDs=released)))
-                self.trigger()
-                return errors.OK
-            left = [p for p in info.partitionIDs if p not in set(request.partitionIDs)]
-            if not left:
-                self._forget(request.collectionID)
-                return errors.OK
-            del info.partitionIDs[:]
-            info.partitionIDs.extend(left)
-            self._meta.put(info)
-            self._on_leaders(request.collectionID, lambda client: client.ReleasePartitions(
-                querynode_pb2.QReleasePartitionsRequest(collectionID=request.collectionID, partitionIDs=released)))
-        self.trigger()
-        return errors.OK
-
-    def _percent(self, info: querycoord_pb2.CollectionLoadInfo) -> int:
-        """100 once loaded and served since this coordinator started, else the progress (<100)."""
-        with self._state_lock:
-            if info.status == querycoord_pb2.LOADED and info.collectionID in self._ready:
-                return 100
-            return min(99, self._progress.get(info.collectionID, 0))
-
-    @_answers
-    def GetLoadState(self, request: querycoord_pb2.GetLoadStateRequest):
-        info = self._meta.collection(request.collectionID)
-        if info is None:
-            return querycoord_pb2.GetLoadStateResponse(status=errors.OK, state=querycoord_pb2.LOAD_STATUS_NONE)
-        if request.partitionIDs and info.load_type == querycoord_pb2.LOAD_PARTITIONS:
-            if any(p not in info.partitionIDs for p in request.partitionIDs):
-                return querycoord_pb2.GetLoadStateResponse(status=errors.OK, state=querycoord_pb2.LOAD_STATUS_NONE)
-        percent = self._percent(info)
-        state = querycoord_pb2.LOADED if percent == 100 else querycoord_pb2.LOADING
-        return querycoord_pb2.GetLoadStateResponse(status=errors.OK, state=state, progress=percent)
-
-    @_answers
-    def GetShardLeaders(self, request: querycoord_pb2.GetShardLeadersRequest):
-        """The replicas whose every channel has a live leader watching it (a replica that lost
-        a node is left out until the checker gave its channels to a live member); ChannelNotFound
-        when no replica can serve."""
-        info = self._meta.collection(request.collectionID)
-        if info is None:
-            raise errors.CollectionNotLoaded(f"collection not loaded[collection={request.collectionID}]")
-        if self._percent(info) < 100:
-            raise errors.ServiceUnavailable(f"collection {request.collectionID} is still loading")
-        with self._state_lock:
-            dist = self._last_dist
-        resp = querycoord_pb2.GetShardLeadersResponse(status=errors.OK)
-        unavailable = ""
-        for replica in self._meta.replicas(request.collectionID):
-            leaders = []
-            for leader in replica.shard_leaders:
-                node = self._node(leader.node_id)
-                key = (request.collectionID, leader.channel_name)
-                served = leader.node_id in dist and key in dist[leader.node_id].channels and \
-                    key in dist[leader.node_id].serviceable
-                if node is None or not served:
-                    unavailable = unavailable or leader.channel_name
-                    break
-                leaders.append((leader.channel_name, leader.node_id, node.address))
-            else:
-                out = resp.replicas.add(id=replica.id, collectionID=replica.collectionID, node_ids=replica.node_ids)
-                for channel, node_id, address in leaders:
-                    out.shard_leaders.add(channel_name=channel, node_id=node_id, address=address)
-        if not resp.replicas:
-            raise errors.ChannelNotFound(f"channel {unavailable} of collection {request.collectionID} is not "
-                                         f"available: no serving leader")
-        return resp
-
-    @_answers
-    def GetReplicas(self, request: querycoord_pb2.GetReplicasRequest):
-        """Every replica of a loaded collection, serving or not: its members and, per channel,
-        the leader and the nodes its leader view reads sealed segments from."""
-        info = self._meta.collection(request.collectionID)
-        if info is None:
-            raise errors.CollectionNotLoaded(f"collection not loaded[collection={request.collectionID}]")
-        with self._state_lock:
-            dist = self._last_dist
-        resp = querycoord_pb2.GetReplicasResponse(status=errors.OK, partitionIDs=info.partitionIDs)
-        group_of_node = {n: name for name, nodes in self._resources.nodes().items() for n in nodes}
-        for replica in self._meta.replicas(request.collectionID):
-            out = resp.replicas.add(id=replica.id, collectionID=replica.collectionID,
-                                    node_ids=placement.rw_nodes(replica), resource_group=placement.group_of(replica),
-                                    num_outbound_node=placement.outbound(replica, group_of_node))
-            for leader in replica.shard_leaders:
-                node = self._node(leader.node_id)
-                view = dist[leader.node_id].views.get((request.collectionID, leader.channel_name), {}) \
-                    if leader.node_id in dist else {}
-                out.shards.add(channel_name=leader.channel_name, leader_id=leader.node_id,
-                               leader_address=node.address if node is not None else "",
-                               node_ids=sorted({leader.node_id, *view.values()}))
-        return resp
-
-    @_answers
-    def LoadBalance(self, request: querycoord_pb2.LoadBalanceRequest):
-        """Pin sealed segments the source node serves to other members of its replica (see
-        the request's comment in querycoord.proto); the checker moves them at once."""
-        cid, source = request.collectionID, request.source_node
-        if self._meta.collection(cid) is None:
-            raise errors.CollectionNotLoaded(f"collection not loaded[collection={cid}]")
-        replica = next((r for r in self._meta.replicas(cid) if source in r.node_ids), None)
-        if replica is None:
-            raise errors.ParameterInvalid(f"source node {source} of collection {cid} not found in any replica")
-        alive = set(self._node_ids())
-        if source not in alive:
-            raise errors.NodeNotFound(f"source node {source} is not a live query node")
-        destinations = list(request.destination_nodes) or [n for n in replica.node_ids if n != source]
-        for node in destinations:
-            if node == source or node not in replica.node_ids:
-                raise errors.ParameterInvalid(f"destination node {node} has to be another member of source node "
-                                              f"{source}'s replica {replica.id} (members {sorted(replica.node_ids)})")
-            if node not in alive:
-                raise errors.NodeNotFound(f"destination node {node} is not a live query node")
-        if not destinations:
-            raise errors.ParameterInvalid(f"replica {replica.id} has no other member to move segments to")
-        dist = self._distribution()  # asked now: the last round's may predate what the caller saw
-        target = self._targets.get(cid)
-        on_source = dist[source].sealed_of(cid) if source in dist else {}
-        moving = list(request.segment_ids) or sorted(on_source)
-        for seg_id in moving:
-            if seg_id not in on_source:
-                raise errors.SegmentNotFound(f"sealed segment {seg_id} of collection {cid} is not on query node {source}")
-            if target is not None and seg_id in target.sealed and segdist.is_l0(target.sealed[seg_id]):
-                raise errors.ParameterInvalid(f"segment {seg_id} holds deletes only: it stays with its channel's leader")
-        rows = {n: sum(info.num_of_rows for s, info in (target.sealed.items() if target else ())
-                       if dist.get(n) is not None and s in dist[n].sealed_of(cid)) for n in destinations}
-        with self._state_lock:
-            pins = self._pins.setdefault(cid, {})
-            for seg_id in moving:
-                node = min(destinations, key=lambda n: (rows[n], n))
-                pins[seg_id] = node
-                rows[node] += target.sealed[seg_id].num_of_rows if target and seg_id in target.sealed else 0
-        log.info("load balance of collection %d: segments %s pinned away from query node %d", cid, moving, source)
-        self.trigger()
-        return errors.OK
-
-    # ---- resource groups (resource.py: the groups; placement.py: replicas in them) -----------
-
-    def _all_replicas(self) -> list[querycoord_pb2.Replica]:
-        return [r for info in self._meta.collections() for r in self._meta.replicas(info.collectionID)]
-
-    @_answers
-    def CreateResourceGroup(self, request: querycoord_pb2.CreateResourceGroupRequest):
-        self._resources.create(request.name, request.config if request.HasField("config") else None)
-        log.info("resource group %s created", request.name)
-        self.trigger()
-        return errors.OK
-
-    @_answers
-    def UpdateResourceGroups(self, request: querycoord_pb2.UpdateResourceGroupsRequest):
-        self._resources.update(dict(request.resource_groups))
-        self.trigger()
-        return errors.OK
-
-    @_answers
-    def TransferNode(self, request: querycoord_pb2.TransferNodeRequest):
-        self._resources.transfer_node(request.source, request.target, request.num_node)
-        self.trigger()
-        return errors.OK
-
-    @_answers
-    def DropResourceGroup(self, request: querycoord_pb2.DropResourceGroupRequest):
-        """Refused while a replica is in the group, for the default group, a group whose
-        limits are not 0, or one another group's transfer config names."""
-        with self._round_lock:  # no replica moves in meanwhile
-            placement.check_unused(request.name, self._all_replicas())
-            self._resources.remove(request.name)
-        self.trigger()
-        return errors.OK
-
-    @_answers
-    def ListResourceGroups(self, request: querycoord_pb2.ListResourceGroupsRequest):
-        return querycoord_pb2.ListResourceGroupsResponse(status=errors.OK, names=self._resources.names())
-
-    @_answers
-    def TransferReplica(self, request: querycoord_pb2.TransferReplicaRequest):
-        """Move replicas of a loaded collection to another group: the checker gives them
-        nodes there and moves their data off the nodes of the old one."""
-        for role, name in (("source", request.source), ("target", request.target)):
-            if not self._resources.exists(name):
-                raise errors.ResourceGroupNotFound(f"the {role} resource group[{name}] doesn't exist: "
-                                                   f"{resource.not_found(name).message}")
-        if request.source == request.target:
-            raise errors.ParameterInvalid(f"source resource group and target resource group should not be the "
-                                          f"same, resource group: {request.source}: invalid parameter")
-        if request.num_replica <= 0:
-            raise resource.invalid("NumReplica > 0", f"invalid NumReplica {request.num_replica}")
-        cid = request.collectionID
-        with self._round_lock:
-            if self._meta.collection(cid) is None:
-                raise resource.invalid("Collection not loaded", f"collectionID {cid}")
-            moved = placement.transfer(self._meta.replicas(cid), request.source, request.target, request.num_replica)
-            self._meta.put_replicas(moved)
-        log.info("replicas %s of collection %d moved from resource group %s to %s", [r.id for r in moved], cid,
-                 request.source, request.target)
-        self.trigger()
-        return errors.OK
-
-    @_answers
-    def DescribeResourceGroup(self, request: querycoord_pb2.DescribeResourceGroupRequest):
-        """A group's config, its live nodes and, per collection, its replicas in the group,
-        their members that left the group (outgoing) and the group's nodes still serving
-        replicas of other groups (incoming)."""
-        name = request.name
-        group = self._resources.get(name)
-        if group is None:
-            raise resource.not_found(name)
-        out = querycoord_pb2.ResourceGroupInfo(name=name, capacity=group.capacity, config=group.config)
-        for node_id in sorted(group.nodes):
-            node = self._node(node_id)
-            if node is not None:
-                out.nodes.add(node_id=node.node_id, address=node.address, hostname=node.address.rsplit(":", 1)[0])
-        out.num_available_node = len(out.nodes)
-        loaded, outgoing, incoming = placement.usage(name, group.nodes, self._all_replicas())
-        out.num_loaded_replica.update(loaded)
-        out.num_outgoing_node.update(outgoing)
-        out.num_incoming_node.update(incoming)
-        return querycoord_pb2.DescribeResourceGroupResponse(status=errors.OK, resource_group=out)
-
-    @_answers
-    def ShowLoadedCollections(self, request: querycoord_pb2.ShowLoadedCollectionsRequest):
-        resp = querycoord_pb2.ShowLoadedCollectionsResponse(status=errors.OK)
-        wanted = set(request.collectionIDs)
-        for info in self._meta.collections():
-            if wanted and info.collectionID not in wanted:
-                continue
-            resp.collectionIDs.append(info.collectionID)
-            resp.progress.append(self._percent(info))
-        missing = sorted(wanted - set(resp.collectionIDs))
-        if missing:
-            raise errors.CollectionNotLoaded(f"collection not loaded[collection={missing[0]}]")
-        return resp
-
-    @_answers
-    def ShowLoadedPartitions(self, request: querycoord_pb2.ShowLoadedPartitionsRequest):
-        info = self._meta.collection(request.collectionID)
-        if info is None:
-            raise errors.CollectionNotLoaded(f"collection not loaded[collection={request.collectionID}]")
-        return querycoord_pb2.ShowLoadedPartitionsResponse(status=errors.OK, load_type=info.load_type,
-                                                           partitionIDs=info.partitionIDs)
-
-    @_answers
-    def GetNodeMemory(self, request: internal_pb2.GetNodeMemoryRequest):
-        """The query nodes' memory, as they reported it with their newest distribution."""
-        return self._memory.answer()
-
-    @_answers
-    def GetQuerySegments(self, request: querycoord_pb2.GetQuerySegmentsRequest):
-        """The sealed segments the query nodes serve now for a loaded collection (asked of every
-        node, not the checker's last round), each with the nodes serving it."""
-        if self._meta.collection(request.collectionID) is None:
-            raise errors.CollectionNotLoaded(f"collection not loaded[collection={request.collectionID}]")
-        found: dict[int, querycoord_pb2.QuerySegment] = {}
-        for node_id, resp in self._ask_distributions():
-            for seg in resp.segments:
-                if not seg.sealed or seg.collectionID != request.collectionID:
-                    continue
-                out = found.get(seg.id)
-                if out is None:
-                    out = found[seg.id] = querycoord_pb2.QuerySegment(
-                        segmentID=seg.id, collectionID=seg.collectionID, partitionID=seg.partitionID,
-                        num_rows=seg.num_rows, index_build_ids=seg.index_build_ids, channel=seg.channel)
-                if node_id not in out.node_ids:
-                    out.node_ids.append(node_id)
-        return querycoord_pb2.GetQuerySegmentsResponse(status=errors.OK,
-                                                       segments=[found[s] for s in sorted(found)])
