@@ -16,6 +16,10 @@ flushed segment or a node that lost its state all converge the same way.
 Query nodes belong to resource groups (``resource``) and a replica serves on nodes of its
 group only (``placement``): each round first brings the groups to their configs, then every
 replica's members in line with its group.
+
+The RPCs are mixins by concern: ``loads`` (load, release, load states), ``serving`` (shard
+leaders, replicas, served segments, LoadBalance) and ``resource_rpcs`` (resource groups);
+this module keeps the shared state, the lifecycle, the query nodes and the checker round.
 """
 
 from __future__ import annotations
