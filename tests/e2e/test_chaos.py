@@ -113,9 +113,9 @@ def _reader(port: int, traffic: Traffic, stop: threading.Event) -> None:
             ids = [h["id"] for h in hits]
             with traffic.lock:
                 if len(ids) != len(set(ids)):
-                    traffic.violations.append(f"duplicate hits {ids}")
+                    traffic.violations.append(f"duplicate hits {ids} at {time.monotonic():.2f}")
                 if not ids or ids[0] != target:
-                    traffic.violations.append(f"acknowledged row {target} not found: {ids}")
+                    traffic.violations.append(f"acknowledged row {target} not found at {time.monotonic():.2f}: {ids}")
                 traffic.read_ok.append((began, time.monotonic()))
             time.sleep(0.02)
     finally:
@@ -297,7 +297,8 @@ def test_kill_each_role_under_traffic_loses_no_acknowledged_row(every_role_clust
         print(f"acknowledged {len(traffic.acknowledged)} rows, {len(traffic.uncertain)} uncertain, "
               f"searches {len(traffic.read_ok)}, failed calls {traffic.errors}")
 
-        assert not traffic.violations, traffic.violations[:5]
+        kills = [(run["role"], round(float(run["killed_at"]), 2)) for run in runs]  # to place a violation
+        assert not traffic.violations, (traffic.violations[:5], kills)
         assert all(run["rows_lost"] == 0 and run["duplicates"] == 0 for run in runs), runs
         c.flush(NAME, timeout=120)
         got = _persisted(c)
