@@ -31,7 +31,6 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import snowballstemmer
 
 from milvus.schema.vectors import SPARSE_PAIR
 
@@ -82,6 +81,8 @@ class TokenFilter:
             words = self.words
             return lambda t: None if t in words else t
         if self.kind == "stemmer":
+            import snowballstemmer  # noqa: PLC0415 - 32 modules a server without a stemmer never needs
+
             return snowballstemmer.stemmer(self.language).stemWord
         if self.kind == "length":
             limit = self.max_bytes

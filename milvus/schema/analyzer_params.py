@@ -21,8 +21,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import snowballstemmer
-
 from milvus.schema.analyzer import ENGLISH_STOP_WORDS, STANDARD, Analyzer, TokenFilter
 
 ANALYZER_PARAMS_KEY = "analyzer_params"
@@ -54,6 +52,8 @@ def _stop_words(value: Any) -> frozenset[str]:
 
 
 def _stemmer(language: Any) -> TokenFilter:
+    import snowballstemmer  # noqa: PLC0415 - only where a stemmer is asked for
+
     if not isinstance(language, str) or language.lower() not in snowballstemmer.algorithms():
         raise AnalyzerError(f"stemmer language {json.dumps(language)} is not supported, supported: "
                             f"{', '.join(snowballstemmer.algorithms())}")
