@@ -219,15 +219,17 @@ def _querycoord(ctx: RoleContext, peers: Peers) -> Served:
         PrefixedKV(ctx.kv, meta_root(ctx.config)),
         datacoord=peers.coordinator("datacoord", DATACOORD_SERVICE),
         rootcoord=peers.rootcoord, alloc_id=peers.alloc_id, check_interval=0.2, node_id=ctx.server_id,
-        auto_balance=ctx.config["queryCoord.autoBalance"],
+        auto_balance=ctx.config["queryCoord.autoBalance"], await_nodes=True,
     )
-    return Served(
-        querycoord, [service_handler(QUERYCOORD_SERVICE, querycoord)],
-        follow=lambda: peers.follow(
-            "querynode", QUERYNODE_SERVICE,
-            lambda server_id, client, session: querycoord.add_node(server_id, client, session.address),
-            querycoord.remove_node),
-    )
+
+    def follow() -> None:
+        peers.follow("querynode", QUERYNODE_SERVICE,
+                     lambda server_id, client, session: querycoord.add_node(server_id, client, session.address),
+                     querycoord.remove_node)
+        # the checker waits for these: before they are added, their replicas would look dead
+        querycoord.expect_nodes([session.server_id for session in ctx.sessions.sessions("querynode")])
+
+    return Served(querycoord, [service_handler(QUERYCOORD_SERVICE, querycoord)], follow=follow)
 
 
 def _datanode(ctx: RoleContext, peers: Peers) -> Served:

@@ -251,7 +251,8 @@ def build_cluster(config: Config, kv: KV, mq: MQ, storage: ObjectStorage, host: 
                           storage=storage, index_params=index_params)
     data = local(datacoord, DATACOORD_SERVICE, "datacoord")
     querycoord = QueryCoord(meta_kv, datacoord=data, rootcoord=root, alloc_id=alloc_id, check_interval=0.2,
-                            auto_balance=config["queryCoord.autoBalance"])
+                            auto_balance=config["queryCoord.autoBalance"], await_nodes=True)
+    querycoord.expect_nodes([QUERY_NODE_ID])  # started after the coordinator: no round drops it meanwhile
     query = local(querycoord, QUERYCOORD_SERVICE, "querycoord")
     datanode = DataNode(mq, storage, data, alloc_id=alloc_id, node_id=DATA_NODE_ID,
                         params=DataNodeParams.from_config(config), on_sync=observe.on_sync(metrics),

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,9 +61,14 @@ class QueryCoord(LoadRpcs, ServingRpcs, ResourceGroupRpcs):
 
     def __init__(self, kv: KV, *, datacoord: Any, rootcoord: Any, alloc_id: Callable[[int], int],
                  check_interval: float = 1.0, node_id: int = 0, auto_balance: bool = True,
-                 node_grace: float = 10.0):
+                 node_grace: float = 10.0, await_nodes: bool = False):
         """``node_grace``: seconds after start before a query node kept in a resource group
-        (from before a restart) that did not come back leaves it."""
+        (from before a restart) that did not come back leaves it.  ``await_nodes``: no checker
+        round runs until ``expect_nodes`` named the query nodes live at start and each of them
+        was added (or left), for ``node_grace`` seconds at most: a coordinator that takes over
+        (a restart, a standby) learns of the live nodes a moment after it starts, and a round
+        before that took every replica's members for dead (each replica lost its members and
+        took them back, in another order)."""
         catalog = QueryCoordCatalog(kv)
         self._meta = LoadMeta(catalog)
         self._resources = ResourceManager(catalog)  # resource groups: which nodes serve which replicas
@@ -76,6 +81,10 @@ class QueryCoord(LoadRpcs, ServingRpcs, ResourceGroupRpcs):
         self._nodes_lock = threading.Lock()
         self._nodes: dict[int, _Node] = {}
         self._fresh: set[int] = set()  # nodes added since the checker last asked every node (_nodes_lock)
+        self._awaited: set[int] | None = set() if await_nodes else None  # live at start, not added yet
+        self._nodes_known = threading.Event()  # the checker may run rounds (see ``await_nodes``)
+        if not await_nodes:
+            self._nodes_known.set()
         self._round_lock = threading.Lock()  # one checker round at a time
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -120,12 +129,29 @@ class QueryCoord(LoadRpcs, ServingRpcs, ResourceGroupRpcs):
 
     # ---- query nodes ---------------------------------------------------------------------
 
+    def expect_nodes(self, node_ids: Iterable[int]) -> None:
+        """The query nodes live when this coordinator started following them (``await_nodes``):
+        checker rounds run once each was added or left."""
+        with self._nodes_lock:
+            self._awaited = set(node_ids) - set(self._nodes)
+            self._settle()
+        self.trigger()
+
+    def _settle(self) -> None:
+        """(``_nodes_lock`` held) Let rounds run once no awaited node is left."""
+        if self._awaited is not None and not self._awaited and not self._nodes_known.is_set():
+            self._nodes_known.set()
+            log.info("query nodes known: %s", sorted(self._nodes))
+
     def add_node(self, node_id: int, client: Any, address: str = "") -> None:
         """A query node joined: it serves in its resource group (kept from before a restart,
         else the one that needs a node most)."""
         with self._nodes_lock:
             self._nodes[node_id] = _Node(node_id, client, address)
             self._fresh.add(node_id)
+            if self._awaited is not None:
+                self._awaited.discard(node_id)
+                self._settle()
         group = self._resources.node_up(node_id)
         log.info("query node %d is in resource group %s", node_id, group)
         self.trigger()
@@ -135,6 +161,9 @@ class QueryCoord(LoadRpcs, ServingRpcs, ResourceGroupRpcs):
         with self._nodes_lock:
             self._nodes.pop(node_id, None)
             self._fresh.discard(node_id)
+            if self._awaited is not None:
+                self._awaited.discard(node_id)
+                self._settle()
         self._resources.node_down(node_id)
         self._memory.forget(node_id)
         self.trigger()
@@ -225,6 +254,14 @@ class QueryCoord(LoadRpcs, ServingRpcs, ResourceGroupRpcs):
     def check_once(self) -> None:
         """One round: refresh targets, fix replicas, read the distribution, run the tasks,
         update load states."""
+        if not self._nodes_known.is_set():
+            if time.monotonic() - self._started_at < self._node_grace:
+                return  # the nodes live now are not all known yet: they would look dead
+            with self._nodes_lock:
+                log.warning("query nodes %s were live at start but not added within %.0fs: rounds run without them",
+                            sorted(self._awaited or ()), self._node_grace)
+                self._awaited = set()
+                self._settle()
         with self._round_lock:
             alive = self._node_ids()
             stopping = self._stopping(alive) if self._balancer is not None else set()

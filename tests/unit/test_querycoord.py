@@ -409,3 +409,57 @@ def test_index_builds_are_handed_to_the_leader():
     assert chk.check([chk.Loaded(info, [replica], target)], dist) == [chk.LoadSegments(5, 1, (10,), 7)]
     dist[5].index_builds[(1, 10)] = frozenset({99})
     assert chk.check([chk.Loaded(info, [replica], target)], dist) == []
+
+
+def test_a_coordinator_that_takes_over_waits_for_the_live_nodes_before_its_first_round(tmp_path):
+    """A new coordinator (restart, standby taking over) starts before it heard of the live
+    query nodes: a round then would take every replica's members for dead.  With
+    ``await_nodes`` no round runs until the nodes named live were added; the replicas keep
+    their members and leaders throughout."""
+    c = Cluster(tmp_path, nodes=2)
+    try:
+        c.flush(5, VCHS[0], [1], 100)
+        c.tick(200)
+        c.qc.LoadCollection(querycoord_pb2.LoadCollectionRequest(collectionID=COLL, replica_number=2))
+        c.qc.check_once()
+        before = c.qc.GetShardLeaders(querycoord_pb2.GetShardLeadersRequest(collectionID=COLL)).replicas
+        assert sorted(list(r.node_ids) for r in before) == [[1], [2]]
+
+        def members():
+            got = c.qc.GetReplicas(querycoord_pb2.GetReplicasRequest(collectionID=COLL)).replicas
+            return {r.id: (list(r.node_ids), [(s.channel_name, s.leader_id) for s in r.shards]) for r in got}
+
+        kept = members()
+        c.qc.stop()
+        c.qc = QueryCoord(c.kv, datacoord=c.datacoord, rootcoord=c.rootcoord, alloc_id=lambda n: next(c.ids),
+                          check_interval=0.05, await_nodes=True)
+        c.qc.start(run_checker=False)
+        c.qc.check_once()  # nodes not heard of yet: no round
+        assert members() == kept
+        c.qc.expect_nodes([1, 2])
+        c.qc.add_node(2, LocalClient(c.nodes[2], QN_SERVICE), "127.0.0.1:20002")
+        c.qc.check_once()  # node 1 not heard of yet
+        assert members() == kept
+        c.qc.add_node(1, LocalClient(c.nodes[1], QN_SERVICE), "127.0.0.1:20001")
+        c.qc.check_once()
+        assert members() == kept
+        after = c.qc.GetShardLeaders(querycoord_pb2.GetShardLeadersRequest(collectionID=COLL))
+        assert after.status.code == 0 and sorted(list(r.node_ids) for r in after.replicas) == [[1], [2]]
+        assert c.query(200, node_id=1) == [1] and c.query(200, node_id=2) == [1]
+    finally:
+        c.close()
+
+
+def test_a_node_awaited_but_never_added_holds_the_rounds_for_the_grace_period_only(tmp_path):
+    c = Cluster(tmp_path)
+    try:
+        c.qc.stop()
+        c.qc = QueryCoord(c.kv, datacoord=c.datacoord, rootcoord=c.rootcoord, alloc_id=lambda n: next(c.ids),
+                          check_interval=0.05, await_nodes=True, node_grace=2.0)
+        c.qc.start()
+        c.qc.expect_nodes([1, 7])  # 7 left before it was ever added
+        c.qc.add_node(1, LocalClient(c.nodes[1], QN_SERVICE), "127.0.0.1:20001")
+        assert c.qc.health()[1]["rounds"] == 0
+        wait_for(lambda: c.qc.health()[1]["rounds"] > 0, timeout=10, message="rounds after the grace period")
+    finally:
+        c.close()
