@@ -120,6 +120,11 @@ def leading_shards(state: CollectionState, channels: list[str]) -> list[tuple[st
         epoch = shard.watch_epoch
         if not state.is_watched(channel) or state.shard(channel) is not shard:
             raise ChannelNotFound(f"channel {channel} of collection {state.collection_id} is not served by this node")
+        if not shard.synced:
+            # watched, its first leader view not given yet: its segments here alone could be a
+            # short answer (a proxy routed here from leaders it knew before); another replica answers
+            raise ChannelNotFound(f"channel {channel} of collection {state.collection_id} is not serviceable on "
+                                  f"this node yet: its leader view is not synced")
         out.append((channel, shard, epoch))
     return out
 

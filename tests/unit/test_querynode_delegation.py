@@ -106,6 +106,10 @@ class Nodes:
         status = self.nodes[node_id].WatchDmChannel(querynode_pb2.QWatchDmChannelRequest(
             vchannel=info, schema=self.schema.proto.SerializeToString()))
         assert status.code == 0, status.reason
+        if node_id != LEADER:  # the leader gets its view from the test (``sync``); a node reads alone
+            status = self.nodes[node_id].SyncDistribution(querynode_pb2.SyncDistributionRequest(
+                collectionID=COLL, channel=VCH))
+            assert status.code == 0, status.reason
 
     def sync(self, view: dict[int, int], infos):
         by_id = {i.id: i for i in infos}
@@ -424,6 +428,7 @@ def test_a_read_the_leader_began_before_it_unwatched_a_channel_fails_instead_of_
         vchannel=datacoord_pb2.VchannelInfo(collectionID=COLL, channelName=vch2),
         schema=n.schema.proto.SerializeToString()))
     assert status.code == 0, status.reason
+    assert leader.SyncDistribution(querynode_pb2.SyncDistributionRequest(collectionID=COLL, channel=vch2)).code == 0
     producer2 = n.mq.create_producer(pch2)
     try:
         n.tick(400)

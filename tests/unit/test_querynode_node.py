@@ -67,6 +67,9 @@ class Env:
         status = self.node.WatchDmChannel(querynode_pb2.QWatchDmChannelRequest(
             vchannel=info, schema=self.schema.proto.SerializeToString(), partitionIDs=list(partitions)))
         assert status.code == 0, status.reason
+        # a first leader view (every segment here local): the channel is serviceable
+        status = self.node.SyncDistribution(querynode_pb2.SyncDistributionRequest(collectionID=COLL, channel=VCH))
+        assert status.code == 0, status.reason
 
     def query(self, ts=0, travel=0, **kw):
         req = querynode_pb2.ShardRequest(collectionID=COLL, channels=[VCH], guarantee_ts=ts, travel_ts=travel, **kw)
@@ -362,6 +365,7 @@ def test_unflushed_segment_binlogs_load_and_replay_skips_persisted_rows(env):
     status = env.node.WatchDmChannel(querynode_pb2.QWatchDmChannelRequest(
         vchannel=vinfo, schema=env.schema.proto.SerializeToString(), unflushed_segments=[info]))
     assert status.code == 0, status.reason
+    assert env.node.SyncDistribution(querynode_pb2.SyncDistributionRequest(collectionID=COLL, channel=VCH)).code == 0
     assert _ids(env.query(ts=130)) == [1, 2, 3, 4]
     assert env.query(ts=130, count_only=True).count == 4
 
@@ -400,3 +404,22 @@ def test_a_stopped_node_refuses_requests(tmp_path):
     assert status.code == errors.ServiceNotReady.code
     assert e.query().status.code == errors.ServiceNotReady.code
     e.close()
+
+
+def test_a_watched_channel_answers_no_read_before_its_first_leader_view(env):
+    """Between the watch and the first leader view, the segments here alone could be a short
+    answer (a proxy that still routes here from leaders it knew before): the read is refused
+    with a retriable ChannelNotFound, and answered once the view is synced."""
+    info = datacoord_pb2.VchannelInfo(collectionID=COLL, channelName=VCH)
+    status = env.node.WatchDmChannel(querynode_pb2.QWatchDmChannelRequest(
+        vchannel=info, schema=env.schema.proto.SerializeToString()))
+    assert status.code == 0, status.reason
+    env.insert(1, [1, 2], 100)
+    env.tick(110)
+    for resp in (env.query(ts=110), env.search(np.zeros((1, DIM), np.float32), ts=110)):
+        assert resp.status.code == errors.ChannelNotFound.code, resp.status.reason
+        assert "leader view is not synced" in resp.status.reason
+    dist = env.node.GetDataDistribution(querynode_pb2.GetDataDistributionRequest())
+    assert not dist.channels[0].serviceable
+    assert env.node.SyncDistribution(querynode_pb2.SyncDistributionRequest(collectionID=COLL, channel=VCH)).code == 0
+    assert _ids(env.query(ts=110)) == [1, 2]
