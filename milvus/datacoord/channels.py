@@ -32,6 +32,8 @@ class ChannelManager:
         self._catalog = catalog
         self._watches: dict[str, datacoord_pb2.ChannelWatchInfo] = {}
         self._nodes: dict[int, Any] = {}  # node id -> DataNode client
+        # live data nodes not registered yet (a coordinator that just took over): their channels stay theirs
+        self._expected: set[int] = set()
 
     def recover(self) -> None:
         self._watches = {w.vchannel: w for w in self._catalog.list_watches()}
@@ -50,13 +52,30 @@ class ChannelManager:
         if node_id == UNASSIGNED:
             raise ValueError("data node id 0 is reserved")
         self._nodes[node_id] = client
+        self._expected.discard(node_id)
+        return self.assign_orphans()
+
+    def expect(self, node_ids: Iterable[int]) -> None:
+        """These data nodes are live but not registered yet: their channels are not orphans
+        (given to the first node that registers, they would move, and move back, for nothing)."""
+        self._expected = set(node_ids) - set(self._nodes)
+
+    @property
+    def expected(self) -> frozenset[int]:
+        return frozenset(self._expected)
+
+    def give_up_expected(self) -> list[datacoord_pb2.ChannelWatchInfo]:
+        """The expected nodes that did not register: their channels go to the registered nodes."""
+        self._expected.clear()
         return self.assign_orphans()
 
     def assign_orphans(self) -> list[datacoord_pb2.ChannelWatchInfo]:
-        """Give the channels of no registered node to the registered ones; returns those moved."""
+        """Give the channels of no registered (or expected) node to the registered ones;
+        returns those moved."""
         if not self._nodes:
             return []
-        return self._assign([w for w in self._watches.values() if w.node_id not in self._nodes])
+        return self._assign([w for w in self._watches.values()
+                             if w.node_id not in self._nodes and w.node_id not in self._expected])
 
     def rebalance(self) -> list[tuple[int, datacoord_pb2.ChannelWatchInfo]]:
         """Move channels from the nodes with the most to those with the fewest until the
@@ -87,6 +106,7 @@ class ChannelManager:
     def remove_node(self, node_id: int) -> list[datacoord_pb2.ChannelWatchInfo]:
         """Forget a data node; returns its channels with their new nodes (maybe unassigned)."""
         self._nodes.pop(node_id, None)
+        self._expected.discard(node_id)
         return self._assign([w for w in self._watches.values() if w.node_id == node_id])
 
     def _pick(self, load: dict[int, int]) -> int:

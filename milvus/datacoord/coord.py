@@ -114,6 +114,7 @@ class DataCoord:
         # vchannel -> newest time tick its data node consumed (ReportTimeTicks; flow control)
         self._consumed: dict[str, int] = {}
         self._unconfirmed: set[str] = set()  # channels whose WatchDmChannel did not go through yet
+        self._expect_until = 0.0  # until when the channels of expected data nodes wait for them
         self._memory = MemoryReports(clock)  # the data nodes' memory (ReportNodeMemory; flow control)
         self._gc = (GarbageCollector(storage, self._params.gc_drop_tolerance, self._params.gc_missing_tolerance,
                                      wall_clock) if storage is not None else None)
@@ -189,6 +190,7 @@ class DataCoord:
         with self._lock:
             self._segments.seal(self._segments.expired(now))
         self._send_flushes(self._collect_due_flushes())
+        self._give_up_expected()
         self._send_watches()
         self._compactions.tick()
         self._imports.expire(self._params.import_retention, self._params.import_stall_timeout)
@@ -246,6 +248,25 @@ class DataCoord:
                            f"release {watch.vchannel}")
         if self._serving:
             self._send_watches()
+
+    def expect_data_nodes(self, node_ids: Iterable[int]) -> None:
+        """The data nodes live as this coordinator starts following them: the channels they
+        own stay theirs until they register (or leave), for ``node_grace`` seconds at most.
+        A coordinator that takes over would otherwise give every channel to the first node to
+        register and then move channels back, each move a replay from the checkpoint."""
+        with self._lock:
+            self._channels.expect(node_ids)
+            self._expect_until = self._clock() + self._params.node_grace
+
+    def _give_up_expected(self) -> None:
+        """(``tick``) Expected data nodes that did not register in time: their channels move."""
+        with self._lock:
+            expected = self._channels.expected
+            if not expected or self._clock() < self._expect_until:
+                return
+            log.warning("datacoord: data nodes %s were live at start but did not register within %.0fs: "
+                        "their channels move", sorted(expected), self._params.node_grace)
+            self._unconfirmed.update(w.vchannel for w in self._channels.give_up_expected())
 
     def add_index_node(self, node_id: int, client: Any) -> None:
         """Register an index node (its IndexNode client): it gets builds to run."""

@@ -21,6 +21,9 @@ class DataCoordParams:
     gc_missing_tolerance: float = 3600.0
     import_retention: float = 10800.0
     import_stall_timeout: float = 1800.0
+    # seconds after start that the channels of a data node live then (``DataCoord.expect_data_nodes``)
+    # wait for it to register before they go to other nodes
+    node_grace: float = 10.0
     # its max_rows is segment_max_rows (the data coordinator sets it)
     compaction: CompactionParams = field(default_factory=CompactionParams)
 

@@ -515,3 +515,63 @@ def test_refuses_calls_before_start(cluster):
     assert dc.Flush(datacoord_pb2.FlushRequest(collectionID=COLL)).status.code == 1
     states = dc.GetComponentStates(internal_pb2.GetComponentStatesRequest())
     assert states.state.state == internal_pb2.INITIALIZING
+
+
+def test_a_coordinator_that_takes_over_leaves_each_live_nodes_channels_with_it(cluster):
+    """A restarted (or standby) coordinator learns of the live data nodes one by one: the
+    channels of a node not registered yet are not orphans, so nothing moves and moves back."""
+    dc = cluster.coord()
+    watch(dc)
+    first, second = FakeDataNode(), FakeDataNode()
+    dc.add_data_node(1, first)
+    dc.add_data_node(2, second)
+    owners = {w.vchannel: w.node_id for w in dc._channels.all()}
+    assert sorted(owners.values()) == [1, 2]
+    dc.stop()
+
+    dc2 = cluster.coord()
+    dc2.expect_data_nodes([1, 2])
+    first2, second2 = FakeDataNode(), FakeDataNode()
+    dc2.add_data_node(1, first2)
+    assert {w.vchannel.channelName for w in first2.watched} == {ch for ch, n in owners.items() if n == 1}
+    assert not first2.unwatched
+    dc2.add_data_node(2, second2)
+    assert {w.vchannel.channelName for w in second2.watched} == {ch for ch, n in owners.items() if n == 2}
+    assert not first2.unwatched and not second2.unwatched
+    assert {w.vchannel: w.node_id for w in dc2._channels.all()} == owners
+
+
+def test_an_expected_data_node_that_never_registers_gives_up_its_channels_after_the_grace(cluster):
+    dc = cluster.coord()
+    watch(dc)
+    dc.add_data_node(1, FakeDataNode())
+    dc.add_data_node(2, FakeDataNode())
+    dc.stop()
+
+    dc2 = cluster.coord(node_grace=5.0)
+    dc2.expect_data_nodes([1, 2])
+    node = FakeDataNode()
+    dc2.add_data_node(1, node)
+    assert len(node.watched) == 1  # its own channel only: node 2's waits for node 2
+    cluster.now += 4.0
+    dc2.tick()
+    assert len(node.watched) == 1
+    cluster.now += 2.0
+    dc2.tick()  # node 2 did not come: its channel moves to node 1
+    assert sorted(w.vchannel.channelName for w in node.watched) == [CH0, CH1]
+    assert {w.node_id for w in dc2._channels.all()} == {1}
+
+
+def test_an_expected_data_node_whose_session_ends_gives_up_its_channels_at_once(cluster):
+    dc = cluster.coord()
+    watch(dc)
+    dc.add_data_node(1, FakeDataNode())
+    dc.add_data_node(2, FakeDataNode())
+    dc.stop()
+
+    dc2 = cluster.coord()
+    dc2.expect_data_nodes([1, 2])
+    node = FakeDataNode()
+    dc2.add_data_node(1, node)
+    dc2.remove_data_node(2)
+    assert sorted(w.vchannel.channelName for w in node.watched) == [CH0, CH1]
