@@ -541,17 +541,22 @@ def test_a_coordinator_that_takes_over_leaves_each_live_nodes_channels_with_it(c
     assert {w.vchannel: w.node_id for w in dc2._channels.all()} == owners
 
 
-def test_an_expected_data_node_that_never_registers_gives_up_its_channels_after_the_grace(cluster):
+def _taken_over_with_node_1_back(cluster, **params) -> tuple[DataCoord, FakeDataNode]:
+    """Channels on data nodes 1 and 2, the coordinator restarted expecting both; node 1 is back."""
     dc = cluster.coord()
     watch(dc)
     dc.add_data_node(1, FakeDataNode())
     dc.add_data_node(2, FakeDataNode())
     dc.stop()
-
-    dc2 = cluster.coord(node_grace=5.0)
+    dc2 = cluster.coord(**params)
     dc2.expect_data_nodes([1, 2])
     node = FakeDataNode()
     dc2.add_data_node(1, node)
+    return dc2, node
+
+
+def test_an_expected_data_node_that_never_registers_gives_up_its_channels_after_the_grace(cluster):
+    dc2, node = _taken_over_with_node_1_back(cluster, node_grace=5.0)
     assert len(node.watched) == 1  # its own channel only: node 2's waits for node 2
     cluster.now += 4.0
     dc2.tick()
@@ -563,15 +568,7 @@ def test_an_expected_data_node_that_never_registers_gives_up_its_channels_after_
 
 
 def test_an_expected_data_node_whose_session_ends_gives_up_its_channels_at_once(cluster):
-    dc = cluster.coord()
-    watch(dc)
-    dc.add_data_node(1, FakeDataNode())
-    dc.add_data_node(2, FakeDataNode())
-    dc.stop()
-
-    dc2 = cluster.coord()
-    dc2.expect_data_nodes([1, 2])
-    node = FakeDataNode()
-    dc2.add_data_node(1, node)
+    dc2, node = _taken_over_with_node_1_back(cluster)
+    assert len(node.watched) == 1
     dc2.remove_data_node(2)
     assert sorted(w.vchannel.channelName for w in node.watched) == [CH0, CH1]
