@@ -204,8 +204,9 @@ def _datacoord(ctx: RoleContext, peers: Peers) -> Served:
     )
 
     def follow() -> None:
-        # before the first registers: the channels of the others are theirs, not orphans
+        # before the first registers: the channels (and builds) of the others are theirs, not orphans
         datacoord.expect_data_nodes([session.server_id for session in ctx.sessions.sessions("datanode")])
+        datacoord.expect_index_nodes([session.server_id for session in ctx.sessions.sessions("indexnode")])
         peers.follow("datanode", DATANODE_SERVICE,
                      lambda server_id, client, _session: datacoord.add_data_node(server_id, client),
                      datacoord.remove_data_node, timeout=NODE_CALL_TIMEOUT)

@@ -268,6 +268,10 @@ class DataCoord:
                         "their channels move", sorted(expected), self._params.node_grace)
             self._unconfirmed.update(w.vchannel for w in self._channels.give_up_expected())
 
+    def expect_index_nodes(self, node_ids: Iterable[int]) -> None:
+        """The index nodes live as this coordinator starts following them (``IndexService.expect_index_nodes``)."""
+        self._index.expect_index_nodes(node_ids)
+
     def add_index_node(self, node_id: int, client: Any) -> None:
         """Register an index node (its IndexNode client): it gets builds to run."""
         self._index.add_index_node(node_id, client)

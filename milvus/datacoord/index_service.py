@@ -65,6 +65,9 @@ def index_prefix(build_id: int, version: int) -> str:
 class IndexServiceParams:
     min_rows: int = 1024  # segments below this are not indexed (searched exactly)
     check_interval: float = 1.0
+    # seconds after ``expect_index_nodes`` that the builds running on those nodes wait for them
+    # to register before they are issued again elsewhere
+    node_grace: float = 10.0
 
 
 def _pairs(d: dict[str, str]) -> list[common_pb2.KeyValuePair]:
@@ -86,6 +89,10 @@ class IndexService:
         self._lock = threading.RLock()
         self._nodes: dict[int, Any] = {}
         self._missed: dict[int, tuple[int, float]] = {}  # node -> (consecutive failed polls, first one's time)
+        # live index nodes not registered yet (a coordinator that just took over): their builds
+        # run on, until ``_expect_until``
+        self._expected: set[int] = set()
+        self._expect_until = 0.0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -132,16 +139,26 @@ class IndexService:
 
     # ---- index nodes --------------------------------------------------------------------
 
+    def expect_index_nodes(self, node_ids: Iterable[int]) -> None:
+        """The index nodes live as the coordinator starts following them: the builds they run
+        are not issued again elsewhere until they register (or leave), for ``node_grace``
+        seconds at most (a round before they registered took each for gone and built again)."""
+        with self._lock:
+            self._expected = set(node_ids) - set(self._nodes)
+            self._expect_until = time.monotonic() + self._params.node_grace
+
     def add_index_node(self, node_id: int, client: Any) -> None:
         with self._lock:
             self._nodes[node_id] = client
             self._missed.pop(node_id, None)
+            self._expected.discard(node_id)
         self.trigger()
 
     def remove_index_node(self, node_id: int) -> None:
         with self._lock:
             self._nodes.pop(node_id, None)
             self._missed.pop(node_id, None)
+            self._expected.discard(node_id)
         self.trigger()
 
     def node_ids(self) -> list[int]:
@@ -397,12 +414,16 @@ class IndexService:
         with self._lock:
             by_node: dict[int, list[int]] = {}
             orphans = []
+            if self._expected and time.monotonic() >= self._expect_until:
+                log.warning("index nodes %s were live at start but did not register within %.0fs: their "
+                            "builds are issued again", sorted(self._expected), self._params.node_grace)
+                self._expected = set()
             for build in self._meta.builds():
                 if build.state != IN_PROGRESS:
                     continue
                 if build.nodeID in self._nodes:
                     by_node.setdefault(build.nodeID, []).append(build.buildID)
-                else:
+                elif build.nodeID not in self._expected:
                     orphans.append(build)
             self._reissue(orphans, "its index node left")
             clients = {n: self._nodes[n] for n in by_node}

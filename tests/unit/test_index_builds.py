@@ -16,6 +16,7 @@ from pymilvus.grpc_gen import common_pb2, schema_pb2
 from milvus import errors
 from milvus._proto import datacoord_pb2, indexnode_pb2
 from milvus.binlog import write_insert_log
+from milvus.datacoord.index_meta import IN_PROGRESS
 from milvus.datacoord.index_service import IndexService, IndexServiceParams
 from milvus.index import load_index
 from milvus.indexnode import SERVICE as INDEXNODE_SERVICE
@@ -62,11 +63,11 @@ class World:
         self.services: list[IndexService] = []
         self.nodes: list[IndexNode] = []
 
-    def service(self) -> IndexService:
+    def service(self, **params) -> IndexService:
         svc = IndexService(IndexCatalog(self.kv), segments=lambda _c: list(self.segments),
                            alloc_id=self._alloc,
                            alloc_ts=lambda n: int(time.time() * 1000) << 18,
-                           params=IndexServiceParams(min_rows=400))
+                           params=IndexServiceParams(min_rows=400, **params))
         svc.start(run_loop=False)
         self.services.append(svc)
         return svc
@@ -133,25 +134,26 @@ def test_builds_finish_and_the_files_search_in_row_order(world):
     assert labels[:, 0].tolist() == [5, 400]
 
 
+class Stuck:
+    """An index node that accepts builds and never finishes them."""
+
+    def __init__(self):
+        self.jobs = []
+
+    def CreateJob(self, request):
+        self.jobs.append(request)
+        return errors.OK
+
+    def QueryJobs(self, request):
+        return indexnode_pb2.QueryJobsResponse(status=errors.OK, index_infos=[
+            indexnode_pb2.IndexTaskInfo(buildID=b, state=indexnode_pb2.IN_PROGRESS, index_version=1)
+            for b in request.buildIDs])
+
+    def DropJobs(self, request):
+        return errors.OK
+
+
 def test_a_restarted_node_gets_the_build_again(world):
-    class Stuck:
-        """Accepts builds and never runs them (then it 'restarts')."""
-
-        def __init__(self):
-            self.jobs = []
-
-        def CreateJob(self, request):
-            self.jobs.append(request)
-            return errors.OK
-
-        def QueryJobs(self, request):
-            return indexnode_pb2.QueryJobsResponse(status=errors.OK, index_infos=[
-                indexnode_pb2.IndexTaskInfo(buildID=b, state=indexnode_pb2.IN_PROGRESS, index_version=1)
-                for b in request.buildIDs])
-
-        def DropJobs(self, request):
-            return errors.OK
-
     svc = world.service()
     stuck = Stuck()
     svc.add_index_node(1, stuck)
@@ -241,3 +243,45 @@ def test_running_builds_are_polled_often_not_once_per_check_interval(world):
     while svc.describe(1, "")[0].state != Finished:
         assert time.monotonic() < deadline, "a finished build waited for the next check interval"
         time.sleep(0.05)
+
+
+def _running_on_node_1(world) -> list[tuple[int, int, int]]:
+    """A build in progress on index node 1, then the coordinator stops: (segment, build, version)."""
+    svc = world.service()
+    svc.add_index_node(1, Stuck())
+    create(svc, index_type="IVF_FLAT", metric_type="IP", nlist=8)
+    assert settle(svc, want=(InProgress,)).state == InProgress
+    running = _in_progress(svc)
+    assert running
+    svc.stop()
+    return running
+
+
+def _in_progress(svc: IndexService) -> list[tuple[int, int, int]]:
+    return sorted((b.segmentID, b.buildID, b.index_version) for b in svc._meta.builds() if b.state == IN_PROGRESS)
+
+
+def test_a_coordinator_that_takes_over_leaves_the_builds_of_a_live_node_with_it(world):
+    """A round before the live index nodes registered took each for gone and issued its builds
+    again: a coordinator that takes over waits for the nodes live as it starts."""
+    running = _running_on_node_1(world)
+    again = world.service()
+    again.expect_index_nodes([1])
+    again.schedule()  # node 1 not registered yet: its builds stay its own
+    assert _in_progress(again) == running
+    node = Stuck()
+    again.add_index_node(1, node)
+    again.schedule()
+    assert not node.jobs  # asked about its builds, given none again
+    assert _in_progress(again) == running
+
+
+def test_the_builds_of_an_expected_index_node_that_does_not_come_are_issued_again_after_the_grace(world):
+    running = _running_on_node_1(world)
+    again = world.service(node_grace=0.0)
+    again.expect_index_nodes([1])
+    other = Stuck()
+    again.add_index_node(2, other)
+    again.schedule()
+    again.schedule()
+    assert sorted(j.buildID for j in other.jobs) == sorted(b for _, b, _ in running)
