@@ -270,7 +270,8 @@ class QueryCoord(LoadRpcs, ServingRpcs, ResourceGroupRpcs):
             with self._nodes_lock:  # or joined since: not asked yet
                 reachable |= self._fresh & set(alive)
             if time.monotonic() - self._started_at > self._node_grace:
-                gone = self._resources.keep_only(alive)
+                # the nodes live now, not ``alive``: a node added since this round began is in a group already
+                gone = self._resources.keep_only(self._node_ids)
                 if gone:
                     log.info("query nodes %s did not come back: they left their resource groups", gone)
             self._resources.auto_recover()

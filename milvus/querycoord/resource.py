@@ -24,7 +24,7 @@ finds its group.  Errors carry Milvus' codes and messages (``pkg/util/merr``).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from google.protobuf import text_format
@@ -285,12 +285,14 @@ class ResourceManager:
             group.nodes.discard(node)
             self._commit([group])
 
-    def keep_only(self, alive: Iterable[int]) -> list[int]:
+    def keep_only(self, alive: Iterable[int] | Callable[[], Iterable[int]]) -> list[int]:
         """Drop the nodes no longer in the cluster (kept in the meta store from before a
-        restart and never back); the nodes dropped."""
-        alive = set(alive)
+        restart and never back); the nodes dropped.  ``alive`` may be a function, asked
+        under this manager's lock: a node that joins registers as live before ``node_up``
+        puts it in a group, so a join racing this call is never taken for gone."""
         with self._lock:
-            gone = sorted(n for g in self._groups.values() for n in g.nodes if n not in alive)
+            live = set(alive() if callable(alive) else alive)
+            gone = sorted(n for g in self._groups.values() for n in g.nodes if n not in live)
             for node in gone:
                 self.node_down(node)
             return gone

@@ -463,3 +463,37 @@ def test_a_node_awaited_but_never_added_holds_the_rounds_for_the_grace_period_on
         wait_for(lambda: c.qc.health()[1]["rounds"] > 0, timeout=10, message="rounds after the grace period")
     finally:
         c.close()
+
+
+def test_a_node_that_joins_while_a_round_runs_keeps_its_resource_group(tmp_path):
+    """Past the grace period every round drops the group members not live; a node that
+    joined after the round read the live nodes (its ``node_up`` already done) stays in its
+    group: before, it was dropped at once ("did not come back") and never served."""
+    c = Cluster(tmp_path)
+    try:
+        c.qc.stop()
+        c.qc = QueryCoord(c.kv, datacoord=c.datacoord, rootcoord=c.rootcoord, alloc_id=lambda n: next(c.ids),
+                          check_interval=0.05, node_grace=0.0)
+        c.qc.start(run_checker=False)
+        c.qc.add_node(1, LocalClient(c.nodes[1], QN_SERVICE), "127.0.0.1:20001")
+        second = QueryNode(2, c.mq, c.storage, read_timeout=5.0, peer=c.peer)
+        second.start()
+        c.nodes[2] = second
+        read_live = c.qc._node_ids
+        joined = []
+
+        def live_then_a_join() -> list[int]:
+            ids = read_live()
+            if not joined:  # the round's first read of the live nodes: node 2 joins right after
+                joined.append(2)
+                c.qc.add_node(2, LocalClient(second, QN_SERVICE), "127.0.0.1:20002")
+            return ids
+
+        c.qc._node_ids = live_then_a_join
+        c.qc.check_once()
+        assert joined
+        group = c.qc.DescribeResourceGroup(querycoord_pb2.DescribeResourceGroupRequest(
+            name="__default_resource_group")).resource_group
+        assert group.num_available_node == 2, group
+    finally:
+        c.close()
