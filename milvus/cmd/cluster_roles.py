@@ -226,11 +226,11 @@ def _querycoord(ctx: RoleContext, peers: Peers) -> Served:
     )
 
     def follow() -> None:
+        # the checker waits for these: before they are added, their replicas would look dead
+        querycoord.expect_nodes([session.server_id for session in ctx.sessions.sessions("querynode")])
         peers.follow("querynode", QUERYNODE_SERVICE,
                      lambda server_id, client, session: querycoord.add_node(server_id, client, session.address),
                      querycoord.remove_node)
-        # the checker waits for these: before they are added, their replicas would look dead
-        querycoord.expect_nodes([session.server_id for session in ctx.sessions.sessions("querynode")])
 
     return Served(querycoord, [service_handler(QUERYCOORD_SERVICE, querycoord)], follow=follow)
 

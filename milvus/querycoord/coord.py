@@ -81,7 +81,8 @@ class QueryCoord(LoadRpcs, ServingRpcs, ResourceGroupRpcs):
         self._nodes_lock = threading.Lock()
         self._nodes: dict[int, _Node] = {}
         self._fresh: set[int] = set()  # nodes added since the checker last asked every node (_nodes_lock)
-        self._awaited: set[int] | None = set() if await_nodes else None  # live at start, not added yet
+        # live at start, not added yet (``expect_nodes``); None: not named yet (or not awaited)
+        self._awaited: set[int] | None = None
         self._nodes_known = threading.Event()  # the checker may run rounds (see ``await_nodes``)
         if not await_nodes:
             self._nodes_known.set()
@@ -130,8 +131,9 @@ class QueryCoord(LoadRpcs, ServingRpcs, ResourceGroupRpcs):
     # ---- query nodes ---------------------------------------------------------------------
 
     def expect_nodes(self, node_ids: Iterable[int]) -> None:
-        """The query nodes live when this coordinator started following them (``await_nodes``):
-        checker rounds run once each was added or left."""
+        """The query nodes live when this coordinator starts following them (``await_nodes``):
+        checker rounds run once this was called and each of them was added or left (a node
+        added before this call counts; adding one alone lets no round run)."""
         with self._nodes_lock:
             self._awaited = set(node_ids) - set(self._nodes)
             self._settle()

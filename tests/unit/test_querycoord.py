@@ -436,8 +436,10 @@ def test_a_coordinator_that_takes_over_waits_for_the_live_nodes_before_its_first
         c.qc.start(run_checker=False)
         c.qc.check_once()  # nodes not heard of yet: no round
         assert members() == kept
+        c.qc.add_node(2, LocalClient(c.nodes[2], QN_SERVICE), "127.0.0.1:20002")  # before the live ones are named
+        c.qc.check_once()  # which nodes are live is not known yet: no round
+        assert members() == kept
         c.qc.expect_nodes([1, 2])
-        c.qc.add_node(2, LocalClient(c.nodes[2], QN_SERVICE), "127.0.0.1:20002")
         c.qc.check_once()  # node 1 not heard of yet
         assert members() == kept
         c.qc.add_node(1, LocalClient(c.nodes[1], QN_SERVICE), "127.0.0.1:20001")
