@@ -12,11 +12,13 @@ lock and makes the calls to the nodes after releasing it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from milvus._proto import datacoord_pb2, internal_pb2
 from milvus.metastore.datacoord_catalog import DataCoordCatalog
+from milvus.util.expected import ExpectedNodes
 
 UNASSIGNED = 0
 
@@ -28,12 +30,12 @@ def _copy(watch: datacoord_pb2.ChannelWatchInfo) -> datacoord_pb2.ChannelWatchIn
 
 
 class ChannelManager:
-    def __init__(self, catalog: DataCoordCatalog):
+    def __init__(self, catalog: DataCoordCatalog, clock: Callable[[], float] = time.monotonic):
         self._catalog = catalog
         self._watches: dict[str, datacoord_pb2.ChannelWatchInfo] = {}
         self._nodes: dict[int, Any] = {}  # node id -> DataNode client
         # live data nodes not registered yet (a coordinator that just took over): their channels stay theirs
-        self._expected: set[int] = set()
+        self._expected = ExpectedNodes(clock)
 
     def recover(self) -> None:
         self._watches = {w.vchannel: w for w in self._catalog.list_watches()}
@@ -52,22 +54,20 @@ class ChannelManager:
         if node_id == UNASSIGNED:
             raise ValueError("data node id 0 is reserved")
         self._nodes[node_id] = client
-        self._expected.discard(node_id)
+        self._expected.arrived(node_id)
         return self.assign_orphans()
 
-    def expect(self, node_ids: Iterable[int]) -> None:
+    def expect(self, node_ids: Iterable[int], grace: float) -> None:
         """These data nodes are live but not registered yet: their channels are not orphans
-        (given to the first node that registers, they would move, and move back, for nothing)."""
-        self._expected = set(node_ids) - set(self._nodes)
+        for ``grace`` seconds (given to the first node that registers, they would move, and
+        move back, for nothing)."""
+        self._expected.expect(node_ids, self._nodes, grace)
 
-    @property
-    def expected(self) -> frozenset[int]:
-        return frozenset(self._expected)
-
-    def give_up_expected(self) -> list[datacoord_pb2.ChannelWatchInfo]:
-        """The expected nodes that did not register: their channels go to the registered nodes."""
-        self._expected.clear()
-        return self.assign_orphans()
+    def give_up_overdue(self) -> tuple[frozenset[int], list[datacoord_pb2.ChannelWatchInfo]]:
+        """The expected nodes that did not register within the grace period, and their
+        channels, given to the registered nodes (nothing before the period is over)."""
+        late = self._expected.overdue()
+        return late, (self.assign_orphans() if late else [])
 
     def assign_orphans(self) -> list[datacoord_pb2.ChannelWatchInfo]:
         """Give the channels of no registered (or expected) node to the registered ones;
@@ -106,7 +106,7 @@ class ChannelManager:
     def remove_node(self, node_id: int) -> list[datacoord_pb2.ChannelWatchInfo]:
         """Forget a data node; returns its channels with their new nodes (maybe unassigned)."""
         self._nodes.pop(node_id, None)
-        self._expected.discard(node_id)
+        self._expected.arrived(node_id)
         return self._assign([w for w in self._watches.values() if w.node_id == node_id])
 
     def _pick(self, load: dict[int, int]) -> int:

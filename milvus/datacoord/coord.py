@@ -107,14 +107,13 @@ class DataCoord:
         self._ids_lock = threading.Lock()
         self._id_pool: collections.deque[int] = collections.deque()  # segment ids fetched ahead
         self._segments = SegmentManager(self._catalog, self._params, clock)
-        self._channels = ChannelManager(self._catalog)
+        self._channels = ChannelManager(self._catalog, clock)
         self._checkpoints: dict[str, internal_pb2.MsgPosition] = {}
         self._dropped: set[int] = set()  # collections dropped (marked in the meta store for good)
         self._dropped_partitions: set[tuple[int, int]] = set()  # (collection, partition), likewise
         # vchannel -> newest time tick its data node consumed (ReportTimeTicks; flow control)
         self._consumed: dict[str, int] = {}
         self._unconfirmed: set[str] = set()  # channels whose WatchDmChannel did not go through yet
-        self._expect_until = 0.0  # until when the channels of expected data nodes wait for them
         self._memory = MemoryReports(clock)  # the data nodes' memory (ReportNodeMemory; flow control)
         self._gc = (GarbageCollector(storage, self._params.gc_drop_tolerance, self._params.gc_missing_tolerance,
                                      wall_clock) if storage is not None else None)
@@ -255,18 +254,16 @@ class DataCoord:
         A coordinator that takes over would otherwise give every channel to the first node to
         register and then move channels back, each move a replay from the checkpoint."""
         with self._lock:
-            self._channels.expect(node_ids)
-            self._expect_until = self._clock() + self._params.node_grace
+            self._channels.expect(node_ids, self._params.node_grace)
 
     def _give_up_expected(self) -> None:
         """(``tick``) Expected data nodes that did not register in time: their channels move."""
         with self._lock:
-            expected = self._channels.expected
-            if not expected or self._clock() < self._expect_until:
-                return
-            log.warning("datacoord: data nodes %s were live at start but did not register within %.0fs: "
-                        "their channels move", sorted(expected), self._params.node_grace)
-            self._unconfirmed.update(w.vchannel for w in self._channels.give_up_expected())
+            late, moved = self._channels.give_up_overdue()
+            if late:
+                log.warning("datacoord: data nodes %s were live at start but did not register within %.0fs: "
+                            "their channels move", sorted(late), self._params.node_grace)
+            self._unconfirmed.update(w.vchannel for w in moved)
 
     def expect_index_nodes(self, node_ids: Iterable[int]) -> None:
         """The index nodes live as this coordinator starts following them (``IndexService.expect_index_nodes``)."""

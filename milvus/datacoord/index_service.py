@@ -46,6 +46,7 @@ from milvus.datacoord.segments import FLUSHED, L0
 from milvus.grpc_gen import common_pb2
 from milvus.metastore.index_catalog import IndexCatalog
 from milvus.storage.base import ObjectStorage
+from milvus.util.expected import ExpectedNodes
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +90,8 @@ class IndexService:
         self._lock = threading.RLock()
         self._nodes: dict[int, Any] = {}
         self._missed: dict[int, tuple[int, float]] = {}  # node -> (consecutive failed polls, first one's time)
-        # live index nodes not registered yet (a coordinator that just took over): their builds
-        # run on, until ``_expect_until``
-        self._expected: set[int] = set()
-        self._expect_until = 0.0
+        # live index nodes not registered yet (a coordinator that just took over): their builds run on
+        self._expected = ExpectedNodes()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -144,21 +143,20 @@ class IndexService:
         are not issued again elsewhere until they register (or leave), for ``node_grace``
         seconds at most (a round before they registered took each for gone and built again)."""
         with self._lock:
-            self._expected = set(node_ids) - set(self._nodes)
-            self._expect_until = time.monotonic() + self._params.node_grace
+            self._expected.expect(node_ids, self._nodes, self._params.node_grace)
 
     def add_index_node(self, node_id: int, client: Any) -> None:
         with self._lock:
             self._nodes[node_id] = client
             self._missed.pop(node_id, None)
-            self._expected.discard(node_id)
+            self._expected.arrived(node_id)
         self.trigger()
 
     def remove_index_node(self, node_id: int) -> None:
         with self._lock:
             self._nodes.pop(node_id, None)
             self._missed.pop(node_id, None)
-            self._expected.discard(node_id)
+            self._expected.arrived(node_id)
         self.trigger()
 
     def node_ids(self) -> list[int]:
@@ -414,10 +412,10 @@ class IndexService:
         with self._lock:
             by_node: dict[int, list[int]] = {}
             orphans = []
-            if self._expected and time.monotonic() >= self._expect_until:
+            late = self._expected.overdue()
+            if late:
                 log.warning("index nodes %s were live at start but did not register within %.0fs: their "
-                            "builds are issued again", sorted(self._expected), self._params.node_grace)
-                self._expected = set()
+                            "builds are issued again", sorted(late), self._params.node_grace)
             for build in self._meta.builds():
                 if build.state != IN_PROGRESS:
                     continue

@@ -285,13 +285,13 @@ class ResourceManager:
             group.nodes.discard(node)
             self._commit([group])
 
-    def keep_only(self, alive: Iterable[int] | Callable[[], Iterable[int]]) -> list[int]:
+    def keep_only(self, alive: Callable[[], Iterable[int]]) -> list[int]:
         """Drop the nodes no longer in the cluster (kept in the meta store from before a
-        restart and never back); the nodes dropped.  ``alive`` may be a function, asked
+        restart and never back); the nodes dropped.  ``alive()`` (the live nodes) is asked
         under this manager's lock: a node that joins registers as live before ``node_up``
         puts it in a group, so a join racing this call is never taken for gone."""
         with self._lock:
-            live = set(alive() if callable(alive) else alive)
+            live = set(alive())
             gone = sorted(n for g in self._groups.values() for n in g.nodes if n not in live)
             for node in gone:
                 self.node_down(node)
