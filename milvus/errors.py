@@ -10,6 +10,7 @@ from __future__ import annotations
 from milvus.grpc_gen import common_pb2
 
 _LEGACY = common_pb2.ErrorCode
+_STATUS_NAME = common_pb2.Status.DESCRIPTOR.full_name
 
 
 class MilvusError(Exception):
@@ -93,13 +94,23 @@ def to_status(exc: BaseException) -> common_pb2.Status:
     )
 
 
+def status_field(descriptor) -> str | None:
+    """The name of the field of a response message type (its descriptor) that carries its
+    ``common.Status`` (``status`` nearly everywhere; AlterCollectionSchema's is
+    ``alter_status``); None when it has none."""
+    for field in descriptor.fields:
+        if field.message_type is not None and field.message_type.full_name == _STATUS_NAME:
+            return field.name
+    return None
+
+
 def error_response(response_cls: type, exc: BaseException):
     """A ``response_cls`` message answering ``exc``: the status itself, or a message whose
-    ``status`` field carries it (every response of the public and internal services has one)."""
+    status field carries it (every response of the public and internal services has one)."""
     status = to_status(exc)
-    if response_cls.DESCRIPTOR.full_name == common_pb2.Status.DESCRIPTOR.full_name:
+    if response_cls.DESCRIPTOR.full_name == _STATUS_NAME:
         return status
-    return response_cls(status=status)
+    return response_cls(**{status_field(response_cls.DESCRIPTOR) or "status": status})
 
 
 def from_status(status: common_pb2.Status) -> MilvusError:

@@ -46,7 +46,7 @@ class AllocIDResponse(_message.Message):
     def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., ID: _Optional[int] = ..., count: _Optional[int] = ...) -> None: ...
 
 class CollectionInfo(_message.Message):
-    __slots__ = ("id", "db_id", "db_name", "name", "schema", "shards_num", "virtual_channels", "physical_channels", "created_ts", "consistency_level", "properties", "partitions", "aliases", "num_partitions", "schema_version", "updated_ts", "truncated_ts")
+    __slots__ = ("id", "db_id", "db_name", "name", "schema", "shards_num", "virtual_channels", "physical_channels", "created_ts", "consistency_level", "properties", "partitions", "aliases", "num_partitions", "schema_version", "updated_ts", "truncated_ts", "max_field_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     DB_ID_FIELD_NUMBER: _ClassVar[int]
     DB_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -64,6 +64,7 @@ class CollectionInfo(_message.Message):
     SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
     UPDATED_TS_FIELD_NUMBER: _ClassVar[int]
     TRUNCATED_TS_FIELD_NUMBER: _ClassVar[int]
+    MAX_FIELD_ID_FIELD_NUMBER: _ClassVar[int]
     id: int
     db_id: int
     db_name: str
@@ -81,7 +82,8 @@ class CollectionInfo(_message.Message):
     schema_version: int
     updated_ts: int
     truncated_ts: int
-    def __init__(self, id: _Optional[int] = ..., db_id: _Optional[int] = ..., db_name: _Optional[str] = ..., name: _Optional[str] = ..., schema: _Optional[bytes] = ..., shards_num: _Optional[int] = ..., virtual_channels: _Optional[_Iterable[str]] = ..., physical_channels: _Optional[_Iterable[str]] = ..., created_ts: _Optional[int] = ..., consistency_level: _Optional[_Union[_common_pb2.ConsistencyLevel, str]] = ..., properties: _Optional[_Iterable[_Union[_common_pb2.KeyValuePair, _Mapping]]] = ..., partitions: _Optional[_Iterable[_Union[PartitionInfo, _Mapping]]] = ..., aliases: _Optional[_Iterable[str]] = ..., num_partitions: _Optional[int] = ..., schema_version: _Optional[int] = ..., updated_ts: _Optional[int] = ..., truncated_ts: _Optional[int] = ...) -> None: ...
+    max_field_id: int
+    def __init__(self, id: _Optional[int] = ..., db_id: _Optional[int] = ..., db_name: _Optional[str] = ..., name: _Optional[str] = ..., schema: _Optional[bytes] = ..., shards_num: _Optional[int] = ..., virtual_channels: _Optional[_Iterable[str]] = ..., physical_channels: _Optional[_Iterable[str]] = ..., created_ts: _Optional[int] = ..., consistency_level: _Optional[_Union[_common_pb2.ConsistencyLevel, str]] = ..., properties: _Optional[_Iterable[_Union[_common_pb2.KeyValuePair, _Mapping]]] = ..., partitions: _Optional[_Iterable[_Union[PartitionInfo, _Mapping]]] = ..., aliases: _Optional[_Iterable[str]] = ..., num_partitions: _Optional[int] = ..., schema_version: _Optional[int] = ..., updated_ts: _Optional[int] = ..., truncated_ts: _Optional[int] = ..., max_field_id: _Optional[int] = ...) -> None: ...
 
 class PartitionInfo(_message.Message):
     __slots__ = ("id", "name", "created_ts", "collection_id")

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from milvus.schema.evolve import conform_table
+from milvus.schema.evolve import field_id as field_id_of
 from milvus.util.hashing import hash_int64
 
 
@@ -130,9 +131,16 @@ def read_insert_log(data: bytes, columns: list[str] | None = None) -> pa.Table:
     return _unpacked_table(pq.read_table(pa.BufferReader(data), columns=columns))
 
 
-def insert_log_column(data: bytes, name: str) -> pa.ChunkedArray | None:
-    """One column of an insert log (None when the log predates the field)."""
-    if name not in pq.read_schema(pa.BufferReader(data)).names:
+def insert_log_column(data: bytes, name: str, field_id: int = 0) -> pa.ChunkedArray | None:
+    """One column of an insert log: the field ``name`` (with id ``field_id`` when given);
+    None when the log predates the field (it lacks the column, or holds under that name a
+    dropped field's, another id)."""
+    schema = pq.read_schema(pa.BufferReader(data))
+    i = schema.get_field_index(name)
+    if i < 0:
+        return None
+    stored = field_id_of(schema.field(i))
+    if field_id and stored is not None and stored != field_id:
         return None
     return read_insert_log(data, columns=[name]).column(name)
 

@@ -19,27 +19,32 @@ Wrap = Callable[[str, Callable[..., Any]], Callable[..., Any]]
 
 
 def response_ok(response: Any) -> bool:
-    """False when ``response`` (a Status, or a message with a ``status``) reports an error."""
-    where = _STATUS_WHERE.get(type(response))
-    if where is None:
+    """False when ``response`` (a Status, or a message with a status field) reports an error."""
+    where = _STATUS_WHERE.get(type(response), _UNKNOWN)
+    if where is _UNKNOWN:
         where = _STATUS_WHERE[type(response)] = _status_where(response)
-    if where == _NO_STATUS:
+    if where is None:
         return True
-    status = response if where == _SELF else response.status
+    status = response if where == _SELF else getattr(response, where)
     return not (getattr(status, "code", 0) or getattr(status, "error_code", 0))
 
 
-# where a response type keeps its status (the message itself, its ``status`` field, none),
-# found once per type: ``hasattr`` on a message that lacks the field raises inside
-_SELF, _FIELD, _NO_STATUS = 0, 1, 2
-_STATUS_WHERE: dict[type, int] = {}
+# where a response type keeps its status: the message itself (``_SELF``), the name of its
+# status field (``status`` nearly everywhere, ``alter_status`` for AlterCollectionSchema), or
+# None; found once per type (``hasattr`` on a message that lacks the field raises inside)
+_SELF = ""
+_UNKNOWN = object()
+_STATUS_TYPE = "milvus.proto.common.Status"
+_STATUS_WHERE: dict[type, str | None] = {}
 
 
-def _status_where(response: Any) -> int:
+def _status_where(response: Any) -> str | None:
     if _has_code(response):
         return _SELF
-    status = getattr(response, "status", None)
-    return _FIELD if status is not None and _has_code(status) else _NO_STATUS
+    for field in getattr(getattr(response, "DESCRIPTOR", None), "fields", ()):
+        if field.message_type is not None and field.message_type.full_name == _STATUS_TYPE:
+            return field.name
+    return None
 
 
 def _has_code(message: Any) -> bool:

@@ -54,6 +54,7 @@ _COLLECTION_METHODS = {
     "ManualCompaction": "Compaction", "Import": "Import", "CreatePartition": "CreatePartition",
     "DropPartition": "DropPartition", "ShowPartitions": "ShowPartitions", "HasPartition": "HasPartition",
     "AddCollectionField": "AddCollectionField", "LoadBalance": "LoadBalance",
+    "AlterCollectionSchema": "AlterCollectionSchema", "DropCollectionFunction": "AlterCollectionSchema",
 }
 _GLOBAL_METHODS = {
     "CreateCollection": "CreateCollection", "DropCollection": "DropCollection",

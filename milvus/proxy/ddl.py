@@ -103,6 +103,14 @@ class Ddl:
         self._names.collection(request.collection_name)
         self._change("AddCollectionField", request, request.db_name, [request.collection_name])
 
+    def alter_collection_schema(self, request: milvus_pb2.AlterCollectionSchemaRequest) -> None:
+        self._names.collection(request.collection_name)
+        self._change("AlterCollectionSchema", request, request.db_name, [request.collection_name])
+
+    def drop_collection_function(self, request: milvus_pb2.DropCollectionFunctionRequest) -> None:
+        self._names.collection(request.collection_name)
+        self._change("DropCollectionFunction", request, request.db_name, [request.collection_name])
+
     def rename_collection(self, request: milvus_pb2.RenameCollectionRequest) -> None:
         self._names.collection(request.oldName)
         self._names.collection(request.newName)

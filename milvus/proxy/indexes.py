@@ -128,6 +128,17 @@ class Indexes:
             self._datacoord("DropIndex", datacoord_pb2.DropIndexRequest(collectionID=coll.id,
                                                                         index_name=info.index_name))
 
+    def drop_field_indexes(self, coll: Collection, field_ids: set[int]) -> None:
+        """Drop every index of the fields ``field_ids`` (fields leaving the schema: their
+        indexes go with them, loaded or not)."""
+        try:
+            infos = [i for i in self._describe(coll, "") if i.fieldID in field_ids]
+            for info in infos:
+                self._datacoord("DropIndex", datacoord_pb2.DropIndexRequest(collectionID=coll.id,
+                                                                            index_name=info.index_name))
+        finally:
+            self._forget_metrics()
+
     def alter(self, db: str, request: milvus_pb2.AlterIndexRequest) -> None:
         coll = self._collections.get(db, request.collection_name)
         self._forget_metrics()

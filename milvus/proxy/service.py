@@ -30,6 +30,7 @@ from milvus.proxy.proxy import DEFAULT_DB, Proxy
 from milvus.rpc import service_handler
 from milvus.rpc.server import message_class
 from milvus.schema import describe_schema
+from milvus.schema.drop import drop_field, drop_function
 from milvus.tso import parse_ts
 
 log = logging.getLogger(__name__)
@@ -241,9 +242,41 @@ class MilvusServiceAdapter:
         return _OK
 
     def AddCollectionField(self, request: milvus_pb2.AddCollectionFieldRequest, call: CallInfo = NO_CALL_INFO):
-        # AlterCollectionSchema (pymilvus' first choice) stays UNIMPLEMENTED: the SDK falls back to this
         self._ddl.add_collection_field(_with_db(request, call))
         return _OK
+
+    def AlterCollectionSchema(self, request: milvus_pb2.AlterCollectionSchemaRequest,
+                              call: CallInfo = NO_CALL_INFO):
+        """Add a field, or drop a field or a function (Milvus 3.0): the indexes of the fields a
+        drop removes are dropped first, once the drop is known to be allowed."""
+        request = _with_db(request, call)
+        if request.action.WhichOneof("op") == "drop_request":
+            drop = request.action.drop_request
+            self._drop_indexes_of(request.db_name, request.collection_name, lambda schema: (
+                drop_function(schema, drop.function_name, drop.drop_function_output_fields)[1] if drop.function_name
+                else [drop_field(schema, drop.field_name, drop.field_id)[1]]))
+        self._ddl.alter_collection_schema(request)
+        return milvus_pb2.AlterCollectionSchemaResponse(alter_status=_OK)
+
+    def DropCollectionFunction(self, request: milvus_pb2.DropCollectionFunctionRequest,
+                               call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        self._drop_indexes_of(request.db_name, request.collection_name,
+                              lambda schema: drop_function(schema, request.function_name, True)[1])
+        self._ddl.drop_collection_function(request)
+        return _OK
+
+    def _drop_indexes_of(self, db: str, collection_name: str,
+                         dropped: Callable[[schema_pb2.CollectionSchema], list[schema_pb2.FieldSchema]]) -> None:
+        """Drop the indexes of the fields ``dropped(schema)`` names (it raises when the schema
+        change is not allowed, before anything is dropped)."""
+        self._proxy.names.collection(collection_name)
+        coll = self._proxy.data.collections.get(db, collection_name)
+        schema = schema_pb2.CollectionSchema()
+        schema.ParseFromString(coll.info.schema)
+        field_ids = {f.fieldID for f in dropped(schema)}
+        if field_ids:
+            self._proxy.data.indexes.drop_field_indexes(coll, field_ids)
 
     def RenameCollection(self, request: milvus_pb2.RenameCollectionRequest, call: CallInfo = NO_CALL_INFO):
         self._ddl.rename_collection(_with_db(request, call))

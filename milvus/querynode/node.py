@@ -58,7 +58,7 @@ from milvus.querynode.shard import Location, Shard
 from milvus.querynode.vectors import sparse_placeholders
 from milvus.rpc.answers import rpc_answers
 from milvus.schema import CollectionSchemaModel, arrow_to_ids
-from milvus.schema.evolve import concat_versions
+from milvus.schema.evolve import concat_versions, holds
 from milvus.storage.base import ObjectStorage
 from milvus.util.memory import MemoryProbe, process_memory
 from milvus.util.tracing import NO_TRACING, Tracing
@@ -306,8 +306,9 @@ class QueryNode:
         that names them arrives with the next read or load)."""
         arrow_schema = state.schema.arrow_schema
         parts = [read_insert_log(self._read(path)) for path in log_paths(info.binlogs)]
-        names = {*arrow_schema.names, *(n for part in parts for n in part.column_names)}
-        backfilled = frozenset(n for n in names for part in parts if n not in part.column_names)
+        names = {n for part in parts for n in part.column_names} - set(arrow_schema.names)
+        backfilled = frozenset({*(f.name for f in arrow_schema for part in parts if not holds(part.schema, f)),
+                                *(n for n in names for part in parts if n not in part.column_names)})
         tables = [conform(part, arrow_schema, keep_extra=True) for part in parts]
         return (concat_versions(tables) if tables else arrow_schema.empty_table()), backfilled
 

@@ -18,7 +18,14 @@ from milvus.querynode.deletes import SegmentDeletes
 from milvus.querynode.distance import DenseVectors
 from milvus.querynode.vectors import SparseMatrix, dense_matrix, sparse_matrix, valid_rows
 from milvus.schema import TIMESTAMP_FIELD, FieldInfo
-from milvus.schema.evolve import conform_batch, conform_table, union_schema
+from milvus.schema.evolve import (
+    conform_batch,
+    conform_table,
+    is_newer_field,
+    needs_upgrade,
+    same_shape,
+    union_schema,
+)
 from milvus.schema.model import FIELD_ID_KEY
 from milvus.schema.vectors import one_array
 
@@ -176,10 +183,10 @@ class GrowingSegment(Segment):
         with self._lock:
             if self._schema is None:
                 self._schema = batch.schema
-            elif not batch.schema.equals(self._schema, check_metadata=False):
+            elif not same_shape(batch.schema, self._schema):
                 # rows of another schema version: one schema for the whole segment, the union
                 # (a newer batch's added column is kept, older rows read its default or null)
-                if any(name not in self._schema.names for name in batch.schema.names):
+                if needs_upgrade(self._schema, batch.schema):
                     self._upgrade(union_schema([self._schema, batch.schema]))
                 batch = conform_batch(batch, self._schema)
             self._batches.append(batch)
@@ -190,7 +197,8 @@ class GrowingSegment(Segment):
             current = self._schema
             if current is None:
                 self._schema = schema
-            elif any(name not in current.names for name in schema.names):
+            elif any(name not in current.names or is_newer_field(current.field(name), schema.field(name))
+                     for name in schema.names):
                 self._upgrade(union_schema([current, schema]))
 
     def _upgrade(self, schema: pa.Schema) -> None:
@@ -237,7 +245,8 @@ class SealedSegment(Segment):
 
     def upgrade(self, schema: pa.Schema) -> None:
         table = self._table
-        missing = frozenset(name for name in schema.names if name not in table.column_names)
+        missing = frozenset(name for name in schema.names if name not in table.column_names
+                            or is_newer_field(table.schema.field(name), schema.field(name)))
         if missing:
             self._table = conform_table(table, union_schema([table.schema, schema])).combine_chunks()
             self.backfilled = self.backfilled | missing

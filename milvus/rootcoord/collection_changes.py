@@ -15,6 +15,7 @@ from milvus.rootcoord import collection_spec as spec
 from milvus.rootcoord.meta_table import CollectionInfo
 from milvus.rootcoord.rpc import OK, answers, kv_list, merge_properties
 from milvus.schema import normalize_schema
+from milvus.schema.drop import drop_field, drop_function
 from milvus.schema.validate import validate_collection_schema, validate_new_field
 
 log = logging.getLogger(__name__)
@@ -24,15 +25,23 @@ _ALTERABLE_FIELD_PARAMS = frozenset({"max_length", "max_capacity", "mmap.enabled
 
 
 def _new_schema(schema: bytes) -> Callable[[CollectionInfo, int], None]:
-    """The change of a collection to ``schema``: its schema version moves on."""
+    """The change of a collection to ``schema``: its schema version moves on, and the largest
+    field id it ever had is kept (a dropped field's id is never given again)."""
     def change(copy: CollectionInfo, _ts: int) -> None:
+        copy.max_field_id = _max_field_id(copy)
         copy.schema = schema
         copy.schema_version += 1
     return change
 
 
+def _max_field_id(coll: CollectionInfo) -> int:
+    """The largest field id ``coll`` has had: of its schema and of the fields it dropped."""
+    return max([coll.max_field_id, *(f.fieldID for f in spec.parse_schema(coll.schema).fields)])
+
+
 class CollectionChangeRpcs:
-    """AlterCollection, AlterCollectionField, AddCollectionField."""
+    """AlterCollection, AlterCollectionField, AddCollectionField, AlterCollectionSchema,
+    DropCollectionFunction."""
 
     @answers
     def AlterCollection(self, request: milvus_pb2.AlterCollectionRequest) -> common_pb2.Status:
@@ -78,23 +87,80 @@ class CollectionChangeRpcs:
 
     @answers
     def AddCollectionField(self, request: milvus_pb2.AddCollectionFieldRequest) -> common_pb2.Status:
+        self._add_field(request.db_name, request.collection_name, request.collectionID, request.schema)
+        return OK
+
+    def _add_field(self, db_name: str, collection_name: str, collection_id: int, field_bytes: bytes) -> None:
         """Add a nullable field (Milvus 2.6): checked as Milvus does, given the next field id
         and appended; the schema version moves on.  The proxies are told to forget the
         collection; the other roles learn the new schema from what reaches them next (see
         ``milvus.querynode.node``): rows written before it read the field's default or null."""
         field = schema_pb2.FieldSchema()
         try:
-            field.ParseFromString(request.schema)
+            field.ParseFromString(field_bytes)
         except DecodeError:
             raise errors.ParameterInvalid("the field schema cannot be parsed: invalid parameter") from None
         with self._ddl() as expired:
-            coll = self._find(request.db_name, request.collection_name, request.collectionID)
+            coll = self._find(db_name, collection_name, collection_id)
             schema = spec.parse_schema(coll.schema)
             validate_new_field(schema, field, limits=self._params.schema_limits)
-            field.fieldID = 0  # normalize_schema gives it the next free id
+            field.fieldID = _max_field_id(coll) + 1
             schema.fields.append(field)
             schema = normalize_schema(schema)
             updated = self._alter(coll, expired, _new_schema(schema.SerializeToString(deterministic=True)))
             log.info("added field %s (%d) to collection %s (%d), schema version %d", field.name,
                      schema.fields[-1].fieldID, coll.name, coll.id, updated.schema_version)
+
+    @answers
+    def AlterCollectionSchema(self, request: milvus_pb2.AlterCollectionSchemaRequest) -> common_pb2.Status:
+        """Milvus 3.0's schema change: add one field (as AddCollectionField) or drop a field or
+        a function (``milvus.schema.drop``).  Adding a function, or a field with an index, to an
+        existing collection is refused: existing rows would need the function's outputs
+        computed (backfilled), which this server does not do."""
+        op = request.action.WhichOneof("op")
+        if op is None:
+            raise errors.ParameterInvalid("an AlterCollectionSchema request must either add or drop: invalid parameter")
+        if op == "add_request":
+            add = request.action.add_request
+            if add.func_schema or add.do_physical_backfill:
+                raise errors.ParameterInvalid("adding a function to an existing collection is not supported: "
+                                              "define the function when the collection is created")
+            if len(add.field_infos) != 1:
+                raise errors.ParameterInvalid("an AlterCollectionSchema add request must carry exactly one field")
+            info = add.field_infos[0]
+            if info.index_name or info.extra_params:
+                raise errors.ParameterInvalid("an added field's index is created with create_index, "
+                                              "not with the schema change")
+            self._add_field(request.db_name, request.collection_name, request.collectionID,
+                            info.field_schema.SerializeToString())
+            return OK
+        drop = request.action.drop_request
+        if drop.function_name:
+            if drop.field_name or drop.field_id:
+                raise errors.ParameterInvalid("drop either a field or a function, not both: invalid parameter")
+            self._drop_function(request.db_name, request.collection_name, request.collectionID,
+                                drop.function_name, drop.drop_function_output_fields)
+            return OK
+        with self._ddl() as expired:
+            coll = self._find(request.db_name, request.collection_name, request.collectionID)
+            schema, field = drop_field(spec.parse_schema(coll.schema), drop.field_name, drop.field_id)
+            updated = self._alter(coll, expired, _new_schema(schema.SerializeToString(deterministic=True)))
+            log.info("dropped field %s (%d) of collection %s (%d), schema version %d", field.name,
+                     field.fieldID, coll.name, coll.id, updated.schema_version)
         return OK
+
+    @answers
+    def DropCollectionFunction(self, request: milvus_pb2.DropCollectionFunctionRequest) -> common_pb2.Status:
+        """Drop a function and its output fields (as Milvus 3.0 does); its input fields stay."""
+        self._drop_function(request.db_name, request.collection_name, request.collectionID,
+                            request.function_name, drop_outputs=True)
+        return OK
+
+    def _drop_function(self, db_name: str, collection_name: str, collection_id: int, function_name: str,
+                       drop_outputs: bool) -> None:
+        with self._ddl() as expired:
+            coll = self._find(db_name, collection_name, collection_id)
+            schema, dropped = drop_function(spec.parse_schema(coll.schema), function_name, drop_outputs)
+            updated = self._alter(coll, expired, _new_schema(schema.SerializeToString(deterministic=True)))
+            log.info("dropped function %s of collection %s (%d) with fields %s, schema version %d", function_name,
+                     coll.name, coll.id, [f.name for f in dropped], updated.schema_version)

@@ -56,7 +56,7 @@ PRIVILEGES = {
         "All", "CreateIndex", "DropIndex", "IndexDetail", "Load", "GetLoadingProgress", "GetLoadState", "Release",
         "Insert", "Delete", "Upsert", "Search", "Flush", "GetFlushState", "Query", "GetStatistics", "Compaction",
         "Import", "LoadBalance", "CreatePartition", "DropPartition", "ShowPartitions", "HasPartition",
-        "AddCollectionField",
+        "AddCollectionField", "AlterCollectionSchema",
     },
     "User": {"UpdateUser", "SelectUser"},
     "Database": {"All", "ListDatabases", "DescribeDatabase", "AlterDatabase", "CreateCollection",

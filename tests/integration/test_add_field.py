@@ -1,5 +1,5 @@
-"""AddCollectionField through the real pymilvus client (``add_collection_field``, which falls
-back from AlterCollectionSchema to the legacy RPC), every role in this process: a loaded
+"""Adding fields through the real pymilvus client (``add_collection_field``: AlterCollectionSchema,
+which pymilvus tries before the legacy AddCollectionField), every role in this process: a loaded
 collection with sealed and growing rows gains a nullable field and one with a default; old
 rows read null or the default, new rows their values, in filters and outputs, after a flush,
 a compaction, a release and load, and with a scalar index on the new field; what Milvus
@@ -47,15 +47,14 @@ def query(client, expr, fields=("score", "label")):
     return {r["id"]: tuple(r[f] for f in fields) for r in got}
 
 
-def test_the_sdk_falls_back_to_the_legacy_rpc(cluster):
+def test_an_alter_collection_schema_request_must_add_or_drop(cluster):
     channel = grpc.insecure_channel(f"127.0.0.1:{cluster.port}")
     try:
         call = channel.unary_unary("/milvus.proto.milvus.MilvusService/AlterCollectionSchema",
                                    request_serializer=lambda m: m.SerializeToString(),
-                                   response_deserializer=lambda b: b)
-        with pytest.raises(grpc.RpcError) as info:
-            call(milvus_pb2.AlterCollectionSchemaRequest(collection_name="x"), timeout=10)
-        assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
+                                   response_deserializer=milvus_pb2.AlterCollectionSchemaResponse.FromString)
+        response = call(milvus_pb2.AlterCollectionSchemaRequest(collection_name="x"), timeout=10)
+        assert response.alter_status.code == 1100 and "add or drop" in response.alter_status.reason
     finally:
         channel.close()
 

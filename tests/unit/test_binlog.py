@@ -82,6 +82,17 @@ def test_insert_logs_written_before_packing_still_read():
     assert insert_log_column(data, "absent") is None and insert_log_rows(data) == 30
 
 
+def test_an_insert_log_column_is_its_fields_by_id():
+    """A log written before its field was dropped holds, under the same name, another field's
+    values than a field added again later: those are not the new field's (an index of the new
+    field is built from nulls there)."""
+    old = pa.field("score", pa.int64(), metadata={b"PARQUET:field_id": b"102"})
+    data = write_insert_log(pa.Table.from_arrays([pa.array([10, 20], pa.int64())], schema=pa.schema([old])))
+    assert insert_log_column(data, "score", 102).to_pylist() == [10, 20]
+    assert insert_log_column(data, "score").to_pylist() == [10, 20]  # no id asked: by name
+    assert insert_log_column(data, "score", 105) is None
+
+
 def test_delta_log_round_trip():
     pks, ts = read_delta_log(write_delta_log(np.array([3, 1, 2], dtype=np.int64), [10, 11, 12]))
     assert pks.to_pylist() == [3, 1, 2] and ts.tolist() == [10, 11, 12]

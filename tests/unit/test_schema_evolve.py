@@ -117,3 +117,63 @@ def test_an_index_over_a_segment_older_than_the_field_is_all_null(tmp_path):
     column = read_column(storage, request)
     assert column.type == pa.int32() and column.to_pylist() == [None] * 3
     assert np.all(column.is_null().to_numpy(zero_copy_only=False))
+
+
+# ---- dropped fields: a column is its field's by name and field id ---------------------
+
+def _field(name: str, field_id: int, typ: pa.DataType | None = None, nullable: bool = False) -> pa.Field:
+    return pa.field(name, typ or pa.int64(), nullable=nullable, metadata={b"PARQUET:field_id": str(field_id).encode()})
+
+
+PK = _field("pk", 100)
+SCORE_OLD = _field("score", 102)  # dropped later
+SCORE_NEW = _field("score", 105, nullable=True)  # added again under the same name
+
+
+def _table(fields, columns) -> pa.Table:
+    return pa.Table.from_arrays([pa.array(c, f.type) for f, c in zip(fields, columns, strict=True)],
+                                schema=pa.schema(fields))
+
+
+def test_a_dropped_fields_column_never_reads_as_a_new_field_of_its_name():
+    before = _table([PK, SCORE_OLD], [[1, 2], [10, 20]])
+    after = _table([PK, SCORE_NEW], [[3], [-3]])
+    got = concat_versions([before, after])
+    assert got.column("score").to_pylist() == [None, None, -3]
+    assert got.schema.field("score").metadata == SCORE_NEW.metadata
+    # either order: the larger field id is the newer field
+    assert concat_versions([after, before]).column("score").to_pylist() == [-3, None, None]
+    # a reader of the current schema
+    assert conform(before, pa.schema([PK, SCORE_NEW])).column("score").to_pylist() == [None, None]
+    assert conform(after, pa.schema([PK, SCORE_NEW])).column("score").to_pylist() == [-3]
+
+
+def test_a_reader_with_a_stale_schema_keeps_the_newer_fields_values():
+    after = _table([PK, SCORE_NEW], [[3], [-3]])
+    got = conform(after, pa.schema([PK, SCORE_OLD]), keep_extra=True)
+    assert got.column("score").to_pylist() == [-3] and got.schema.field("score") == SCORE_NEW
+    # without keep_extra the stale reader reads its own (missing) field
+    assert conform(after, pa.schema([PK, SCORE_OLD])).column("score").to_pylist() == [None]
+
+
+def test_rows_without_a_dropped_non_nullable_field_are_written_with_rows_that_have_it(tmp_path):
+    with_score = _table([PK, SCORE_OLD], [[1, 2], [10, 20]])
+    without = _table([PK], [[3]])
+    got = concat_versions([with_score, without])
+    assert got.column("score").to_pylist() == [10, 20, None]
+    assert got.schema.field("score").nullable  # Parquet refuses nulls in a non-nullable column
+    import pyarrow.parquet as pq
+    pq.write_table(got, tmp_path / "rows.parquet")
+    assert pq.read_table(tmp_path / "rows.parquet").column("score").to_pylist() == [10, 20, None]
+
+
+def test_a_growing_segment_holds_batches_with_and_without_a_dropped_field():
+    from milvus.querynode.segments import GrowingSegment
+    ts = _field("_ts", 1, pa.uint64())
+    seg = GrowingSegment(1, COLL, PART, VCH)
+    seg.append(_table([PK, ts, SCORE_OLD], [[1], [5], [10]]).to_batches()[0])
+    seg.append(_table([PK, ts], [[2], [6]]).to_batches()[0])  # written after the drop
+    seg.append(_table([PK, ts, SCORE_NEW], [[3], [7], [-3]]).to_batches()[0])  # after the re-add
+    table = seg.view().table
+    assert table.column("pk").to_pylist() == [1, 2, 3]
+    assert table.column("score").to_pylist() == [None, None, -3]
