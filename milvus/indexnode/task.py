@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from milvus import errors
 from milvus._proto import indexnode_pb2
@@ -23,6 +24,7 @@ from milvus.grpc_gen import schema_pb2
 from milvus.index import BINARY, DENSE, SCALAR, SPARSE, build_index, build_scalar, field_kind
 from milvus.index.spec import parse_build_params
 from milvus.schema import datatypes as dt
+from milvus.schema.functions import FUNCTION_SPEC_PARAM, output_from_spec
 from milvus.schema.vectors import dense_matrix, sparse_matrix
 from milvus.storage.base import ObjectStorage
 
@@ -39,34 +41,45 @@ class BuildResult:
     serialized_size: int
 
 
-def _read_log(storage: ObjectStorage, path: str, name: str, field_id: int) -> tuple[pa.ChunkedArray | None, int]:
-    """One insert log's column (None when the log predates the field) and its row count."""
+def _read_log(storage: ObjectStorage, path: str, name: str, field_id: int,
+              function: bytes | None) -> tuple[pa.ChunkedArray | None, int]:
+    """One insert log's column (None when the log predates the field) and its row count.  A
+    function output (``function``: its spec) is computed from the log's input columns where
+    the log predates the function (``milvus.schema.functions``)."""
     try:
         data = storage.get(path)
     except KeyError:
         raise errors.IoKeyNotFound(f"insert log {path} does not exist") from None
     column = insert_log_column(data, name, field_id)
+    if function is not None and (column is None or column.null_count):
+        computed = output_from_spec(function, lambda n, i: insert_log_column(data, n, i))
+        if computed is not None:
+            if column is not None:
+                whole = column.combine_chunks()
+                computed = pc.if_else(whole.is_valid(), whole, computed.cast(whole.type))
+            column = pa.chunked_array([computed])
     if column is None:
         return None, insert_log_rows(data)
     return column, len(column)
 
 
-def _read_logs(storage: ObjectStorage, paths: list[str], name: str,
-               field_id: int) -> list[tuple[pa.ChunkedArray | None, int]]:
+def _read_logs(storage: ObjectStorage, paths: list[str], name: str, field_id: int,
+               function: bytes | None = None) -> list[tuple[pa.ChunkedArray | None, int]]:
     """Every log's column in ``paths`` order.  A Parquet read of one column decodes on one
     thread, so the logs are fetched and decoded side by side (Arrow and the storage client
     release the GIL): with two cores, 100k x 128 float vectors in 3 logs took 0.35 s one after
     the other."""
     workers = min(len(paths), os.cpu_count() or 1)
     if workers <= 1:
-        return [_read_log(storage, path, name, field_id) for path in paths]
+        return [_read_log(storage, path, name, field_id, function) for path in paths]
     with ThreadPoolExecutor(workers, thread_name_prefix="indexnode-read") as pool:
-        return list(pool.map(lambda path: _read_log(storage, path, name, field_id), paths))
+        return list(pool.map(lambda path: _read_log(storage, path, name, field_id, function), paths))
 
 
 def read_column(storage: ObjectStorage, request: indexnode_pb2.CreateJobRequest) -> pa.ChunkedArray:
     """The segment's column of the indexed field, in row order."""
-    logs = _read_logs(storage, list(request.data_paths), request.field_name, request.fieldID)
+    function = next((kv.value.encode() for kv in request.type_params if kv.key == FUNCTION_SPEC_PARAM), None)
+    logs = _read_logs(storage, list(request.data_paths), request.field_name, request.fieldID, function)
     arrow_type = next((column.type for column, _ in reversed(logs) if column is not None), None)
     if arrow_type is None:
         arrow_type = _added_field_type(request)

@@ -17,11 +17,12 @@ import time
 
 from milvus import errors
 from milvus._proto import datacoord_pb2, querycoord_pb2
-from milvus.grpc_gen import common_pb2, milvus_pb2
+from milvus.grpc_gen import common_pb2, milvus_pb2, schema_pb2
 from milvus.index import SCALAR, FieldSpec, field_kind, resolve_index
 from milvus.proxy.callers import Caller
 from milvus.proxy.collections import Collection, Collections
 from milvus.proxy.validate import NameRules
+from milvus.schema.functions import FUNCTION_SPEC_PARAM
 
 
 def _pairs(d: dict[str, str]) -> list[common_pb2.KeyValuePair]:
@@ -60,6 +61,8 @@ class Indexes:
         spec = resolve_index(FieldSpec(fld.name, fld.data_type, fld.dim or 0, fld.element_type, fld.is_primary,
                                        fld.is_function_output), pairs)
         type_params = {"dim": str(fld.dim)} if fld.dim else {}
+        if fld.function_spec is not None:  # the index node computes what older rows lack
+            type_params[FUNCTION_SPEC_PARAM] = fld.function_spec.decode()
         self._datacoord("CreateIndex", datacoord_pb2.CreateIndexRequest(
             collectionID=coll.id, fieldID=fld.field_id, index_name=request.index_name,
             type_params=_pairs(type_params), index_params=_pairs(spec.index_params()),
@@ -128,11 +131,22 @@ class Indexes:
             self._datacoord("DropIndex", datacoord_pb2.DropIndexRequest(collectionID=coll.id,
                                                                         index_name=info.index_name))
 
+    @staticmethod
+    def check_function_output_index(field_name: str, extra_params) -> None:
+        """Raise unless ``extra_params`` (a CreateIndex request's) can index a new BM25 output."""
+        resolve_index(FieldSpec(field_name, schema_pb2.SparseFloatVector, 0, 0, False, True),
+                      {p.key: p.value for p in extra_params})
+
     def drop_field_indexes(self, coll: Collection, field_ids: set[int]) -> None:
         """Drop every index of the fields ``field_ids`` (fields leaving the schema: their
         indexes go with them, loaded or not)."""
         try:
-            infos = [i for i in self._describe(coll, "") if i.fieldID in field_ids]
+            try:
+                infos = [i for i in self._describe(coll, "") if i.fieldID in field_ids]
+            except errors.MilvusError as exc:
+                if exc.code != errors.IndexNotFound.code:
+                    raise
+                infos = []  # the collection has no index at all
             for info in infos:
                 self._datacoord("DropIndex", datacoord_pb2.DropIndexRequest(collectionID=coll.id,
                                                                             index_name=info.index_name))

@@ -32,6 +32,7 @@ from milvus.proxy.load import Loads
 from milvus.proxy.meta_cache import MetaCache
 from milvus.proxy.quota import QuotaCenter, QuotaParams
 from milvus.proxy.resource_groups import ResourceGroups
+from milvus.proxy.system_info import SystemInfo
 from milvus.proxy.validate import NameRules
 from milvus.rpc.health import component_states, unhealthy_reason
 from milvus.storage.base import ObjectStorage
@@ -110,6 +111,7 @@ class Proxy:
             self._data = self._data_path(rootcoord, datacoord, querycoord, querynode, mq, node_id, storage)
         self._serving = False
         self._node_id = node_id
+        self.system_info = SystemInfo(self._own_state, self.params.deploy_mode, self._coordinators)
 
     def rbac(self, method: str, request: Any) -> Any:
         """A users, roles or privileges request, passed to the root coordinator (which keeps
@@ -229,9 +231,11 @@ class Proxy:
     # ---- the internal Proxy service -------------------------------------------------
 
     def GetComponentStates(self, request: internal_pb2.GetComponentStatesRequest) -> internal_pb2.ComponentStates:
+        return internal_pb2.ComponentStates(state=self._own_state(), status=errors.OK)
+
+    def _own_state(self) -> internal_pb2.ComponentInfo:
         state = internal_pb2.HEALTHY if self._serving else internal_pb2.INITIALIZING
-        return internal_pb2.ComponentStates(
-            state=internal_pb2.ComponentInfo(role=self.name, state=state), status=errors.OK)
+        return internal_pb2.ComponentInfo(role=self.name, state=state, node_id=self._node_id)
 
     def InvalidateCollectionMetaCache(self, request: proxy_pb2.InvalidateCollMetaCacheRequest) -> common_pb2.Status:
         db = request.db_name or DEFAULT_DB

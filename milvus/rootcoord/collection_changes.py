@@ -16,7 +16,7 @@ from milvus.rootcoord.meta_table import CollectionInfo
 from milvus.rootcoord.rpc import OK, answers, kv_list, merge_properties
 from milvus.schema import normalize_schema
 from milvus.schema.drop import drop_field, drop_function
-from milvus.schema.validate import validate_collection_schema, validate_new_field
+from milvus.schema.validate import new_function_field, validate_collection_schema, validate_new_field
 
 log = logging.getLogger(__name__)
 
@@ -113,21 +113,22 @@ class CollectionChangeRpcs:
 
     @answers
     def AlterCollectionSchema(self, request: milvus_pb2.AlterCollectionSchemaRequest) -> common_pb2.Status:
-        """Milvus 3.0's schema change: add one field (as AddCollectionField) or drop a field or
-        a function (``milvus.schema.drop``).  Adding a function, or a field with an index, to an
-        existing collection is refused: existing rows would need the function's outputs
-        computed (backfilled), which this server does not do."""
+        """Milvus 3.0's schema change: add one field (as AddCollectionField), a BM25 function
+        with its output field, or drop a field or a function (``milvus.schema.drop``).  The
+        index bound to an added function's output is created by the proxy once the schema has
+        changed."""
         op = request.action.WhichOneof("op")
         if op is None:
             raise errors.ParameterInvalid("an AlterCollectionSchema request must either add or drop: invalid parameter")
         if op == "add_request":
             add = request.action.add_request
-            if add.func_schema or add.do_physical_backfill:
-                raise errors.ParameterInvalid("adding a function to an existing collection is not supported: "
-                                              "define the function when the collection is created")
             if len(add.field_infos) != 1:
                 raise errors.ParameterInvalid("an AlterCollectionSchema add request must carry exactly one field")
             info = add.field_infos[0]
+            if add.func_schema:
+                self._add_function(request.db_name, request.collection_name, request.collectionID,
+                                   list(add.func_schema), info.field_schema)
+                return OK
             if info.index_name or info.extra_params:
                 raise errors.ParameterInvalid("an added field's index is created with create_index, "
                                               "not with the schema change")
@@ -148,6 +149,23 @@ class CollectionChangeRpcs:
             log.info("dropped field %s (%d) of collection %s (%d), schema version %d", field.name,
                      field.fieldID, coll.name, coll.id, updated.schema_version)
         return OK
+
+    def _add_function(self, db_name: str, collection_name: str, collection_id: int,
+                      functions: list[schema_pb2.FunctionSchema], output: schema_pb2.FieldSchema) -> None:
+        """Add a BM25 function with its new output field (``milvus.schema.functions``: the
+        rows written before it get their output computed from their input when read)."""
+        with self._ddl() as expired:
+            coll = self._find(db_name, collection_name, collection_id)
+            schema = spec.parse_schema(coll.schema)
+            field, fn = new_function_field(schema, functions, output)
+            field.fieldID = _max_field_id(coll) + 1
+            schema.fields.append(field)
+            schema.functions.append(fn)
+            validate_collection_schema(schema, collection_name=coll.name, limits=self._params.schema_limits)
+            schema = normalize_schema(schema)
+            updated = self._alter(coll, expired, _new_schema(schema.SerializeToString(deterministic=True)))
+            log.info("added function %s with output field %s (%d) to collection %s (%d), schema version %d",
+                     fn.name, field.name, field.fieldID, coll.name, coll.id, updated.schema_version)
 
     @answers
     def DropCollectionFunction(self, request: milvus_pb2.DropCollectionFunctionRequest) -> common_pb2.Status:

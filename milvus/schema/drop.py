@@ -68,15 +68,20 @@ def drop_field(schema: spb.CollectionSchema, name: str = "", field_id: int = 0
     return _without(schema, {f.name}), f
 
 
+def function_outputs(schema: spb.CollectionSchema, function_name: str) -> list[spb.FieldSchema]:
+    """The output fields of the function ``function_name``."""
+    fn = next((fn for fn in schema.functions if fn.name == function_name), None)
+    if fn is None:
+        raise invalid(f"function not found in collection {schema.name}: function name = {function_name}")
+    return [f for f in schema.fields if f.name in fn.output_field_names]
+
+
 def drop_function(schema: spb.CollectionSchema, function_name: str, drop_outputs: bool
                   ) -> tuple[spb.CollectionSchema, list[spb.FieldSchema]]:
     """``schema`` without the function ``function_name`` and, with ``drop_outputs``, without
     its output fields; and the fields dropped.  Kept outputs become ordinary fields (rows must
-    then carry their values)."""
-    fn = next((fn for fn in schema.functions if fn.name == function_name), None)
-    if fn is None:
-        raise invalid(f"function not found in collection {schema.name}: function name = {function_name}")
-    outputs = set(fn.output_field_names)
+    then carry their values; their indexes, built for the function's metric, go)."""
+    outputs = {f.name for f in function_outputs(schema, function_name)}
     dropped = [f for f in schema.fields if f.name in outputs] if drop_outputs else []
     if dropped:
         _check_vectors_left(schema, outputs)

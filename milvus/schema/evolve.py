@@ -14,6 +14,9 @@ column reads as missing for it, never as its values.  A column some rows lack (a
 after them, or dropped before them) is nullable in the shape they are brought to, unless its
 field has a default: the filled rows hold nulls, which a non-nullable Arrow field would
 refuse when written (Parquet checks).
+
+A function's output field missing from rows written before the function was added (or null
+in them) is computed from their input columns (see ``milvus.schema.functions``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ import json
 from collections.abc import Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from milvus.schema.functions import FUNCTION_KEY, output_from_spec
 from milvus.schema.model import DEFAULT_VALUE_KEY, FIELD_ID_KEY
 
 
@@ -38,6 +43,44 @@ def missing_column(fld: pa.Field, num_rows: int) -> pa.Array:
     if default is None:
         return pa.nulls(num_rows, fld.type)
     return pa.repeat(pa.scalar(default, type=fld.type), num_rows)
+
+
+def _input(source: pa.Table | pa.RecordBatch, name: str, fid: int) -> pa.Array | pa.ChunkedArray | None:
+    i = source.schema.get_field_index(name)
+    if i < 0:
+        return None
+    stored = field_id(source.schema.field(i))
+    return source.column(i) if stored is None or stored == fid else None
+
+
+def _computed(fld: pa.Field, source: pa.Table | pa.RecordBatch) -> pa.Array | None:
+    """A function output's column computed from ``source``'s input columns (None: ``fld`` is
+    no function output, or ``source`` lacks an input)."""
+    spec = (fld.metadata or {}).get(FUNCTION_KEY)
+    if spec is None:
+        return None
+    out = output_from_spec(spec, lambda name, fid: _input(source, name, fid))
+    return out.cast(fld.type) if out is not None and out.type != fld.type else out
+
+
+def _filled(fld: pa.Field, source: pa.Table | pa.RecordBatch) -> pa.Array:
+    """The column of ``source``'s rows, written before ``fld`` existed: a function output
+    computed from its inputs, else the field's default, else null."""
+    out = _computed(fld, source)
+    return out if out is not None else missing_column(fld, source.num_rows)
+
+
+def _completed(fld: pa.Field, col, source: pa.Table | pa.RecordBatch):
+    """``col`` with the null rows of a function output computed (rows that predate the
+    function, written as null beside newer rows that have it)."""
+    if not col.null_count or FUNCTION_KEY not in (fld.metadata or {}):
+        return col
+    out = _computed(fld, source)
+    if out is None:
+        return col
+    whole = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    done = pc.if_else(whole.is_valid(), whole, out)
+    return pa.chunked_array([done], type=fld.type) if isinstance(col, pa.ChunkedArray) else done
 
 
 def field_id(fld: pa.Field) -> int | None:
@@ -106,9 +149,9 @@ def conform_table(table: pa.Table, schema: pa.Schema, *, keep_extra: bool = Fals
         i = _column(table.schema, fld)
         if i >= 0:
             col = table.column(i)
-            arrays.append(col.cast(fld.type) if col.type != fld.type else col)
+            arrays.append(_completed(fld, col.cast(fld.type) if col.type != fld.type else col, table))
         else:
-            arrays.append(pa.chunked_array([missing_column(fld, table.num_rows)], type=fld.type))
+            arrays.append(pa.chunked_array([_filled(fld, table)], type=fld.type))
     return pa.Table.from_arrays(arrays, schema=target)
 
 
@@ -120,9 +163,9 @@ def conform_batch(batch: pa.RecordBatch, schema: pa.Schema, *, keep_extra: bool 
         i = _column(batch.schema, fld)
         if i >= 0:
             col = batch.column(i)
-            arrays.append(col.cast(fld.type) if col.type != fld.type else col)
+            arrays.append(_completed(fld, col.cast(fld.type) if col.type != fld.type else col, batch))
         else:
-            arrays.append(missing_column(fld, batch.num_rows))
+            arrays.append(_filled(fld, batch))
     return pa.RecordBatch.from_arrays(arrays, schema=target)
 
 

@@ -3,18 +3,34 @@
 Only BM25 is supported: one VARCHAR input field with ``enable_analyzer`` and an analyzer this
 server has (``milvus.schema.analyzer_params``), one SPARSE_FLOAT_VECTOR output field that the server fills from the input on every
 insert and upsert (a client may not write it, nor read it back).
+
+A function added to an existing collection (``add_function_field``) finds rows written
+without its output.  Its output field's Arrow field carries how to compute it
+(``FUNCTION_KEY`` metadata: the function type, its input field by name and id, the input's
+analyzer), as a field's default travels with it (``milvus.schema.evolve``): whichever role
+brings older rows to the newer shape (a query node loading a segment or holding growing
+rows, a data node writing its buffer, a compaction) computes their output from their input
+(``output_from_spec``); an index node building the output's index is handed the same spec.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import json
+from collections.abc import Callable, Mapping
 
 import pyarrow as pa
 
 from milvus.grpc_gen import schema_pb2 as spb
 from milvus.schema import datatypes as dt
 from milvus.schema.analyzer import Analyzer
-from milvus.schema.analyzer_params import analyzer_enabled, field_analyzer_problem
+from milvus.schema.analyzer_params import (
+    ANALYZER_PARAMS_KEY,
+    MULTI_ANALYZER_PARAMS_KEY,
+    analyzer_enabled,
+    field_analyzer,
+    field_analyzer_problem,
+)
 from milvus.schema.errors import invalid
 
 START_OF_FUNCTION_ID = 100  # Milvus numbers functions from 100, like fields
@@ -110,3 +126,38 @@ def compute_output(function_type: int, inputs: list[pa.Array], analyzer: Analyze
     if function_type != spb.FunctionType.BM25:
         raise invalid(f"function type {_type_name(function_type)} is not supported by this server")
     return analyzer.bm25_rows(inputs[0])
+
+
+FUNCTION_KEY = b"milvus:function"  # Arrow field metadata of a function output: how to compute it
+FUNCTION_SPEC_PARAM = "milvus.function"  # the same, in the type params of the output's index builds
+
+
+def output_spec(function_type: int, inputs: list[tuple[str, int, Mapping[str, str]]]) -> bytes:
+    """The ``FUNCTION_KEY`` value of an output of a ``function_type`` function over ``inputs``
+    ((name, field id, type params) of each input field, in order)."""
+    return json.dumps({
+        "type": int(function_type),
+        "inputs": [[name, field_id] for name, field_id, _ in inputs],
+        "analyzer": {k: v for k, v in inputs[0][2].items() if k in (ANALYZER_PARAMS_KEY, MULTI_ANALYZER_PARAMS_KEY)},
+    }, sort_keys=True).encode()
+
+
+@functools.lru_cache(maxsize=64)
+def _spec(raw: bytes) -> tuple[int, tuple[tuple[str, int], ...], Analyzer]:
+    spec = json.loads(raw)
+    return spec["type"], tuple((n, int(i)) for n, i in spec["inputs"]), field_analyzer(spec["analyzer"])
+
+
+def spec_inputs(raw: bytes) -> tuple[tuple[str, int], ...]:
+    """The (name, field id) of each input of the function ``raw`` (a ``FUNCTION_KEY`` value)."""
+    return _spec(raw)[1]
+
+
+def output_from_spec(raw: bytes, column: Callable[[str, int], pa.Array | pa.ChunkedArray | None]) -> pa.Array | None:
+    """The output column of the function ``raw`` (a ``FUNCTION_KEY`` value) over the rows whose
+    input columns ``column(name, field_id)`` gives; None when one of them is missing."""
+    function_type, inputs, analyzer = _spec(raw)
+    columns = [column(name, field_id) for name, field_id in inputs]
+    if any(c is None for c in columns):
+        return None
+    return compute_output(function_type, list(columns), analyzer)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from types import MappingProxyType
 
@@ -25,7 +25,7 @@ import pyarrow as pa
 from milvus.grpc_gen import schema_pb2 as spb
 from milvus.schema import datatypes as dt
 from milvus.schema.errors import FIELD_NOT_FOUND, SchemaError
-from milvus.schema.functions import START_OF_FUNCTION_ID, link_functions
+from milvus.schema.functions import FUNCTION_KEY, START_OF_FUNCTION_ID, link_functions, output_spec
 
 DYNAMIC_FIELD_NAME = "$meta"
 ROW_ID_FIELD = "_row_id"
@@ -78,6 +78,8 @@ class FieldInfo:
     max_capacity: int | None = None
     default_value: object | None = None
     type_params: Mapping[str, str] = field(default_factory=dict, compare=False)
+    # a function output's: how to compute it (``milvus.schema.functions.FUNCTION_KEY``)
+    function_spec: bytes | None = field(default=None, compare=False)
 
     @classmethod
     def from_proto(cls, fs: spb.FieldSchema) -> FieldInfo:
@@ -122,6 +124,8 @@ class FieldInfo:
         metadata = {FIELD_ID_KEY: str(self.field_id).encode()}
         if self.default_value is not None:
             metadata[DEFAULT_VALUE_KEY] = json.dumps(self.default_value).encode()
+        if self.function_spec is not None:
+            metadata[FUNCTION_KEY] = self.function_spec
         return pa.field(self.name, self.arrow_type, nullable=self.nullable, metadata=metadata)
 
 
@@ -204,7 +208,15 @@ class CollectionSchemaModel:
         if _needs_normalizing(schema):
             schema = normalize_schema(schema)
         self._proto = schema
-        self._fields = tuple(FieldInfo.from_proto(f) for f in schema.fields)
+        fields = [FieldInfo.from_proto(f) for f in schema.fields]
+        by_name = {f.name: f for f in fields}
+        specs = {}
+        for fn in schema.functions:
+            inputs = [by_name.get(name) for name in fn.input_field_names]
+            if all(i is not None for i in inputs):
+                spec = output_spec(fn.type, [(i.name, i.field_id, i.type_params) for i in inputs])
+                specs.update({name: spec for name in fn.output_field_names})
+        self._fields = tuple(replace(f, function_spec=specs[f.name]) if f.name in specs else f for f in fields)
         self._by_name = {f.name: f for f in self._fields}
         self._by_id = {f.field_id: f for f in self._fields}
         self._primary = next((f for f in self._fields if f.is_primary), None)

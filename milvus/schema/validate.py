@@ -9,6 +9,7 @@ schema is refused with a message that says so.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from milvus.grpc_gen import schema_pb2 as spb
 from milvus.schema import datatypes as dt
@@ -165,6 +166,38 @@ def validate_new_field(schema: spb.CollectionSchema, fs: spb.FieldSchema, *,
         raise invalid(f"added field must be nullable, please check it, field name = {fs.name}")
     _check_field_types([fs])
     validate_field(fs, schema.name, limits)
+
+
+def new_function_field(schema: spb.CollectionSchema, functions: Sequence[spb.FunctionSchema],
+                       output: spb.FieldSchema) -> tuple[spb.FieldSchema, spb.FunctionSchema]:
+    """The checks on adding a function with its output field to a collection (Milvus 3.0's
+    ``add_function_field``): one BM25 function whose one output is the new field, a
+    SPARSE_FLOAT_VECTOR with a new name; the function and the field as they are appended (the
+    whole schema is checked again after, the function's input included)."""
+    if len(functions) != 1:
+        raise invalid(f"exactly one function can be added at a time, got {len(functions)}")
+    fn = spb.FunctionSchema()
+    fn.CopyFrom(functions[0])
+    if fn.type != spb.FunctionType.BM25:
+        raise invalid(f"function {fn.name}: only a BM25 function can be added to an existing collection")
+    if list(fn.output_field_names) != [output.name]:
+        raise invalid(f"function {fn.name} must output exactly the added field {output.name}, "
+                      f"got {list(fn.output_field_names)}")
+    if any(f.name == output.name for f in schema.fields):
+        raise invalid(f"duplicated field name {output.name}")
+    if any(g.name == fn.name for g in schema.functions):
+        raise invalid(f"duplicate function name {fn.name}")
+    if output.data_type != spb.SparseFloatVector:
+        raise invalid(f"BM25 function output field must be a SparseFloatVector field, got field "
+                      f"{output.name} with data type {dt.type_name(output.data_type)}")
+    if output.is_primary_key or output.is_partition_key or output.is_clustering_key or output.is_dynamic:
+        raise invalid(f"function output field {output.name} cannot be a key or the dynamic field")
+    field = spb.FieldSchema()
+    field.CopyFrom(output)
+    field.is_function_output = True
+    fn.id = 0  # numbered with the others
+    del fn.input_field_ids[:], fn.output_field_ids[:]
+    return field, fn
 
 
 def validate_field(f: spb.FieldSchema, collection_name: str, limits: SchemaLimits = DEFAULT_LIMITS) -> None:

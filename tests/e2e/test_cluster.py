@@ -19,10 +19,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import grpc
 import numpy as np
 import pytest
 import yaml
 from pymilvus import DataType, MilvusClient
+from pymilvus.grpc_gen import milvus_pb2, milvus_pb2_grpc
 
 from milvus.cmd.launcher import ClusterSpec, LocalCluster
 from milvus.localsvc import free_port
@@ -184,6 +186,20 @@ def test_cluster_serves_pymilvus_and_stops_without_leaks(tmp_path):
             c.flush("docs")
             rows = c.query("docs", filter="id in [6, 300, 1000]", output_fields=["note"])
             assert sorted((r["id"], r["note"]) for r in rows) == [(6, "old"), (300, "old"), (1000, "new")]
+            # and dropped again: rows written since lack it, and flush with the ones that have it
+            c.drop_collection_field("docs", field_name="note")
+            c.insert("docs", _rows(ids[:1] + 1001, vecs[:1]))
+            c.flush("docs")
+            rows = c.query("docs", filter="id in [6, 1000, 1001]", output_fields=["*"])
+            assert sorted(r["id"] for r in rows) == [6, 1000, 1001] and not [r for r in rows if "note" in r]
+
+            # every process in the system_info metric (Milvus' GetMetrics), none failing
+            with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+                answer = milvus_pb2_grpc.MilvusServiceStub(channel).GetMetrics(
+                    milvus_pb2.GetMetricsRequest(request='{"metric_type": "system_info"}'), timeout=10)
+            nodes = json.loads(answer.response)["nodes_info"]
+            assert sorted({n["infos"]["type"] for n in nodes}) == roles
+            assert not [n for n in nodes if n["infos"]["has_error"]]
 
             c.release_collection("docs")
             c.drop_collection("docs")

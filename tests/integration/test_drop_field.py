@@ -206,6 +206,10 @@ def test_partition_key_and_dynamic_field_stay(client):
     client.create_collection(name, schema=schema, consistency_level="Strong", num_partitions=4)
     refused(lambda: client.drop_collection_field(name, field_name="group"), "partition key")
     refused(lambda: client.drop_collection_field(name, field_name="$meta"), "dynamic field")
+    # a collection without any index loses a field too
+    client.add_collection_field(name, "note", DataType.INT64, nullable=True)
+    client.drop_collection_field(name, field_name="note")
+    assert field_names(client, name) == ["id", "vector", "group"]
     client.drop_collection(name)
 
 
@@ -271,7 +275,16 @@ def test_a_function_dropped_without_its_outputs_leaves_an_ordinary_field(cluster
     assert not described.get("functions")
     sparse = next(f for f in described["fields"] if f["name"] == "sparse")
     assert not sparse.get("is_function_output")
+    assert index_fields(client, name) == {"vector"}  # the BM25 index went with the function
     client.insert(name, [{"id": 20, "text": "plain", "sparse": {3: 0.5}, "vector": RNG.random(DIM).tolist()}])
     got = client.query(name, filter="id == 20", output_fields=["sparse"], consistency_level="Strong")
     assert got[0]["sparse"] == {3: 0.5}
+    # an ordinary sparse field now: indexed and searched by inner product
+    client.release_collection(name)
+    index = client.prepare_index_params()
+    index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+    client.create_index(name, index)
+    client.load_collection(name)
+    hits = client.search(name, [{3: 1.0}], anns_field="sparse", limit=3, consistency_level="Strong")[0]
+    assert hits[0]["id"] == 20
     client.drop_collection(name)

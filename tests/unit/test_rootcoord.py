@@ -703,5 +703,40 @@ def test_add_field_refusals_leave_the_schema_alone(h, field, words):
     assert h.describe().collection == before
 
 
+def drop_field_req(name="c", **drop) -> milvus_pb2.AlterCollectionSchemaRequest:
+    return milvus_pb2.AlterCollectionSchemaRequest(collection_name=name, action=milvus_pb2.AlterCollectionSchemaRequest.Action(
+        drop_request=milvus_pb2.AlterCollectionSchemaRequest.DropRequest(**drop)))
+
+
+def test_a_dropped_fields_id_is_never_given_again(h):
+    ok(h.rc.CreateCollection(create_req()))
+    ok(add_field(h, spb.FieldSchema(name="age", data_type=spb.Int16, nullable=True)))
+    age = spb.CollectionSchema.FromString(h.describe().collection.schema).fields[-1]
+    version = h.describe().collection.schema_version
+    h.invalidations.clear()
+    ok(h.rc.AlterCollectionSchema(drop_field_req(field_name="age")))
+    info = h.describe().collection
+    assert [f.name for f in spb.CollectionSchema.FromString(info.schema).fields] == ["id", "vec"]
+    assert info.schema_version == version + 1 and info.max_field_id == age.fieldID
+    assert [r.collectionName for r in h.invalidations] == ["c"]
+    h.restart()  # the largest id given survives a restart
+    ok(add_field(h, spb.FieldSchema(name="age", data_type=spb.Int16, nullable=True)))
+    again = spb.CollectionSchema.FromString(h.describe().collection.schema).fields[-1]
+    assert again.name == "age" and again.fieldID == age.fieldID + 1
+
+
+def test_alter_collection_schema_refusals_leave_the_schema_alone(h):
+    ok(h.rc.CreateCollection(create_req()))
+    before = h.describe().collection
+    assert err(h.rc.AlterCollectionSchema(milvus_pb2.AlterCollectionSchemaRequest(collection_name="c")), 1100)
+    assert err(h.rc.AlterCollectionSchema(drop_field_req(field_name="id")), 1100)
+    assert err(h.rc.AlterCollectionSchema(drop_field_req(field_name="vec")), 1100)  # the last vector field
+    assert err(h.rc.AlterCollectionSchema(drop_field_req(field_name="x", field_id=100)), 1100)
+    assert err(h.rc.AlterCollectionSchema(drop_field_req(name="zz", field_name="vec")), 100)
+    assert err(h.rc.DropCollectionFunction(milvus_pb2.DropCollectionFunctionRequest(
+        collection_name="c", function_name="f")), 1100)
+    assert h.describe().collection == before
+
+
 def test_add_field_to_a_missing_collection(h):
     assert err(add_field(h, spb.FieldSchema(name="x", data_type=spb.Int64, nullable=True), name="zz"), 100)
