@@ -32,6 +32,7 @@ from milvus.proxy.load import Loads
 from milvus.proxy.meta_cache import MetaCache
 from milvus.proxy.quota import QuotaCenter, QuotaParams
 from milvus.proxy.resource_groups import ResourceGroups
+from milvus.proxy.schema_changes import SchemaChanges
 from milvus.proxy.system_info import SystemInfo
 from milvus.proxy.validate import NameRules
 from milvus.rpc.health import component_states, unhealthy_reason
@@ -83,6 +84,7 @@ class DataPath:
     quota: QuotaCenter
     imports: Imports
     groups: ResourceGroups
+    schema_changes: SchemaChanges
 
 
 class Proxy:
@@ -137,7 +139,8 @@ class Proxy:
                   stored_rows=dql.stored_rows)
         imports = Imports(collections, dml, root, data, storage, node_id=node_id)
         return DataPath(collections, writer, dml, dql, Loads(collections, data, query, writer), indexes,
-                        Compactions(collections, data), quota, imports, ResourceGroups(collections, query, self.names))
+                        Compactions(collections, data), quota, imports, ResourceGroups(collections, query, self.names),
+                        SchemaChanges(self.ddl, self.cache, collections, indexes))
 
     @property
     def data(self) -> DataPath:

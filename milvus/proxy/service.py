@@ -30,8 +30,6 @@ from milvus.proxy.proxy import DEFAULT_DB, Proxy
 from milvus.rpc import service_handler
 from milvus.rpc.server import message_class
 from milvus.schema import describe_schema
-from milvus.schema.drop import drop_field, drop_function, function_outputs
-from milvus.schema.validate import new_function_field
 from milvus.tso import parse_ts
 
 log = logging.getLogger(__name__)
@@ -253,55 +251,13 @@ class MilvusServiceAdapter:
 
     def AlterCollectionSchema(self, request: milvus_pb2.AlterCollectionSchemaRequest,
                               call: CallInfo = NO_CALL_INFO):
-        """Add a field, or drop a field or a function (Milvus 3.0): the indexes of the fields a
-        drop removes (a function's outputs, also kept ones: their indexes are the function's) are
-        dropped first, once the drop is known to be allowed."""
-        request = _with_db(request, call)
-        if request.action.WhichOneof("op") == "drop_request":
-            drop = request.action.drop_request
-
-            def indexed(schema: schema_pb2.CollectionSchema) -> list[schema_pb2.FieldSchema]:
-                if drop.function_name:
-                    drop_function(schema, drop.function_name, drop.drop_function_output_fields)  # allowed?
-                    return function_outputs(schema, drop.function_name)
-                return [drop_field(schema, drop.field_name, drop.field_id)[1]]
-            self._drop_indexes_of(request.db_name, request.collection_name, indexed)
-        add = request.action.add_request if request.action.WhichOneof("op") == "add_request" else None
-        bound = add is not None and add.func_schema and add.field_infos and add.field_infos[0].extra_params
-        if bound:  # checked before the schema changes: the function (as the root coordinator does), its index
-            coll = self._proxy.data.collections.get(request.db_name, request.collection_name)
-            new_function_field(schema_pb2.CollectionSchema.FromString(coll.info.schema), list(add.func_schema),
-                               add.field_infos[0].field_schema)
-            self._proxy.data.indexes.check_function_output_index(add.field_infos[0].field_schema.name,
-                                                                 add.field_infos[0].extra_params)
-        self._ddl.alter_collection_schema(request)
-        if bound:
-            # the index bound to the new function output (pymilvus' add_function_field sends one)
-            info = add.field_infos[0]
-            self._proxy.data.indexes.create(request.db_name, milvus_pb2.CreateIndexRequest(
-                db_name=request.db_name, collection_name=request.collection_name,
-                field_name=info.field_schema.name, index_name=info.index_name, extra_params=info.extra_params))
+        self._proxy.data.schema_changes.alter(_with_db(request, call))
         return milvus_pb2.AlterCollectionSchemaResponse(alter_status=_OK)
 
     def DropCollectionFunction(self, request: milvus_pb2.DropCollectionFunctionRequest,
                                call: CallInfo = NO_CALL_INFO):
-        request = _with_db(request, call)
-        self._drop_indexes_of(request.db_name, request.collection_name,
-                              lambda schema: drop_function(schema, request.function_name, True)[1])
-        self._ddl.drop_collection_function(request)
+        self._proxy.data.schema_changes.drop_function(_with_db(request, call))
         return _OK
-
-    def _drop_indexes_of(self, db: str, collection_name: str,
-                         dropped: Callable[[schema_pb2.CollectionSchema], list[schema_pb2.FieldSchema]]) -> None:
-        """Drop the indexes of the fields ``dropped(schema)`` names (it raises when the schema
-        change is not allowed, before anything is dropped)."""
-        self._proxy.names.collection(collection_name)
-        coll = self._proxy.data.collections.get(db, collection_name)
-        schema = schema_pb2.CollectionSchema()
-        schema.ParseFromString(coll.info.schema)
-        field_ids = {f.fieldID for f in dropped(schema)}
-        if field_ids:
-            self._proxy.data.indexes.drop_field_indexes(coll, field_ids)
 
     def RenameCollection(self, request: milvus_pb2.RenameCollectionRequest, call: CallInfo = NO_CALL_INFO):
         self._ddl.rename_collection(_with_db(request, call))
