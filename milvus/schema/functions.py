@@ -148,11 +148,6 @@ def _spec(raw: bytes) -> tuple[int, tuple[tuple[str, int], ...], Analyzer]:
     return spec["type"], tuple((n, int(i)) for n, i in spec["inputs"]), field_analyzer(spec["analyzer"])
 
 
-def spec_inputs(raw: bytes) -> tuple[tuple[str, int], ...]:
-    """The (name, field id) of each input of the function ``raw`` (a ``FUNCTION_KEY`` value)."""
-    return _spec(raw)[1]
-
-
 def output_from_spec(raw: bytes, column: Callable[[str, int], pa.Array | pa.ChunkedArray | None]) -> pa.Array | None:
     """The output column of the function ``raw`` (a ``FUNCTION_KEY`` value) over the rows whose
     input columns ``column(name, field_id)`` gives; None when one of them is missing."""
