@@ -44,6 +44,8 @@ CollectionNotFound = _error("CollectionNotFound", 100, _LEGACY.CollectionNotExis
 CollectionNotLoaded = _error("CollectionNotLoaded", 101, _LEGACY.UnexpectedError)
 CollectionNumLimitExceeded = _error("CollectionNumLimitExceeded", 102, _LEGACY.UnexpectedError)
 CollectionIllegalSchema = _error("CollectionIllegalSchema", 105, _LEGACY.IllegalArgument)
+# a write built on an older schema than the collection's (pymilvus refreshes its schema and retries)
+CollectionSchemaMismatch = _error("CollectionSchemaMismatch", 109, _LEGACY.SchemaMismatch)
 PartitionNotFound = _error("PartitionNotFound", 200, _LEGACY.UnexpectedError)
 PartitionNotLoaded = _error("PartitionNotLoaded", 201, _LEGACY.UnexpectedError)
 ResourceGroupNotFound = _error("ResourceGroupNotFound", 300, _LEGACY.UnexpectedError)

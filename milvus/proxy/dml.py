@@ -213,8 +213,23 @@ class Dml:
 
     # ---- the requests ---------------------------------------------------------------
 
-    def insert(self, db: str, name: str, partition_name: str, fields_data, num_rows: int) -> Mutation:
+    @staticmethod
+    def _check_schema_timestamp(coll: Collection, schema_ts: int) -> None:
+        """A write whose rows pymilvus shaped by a schema older than the collection's (its
+        ``schema_timestamp``: the ``update_timestamp`` of the DescribeCollection it used) is
+        refused with SchemaMismatch, on which pymilvus describes the collection again and
+        retries (Milvus' rule): built on a stale schema, a new field's values come as dynamic
+        keys named like the field, which are refused, and a dropped field's as a field that is
+        no more."""
+        if schema_ts and schema_ts < coll.info.updated_ts:
+            raise errors.CollectionSchemaMismatch(
+                f"collection schema mismatch[collection={coll.name}]: the request was built on the schema "
+                f"of {schema_ts}, the collection changed at {coll.info.updated_ts}")
+
+    def insert(self, db: str, name: str, partition_name: str, fields_data, num_rows: int,
+               schema_ts: int = 0) -> Mutation:
         coll = self._collections.get(db, name)
+        self._check_schema_timestamp(coll, schema_ts)
         self._check_partition_name(coll, partition_name)
         self._admit(INSERT, coll, lambda: sum(f.ByteSize() for f in fields_data))
         self._collections.ensure_watched(coll)
@@ -258,8 +273,9 @@ class Dml:
         return Mutation(arrow_to_ids(keys), len(keys), ts)
 
     def upsert(self, db: str, name: str, partition_name: str, fields_data, num_rows: int,
-               partial_update: bool = False, field_ops=()) -> Mutation:
+               partial_update: bool = False, field_ops=(), schema_ts: int = 0) -> Mutation:
         coll = self._collections.get(db, name)
+        self._check_schema_timestamp(coll, schema_ts)
         self._check_field_ops(field_ops)
         if partial_update and self._stored_rows is None:
             raise errors.ParameterInvalid("partial update needs the read path, which this proxy does not have")

@@ -358,7 +358,7 @@ class MilvusServiceAdapter:
     def Insert(self, request: milvus_pb2.InsertRequest, call: CallInfo = NO_CALL_INFO):
         request = _with_db(request, call)
         result = self._proxy.data.dml.insert(request.db_name, request.collection_name, request.partition_name,
-                                             request.fields_data, request.num_rows)
+                                             request.fields_data, request.num_rows, request.schema_timestamp)
         return self._mutation(result, insert_cnt=result.count)
 
     def Delete(self, request: milvus_pb2.DeleteRequest, call: CallInfo = NO_CALL_INFO):
@@ -371,7 +371,7 @@ class MilvusServiceAdapter:
         request = _with_db(request, call)
         result = self._proxy.data.dml.upsert(request.db_name, request.collection_name, request.partition_name,
                                              request.fields_data, request.num_rows, request.partial_update,
-                                             request.field_ops)
+                                             request.field_ops, request.schema_timestamp)
         return self._mutation(result, upsert_cnt=result.count)
 
     def Flush(self, request: milvus_pb2.FlushRequest, call: CallInfo = NO_CALL_INFO):

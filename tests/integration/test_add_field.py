@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from pymilvus import DataType, MilvusClient, MilvusException
 
-from milvus.grpc_gen import milvus_pb2
+from milvus.grpc_gen import milvus_pb2, milvus_pb2_grpc, schema_pb2
 from tests.conftest import wait_for
 from tests.integration.cluster import running_cluster
 from tests.integration.test_compaction import persistent_l1, sealed_served
@@ -131,3 +131,23 @@ def test_refusals(client, kwargs, words):
         client.add_collection_field(NAME, **kwargs)
     assert info.value.code == 1100 and words in info.value.message
     assert client.describe_collection(NAME)["fields"] == before
+
+
+def test_a_client_that_shaped_rows_by_an_older_schema_is_told_and_retries(cluster, client):
+    """pymilvus caches the schema and sends its ``update_timestamp`` with each insert: when
+    the collection changed since (here through another client: the raw RPC), the proxy answers
+    SchemaMismatch and pymilvus describes the collection again and retries.  Without that, the
+    stale client sent the new field's value as a dynamic key, which the proxy refuses (a dynamic
+    key named like a field)."""
+    name = "stale_schema"
+    client.create_collection(name, dimension=DIM, consistency_level="Strong")  # dynamic field on
+    client.insert(name, rows(range(3)))  # pymilvus now caches the schema
+    field = schema_pb2.FieldSchema(name="score", data_type=schema_pb2.Int64, nullable=True)
+    with grpc.insecure_channel(f"127.0.0.1:{cluster.port}") as channel:
+        status = milvus_pb2_grpc.MilvusServiceStub(channel).AddCollectionField(
+            milvus_pb2.AddCollectionFieldRequest(collection_name=name, schema=field.SerializeToString()), timeout=10)
+    assert status.code == 0, status
+    client.insert(name, rows([10], score=lambda i: 5))
+    got = client.query(name, filter="score == 5", output_fields=["score"], consistency_level="Strong")
+    assert [(r["id"], r["score"]) for r in got] == [(10, 5)]
+    client.drop_collection(name)
