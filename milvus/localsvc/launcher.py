@@ -13,6 +13,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -130,6 +131,22 @@ def _http_ok(url: str, expect: bytes | None = None) -> bool:
         with urllib.request.urlopen(url, timeout=1.0) as resp:  # noqa: S310 - loopback only
             body = resp.read()
             return resp.status == 200 and (expect is None or expect in body)
+    except Exception:  # noqa: BLE001 - any failure means "not ready yet"
+        return False
+
+
+def _s3_answers(url: str) -> bool:
+    """Whether an S3 server answers ``url``: a 200, or an S3 error document (nanio answers its
+    health path 403 without credentials).  Any other HTTP answer is another server's (a port
+    taken by another process, which a bare TCP check took for the S3 server)."""
+    try:
+        with urllib.request.urlopen(url, timeout=1.0) as resp:  # noqa: S310 - loopback only
+            return resp.status == 200
+    except urllib.error.HTTPError as exc:
+        try:
+            return b"<Error>" in exc.read(4096)
+        except OSError:
+            return False
     except Exception:  # noqa: BLE001 - any failure means "not ready yet"
         return False
 
@@ -338,7 +355,7 @@ class NanioService(Service):
         return env
 
     def ready(self) -> bool:
-        return _http_ok(f"http://{self.host}:{self.port}/minio/health/live") or _tcp_open(self.port, self.host)
+        return _s3_answers(f"http://{self.host}:{self.port}/minio/health/live")
 
 
 ServiceFactory = Callable[[Path], Service]

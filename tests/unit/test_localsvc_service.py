@@ -72,3 +72,41 @@ def test_a_wrapped_command_whose_parent_is_gone_does_not_run(tmp_path):
     proc = subprocess.run(cmd, timeout=30)
     assert proc.returncode == -15
     assert not marker.exists()
+
+
+def _serving(status: int, content_type: str, body: bytes):
+    """An HTTP server on a free port answering every GET with ``status`` and ``body``."""
+    import http.server
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the http.server hook
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.mark.parametrize("status, content_type, body, s3", [
+    (200, "text/plain", b"", True),
+    (403, "application/xml", b'<?xml version="1.0"?><Error><Code>MissingAuthenticationToken</Code></Error>', True),
+    (404, "text/plain; charset=utf-8", b"404 page not found\n", False),  # a Go server's (etcd, NATS monitor)
+])
+def test_the_s3_readiness_check_tells_an_s3_server_from_another_on_its_port(tmp_path, status, content_type, body,
+                                                                           s3):
+    """A port the S3 server was given but another process took: a bare TCP check said ready, and
+    the roles then failed on the other server's answers (seen in CI: etcd's 404 for the bucket)."""
+    from milvus.localsvc.launcher import NanioService
+    server = _serving(status, content_type, body)
+    try:
+        assert NanioService(tmp_path, port=server.server_port).ready() is s3
+    finally:
+        server.shutdown()
+        server.server_close()
