@@ -151,6 +151,10 @@ def _s3_answers(url: str) -> bool:
         return False
 
 
+class _ExitedEarly(Exception):
+    """The child exited before it was ready."""
+
+
 class Service:
     """One child process with a data directory, a readiness check and a clean stop."""
 
@@ -174,7 +178,36 @@ class Service:
     def ready(self) -> bool:
         raise NotImplementedError
 
+    # the attributes holding ports this service drew itself (``free_port``), not given to it
+    _drawn_ports: tuple[str, ...] = ()
+    START_ATTEMPTS = 3
+
+    def _draw_ports(self, **given: int) -> None:
+        """Set each port attribute: the one given (non-zero), else a free port, remembered as
+        drawn (drawn again when the child exits at start: another process took it meanwhile)."""
+        drawn = []
+        for attr, port in given.items():
+            setattr(self, attr, port or free_port(self.host))
+            if not port:
+                drawn.append(attr)
+        self._drawn_ports = tuple(drawn)
+
     def start(self, timeout: float = 30.0) -> Service:
+        """Start the child and wait until it is ready.  A child that exits while starting is
+        started again on newly drawn ports (at most ``START_ATTEMPTS`` times) when it drew its
+        own: a port found free when drawn can be taken by another process before the child
+        binds it."""
+        for attempt in range(1, self.START_ATTEMPTS + 1):
+            try:
+                return self._start_once(timeout)
+            except _ExitedEarly as exc:
+                if attempt == self.START_ATTEMPTS or not self._drawn_ports:
+                    raise ServiceUnavailable(str(exc)) from None
+                log.warning("%s exited while starting (%s); starting it again on other ports", self.name, exc)
+                self._draw_ports(**{attr: 0 for attr in self._drawn_ports})
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout: float) -> Service:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cmd = self.command()
         log.info("starting %s: %s", self.name, " ".join(cmd))
@@ -196,7 +229,7 @@ class Service:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise ServiceUnavailable(f"{self.name} exited with {self.proc.returncode}: {self.log_tail()}")
+                raise _ExitedEarly(f"{self.name} exited with {self.proc.returncode}: {self.log_tail()}")
             if self.ready():
                 # an old server on the same port could answer for a dead child: check again
                 if self.proc.poll() is None:
@@ -247,9 +280,7 @@ class EtcdService(Service):
 
     def __init__(self, data_dir, host: str = "127.0.0.1", port: int = 0):
         super().__init__(data_dir, host)
-        self.port = port or free_port(host)
-        self.peer_port = free_port(host)
-        self.metrics_port = free_port(host)
+        self._draw_ports(port=port, peer_port=0, metrics_port=0)
 
     @property
     def endpoint(self) -> str:
@@ -278,8 +309,7 @@ class NatsService(Service):
 
     def __init__(self, data_dir, host: str = "127.0.0.1", port: int = 0):
         super().__init__(data_dir, host)
-        self.port = port or free_port(host)
-        self.monitor_port = free_port(host)
+        self._draw_ports(port=port, monitor_port=0)
 
     @property
     def url(self) -> str:
@@ -301,8 +331,7 @@ class PulsarLiteService(Service):
 
     def __init__(self, data_dir, host: str = "127.0.0.1", port: int = 0):
         super().__init__(data_dir, host)
-        self.port = port or free_port(host)
-        self.metrics_port = free_port(host)
+        self._draw_ports(port=port, metrics_port=0)
 
     @property
     def url(self) -> str:
@@ -333,7 +362,7 @@ class NanioService(Service):
     def __init__(self, data_dir, host: str = "127.0.0.1", port: int = 0,
                  access_key: str = "milvustest", secret_key: str = "milvustest-secret"):
         super().__init__(data_dir, host)
-        self.port = port or free_port(host)
+        self._draw_ports(port=port)
         self.access_key = access_key
         self.secret_key = secret_key
 

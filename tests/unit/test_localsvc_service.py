@@ -110,3 +110,40 @@ def test_the_s3_readiness_check_tells_an_s3_server_from_another_on_its_port(tmp_
     finally:
         server.shutdown()
         server.server_close()
+
+
+class _Binder(Service):
+    """Binds the port it drew, as a server does; exits at once when it cannot."""
+
+    name = "binder"
+
+    def __init__(self, data_dir):
+        super().__init__(data_dir)
+        self._draw_ports(port=0)
+
+    def command(self) -> list[str]:
+        code = ("import socket, time; s = socket.socket(); "
+                f"s.bind(('127.0.0.1', {self.port})); s.listen(); print('up', flush=True); time.sleep(120)")
+        return [sys.executable, "-c", code]
+
+    def ready(self) -> bool:
+        return "up" in self.log_tail()
+
+
+def test_a_child_whose_drawn_port_was_taken_meanwhile_starts_again_on_another(tmp_path, monkeypatch):
+    import socket
+
+    from milvus.localsvc import launcher
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    free = launcher.free_port()
+    draws = iter([taken.getsockname()[1], free])
+    monkeypatch.setattr(launcher, "free_port", lambda host="127.0.0.1": next(draws))
+    service = _Binder(tmp_path)
+    try:
+        assert service.start(timeout=30).port == free
+        assert service.alive()
+    finally:
+        service.stop()
+        taken.close()
