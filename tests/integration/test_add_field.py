@@ -15,7 +15,7 @@ from pymilvus import DataType, MilvusClient, MilvusException
 from milvus.grpc_gen import milvus_pb2, milvus_pb2_grpc, schema_pb2
 from tests.conftest import wait_for
 from tests.integration.cluster import running_cluster
-from tests.integration.test_compaction import persistent_l1, sealed_served
+from tests.integration.test_compaction import compacted_into_one
 
 pytestmark = pytest.mark.filterwarnings("ignore::pymilvus.decorators.PyMilvusDeprecationWarning")
 
@@ -91,16 +91,7 @@ def test_a_loaded_collection_gains_fields(cluster, client):
     client.flush(NAME)
     assert query(client, "id >= 0") == {**old, **new}
 
-    before = persistent_l1(cluster, client.describe_collection(NAME)["collection_id"])
-    assert len(before) >= 2
-    compaction = client.compact(NAME)
-    wait_for(lambda: client.get_compaction_state(compaction) == "Completed", timeout=60,
-             message="compaction completed")
-    coll_id = client.describe_collection(NAME)["collection_id"]
-    after = persistent_l1(cluster, coll_id)
-    assert len(after) == 1
-    wait_for(lambda: set(sealed_served(cluster, coll_id)) == {after[0].id}, timeout=60,
-             message="the compacted segment served")
+    compacted_into_one(cluster, client, NAME)
     assert query(client, "id >= 0") == {**old, **new}
 
     client.release_collection(NAME)

@@ -15,7 +15,7 @@ from pymilvus import DataType, FieldSchema, Function, FunctionType, MilvusClient
 
 from tests.conftest import wait_for
 from tests.integration.cluster import running_cluster
-from tests.integration.test_compaction import persistent_l1, sealed_served
+from tests.integration.test_compaction import compacted_into_one
 
 pytestmark = pytest.mark.filterwarnings("ignore::pymilvus.decorators.PyMilvusDeprecationWarning")
 
@@ -102,15 +102,7 @@ def test_rows_written_before_the_function_are_found_by_text(cluster, client):
     client.load_collection(NAME)
     assert apples(client) == set(range(0, 30, 2))
 
-    coll_id = client.describe_collection(NAME)["collection_id"]
-    assert len(persistent_l1(cluster, coll_id)) >= 2
-    compaction = client.compact(NAME)
-    wait_for(lambda: client.get_compaction_state(compaction) == "Completed", timeout=60,
-             message="compaction completed")
-    after = persistent_l1(cluster, coll_id)
-    assert len(after) == 1
-    wait_for(lambda: set(sealed_served(cluster, coll_id)) == {after[0].id}, timeout=60,
-             message="the compacted segment served")
+    compacted_into_one(cluster, client, NAME)
     assert apples(client) == set(range(0, 30, 2))
     # the top hits are the rows with the term, scored by BM25 (not the others at zero)
     hits = client.search(NAME, ["apple"], anns_field="sparse", limit=3, consistency_level="Strong")[0]

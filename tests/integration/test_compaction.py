@@ -51,6 +51,21 @@ def persistent_l1(cluster, collection_id: int) -> list[datacoord_pb2.SegmentInfo
     return [s for s in resp.segments if s.level != datacoord_pb2.SEGMENT_LEVEL_L0 and s.state == datacoord_pb2.FLUSHED]
 
 
+def compacted_into_one(cluster, client: MilvusClient, name: str) -> datacoord_pb2.SegmentInfo:
+    """Compact the collection's flushed segments (two or more) into one and wait until the
+    query node serves it in their place; that segment."""
+    coll_id = client.describe_collection(name)["collection_id"]
+    assert len(persistent_l1(cluster, coll_id)) >= 2
+    compaction = client.compact(name)
+    wait_for(lambda: client.get_compaction_state(compaction) == "Completed", timeout=60,
+             message="compaction completed")
+    after = persistent_l1(cluster, coll_id)
+    assert len(after) == 1
+    wait_for(lambda: set(sealed_served(cluster, coll_id)) == {after[0].id}, timeout=60,
+             message="the compacted segment served")
+    return after[0]
+
+
 def all_ids(client: MilvusClient, name: str) -> list[int]:
     return sorted(r["id"] for r in client.query(name, filter="id >= 0", output_fields=["id"], limit=16384))
 

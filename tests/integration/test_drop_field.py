@@ -21,7 +21,7 @@ from milvus.binlog.format import log_paths
 from milvus.grpc_gen import milvus_pb2
 from tests.conftest import wait_for
 from tests.integration.cluster import running_stack
-from tests.integration.test_compaction import persistent_l1, sealed_served
+from tests.integration.test_compaction import compacted_into_one
 
 pytestmark = pytest.mark.filterwarnings("ignore::pymilvus.decorators.PyMilvusDeprecationWarning")
 
@@ -159,22 +159,14 @@ def test_a_loaded_collection_loses_fields_and_gets_one_back(stack, cluster, clie
     assert set(query(client, "score < -36", [])) == {37, 38, 39}
     assert query(client, "id >= 0", ["tag", "score"]) == expected
 
-    coll_id = client.describe_collection(NAME)["collection_id"]
-    assert len(persistent_l1(cluster, coll_id)) >= 2
-    compaction = client.compact(NAME)
-    wait_for(lambda: client.get_compaction_state(compaction) == "Completed", timeout=60,
-             message="compaction completed")
-    after = persistent_l1(cluster, coll_id)
-    assert len(after) == 1
+    compacted = compacted_into_one(cluster, client, NAME)
     # the compacted rows keep the dropped field's values (storage is not reclaimed) and hold
     # the new field of the same name as its own column, by its id
-    (path,) = log_paths(after[0].binlogs)
+    (path,) = log_paths(compacted.binlogs)
     written = read_insert_log(stack.storage.get(path))
     assert "vector2" in written.column_names
     assert written.schema.field("score").metadata[b"PARQUET:field_id"] == str(score_id).encode()
     assert written.column("score").to_pylist() == [None] * 35 + [-i for i in range(35, 40)]
-    wait_for(lambda: set(sealed_served(cluster, coll_id)) == {after[0].id}, timeout=60,
-             message="the compacted segment served")
     assert query(client, "id >= 0", ["tag", "score"]) == expected
     client.release_collection(NAME)
     client.load_collection(NAME)
