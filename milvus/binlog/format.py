@@ -11,8 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from milvus.schema.evolve import conform_table
-from milvus.schema.evolve import field_id as field_id_of
+from milvus.schema.evolve import column_index, conform_table
 from milvus.util.hashing import hash_int64
 
 
@@ -135,12 +134,7 @@ def insert_log_column(data: bytes, name: str, field_id: int = 0) -> pa.ChunkedAr
     """One column of an insert log: the field ``name`` (with id ``field_id`` when given);
     None when the log predates the field (it lacks the column, or holds under that name a
     dropped field's, another id)."""
-    schema = pq.read_schema(pa.BufferReader(data))
-    i = schema.get_field_index(name)
-    if i < 0:
-        return None
-    stored = field_id_of(schema.field(i))
-    if field_id and stored is not None and stored != field_id:
+    if column_index(pq.read_schema(pa.BufferReader(data)), name, field_id or None) < 0:
         return None
     return read_insert_log(data, columns=[name]).column(name)
 

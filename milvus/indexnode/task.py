@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from milvus import errors
 from milvus._proto import indexnode_pb2
@@ -24,7 +23,7 @@ from milvus.grpc_gen import schema_pb2
 from milvus.index import BINARY, DENSE, SCALAR, SPARSE, build_index, build_scalar, field_kind
 from milvus.index.spec import parse_build_params
 from milvus.schema import datatypes as dt
-from milvus.schema.functions import FUNCTION_SPEC_PARAM, output_from_spec
+from milvus.schema.functions import FUNCTION_SPEC_PARAM, complete_output
 from milvus.schema.vectors import dense_matrix, sparse_matrix
 from milvus.storage.base import ObjectStorage
 
@@ -51,13 +50,10 @@ def _read_log(storage: ObjectStorage, path: str, name: str, field_id: int,
     except KeyError:
         raise errors.IoKeyNotFound(f"insert log {path} does not exist") from None
     column = insert_log_column(data, name, field_id)
-    if function is not None and (column is None or column.null_count):
-        computed = output_from_spec(function, lambda n, i: insert_log_column(data, n, i))
-        if computed is not None:
-            if column is not None:
-                whole = column.combine_chunks()
-                computed = pc.if_else(whole.is_valid(), whole, computed.cast(whole.type))
-            column = pa.chunked_array([computed])
+    if function is not None:
+        column = complete_output(function, column, lambda n, i: insert_log_column(data, n, i))
+        if isinstance(column, pa.Array):
+            column = pa.chunked_array([column])
     if column is None:
         return None, insert_log_rows(data)
     return column, len(column)

@@ -3,8 +3,8 @@
 ``rpc_wrap`` fits the ``wrap(method_name, fn)`` hooks of ``milvus.rpc.service_handler``,
 ``LocalClient`` and the public adapter: it counts each call by method and status (an
 exception, or a response whose status carries a non-zero code, is a failure) and observes
-its latency.  Request and response fields are read by name, so this module needs no
-protocol imports.
+its latency.  Request and response fields are read by name (a response's status field found
+by its type, ``milvus.errors.status_field``).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from milvus.errors import status_field
 from milvus.metrics.families import FAIL, SUCCESS, MilvusMetrics
 
 Wrap = Callable[[str, Callable[..., Any]], Callable[..., Any]]
@@ -34,17 +35,14 @@ def response_ok(response: Any) -> bool:
 # None; found once per type (``hasattr`` on a message that lacks the field raises inside)
 _SELF = ""
 _UNKNOWN = object()
-_STATUS_TYPE = "milvus.proto.common.Status"
 _STATUS_WHERE: dict[type, str | None] = {}
 
 
 def _status_where(response: Any) -> str | None:
     if _has_code(response):
         return _SELF
-    for field in getattr(getattr(response, "DESCRIPTOR", None), "fields", ()):
-        if field.message_type is not None and field.message_type.full_name == _STATUS_TYPE:
-            return field.name
-    return None
+    descriptor = getattr(response, "DESCRIPTOR", None)
+    return status_field(descriptor) if descriptor is not None else None
 
 
 def _has_code(message: Any) -> bool:

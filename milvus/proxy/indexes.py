@@ -78,6 +78,15 @@ class Indexes:
                 raise errors.IndexNotFound(f"index not found[collection={coll.name}][field={field_name}]")
         return infos
 
+    def _existing(self, coll: Collection, index_name: str = "", field_name: str = "") -> list[datacoord_pb2.IndexInfo]:
+        """``_describe``, empty where there is no such index (or none at all)."""
+        try:
+            return self._describe(coll, index_name, field_name)
+        except errors.MilvusError as exc:
+            if exc.code == errors.IndexNotFound.code:
+                return []
+            raise
+
     def describe(self, db: str, request: milvus_pb2.DescribeIndexRequest) -> milvus_pb2.DescribeIndexResponse:
         coll = self._collections.get(db, request.collection_name)
         response = milvus_pb2.DescribeIndexResponse(status=errors.OK)
@@ -115,12 +124,9 @@ class Indexes:
 
     def _drop(self, db: str, request: milvus_pb2.DropIndexRequest) -> None:
         coll = self._collections.get(db, request.collection_name)
-        try:
-            infos = self._describe(coll, request.index_name, request.field_name)
-        except errors.MilvusError as exc:
-            if exc.code == errors.IndexNotFound.code:
-                return  # nothing to drop
-            raise
+        infos = self._existing(coll, request.index_name, request.field_name)
+        if not infos:
+            return  # nothing to drop
         if not request.index_name and len(infos) > 1:
             raise errors.ParameterInvalid("there are multiple indexes, please specify the index_name")
         vector = any(field_kind(coll.schema.field(i.field_name).data_type) != SCALAR
@@ -141,13 +147,7 @@ class Indexes:
         """Drop every index of the fields ``field_ids`` (fields leaving the schema: their
         indexes go with them, loaded or not)."""
         try:
-            try:
-                infos = [i for i in self._describe(coll, "") if i.fieldID in field_ids]
-            except errors.MilvusError as exc:
-                if exc.code != errors.IndexNotFound.code:
-                    raise
-                infos = []  # the collection has no index at all
-            for info in infos:
+            for info in (i for i in self._existing(coll) if i.fieldID in field_ids):
                 self._datacoord("DropIndex", datacoord_pb2.DropIndexRequest(collectionID=coll.id,
                                                                             index_name=info.index_name))
         finally:

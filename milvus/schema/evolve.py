@@ -22,12 +22,11 @@ in them) is computed from their input columns (see ``milvus.schema.functions``).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from milvus.schema.functions import FUNCTION_KEY, output_from_spec
+from milvus.schema.functions import FUNCTION_KEY, complete_output
 from milvus.schema.model import DEFAULT_VALUE_KEY, FIELD_ID_KEY
 
 
@@ -45,54 +44,35 @@ def missing_column(fld: pa.Field, num_rows: int) -> pa.Array:
     return pa.repeat(pa.scalar(default, type=fld.type), num_rows)
 
 
-def _input(source: pa.Table | pa.RecordBatch, name: str, fid: int) -> pa.Array | pa.ChunkedArray | None:
-    i = source.schema.get_field_index(name)
-    if i < 0:
-        return None
-    stored = field_id(source.schema.field(i))
-    return source.column(i) if stored is None or stored == fid else None
-
-
-def _computed(fld: pa.Field, source: pa.Table | pa.RecordBatch) -> pa.Array | None:
-    """A function output's column computed from ``source``'s input columns (None: ``fld`` is
-    no function output, or ``source`` lacks an input)."""
-    spec = (fld.metadata or {}).get(FUNCTION_KEY)
-    if spec is None:
-        return None
-    out = output_from_spec(spec, lambda name, fid: _input(source, name, fid))
-    return out.cast(fld.type) if out is not None and out.type != fld.type else out
+def _input(source: pa.Table | pa.RecordBatch) -> Callable[[str, int], pa.Array | pa.ChunkedArray | None]:
+    """``source``'s column of a field by name and id (None: it holds none)."""
+    def column(name: str, fid: int) -> pa.Array | pa.ChunkedArray | None:
+        i = column_index(source.schema, name, fid)
+        return source.column(i) if i >= 0 else None
+    return column
 
 
 def _filled(fld: pa.Field, source: pa.Table | pa.RecordBatch) -> pa.Array:
     """The column of ``source``'s rows, written before ``fld`` existed: a function output
     computed from its inputs, else the field's default, else null."""
-    out = _computed(fld, source)
-    return out if out is not None else missing_column(fld, source.num_rows)
+    spec = (fld.metadata or {}).get(FUNCTION_KEY)
+    out = complete_output(spec, None, _input(source)) if spec is not None else None
+    if out is None:
+        return missing_column(fld, source.num_rows)
+    return out.cast(fld.type) if out.type != fld.type else out
 
 
 def _completed(fld: pa.Field, col, source: pa.Table | pa.RecordBatch):
     """``col`` with the null rows of a function output computed (rows that predate the
     function, written as null beside newer rows that have it)."""
-    if not col.null_count or FUNCTION_KEY not in (fld.metadata or {}):
-        return col
-    out = _computed(fld, source)
-    if out is None:
-        return col
-    whole = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    done = pc.if_else(whole.is_valid(), whole, out)
-    return pa.chunked_array([done], type=fld.type) if isinstance(col, pa.ChunkedArray) else done
+    spec = (fld.metadata or {}).get(FUNCTION_KEY)
+    return col if spec is None else complete_output(spec, col, _input(source))
 
 
 def field_id(fld: pa.Field) -> int | None:
     """The field id an Arrow field carries (None: none, as for system columns of old logs)."""
     raw = (fld.metadata or {}).get(FIELD_ID_KEY)
     return None if raw is None else int(raw)
-
-
-def _same_field(stored: pa.Field, wanted: pa.Field) -> bool:
-    """Whether the column ``stored`` holds values of the field ``wanted`` (same name assumed)."""
-    a, b = field_id(stored), field_id(wanted)
-    return a is None or b is None or a == b
 
 
 def is_newer_field(held: pa.Field, other: pa.Field) -> bool:
@@ -120,7 +100,7 @@ def _target(stored: pa.Schema, schema: pa.Schema, keep_extra: bool) -> pa.Schema
         have = stored.field(i) if i >= 0 else None
         if have is not None and keep_extra and _newer(have, fld):
             fld = have  # this reader's schema is stale: the newer field's values are kept
-        elif have is None or not _same_field(have, fld):
+        elif _column(stored, fld) < 0:
             fld = _fillable(fld)
         fields.append(fld)
     if keep_extra:
@@ -129,10 +109,19 @@ def _target(stored: pa.Schema, schema: pa.Schema, keep_extra: bool) -> pa.Schema
     return pa.schema(fields, metadata=schema.metadata)
 
 
+def column_index(stored: pa.Schema, name: str, fid: int | None) -> int:
+    """Where ``stored`` holds the values of the field ``name`` with id ``fid`` (None: any id):
+    -1 when it lacks the column or holds another field's of that name."""
+    i = stored.get_field_index(name)
+    if i < 0:
+        return -1
+    held = field_id(stored.field(i))
+    return i if held is None or fid is None or held == fid else -1
+
+
 def _column(stored: pa.Schema, fld: pa.Field) -> int:
     """Where ``stored`` holds ``fld``'s values (-1: it does not)."""
-    i = stored.get_field_index(fld.name)
-    return i if i >= 0 and _same_field(stored.field(i), fld) else -1
+    return column_index(stored, fld.name, field_id(fld))
 
 
 def holds(stored: pa.Schema, fld: pa.Field) -> bool:

@@ -20,6 +20,7 @@ import json
 from collections.abc import Callable, Mapping
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from milvus.grpc_gen import schema_pb2 as spb
 from milvus.schema import datatypes as dt
@@ -156,3 +157,19 @@ def output_from_spec(raw: bytes, column: Callable[[str, int], pa.Array | pa.Chun
     if any(c is None for c in columns):
         return None
     return compute_output(function_type, list(columns), analyzer)
+
+
+def complete_output(raw: bytes, col, column: Callable[[str, int], pa.Array | pa.ChunkedArray | None]):
+    """A function output's column ``col`` (None: the rows predate the output) with the rows
+    that lack it (null) computed from their inputs (``column(name, field_id)``, as in
+    ``output_from_spec``); ``col`` as it is when the inputs are missing too."""
+    if col is not None and not col.null_count:
+        return col
+    out = output_from_spec(raw, column)
+    if out is None or col is None:
+        return out if out is not None else col
+    out = out.cast(col.type) if out.type != col.type else out
+    chunked = isinstance(col, pa.ChunkedArray)
+    whole = col.combine_chunks() if chunked else col
+    done = pc.if_else(whole.is_valid(), whole, out)
+    return pa.chunked_array([done], type=col.type) if chunked else done
