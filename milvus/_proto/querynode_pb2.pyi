@@ -222,20 +222,22 @@ class GetDataDistributionRequest(_message.Message):
     def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ...) -> None: ...
 
 class ChannelDistribution(_message.Message):
-    __slots__ = ("channel_name", "collectionID", "tsafe", "partitionIDs", "serviceable", "leader_view")
+    __slots__ = ("channel_name", "collectionID", "tsafe", "partitionIDs", "serviceable", "leader_view", "delete_rows")
     CHANNEL_NAME_FIELD_NUMBER: _ClassVar[int]
     COLLECTIONID_FIELD_NUMBER: _ClassVar[int]
     TSAFE_FIELD_NUMBER: _ClassVar[int]
     PARTITIONIDS_FIELD_NUMBER: _ClassVar[int]
     SERVICEABLE_FIELD_NUMBER: _ClassVar[int]
     LEADER_VIEW_FIELD_NUMBER: _ClassVar[int]
+    DELETE_ROWS_FIELD_NUMBER: _ClassVar[int]
     channel_name: str
     collectionID: int
     tsafe: int
     partitionIDs: _containers.RepeatedScalarFieldContainer[int]
     serviceable: bool
     leader_view: _containers.RepeatedCompositeFieldContainer[SegmentLocation]
-    def __init__(self, channel_name: _Optional[str] = ..., collectionID: _Optional[int] = ..., tsafe: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ..., serviceable: _Optional[bool] = ..., leader_view: _Optional[_Iterable[_Union[SegmentLocation, _Mapping]]] = ...) -> None: ...
+    delete_rows: int
+    def __init__(self, channel_name: _Optional[str] = ..., collectionID: _Optional[int] = ..., tsafe: _Optional[int] = ..., partitionIDs: _Optional[_Iterable[int]] = ..., serviceable: _Optional[bool] = ..., leader_view: _Optional[_Iterable[_Union[SegmentLocation, _Mapping]]] = ..., delete_rows: _Optional[int] = ...) -> None: ...
 
 class SegmentLocation(_message.Message):
     __slots__ = ("segmentID", "partitionID", "node_id", "address", "num_rows", "compaction_from", "deltalogs")

@@ -126,7 +126,12 @@ def _querynode(querynode: Any, node: str) -> Iterator:
     rows = GaugeMetricFamily("milvus_querynode_entity_num", "Rows in the segments loaded on the query node.",
                              labels=("node_id",))
     rows.add_metric((node,), sum(s.num_rows for s in dist.segments))
-    yield from (lag, segments, rows)
+    deletes = GaugeMetricFamily("milvus_querynode_delete_buffer_row_num",
+                                "Deletes the channel's delete log holds on the query node.",
+                                labels=("node_id", "channel_name"))
+    for channel in dist.channels:
+        deletes.add_metric((node, channel.channel_name), channel.delete_rows)
+    yield from (lag, segments, rows, deletes)
 
 
 def _indexnode(indexnode: Any, node: str) -> Iterator:

@@ -7,6 +7,12 @@ partition ``p`` or of every partition (-1) with ``_ts < d <= T``.  Equivalently:
 delete of the key at or before T is not newer than the row.  Upsert at T (delete + insert at
 the same T) therefore hides the old row from T on and shows the new one from T on.
 
+A delete comes to a shard twice: from the channel, then read back from the delta log the data
+node wrote it to (an L0 segment's, or the segment's own) when that segment is loaded, and a
+segment loaded again brings its delta logs again.  ``DeleteBuffer.add_unseen`` keeps such a
+delete once: a delete (pk, d, p) hides nothing that a held (pk, d, p) or (pk, d, every
+partition) does not.
+
 A delete log (``DeleteBuffer``) is append-only: a position in it names the same deletes for
 the log's whole life, and its ``epoch`` (new for every log) tells logs apart, so a reader can
 keep what it derived from the deletes up to a position and later add only the newer ones.
@@ -47,6 +53,41 @@ class DeleteBuffer:
         self._ends: list[int] = []  # position after each chunk
         self._newest: list[int] = []  # newest delete timestamp of each chunk
         self._snapshot: DeleteSnapshot | None = None
+        self._unseen_lock = threading.Lock()  # one ``add_unseen`` at a time
+        self._read_back_newest = -1  # the newest timestamp ``add_unseen`` was given
+
+    def add_unseen(self, pks: pa.Array, ts: np.ndarray, partition: int = ALL_PARTITIONS) -> int:
+        """Append the deletes not held already (the same key and timestamp, held for
+        ``partition`` or for every partition); returns how many were appended.  For deletes
+        read back from delta logs, which the channel (or an earlier load) may have brought."""
+        ts = np.asarray(ts, dtype=np.uint64)
+        if len(pks) != len(ts):
+            raise ValueError("deletes: pks and timestamps differ in length")
+        if not len(pks):
+            return 0
+        # (a channel ``add`` racing this one may still hold a delete twice: harmless, as before)
+        with self._unseen_lock:
+            incoming = pa.table({"pk": pks, "ts": pa.array(ts)})
+            oldest = int(ts.min())
+            held = self.rows(0, len(self), newer_than=oldest - 1 if oldest else None)
+            if held is not None:
+                scopes = [ALL_PARTITIONS] if partition == ALL_PARTITIONS else [ALL_PARTITIONS, partition]
+                held = held.filter(pc.is_in(held["partition"], value_set=pa.array(scopes, pa.int64())))
+                if held.num_rows:
+                    if held.schema.field("pk").type != incoming.schema.field("pk").type:
+                        held = held.set_column(0, "pk", held["pk"].cast(incoming.schema.field("pk").type))
+                    held = held.select(["pk", "ts"]).group_by(["pk", "ts"]).aggregate([])
+                    incoming = incoming.join(held, ["pk", "ts"], join_type="left anti")
+            incoming = incoming.group_by(["pk", "ts"]).aggregate([])  # a delta log read twice in one call
+            self._read_back_newest = max(self._read_back_newest, int(ts.max()))
+            if incoming.num_rows:
+                self.add(incoming["pk"].combine_chunks(), incoming["ts"].to_numpy(), partition)
+            return incoming.num_rows
+
+    def may_hold(self, ts: np.ndarray) -> bool:
+        """Whether deletes timestamped ``ts`` may be held already: ``add_unseen`` was given a
+        delete as new as the oldest of them (a channel replaying what a delta log brought)."""
+        return len(ts) > 0 and self._read_back_newest >= int(np.min(ts))
 
     def add(self, pks: pa.Array, ts: np.ndarray, partition: int = ALL_PARTITIONS) -> None:
         if len(pks) != len(ts):

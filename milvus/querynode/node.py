@@ -281,7 +281,7 @@ class QueryNode:
                 scope = loc.partitionID if loc.partitionID > 0 else ALL_PARTITIONS
                 for path in log_paths(loc.deltalogs):
                     pks, ts = read_delta_log(self._read(path))
-                    shard.delete(pks.cast(pk_type) if pks.type != pk_type else pks, ts, scope)
+                    shard.delete_read_back(pks.cast(pk_type) if pks.type != pk_type else pks, ts, scope)
                 shard.mark_deltas_read(loc.segmentID)
         shard.sync_view([Location(s.segmentID, s.partitionID, s.node_id, s.address, s.num_rows,
                                   tuple(s.compaction_from)) for s in request.sealed], self.node_id,
@@ -321,7 +321,7 @@ class QueryNode:
         pk_type = state.schema.primary_field.arrow_type
         for path in log_paths(info.deltalogs):
             pks, ts = read_delta_log(self._read(path))
-            shard.delete(pks.cast(pk_type) if pks.type != pk_type else pks, ts, scope)
+            shard.delete_read_back(pks.cast(pk_type) if pks.type != pk_type else pks, ts, scope)
         return table, backfilled
 
     def _load_growing(self, state: CollectionState, info: datacoord_pb2.SegmentInfo) -> None:
@@ -405,7 +405,7 @@ class QueryNode:
                 if state.is_watched(channel):
                     out = resp.channels.add(channel_name=channel, collectionID=state.collection_id,
                                             tsafe=shard.tsafe.get(), partitionIDs=sorted(partitions or ()),
-                                            serviceable=shard.synced)
+                                            serviceable=shard.synced, delete_rows=len(shard.deletes))
                     for loc in shard.view():
                         out.leader_view.add(segmentID=loc.segment_id, partitionID=loc.partition_id,
                                             node_id=loc.node_id, address=loc.address, num_rows=loc.num_rows,

@@ -114,7 +114,15 @@ class Shard:
                 segment.upgrade(schema)
 
     def delete(self, pks: pa.Array, ts: np.ndarray, partition_id: int) -> None:
-        self.deletes.add(pks, ts, partition_id)
+        """Deletes from the channel (kept once when a delta log brought them already)."""
+        if self.deletes.may_hold(ts):
+            self.deletes.add_unseen(pks, ts, partition_id)
+        else:
+            self.deletes.add(pks, ts, partition_id)
+
+    def delete_read_back(self, pks: pa.Array, ts: np.ndarray, partition_id: int) -> None:
+        """Deletes read from a delta log: those the channel or another delta log brought are held once."""
+        self.deletes.add_unseen(pks, ts, partition_id)
 
     # ---- distribution changes ------------------------------------------------------------
 
