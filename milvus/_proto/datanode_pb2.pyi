@@ -86,7 +86,7 @@ class CompactionGroup(_message.Message):
     def __init__(self, sourceIDs: _Optional[_Iterable[int]] = ..., resultID: _Optional[int] = ..., skip_if_unchanged: _Optional[bool] = ..., partitionID: _Optional[int] = ...) -> None: ...
 
 class CompactionPlan(_message.Message):
-    __slots__ = ("base", "planID", "channel", "collectionID", "timestamp", "segments", "groups", "schema", "expire_ts")
+    __slots__ = ("base", "planID", "channel", "collectionID", "timestamp", "segments", "groups", "schema", "expire_ts", "schema_current")
     BASE_FIELD_NUMBER: _ClassVar[int]
     PLANID_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
@@ -96,6 +96,7 @@ class CompactionPlan(_message.Message):
     GROUPS_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_FIELD_NUMBER: _ClassVar[int]
     EXPIRE_TS_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_CURRENT_FIELD_NUMBER: _ClassVar[int]
     base: _common_pb2.MsgBase
     planID: int
     channel: str
@@ -105,7 +106,8 @@ class CompactionPlan(_message.Message):
     groups: _containers.RepeatedCompositeFieldContainer[CompactionGroup]
     schema: bytes
     expire_ts: int
-    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., planID: _Optional[int] = ..., channel: _Optional[str] = ..., collectionID: _Optional[int] = ..., timestamp: _Optional[int] = ..., segments: _Optional[_Iterable[_Union[CompactionSegmentBinlogs, _Mapping]]] = ..., groups: _Optional[_Iterable[_Union[CompactionGroup, _Mapping]]] = ..., schema: _Optional[bytes] = ..., expire_ts: _Optional[int] = ...) -> None: ...
+    schema_current: bool
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., planID: _Optional[int] = ..., channel: _Optional[str] = ..., collectionID: _Optional[int] = ..., timestamp: _Optional[int] = ..., segments: _Optional[_Iterable[_Union[CompactionSegmentBinlogs, _Mapping]]] = ..., groups: _Optional[_Iterable[_Union[CompactionGroup, _Mapping]]] = ..., schema: _Optional[bytes] = ..., expire_ts: _Optional[int] = ..., schema_current: _Optional[bool] = ...) -> None: ...
 
 class CompactionResultSegment(_message.Message):
     __slots__ = ("segmentID", "partitionID", "compactionFrom", "num_of_rows", "insert_logs", "statslogs", "unchanged")

@@ -200,7 +200,7 @@ def _datacoord(ctx: RoleContext, peers: Peers) -> Served:
     datacoord = DataCoord(
         PrefixedKV(ctx.kv, meta_root(config)), alloc_id=peers.alloc_id, alloc_ts=peers.alloc_ts,
         params=DataCoordParams.from_config(config), storage=ctx.storage, node_id=ctx.server_id,
-        index_params=index_params,
+        index_params=index_params, describe_schema=peers.collection_schema,
     )
 
     def follow() -> None:

@@ -74,6 +74,9 @@ class Peers:
         errors.check_status(response.status)
         return response.timestamp
 
+    def collection_schema(self, collection_id: int) -> bytes:
+        return collection_schema(self.rootcoord, collection_id)
+
     # ---- nodes ----------------------------------------------------------------------------
 
     def follow(self, role: str, service: _descriptor.ServiceDescriptor, on_added: NodeAdded,
@@ -148,3 +151,11 @@ class NodeClients:
             entries, self._clients = list(self._clients.values()), {}
         for _, client in entries:
             client.close()
+
+
+def collection_schema(rootcoord: Any, collection_id: int) -> bytes:
+    """The serialized schema the root coordinator (a client of it) has for the collection now."""
+    response = rootcoord.DescribeCollectionInternal(
+        rootcoord_pb2.DescribeCollectionInternalRequest(collection_id=collection_id))
+    errors.check_status(response.status)
+    return response.collection.schema

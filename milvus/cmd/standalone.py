@@ -21,6 +21,7 @@ from milvus import errors
 from milvus._proto import proxy_pb2, querynode_pb2, rootcoord_pb2
 from milvus.cmd import observe
 from milvus.cmd.lifecycle import Component
+from milvus.cmd.peers import collection_schema
 from milvus.cmd.roles import ROLE_COMPONENTS, ComponentFactory, RoleContext, meta_root
 from milvus.config import Config
 from milvus.datacoord import SERVICE as DATACOORD_SERVICE
@@ -248,7 +249,8 @@ def build_cluster(config: Config, kv: KV, mq: MQ, storage: ObjectStorage, host: 
     index_params = IndexServiceParams(min_rows=config["indexCoord.segment.minSegmentNumRowsToEnableIndex"],
                                       check_interval=config["dataCoord.index.checkInterval"])
     datacoord = DataCoord(meta_kv, alloc_id=alloc_id, alloc_ts=alloc_ts, params=DataCoordParams.from_config(config),
-                          storage=storage, index_params=index_params)
+                          storage=storage, index_params=index_params,
+                          describe_schema=lambda collection_id: collection_schema(root, collection_id))
     data = local(datacoord, DATACOORD_SERVICE, "datacoord")
     querycoord = QueryCoord(meta_kv, datacoord=data, rootcoord=root, alloc_id=alloc_id, check_interval=0.2,
                             auto_balance=config["queryCoord.autoBalance"], await_nodes=True)

@@ -234,8 +234,13 @@ class Compactions:
 
     def __init__(self, meta: MetaView, params: CompactionParams, *, alloc_id: Callable[[int], int],
                  alloc_ts: Callable[[int], int], clock: Callable[[], float],
-                 on_commit: Callable[[], None] = lambda: None):
+                 on_commit: Callable[[], None] = lambda: None,
+                 describe_schema: Callable[[int], bytes] | None = None):
+        """``describe_schema(collection_id)``: the collection's schema now (the root
+        coordinator's); plans carry it so that a compaction leaves dropped fields' columns out.
+        Without it (or when it fails) a plan carries the schema of the channel's watch."""
         self._meta = meta
+        self._describe_schema = describe_schema
         self._params = params
         self._alloc_id = alloc_id
         self._alloc_ts = alloc_ts
@@ -313,15 +318,29 @@ class Compactions:
             started += self._start(trigger, plan, watch)
         return started
 
+    def _current_schema(self, collection_id: int) -> bytes | None:
+        """The collection's schema now, or None when it cannot be had (described after the
+        sources were chosen: every field their rows hold was added before)"""
+        if self._describe_schema is None:
+            return None
+        try:
+            return self._describe_schema(collection_id) or None
+        except Exception as exc:  # noqa: BLE001 - the plan still runs, with the watch's schema
+            log.info("compaction of collection %d: schema not described (%s); the watch's serves",
+                     collection_id, exc)
+            return None
+
     def _start(self, trigger: Trigger, plan: ChannelPlan, watch: datacoord_pb2.ChannelWatchInfo) -> bool:
         first = self._alloc_id(1 + len(plan.groups))
         plan_id, result_ids = first, tuple(range(first + 1, first + 1 + len(plan.groups)))
         ts = self._alloc_ts(1)
+        schema = self._current_schema(plan.collection_id)
         with self._meta.lock:
             node_id = watch.node_id
             client = self._meta.channels.client(node_id)
             request = datanode_pb2.CompactionPlan(planID=plan_id, channel=plan.channel,
-                                                  collectionID=plan.collection_id, timestamp=ts, schema=watch.schema,
+                                                  collectionID=plan.collection_id, timestamp=ts,
+                                                  schema=schema or watch.schema, schema_current=schema is not None,
                                                   expire_ts=plan.expire_ts)
             for sid in [*plan.sources, *plan.deletes_from]:
                 segment = self._meta.segments.get(sid)

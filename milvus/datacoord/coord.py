@@ -96,7 +96,10 @@ class DataCoord:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         index_params: IndexServiceParams | None = None,
+        describe_schema: Callable[[int], bytes] | None = None,
     ):
+        """``describe_schema(collection_id)``: the collection's schema now, from the root
+        coordinator (compaction plans carry it, see ``Compactions``)."""
         self._params = params or DataCoordParams()
         self._catalog = DataCoordCatalog(kv)
         self._alloc_id = alloc_id
@@ -127,7 +130,8 @@ class DataCoord:
         self._compactions = Compactions(
             MetaView(self._lock, self._segments, self._channels, self._checkpoints_get),
             dataclasses.replace(p.compaction, max_rows=p.segment_max_rows),
-            alloc_id=alloc_id, alloc_ts=alloc_ts, clock=clock, on_commit=self._index.trigger)
+            alloc_id=alloc_id, alloc_ts=alloc_ts, clock=clock, on_commit=self._index.trigger,
+            describe_schema=describe_schema)
         self._serving = False
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None

@@ -107,9 +107,10 @@ class Compactor:
             removed = 0
             for source_id in group.sourceIDs:
                 source = sources[source_id]
-                # keep_extra: the plan's schema may predate a field added since (the data
-                # coordinator's copy is the one of the channel's watch); the logs' own columns stay
-                parts = [conform(read_insert_log(self._storage.get(p)), arrow_schema, keep_extra=True)
+                # a column the schema lacks is a dropped field's when the schema is current (it
+                # goes), else perhaps a field added since the channel's watch (it stays)
+                parts = [conform(read_insert_log(self._storage.get(p)), arrow_schema,
+                                 keep_extra=not plan.schema_current)
                          for p in log_paths(source.insert_logs)]
                 if not parts:
                     continue

@@ -20,6 +20,7 @@ from milvus.schema import CollectionSchemaModel
 from milvus.storage.local import LocalStorage
 from tests.conftest import wait_for
 from tests.unit.test_datacoord import CH0, COLL, Cluster, FakeDataNode, ok, segment, watch
+from tests.unit.test_datacoord import SCHEMA as WATCHED_SCHEMA
 
 FLUSHED, GROWING, DROPPED = datacoord_pb2.FLUSHED, datacoord_pb2.GROWING, datacoord_pb2.DROPPED
 L0, L1 = datacoord_pb2.SEGMENT_LEVEL_L0, datacoord_pb2.SEGMENT_LEVEL_L1
@@ -258,6 +259,33 @@ def test_commit_creates_the_result_and_drops_the_sources_in_one_transaction(comp
     assert segment(dc, result.id).state == FLUSHED and segment(dc, 1).state == DROPPED
     unknown = ok(dc.GetCompactionState(datacoord_pb2.GetCompactionStateRequest(compactionID=resp.compactionID)))
     assert unknown.state == 0  # compaction ids do not survive a restart
+
+
+def test_plans_carry_the_schema_the_root_coordinator_has_now(compacting):
+    cluster, node, dc = compacting
+    now = schema_pb2.CollectionSchema(name="c", fields=SCHEMA.fields[:2]).SerializeToString()  # a field dropped
+    described = []
+
+    def describe(collection_id):
+        described.append(collection_id)
+        return now
+
+    dc = restart_with_segments(cluster, node, dc, [(1, [1, 2], [10, 10]), (2, [3], [10])])
+    dc.stop()
+    dc = cluster.coord(node, describe_schema=describe, compaction=CompactionParams(enable_auto=False, timeout=30.0))
+    ok(dc.ManualCompaction(datacoord_pb2.ManualCompactionRequest(collectionID=COLL)))
+    (plan,) = node.plans
+    assert described == [COLL] and plan.schema == now and plan.schema_current
+
+    def unreachable(_collection_id):
+        raise ConnectionError("root coordinator unreachable")
+
+    dc.stop()
+    node.plans.clear()
+    dc = cluster.coord(node, describe_schema=unreachable, compaction=CompactionParams(enable_auto=False, timeout=30.0))
+    ok(dc.ManualCompaction(datacoord_pb2.ManualCompactionRequest(collectionID=COLL)))
+    (plan,) = node.plans  # the channel's watch schema, which may predate the rows: extra columns stay
+    assert plan.schema == WATCHED_SCHEMA and not plan.schema_current
 
 
 def test_a_plan_whose_sources_were_dropped_meanwhile_is_abandoned(compacting):

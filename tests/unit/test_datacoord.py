@@ -75,11 +75,11 @@ class Cluster:
             next(self._ids)
         return first
 
-    def coord(self, node: FakeDataNode | None = None, **params) -> DataCoord:
+    def coord(self, node: FakeDataNode | None = None, describe_schema=None, **params) -> DataCoord:
         settings = {"segment_max_rows": 100, "seal_proportion": 1.0, "assignment_expiration_ms": 50}
         settings.update(params)
         dc = DataCoord(self.kv, alloc_id=self.alloc_id, alloc_ts=self.tso.alloc, params=DataCoordParams(**settings),
-                       storage=self.storage, node_id=99, clock=lambda: self.now)
+                       storage=self.storage, node_id=99, clock=lambda: self.now, describe_schema=describe_schema)
         if node is not None:
             dc.add_data_node(1, node)
         dc.start(run_ticker=False)

@@ -109,6 +109,21 @@ def test_compaction_with_a_stale_plan_schema_keeps_the_added_column(tmp_path):
     assert table.column("plain").to_pylist() == [None, None, 3]
 
 
+def test_compaction_with_the_current_schema_leaves_dropped_columns_out(tmp_path):
+    # NEW's rows compacted by a plan whose schema is current and lacks the added fields: they were dropped
+    storage = LocalStorage(tmp_path)
+    insert, _ = insert_log_files(storage, new_rows([1, 2]), "pk", COLL, PART, 1, 10)
+    plan = datanode_pb2.CompactionPlan(
+        planID=1, channel=VCH, collectionID=COLL, timestamp=50, schema=OLD.proto.SerializeToString(),
+        schema_current=True, groups=[datanode_pb2.CompactionGroup(sourceIDs=[1], resultID=100, partitionID=PART)],
+        segments=[datanode_pb2.CompactionSegmentBinlogs(segmentID=1, collectionID=COLL, partitionID=PART,
+                                                        insert_logs=[insert])])
+    (out,) = Compactor(storage, lambda n: 7).run(plan).segments
+    table = read_insert_log(storage.get(out.insert_logs[0].binlogs[0].log_path))
+    assert table.column_names == OLD.arrow_schema.names
+    assert table.column("pk").to_pylist() == [1, 2]
+
+
 def test_an_index_over_a_segment_older_than_the_field_is_all_null(tmp_path):
     storage = LocalStorage(tmp_path)
     insert, _ = insert_log_files(storage, old_rows([1, 2, 3]), "pk", COLL, PART, 1, 10)
