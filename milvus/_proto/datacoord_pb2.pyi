@@ -802,3 +802,153 @@ class ListImportJobsResponse(_message.Message):
     status: _common_pb2.Status
     jobs: _containers.RepeatedCompositeFieldContainer[ImportJob]
     def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., jobs: _Optional[_Iterable[_Union[ImportJob, _Mapping]]] = ...) -> None: ...
+
+class Snapshot(_message.Message):
+    __slots__ = ("id", "name", "description", "collection_id", "db_name", "create_ts", "collection", "indexes", "segments", "protect_until_ms", "dropped")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    DB_NAME_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TS_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    INDEXES_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    PROTECT_UNTIL_MS_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    name: str
+    description: str
+    collection_id: int
+    db_name: str
+    create_ts: int
+    collection: bytes
+    indexes: _containers.RepeatedCompositeFieldContainer[FieldIndex]
+    segments: _containers.RepeatedCompositeFieldContainer[SegmentInfo]
+    protect_until_ms: int
+    dropped: bool
+    def __init__(self, id: _Optional[int] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., collection_id: _Optional[int] = ..., db_name: _Optional[str] = ..., create_ts: _Optional[int] = ..., collection: _Optional[bytes] = ..., indexes: _Optional[_Iterable[_Union[FieldIndex, _Mapping]]] = ..., segments: _Optional[_Iterable[_Union[SegmentInfo, _Mapping]]] = ..., protect_until_ms: _Optional[int] = ..., dropped: _Optional[bool] = ...) -> None: ...
+
+class SnapshotPin(_message.Message):
+    __slots__ = ("id", "snapshot_id", "expires_ms")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_MS_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    snapshot_id: int
+    expires_ms: int
+    def __init__(self, id: _Optional[int] = ..., snapshot_id: _Optional[int] = ..., expires_ms: _Optional[int] = ...) -> None: ...
+
+class CreateSnapshotRequest(_message.Message):
+    __slots__ = ("base", "snapshot", "compaction_protection_seconds")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    COMPACTION_PROTECTION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    snapshot: Snapshot
+    compaction_protection_seconds: int
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., snapshot: _Optional[_Union[Snapshot, _Mapping]] = ..., compaction_protection_seconds: _Optional[int] = ...) -> None: ...
+
+class SnapshotRequest(_message.Message):
+    __slots__ = ("base", "collection_id", "name", "db_name")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DB_NAME_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    collection_id: int
+    name: str
+    db_name: str
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collection_id: _Optional[int] = ..., name: _Optional[str] = ..., db_name: _Optional[str] = ...) -> None: ...
+
+class SnapshotResponse(_message.Message):
+    __slots__ = ("status", "snapshots")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    snapshots: _containers.RepeatedCompositeFieldContainer[Snapshot]
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., snapshots: _Optional[_Iterable[_Union[Snapshot, _Mapping]]] = ...) -> None: ...
+
+class PinSnapshotRequest(_message.Message):
+    __slots__ = ("base", "collection_id", "name", "ttl_seconds")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    collection_id: int
+    name: str
+    ttl_seconds: int
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., collection_id: _Optional[int] = ..., name: _Optional[str] = ..., ttl_seconds: _Optional[int] = ...) -> None: ...
+
+class PinSnapshotResponse(_message.Message):
+    __slots__ = ("status", "pin_id")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    PIN_ID_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    pin_id: int
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., pin_id: _Optional[int] = ...) -> None: ...
+
+class UnpinSnapshotRequest(_message.Message):
+    __slots__ = ("base", "pin_id")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    PIN_ID_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    pin_id: int
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., pin_id: _Optional[int] = ...) -> None: ...
+
+class RestoreJob(_message.Message):
+    __slots__ = ("id", "snapshot_name", "source_collection_id", "db_name", "collection_name", "state", "progress", "reason", "start_time", "time_cost", "proxy_id", "update_time")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_NAME_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_COLLECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    DB_NAME_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_NAME_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    TIME_COST_FIELD_NUMBER: _ClassVar[int]
+    PROXY_ID_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    snapshot_name: str
+    source_collection_id: int
+    db_name: str
+    collection_name: str
+    state: int
+    progress: int
+    reason: str
+    start_time: int
+    time_cost: int
+    proxy_id: int
+    update_time: int
+    def __init__(self, id: _Optional[int] = ..., snapshot_name: _Optional[str] = ..., source_collection_id: _Optional[int] = ..., db_name: _Optional[str] = ..., collection_name: _Optional[str] = ..., state: _Optional[int] = ..., progress: _Optional[int] = ..., reason: _Optional[str] = ..., start_time: _Optional[int] = ..., time_cost: _Optional[int] = ..., proxy_id: _Optional[int] = ..., update_time: _Optional[int] = ...) -> None: ...
+
+class SaveRestoreJobRequest(_message.Message):
+    __slots__ = ("base", "job")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    job: RestoreJob
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., job: _Optional[_Union[RestoreJob, _Mapping]] = ...) -> None: ...
+
+class ListRestoreJobsRequest(_message.Message):
+    __slots__ = ("base", "job_id", "db_name", "collection_name")
+    BASE_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    DB_NAME_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_NAME_FIELD_NUMBER: _ClassVar[int]
+    base: _common_pb2.MsgBase
+    job_id: int
+    db_name: str
+    collection_name: str
+    def __init__(self, base: _Optional[_Union[_common_pb2.MsgBase, _Mapping]] = ..., job_id: _Optional[int] = ..., db_name: _Optional[str] = ..., collection_name: _Optional[str] = ...) -> None: ...
+
+class ListRestoreJobsResponse(_message.Message):
+    __slots__ = ("status", "jobs")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    status: _common_pb2.Status
+    jobs: _containers.RepeatedCompositeFieldContainer[RestoreJob]
+    def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., jobs: _Optional[_Iterable[_Union[RestoreJob, _Mapping]]] = ...) -> None: ...

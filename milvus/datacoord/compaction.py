@@ -235,12 +235,14 @@ class Compactions:
     def __init__(self, meta: MetaView, params: CompactionParams, *, alloc_id: Callable[[int], int],
                  alloc_ts: Callable[[int], int], clock: Callable[[], float],
                  on_commit: Callable[[], None] = lambda: None,
-                 describe_schema: Callable[[int], bytes] | None = None):
+                 describe_schema: Callable[[int], bytes] | None = None,
+                 protected: Callable[[], set[int]] = set):
         """``describe_schema(collection_id)``: the collection's schema now (the root
         coordinator's); plans carry it so that a compaction leaves dropped fields' columns out.
         Without it (or when it fails) a plan carries the schema of the channel's watch."""
         self._meta = meta
         self._describe_schema = describe_schema
+        self._protected = protected  # segments a snapshot keeps from compaction now
         self._params = params
         self._alloc_id = alloc_id
         self._alloc_ts = alloc_ts
@@ -257,8 +259,10 @@ class Compactions:
         return self._params
 
     def _busy(self) -> set[int]:
+        """Segments no plan may take now: those of running plans, and those snapshots protect."""
         with self._lock:
-            return {s for t in self._tasks.values() if t.state == EXECUTING for s in t.busy()}
+            busy = {s for t in self._tasks.values() if t.state == EXECUTING for s in t.busy()}
+        return busy | self._protected()
 
     # ---- triggers ------------------------------------------------------------------------
 

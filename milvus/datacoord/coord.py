@@ -42,10 +42,12 @@ from milvus.datacoord.imports import ImportJobs
 from milvus.datacoord.index_service import IndexService, IndexServiceParams
 from milvus.datacoord.params import DataCoordParams
 from milvus.datacoord.segments import DROPPED, FLUSHED, GROWING, L0, SEALED, SegmentManager, copy_segment
+from milvus.datacoord.snapshots import SnapshotBook, listed
 from milvus.kv.base import KV
 from milvus.metastore.datacoord_catalog import DataCoordCatalog
 from milvus.metastore.import_catalog import ImportCatalog
 from milvus.metastore.index_catalog import IndexCatalog
+from milvus.metastore.snapshot_catalog import SnapshotCatalog
 from milvus.rpc.answers import rpc_answers
 from milvus.rpc.health import probe
 from milvus.rpc.memory_reports import MemoryReports
@@ -125,13 +127,14 @@ class DataCoord:
         self._index = IndexService(IndexCatalog(kv), segments=self._segment_snapshot, alloc_id=alloc_id,
                                    alloc_ts=alloc_ts, params=index_params)
         self._imports = ImportJobs(ImportCatalog(kv), wall_clock)  # bulk insert jobs (run by the proxies)
+        self._snapshots = SnapshotBook(SnapshotCatalog(kv), wall_clock)  # snapshots and restore jobs
         self._last_gc = clock()
         p = self._params
         self._compactions = Compactions(
             MetaView(self._lock, self._segments, self._channels, self._checkpoints_get),
             dataclasses.replace(p.compaction, max_rows=p.segment_max_rows),
             alloc_id=alloc_id, alloc_ts=alloc_ts, clock=clock, on_commit=self._index.trigger,
-            describe_schema=describe_schema)
+            describe_schema=describe_schema, protected=self._snapshots.compaction_protected)
         self._serving = False
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
@@ -151,6 +154,7 @@ class DataCoord:
             self._channels.assign_orphans()
             self._unconfirmed = {w.vchannel for w in self._channels.all() if w.node_id != UNASSIGNED}
         self._imports.recover()
+        self._snapshots.recover()
         self._index.start(run_loop=run_ticker)
         self._serving = True
         self._send_watches()
@@ -197,6 +201,7 @@ class DataCoord:
         self._send_watches()
         self._compactions.tick()
         self._imports.expire(self._params.import_retention, self._params.import_stall_timeout)
+        self._snapshots.expire(self._params.import_retention, self._params.import_stall_timeout)
         if self._gc is not None and now - self._last_gc >= self._params.gc_interval:
             self._last_gc = now
             self.collect_garbage()
@@ -207,7 +212,7 @@ class DataCoord:
             return 0
         with self._lock:
             snapshot = self._segments.select()
-        result = self._gc.collect(snapshot)
+        result = self._gc.collect(snapshot, keep=self._snapshots.protected_segments())
         with self._lock:
             self._segments.forget(result.collected_segments)
         removed = self._index.collect_garbage(self._storage, self._wall_clock(), self._params.gc_missing_tolerance)
@@ -646,6 +651,7 @@ class DataCoord:
                 unwatch = datanode_pb2.UnwatchDmChannelRequest(channel_name=watch.vchannel, drop=True)
                 self._call(client, "UnwatchDmChannel", unwatch, f"unwatch {watch.vchannel}")
         self._index.drop_collection(request.collectionID)
+        self._snapshots.drop_collection(request.collectionID)
         return _OK
 
     @_answers
@@ -744,6 +750,65 @@ class DataCoord:
     def ListImportJobs(self, request: datacoord_pb2.ListImportJobsRequest) -> datacoord_pb2.ListImportJobsResponse:
         jobs = self._imports.list(request.job_id, request.collection_id, request.limit)
         return datacoord_pb2.ListImportJobsResponse(status=_OK, jobs=jobs)
+
+    # ---- snapshots and restore jobs (milvus.datacoord.snapshots) -------------------------------
+
+    @_answers
+    def CreateSnapshot(self, request: datacoord_pb2.CreateSnapshotRequest):
+        """Book a snapshot of the collection's FLUSHED segments now (rows not flushed are not in it)."""
+        snapshot = datacoord_pb2.Snapshot()
+        snapshot.CopyFrom(request.snapshot)
+        if not snapshot.name or not snapshot.collection_id:
+            raise errors.ParameterMissing("a snapshot needs a name and a collection")
+        snapshot.id = self._alloc_id(1)
+        # restores read its rows and deletes up to create_ts: a segment flushed between the
+        # timestamp and the choice below adds nothing newer
+        snapshot.create_ts = self._alloc_ts(1)
+        with self._lock:
+            kept = [s for s in self._segments.select(snapshot.collection_id) if s.state == FLUSHED]
+            del snapshot.segments[:]
+            snapshot.segments.extend(kept)
+        del snapshot.indexes[:]
+        snapshot.indexes.extend(self._index.field_indexes(snapshot.collection_id))
+        self._snapshots.create(snapshot, request.compaction_protection_seconds)
+        log.info("snapshot %s of collection %d: %d segments at %d", snapshot.name, snapshot.collection_id,
+                 len(snapshot.segments), snapshot.create_ts)
+        return _OK
+
+    @_answers
+    def DropSnapshot(self, request: datacoord_pb2.SnapshotRequest):
+        self._snapshots.drop(request.collection_id, request.name)
+        return _OK
+
+    @_answers
+    def DescribeSnapshot(self, request: datacoord_pb2.SnapshotRequest) -> datacoord_pb2.SnapshotResponse:
+        return datacoord_pb2.SnapshotResponse(status=_OK,
+                                              snapshots=[self._snapshots.get(request.collection_id, request.name)])
+
+    @_answers
+    def ListSnapshots(self, request: datacoord_pb2.SnapshotRequest) -> datacoord_pb2.SnapshotResponse:
+        found = self._snapshots.list(request.collection_id, request.db_name)
+        return datacoord_pb2.SnapshotResponse(status=_OK, snapshots=listed(found))
+
+    @_answers
+    def PinSnapshot(self, request: datacoord_pb2.PinSnapshotRequest) -> datacoord_pb2.PinSnapshotResponse:
+        pin_id = self._snapshots.pin(request.collection_id, request.name, request.ttl_seconds, self._alloc_id(1))
+        return datacoord_pb2.PinSnapshotResponse(status=_OK, pin_id=pin_id)
+
+    @_answers
+    def UnpinSnapshot(self, request: datacoord_pb2.UnpinSnapshotRequest):
+        self._snapshots.unpin(request.pin_id)
+        return _OK
+
+    @_answers
+    def SaveRestoreJob(self, request: datacoord_pb2.SaveRestoreJobRequest):
+        self._snapshots.save_job(request.job)
+        return _OK
+
+    @_answers
+    def ListRestoreJobs(self, request: datacoord_pb2.ListRestoreJobsRequest) -> datacoord_pb2.ListRestoreJobsResponse:
+        jobs = self._snapshots.jobs(request.job_id, request.db_name, request.collection_name)
+        return datacoord_pb2.ListRestoreJobsResponse(status=_OK, jobs=jobs)
 
 
 def _truncated_away(segment: datacoord_pb2.SegmentInfo, truncated_ts: int) -> bool:

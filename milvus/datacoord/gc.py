@@ -47,14 +47,16 @@ class GarbageCollector:
         self._missing_tolerance = missing_tolerance
         self._wall_clock = wall_clock
 
-    def collect(self, segments: Iterable[datacoord_pb2.SegmentInfo]) -> GCResult:
-        """One pass over ``segments`` (every segment in the meta, dropped ones included)."""
+    def collect(self, segments: Iterable[datacoord_pb2.SegmentInfo], keep: set[int] | None = None) -> GCResult:
+        """One pass over ``segments`` (every segment in the meta, dropped ones included);
+        the files of those in ``keep`` (a snapshot names them) stay, dropped or not."""
         now = self._wall_clock()
         segments = list(segments)
+        keep = keep or set()
         referenced: set[str] = set()
         expired: list[datacoord_pb2.SegmentInfo] = []
         for segment in segments:
-            if segment.state == datacoord_pb2.DROPPED:
+            if segment.state == datacoord_pb2.DROPPED and segment.id not in keep:
                 dropped_s = parse_ts(segment.dropped_at)[0] / 1000.0
                 if dropped_s + self._drop_tolerance <= now:
                     expired.append(segment)

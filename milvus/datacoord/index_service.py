@@ -169,6 +169,11 @@ class IndexService:
 
     # ---- meta RPCs ----------------------------------------------------------------------
 
+    def field_indexes(self, collection_id: int) -> list[datacoord_pb2.FieldIndex]:
+        """The collection's indexes (their definitions)."""
+        with self._lock:
+            return list(self._named(collection_id, ""))
+
     def _named(self, collection_id: int, name: str) -> list[datacoord_pb2.FieldIndex]:
         indexes = self._meta.indexes(collection_id)
         return [i for i in indexes if i.index_name == name] if name else indexes

@@ -22,14 +22,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from milvus._proto import datanode_pb2
 from milvus.binlog import conform, log_paths, read_delta_log, read_insert_log
+from milvus.binlog.mvcc import ALL_PARTITIONS, StoredDeletes, deleted_rows
 from milvus.datanode.sync import insert_log_files
 from milvus.grpc_gen import schema_pb2
 from milvus.schema import TIMESTAMP_FIELD, CollectionSchemaModel
@@ -38,47 +38,9 @@ from milvus.storage.base import ObjectStorage
 
 log = logging.getLogger(__name__)
 
-ALL_PARTITIONS = -1
 EXECUTING = datanode_pb2.COMPACTION_EXECUTING
 COMPLETED = datanode_pb2.COMPACTION_COMPLETED
 FAILED = datanode_pb2.COMPACTION_FAILED
-
-
-@dataclass
-class _Deletes:
-    """(pk, d, partition) triples of a plan, d <= the plan's timestamp."""
-
-    pks: list[pa.Array] = field(default_factory=list)
-    ts: list[np.ndarray] = field(default_factory=list)
-    partitions: list[int] = field(default_factory=list)
-
-    def add(self, pks: pa.Array, ts: np.ndarray, partition: int, upto: int) -> None:
-        keep = ts <= np.uint64(upto)
-        if keep.any():
-            self.pks.append(pks.filter(pa.array(keep)))
-            self.ts.append(ts[keep])
-            self.partitions.append(partition)
-
-    def latest(self, partition: int, pk_type: pa.DataType) -> pa.Table | None:
-        """Per key, the newest delete that applies to ``partition``."""
-        chosen = [(p.cast(pk_type) if p.type != pk_type else p, t)
-                  for p, t, part in zip(self.pks, self.ts, self.partitions, strict=True)
-                  if part in (ALL_PARTITIONS, partition)]
-        if not chosen:
-            return None
-        table = pa.table({"pk": pa.concat_arrays([p for p, _ in chosen]),
-                          "d": pa.array(np.concatenate([t for _, t in chosen]), pa.uint64())})
-        grouped = table.group_by("pk").aggregate([("d", "max")])
-        return pa.table({"pk": grouped["pk"].combine_chunks(), "d": grouped["d_max"].combine_chunks()})
-
-
-def _gone_mask(pks: pa.Array, row_ts: np.ndarray, latest: pa.Table | None) -> np.ndarray:
-    if latest is None or not len(pks):
-        return np.zeros(len(pks), dtype=bool)
-    idx = pc.index_in(pks, value_set=latest["pk"])
-    found = idx.is_valid().to_numpy(zero_copy_only=False)
-    d = latest["d"].to_numpy()[pc.fill_null(idx, 0).to_numpy()]
-    return found & (d > row_ts)
 
 
 class Compactor:
@@ -93,7 +55,7 @@ class Compactor:
         pk = schema.primary_field
         arrow_schema = schema.arrow_schema
         sources = {s.segmentID: s for s in plan.segments}
-        deletes = _Deletes()
+        deletes = StoredDeletes()
         for segment in plan.segments:
             # the query nodes' scope: a segment's deletes apply to its partition (-1: to every one;
             # an L0 segment holds one partition's deletes, or every partition's)
@@ -117,7 +79,7 @@ class Compactor:
                 table = concat_versions(parts)
                 row_ts = table.column(TIMESTAMP_FIELD).to_numpy()
                 pks = table.column(pk.name).combine_chunks()
-                gone = _gone_mask(pks, row_ts, deletes.latest(source.partitionID, pk.arrow_type))
+                gone = deleted_rows(pks, row_ts, deletes.latest(source.partitionID, pk.arrow_type))
                 if plan.expire_ts:
                     gone |= row_ts < np.uint64(plan.expire_ts)
                 removed += int(gone.sum())

@@ -55,6 +55,8 @@ _COLLECTION_METHODS = {
     "DropPartition": "DropPartition", "ShowPartitions": "ShowPartitions", "HasPartition": "HasPartition",
     "AddCollectionField": "AddCollectionField", "LoadBalance": "LoadBalance",
     "AlterCollectionSchema": "AlterCollectionSchema", "DropCollectionFunction": "AlterCollectionSchema",
+    "CreateSnapshot": "CreateSnapshot", "DropSnapshot": "DropSnapshot", "DescribeSnapshot": "DescribeSnapshot",
+    "PinSnapshotData": "CreateSnapshot", "RestoreSnapshot": "RestoreSnapshot",
 }
 _GLOBAL_METHODS = {
     "CreateCollection": "CreateCollection", "DropCollection": "DropCollection",
@@ -69,6 +71,8 @@ _GLOBAL_METHODS = {
     "CreateResourceGroup": "CreateResourceGroup", "DropResourceGroup": "DropResourceGroup",
     "UpdateResourceGroups": "UpdateResourceGroups", "TransferNode": "TransferNode",
     "TransferReplica": "TransferReplica",
+    "ListSnapshots": "ListSnapshots", "UnpinSnapshotData": "DropSnapshot",
+    "GetRestoreSnapshotState": "RestoreSnapshot", "ListRestoreSnapshotJobs": "RestoreSnapshot",
     # users, roles and grants: the admins' (Milvus' ownership privileges)
     "CreateCredential": "CreateOwnership", "CreateRole": "CreateOwnership", "AlterRole": "CreateOwnership",
     "DeleteCredential": "DropOwnership", "DropRole": "DropOwnership",

@@ -189,10 +189,11 @@ class Dml:
                     primary_keys=ids, timestamps=[ts] * len(rows), num_rows=len(rows)))))
 
     def _batch(self, coll: Collection, fields_data, num_rows: int, *, upsert: bool,
-               partial: bool = False) -> pa.RecordBatch:
+               partial: bool = False, keep_ids: bool = False) -> pa.RecordBatch:
         if num_rows <= 0:
             raise errors.ParameterInvalid(f"num_rows should be greater than 0, got {num_rows}")
-        allow = any(kv.key == "allow_insert_auto_id" and kv.value.lower() == "true" for kv in coll.info.properties)
+        allow = keep_ids or any(kv.key == "allow_insert_auto_id" and kv.value.lower() == "true"
+                                for kv in coll.info.properties)
         return fields_to_arrow(coll.schema, list(fields_data), num_rows, row_ids=self._alloc_ids(num_rows),
                                timestamps=0, upsert=upsert, partial_update=partial, allow_insert_auto_id=allow)
 
@@ -227,13 +228,15 @@ class Dml:
                 f"of {schema_ts}, the collection changed at {coll.info.updated_ts}")
 
     def insert(self, db: str, name: str, partition_name: str, fields_data, num_rows: int,
-               schema_ts: int = 0) -> Mutation:
+               schema_ts: int = 0, keep_ids: bool = False) -> Mutation:
+        """``keep_ids``: the rows' primary keys are taken even when the collection generates
+        them (a snapshot restore's rows keep theirs)."""
         coll = self._collections.get(db, name)
         self._check_schema_timestamp(coll, schema_ts)
         self._check_partition_name(coll, partition_name)
         self._admit(INSERT, coll, lambda: sum(f.ByteSize() for f in fields_data))
         self._collections.ensure_watched(coll)
-        batch = self._batch(coll, fields_data, num_rows, upsert=False)
+        batch = self._batch(coll, fields_data, num_rows, upsert=False, keep_ids=keep_ids)
         plans = self._insert_plans(coll, partition_name, batch)
         trace = message_context()  # taken here: ``build`` may run on another thread
 

@@ -33,6 +33,7 @@ from milvus.proxy.meta_cache import MetaCache
 from milvus.proxy.quota import QuotaCenter, QuotaParams
 from milvus.proxy.resource_groups import ResourceGroups
 from milvus.proxy.schema_changes import SchemaChanges
+from milvus.proxy.snapshots import Snapshots
 from milvus.proxy.system_info import SystemInfo
 from milvus.proxy.validate import NameRules
 from milvus.rpc.health import component_states, unhealthy_reason
@@ -83,6 +84,7 @@ class DataPath:
     compactions: Compactions
     quota: QuotaCenter
     imports: Imports
+    snapshots: Snapshots
     groups: ResourceGroups
     schema_changes: SchemaChanges
 
@@ -138,8 +140,10 @@ class Proxy:
         dml = Dml(collections, root, data, writer, mq.max_message_size, dql.matching_pks, quota=quota,
                   stored_rows=dql.stored_rows)
         imports = Imports(collections, dml, root, data, storage, node_id=node_id)
-        return DataPath(collections, writer, dml, dql, Loads(collections, data, query, writer), indexes,
-                        Compactions(collections, data), quota, imports, ResourceGroups(collections, query, self.names),
+        loads = Loads(collections, data, query, writer)
+        snapshots = Snapshots(collections, self.ddl, dml, indexes, loads, root, data, storage, node_id=node_id)
+        return DataPath(collections, writer, dml, dql, loads, indexes, Compactions(collections, data), quota, imports,
+                        snapshots, ResourceGroups(collections, query, self.names),
                         SchemaChanges(self.ddl, self.cache, collections, indexes))
 
     @property
@@ -154,12 +158,14 @@ class Proxy:
         if self._data is not None:
             self._data.writer.start()
             self._data.imports.start()
+            self._data.snapshots.start()
         self._serving = True
 
     def stop(self) -> None:
         self._serving = False
         if self._data is not None:
             self._data.imports.stop()  # before the writer: its last batch may still be inserting
+            self._data.snapshots.stop()
             self._data.writer.stop()
         self.cache.clear()
 

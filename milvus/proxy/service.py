@@ -423,6 +423,58 @@ class MilvusServiceAdapter:
                                              request.limit)
         return milvus_pb2.ListImportTasksResponse(status=_OK, tasks=[self._import_state(j) for j in jobs])
 
+    # ---- snapshots (milvus.proxy.snapshots) ------------------------------------------
+
+    def CreateSnapshot(self, request: milvus_pb2.CreateSnapshotRequest, call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        self._proxy.data.snapshots.create(request.db_name, request.collection_name, request.name,
+                                          request.description, request.compaction_protection_seconds)
+        return _OK
+
+    def DropSnapshot(self, request: milvus_pb2.DropSnapshotRequest, call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        self._proxy.data.snapshots.drop(request.db_name, request.collection_name, request.name)
+        return _OK
+
+    def ListSnapshots(self, request: milvus_pb2.ListSnapshotsRequest, call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        names = self._proxy.data.snapshots.names(request.db_name, request.collection_name)
+        return milvus_pb2.ListSnapshotsResponse(status=_OK, snapshots=names)
+
+    def DescribeSnapshot(self, request: milvus_pb2.DescribeSnapshotRequest, call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        return self._proxy.data.snapshots.describe(request.db_name, request.collection_name, request.name)
+
+    def RestoreSnapshot(self, request: milvus_pb2.RestoreSnapshotRequest, call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        if request.rewrite_data:
+            raise errors.ParameterInvalid("rewrite_data is not supported: a restore always inserts the rows anew")
+        job_id = self._proxy.data.snapshots.restore(
+            request.db_name, request.collection_name, request.name, request.target_db_name or request.db_name,
+            request.target_collection_name)
+        return milvus_pb2.RestoreSnapshotResponse(status=_OK, job_id=job_id)
+
+    def GetRestoreSnapshotState(self, request: milvus_pb2.GetRestoreSnapshotStateRequest,
+                                call: CallInfo = NO_CALL_INFO):
+        return milvus_pb2.GetRestoreSnapshotStateResponse(status=_OK,
+                                                          info=self._proxy.data.snapshots.job(request.job_id))
+
+    def ListRestoreSnapshotJobs(self, request: milvus_pb2.ListRestoreSnapshotJobsRequest,
+                                call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        jobs = self._proxy.data.snapshots.jobs(request.db_name, request.collection_name)
+        return milvus_pb2.ListRestoreSnapshotJobsResponse(status=_OK, jobs=jobs)
+
+    def PinSnapshotData(self, request: milvus_pb2.PinSnapshotDataRequest, call: CallInfo = NO_CALL_INFO):
+        request = _with_db(request, call)
+        pin_id = self._proxy.data.snapshots.pin(request.db_name, request.collection_name, request.name,
+                                                request.ttl_seconds)
+        return milvus_pb2.PinSnapshotDataResponse(status=_OK, pin_id=pin_id)
+
+    def UnpinSnapshotData(self, request: milvus_pb2.UnpinSnapshotDataRequest, call: CallInfo = NO_CALL_INFO):
+        self._proxy.data.snapshots.unpin(request.pin_id)
+        return _OK
+
     # ---- load / release -------------------------------------------------------------
 
     def LoadCollection(self, request: milvus_pb2.LoadCollectionRequest, call: CallInfo = NO_CALL_INFO):

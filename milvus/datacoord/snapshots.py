@@ -1,0 +1,235 @@
+"""Snapshots of collections, their pins and the book of restore jobs (the data coordinator's).
+
+A snapshot (Milvus 3.0's ``create_snapshot``) is metadata only: the collection as the root
+coordinator described it, its indexes, and its FLUSHED segments (L1 and L0) with their logs
+as they were when it was taken.  Rows not flushed yet are not in it (as in Milvus: flush
+first).  Its name is unique within its collection.  What it promises:
+
+* its segments' files stay: the GC keeps a DROPPED segment a snapshot names (its meta and
+  files) until no snapshot or pin names it (``protected_segments``);
+* for ``compaction_protection_seconds`` after it was taken, its segments are not compacted
+  (``compaction_protected``);
+* a pin (``pin``: for ``ttl`` seconds, or until released) keeps its files even when the
+  snapshot is dropped meanwhile: a dropped snapshot with a live pin is listed nowhere and
+  forgotten when its last pin ends.
+
+Dropping a collection drops its snapshots (pinned ones stay until their pins end): a
+snapshot is reached through its collection's name.
+
+Restore jobs are run by proxies (milvus/proxy/snapshots.py) and booked here with the rules of
+import jobs (milvus/datacoord/imports.py): a final job stays final, a job found running when
+the coordinator starts, or not saved by its proxy for ``stall_timeout``, is failed, and a
+finished job is forgotten ``retention`` seconds after its last save.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from milvus import errors
+from milvus._proto import datacoord_pb2
+from milvus.grpc_gen import milvus_pb2
+from milvus.metastore.snapshot_catalog import SnapshotCatalog
+
+DEFAULT_PIN_SECONDS = 3600
+RESTORE_FINAL = frozenset({milvus_pb2.RestoreSnapshotCompleted, milvus_pb2.RestoreSnapshotFailed})
+
+
+def not_found(name: str, collection_id: int) -> errors.MilvusError:
+    return errors.ParameterInvalid(f"snapshot {name} not found in collection {collection_id}")
+
+
+class SnapshotBook:
+    def __init__(self, catalog: SnapshotCatalog, clock: Callable[[], float] = time.time):
+        """``clock``: wall-clock seconds."""
+        self._catalog = catalog
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._snapshots: dict[int, datacoord_pb2.Snapshot] = {}
+        self._pins: dict[int, datacoord_pb2.SnapshotPin] = {}
+        self._jobs: dict[int, datacoord_pb2.RestoreJob] = {}
+
+    def recover(self) -> None:
+        """Load the book; fail the restore jobs that were running (their proxies cannot be
+        known to still run them)."""
+        snapshots = {s.id: s for s in self._catalog.snapshots.list()}
+        pins = {p.id: p for p in self._catalog.pins.list()}
+        jobs = {j.id: j for j in self._catalog.restore_jobs.list()}
+        for job in jobs.values():
+            if job.state not in RESTORE_FINAL:
+                self._finish_failed(job, "the restore was interrupted by a data coordinator restart")
+        with self._lock:
+            self._snapshots, self._pins, self._jobs = snapshots, pins, jobs
+
+    # ---- snapshots ----------------------------------------------------------------------
+
+    def create(self, snapshot: datacoord_pb2.Snapshot, protection_seconds: int) -> datacoord_pb2.Snapshot:
+        """Book ``snapshot`` (id, create_ts, segments and indexes filled by the caller)."""
+        if protection_seconds < 0:
+            raise errors.ParameterInvalid("compaction_protection_seconds must not be negative")
+        if protection_seconds:
+            snapshot.protect_until_ms = int((self._clock() + protection_seconds) * 1000)
+        with self._lock:
+            if self._find(snapshot.collection_id, snapshot.name) is not None:
+                raise errors.AlreadyExists(
+                    f"snapshot {snapshot.name} already exists in collection {snapshot.collection_id}")
+            self._catalog.snapshots.save(snapshot.id, snapshot)
+            self._snapshots[snapshot.id] = snapshot
+        return snapshot
+
+    def _find(self, collection_id: int, name: str) -> datacoord_pb2.Snapshot | None:
+        """Under the lock: the live snapshot so named."""
+        for snapshot in self._snapshots.values():
+            if snapshot.collection_id == collection_id and snapshot.name == name and not snapshot.dropped:
+                return snapshot
+        return None
+
+    def get(self, collection_id: int, name: str) -> datacoord_pb2.Snapshot:
+        with self._lock:
+            snapshot = self._find(collection_id, name)
+        if snapshot is None:
+            raise not_found(name, collection_id)
+        return snapshot
+
+    def list(self, collection_id: int = 0, db_name: str = "") -> list[datacoord_pb2.Snapshot]:
+        """The live snapshots of a collection (0: of every collection of ``db_name``, or of every
+        database), oldest first."""
+        with self._lock:
+            chosen = [s for s in self._snapshots.values() if not s.dropped
+                      and (s.collection_id == collection_id if collection_id else not db_name or s.db_name == db_name)]
+        return sorted(chosen, key=lambda s: s.id)
+
+    def drop(self, collection_id: int, name: str) -> None:
+        with self._lock:
+            snapshot = self._find(collection_id, name)
+            if snapshot is None:
+                raise not_found(name, collection_id)
+            self._drop(snapshot)
+
+    def drop_collection(self, collection_id: int) -> None:
+        with self._lock:
+            for snapshot in [s for s in self._snapshots.values() if s.collection_id == collection_id]:
+                self._drop(snapshot)
+
+    def _drop(self, snapshot: datacoord_pb2.Snapshot) -> None:
+        """Under the lock: forget it, or keep it dropped while a pin holds it."""
+        if self._pinned(snapshot.id):
+            if not snapshot.dropped:
+                snapshot.dropped = True
+                self._catalog.snapshots.save(snapshot.id, snapshot)
+            return
+        self._catalog.snapshots.remove(snapshot.id)
+        del self._snapshots[snapshot.id]
+
+    def _pinned(self, snapshot_id: int) -> bool:
+        now_ms = self._clock() * 1000
+        return any(p.snapshot_id == snapshot_id and p.expires_ms > now_ms for p in self._pins.values())
+
+    # ---- pins ---------------------------------------------------------------------------
+
+    def pin(self, collection_id: int, name: str, ttl_seconds: int, pin_id: int) -> int:
+        if ttl_seconds < 0:
+            raise errors.ParameterInvalid("ttl_seconds must not be negative")
+        ttl = ttl_seconds or DEFAULT_PIN_SECONDS
+        with self._lock:
+            snapshot = self._find(collection_id, name)
+            if snapshot is None:
+                raise not_found(name, collection_id)
+            pin = datacoord_pb2.SnapshotPin(id=pin_id, snapshot_id=snapshot.id,
+                                            expires_ms=int((self._clock() + ttl) * 1000))
+            self._catalog.pins.save(pin.id, pin)
+            self._pins[pin.id] = pin
+        return pin_id
+
+    def unpin(self, pin_id: int) -> None:
+        with self._lock:
+            pin = self._pins.pop(pin_id, None)
+            if pin is None:
+                raise errors.ParameterInvalid(f"snapshot pin {pin_id} not found")
+            self._catalog.pins.remove(pin_id)
+            self._release_dropped()
+
+    def _release_dropped(self) -> None:
+        """Under the lock: forget expired pins and the dropped snapshots no pin holds now."""
+        now_ms = self._clock() * 1000
+        for pin in [p for p in self._pins.values() if p.expires_ms <= now_ms]:
+            self._catalog.pins.remove(pin.id)
+            del self._pins[pin.id]
+        for snapshot in [s for s in self._snapshots.values() if s.dropped and not self._pinned(s.id)]:
+            self._catalog.snapshots.remove(snapshot.id)
+            del self._snapshots[snapshot.id]
+
+    # ---- what snapshots keep ------------------------------------------------------------
+
+    def protected_segments(self) -> set[int]:
+        """Segments a snapshot (live, or dropped but pinned) names: the GC keeps their files."""
+        with self._lock:
+            self._release_dropped()
+            return {seg.id for s in self._snapshots.values() for seg in s.segments}
+
+    def compaction_protected(self) -> set[int]:
+        """Segments a snapshot protects from compaction now."""
+        now_ms = self._clock() * 1000
+        with self._lock:
+            return {seg.id for s in self._snapshots.values() if s.protect_until_ms > now_ms for seg in s.segments}
+
+    # ---- restore jobs -------------------------------------------------------------------
+
+    def save_job(self, job: datacoord_pb2.RestoreJob) -> None:
+        """Create or update a restore job; refused (ParameterInvalid) once it is final."""
+        with self._lock:
+            known = self._jobs.get(job.id)
+            if known is not None and known.state in RESTORE_FINAL:
+                raise errors.ParameterInvalid(
+                    f"restore job {job.id} is already {milvus_pb2.RestoreSnapshotState.Name(known.state)}")
+            copy = datacoord_pb2.RestoreJob()
+            copy.CopyFrom(job)
+            copy.update_time = int(self._clock())
+            self._catalog.restore_jobs.save(copy.id, copy)
+            self._jobs[copy.id] = copy
+
+    def jobs(self, job_id: int = 0, db_name: str = "", collection_name: str = "") -> list[datacoord_pb2.RestoreJob]:
+        with self._lock:
+            if job_id:
+                job = self._jobs.get(job_id)
+                if job is None:
+                    raise errors.ParameterInvalid(f"restore job {job_id} not found")
+                return [job]
+            chosen = [j for j in self._jobs.values() if (not db_name or j.db_name == db_name)
+                      and (not collection_name or j.collection_name == collection_name)]
+        return sorted(chosen, key=lambda j: j.id)
+
+    def expire(self, retention: float, stall_timeout: float) -> None:
+        """Forget finished jobs after ``retention`` s; fail running ones not saved for
+        ``stall_timeout`` s; forget expired pins (and what only they held)."""
+        now = self._clock()
+        with self._lock:
+            self._release_dropped()
+            for job in list(self._jobs.values()):
+                idle = now - job.update_time
+                if job.state in RESTORE_FINAL:
+                    if idle > retention:
+                        self._catalog.restore_jobs.remove(job.id)
+                        del self._jobs[job.id]
+                elif idle > stall_timeout:
+                    self._finish_failed(job, f"the restore stopped: its proxy did not report for {stall_timeout:g} s")
+
+    def _finish_failed(self, job: datacoord_pb2.RestoreJob, reason: str) -> None:
+        job.state = milvus_pb2.RestoreSnapshotFailed
+        job.reason = reason
+        job.update_time = int(self._clock())
+        self._catalog.restore_jobs.save(job.id, job)
+
+
+def listed(snapshots: Iterable[datacoord_pb2.Snapshot]) -> list[datacoord_pb2.Snapshot]:
+    """Snapshots as ListSnapshots answers them: without their segments and indexes."""
+    out = []
+    for snapshot in snapshots:
+        copy = datacoord_pb2.Snapshot()
+        copy.CopyFrom(snapshot)
+        del copy.segments[:]
+        del copy.indexes[:]
+        out.append(copy)
+    return out
