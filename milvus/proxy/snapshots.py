@@ -143,7 +143,8 @@ class Snapshots:
         snapshot = self._snapshot(db, collection_name, name)  # CollectionNotFound, snapshot not found
         if not target_name:
             raise errors.ParameterInvalid("the target collection name must not be empty")
-        if self._ddl.has_collection(target_db, target_name):  # DatabaseNotFound
+        self._rootcoord("DescribeDatabase", milvus_pb2.DescribeDatabaseRequest(db_name=target_db))  # DatabaseNotFound
+        if self._ddl.has_collection(target_db, target_name):
             raise errors.AlreadyExists(f"collection {target_name} already exists in database {target_db}: "
                                        "a snapshot is restored into a new collection")
         if self._storage is None:

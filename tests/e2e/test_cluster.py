@@ -201,6 +201,19 @@ def test_cluster_serves_pymilvus_and_stops_without_leaks(tmp_path):
             assert sorted({n["infos"]["type"] for n in nodes}) == roles
             assert not [n for n in nodes if n["infos"]["has_error"]]
 
+            # a snapshot booked by the data coordinator process, restored by the proxy process
+            # from the S3 server's files into a new collection
+            expected = {r["id"] for r in c.query("docs", filter="id >= 0", output_fields=["id"], limit=1000)}
+            c.create_snapshot("snap", "docs")
+            job = c.restore_snapshot("snap", source_collection_name="docs", target_collection_name="docs_copy")
+            wait_for(lambda: c.get_restore_snapshot_state(job).state == "RestoreSnapshotCompleted", timeout=60,
+                     interval=0.2, message="the restore")
+            c.load_collection("docs_copy")
+            copied = c.query("docs_copy", filter="id >= 0", output_fields=["id"], limit=1000)
+            assert {r["id"] for r in copied} == expected
+            c.drop_snapshot("snap", "docs")
+            c.drop_collection("docs_copy")
+
             c.release_collection("docs")
             c.drop_collection("docs")
             assert not c.has_collection("docs")

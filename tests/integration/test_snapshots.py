@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pymilvus import DataType, MilvusClient, MilvusException
+from pymilvus import DataType, Function, FunctionType, MilvusClient, MilvusException
 
 from milvus.binlog.format import log_paths
 from tests.conftest import wait_for
@@ -191,3 +191,48 @@ def test_compaction_protection_and_a_dropped_collection_s_snapshots(stack, clien
 
     client.drop_collection("protected")  # its data goes (in the background): its snapshots with it
     wait_for(lambda: "guard" not in client.list_snapshots(), timeout=30, message="the snapshot dropped")
+
+
+def test_partition_keys_functions_and_another_database(stack, client):
+    schema = MilvusClient.create_schema(auto_id=False)
+    schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=16)
+    schema.add_field("group", DataType.INT64, is_partition_key=True)
+    schema.add_field("text", DataType.VARCHAR, max_length=128, enable_analyzer=True)
+    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_field("score", DataType.FLOAT, nullable=True)
+    schema.add_function(Function("bm25", FunctionType.BM25, input_field_names=["text"],
+                                 output_field_names=["sparse"]))
+    index = client.prepare_index_params()
+    index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+    client.create_collection("docs", schema=schema, index_params=index, num_partitions=4,
+                             consistency_level="Strong")
+    words = ["apple", "banana", "cherry", "durian"]
+    client.insert("docs", [{"id": f"k{i}", "group": i % 3, "text": f"{words[i % 4]} pie number {i}",
+                            "score": None if i % 5 == 0 else float(i)} for i in range(40)])
+    client.flush("docs")
+    client.delete("docs", ids=["k1", "k2"])
+    client.flush("docs")
+    client.create_snapshot("v1", "docs")
+    client.create_database("elsewhere")
+    refused(lambda: client.restore_snapshot("v1", "docs", "copy", target_db_name="missing"), "database not found")
+
+    job = client.restore_snapshot("v1", source_collection_name="docs", target_collection_name="copy",
+                                  target_db_name="elsewhere")
+    wait_for(lambda: client.get_restore_snapshot_state(job).state == "RestoreSnapshotCompleted", timeout=60,
+             message="the restore completed")
+    other = MilvusClient(uri=stack.uri, db_name="elsewhere")
+    try:
+        assert other.describe_collection("copy")["num_partitions"] == 4
+        other.load_collection("copy")
+        got = other.query("copy", filter="", output_fields=["id", "group", "score"], consistency_level="Strong",
+                          limit=100)
+        assert {r["id"]: (r["group"], r["score"]) for r in got} == {
+            f"k{i}": (i % 3, None if i % 5 == 0 else float(i)) for i in range(40) if i not in (1, 2)}
+        hits = other.search("copy", ["cherry"], anns_field="sparse", limit=20, output_fields=["text"],
+                            consistency_level="Strong")[0]
+        assert sorted(h["id"] for h in hits) == sorted(f"k{i}" for i in range(40) if i % 4 == 2 and i != 2)
+        other.drop_collection("copy")
+    finally:
+        other.close()
+    client.drop_database("elsewhere")
+    client.drop_collection("docs")
