@@ -16,10 +16,8 @@ first).  Its name is unique within its collection.  What it promises:
 Dropping a collection drops its snapshots (pinned ones stay until their pins end): a
 snapshot is reached through its collection's name.
 
-Restore jobs are run by proxies (milvus/proxy/snapshots.py) and booked here with the rules of
-import jobs (milvus/datacoord/imports.py): a final job stays final, a job found running when
-the coordinator starts, or not saved by its proxy for ``stall_timeout``, is failed, and a
-finished job is forgotten ``retention`` seconds after its last save.
+Restore jobs are run by proxies (milvus/proxy/snapshots.py) and booked here by the rules of
+``milvus.datacoord.jobs`` (those of bulk inserts).
 """
 
 from __future__ import annotations
@@ -30,6 +28,7 @@ from collections.abc import Callable, Iterable
 
 from milvus import errors
 from milvus._proto import datacoord_pb2
+from milvus.datacoord.jobs import JobBook, JobKind
 from milvus.grpc_gen import milvus_pb2
 from milvus.metastore.snapshot_catalog import SnapshotCatalog
 
@@ -49,19 +48,19 @@ class SnapshotBook:
         self._lock = threading.Lock()
         self._snapshots: dict[int, datacoord_pb2.Snapshot] = {}
         self._pins: dict[int, datacoord_pb2.SnapshotPin] = {}
-        self._jobs: dict[int, datacoord_pb2.RestoreJob] = {}
+        jobs = catalog.restore_jobs
+        self._jobs = JobBook(JobKind(
+            "restore", datacoord_pb2.RestoreJob, RESTORE_FINAL, milvus_pb2.RestoreSnapshotFailed,
+            milvus_pb2.RestoreSnapshotState.Name, lambda job: jobs.save(job.id, job), jobs.remove, jobs.list), clock)
 
     def recover(self) -> None:
         """Load the book; fail the restore jobs that were running (their proxies cannot be
         known to still run them)."""
         snapshots = {s.id: s for s in self._catalog.snapshots.list()}
         pins = {p.id: p for p in self._catalog.pins.list()}
-        jobs = {j.id: j for j in self._catalog.restore_jobs.list()}
-        for job in jobs.values():
-            if job.state not in RESTORE_FINAL:
-                self._finish_failed(job, "the restore was interrupted by a data coordinator restart")
+        self._jobs.recover(lambda _job: "the restore was interrupted by a data coordinator restart")
         with self._lock:
-            self._snapshots, self._pins, self._jobs = snapshots, pins, jobs
+            self._snapshots, self._pins = snapshots, pins
 
     # ---- snapshots ----------------------------------------------------------------------
 
@@ -179,48 +178,21 @@ class SnapshotBook:
 
     def save_job(self, job: datacoord_pb2.RestoreJob) -> None:
         """Create or update a restore job; refused (ParameterInvalid) once it is final."""
-        with self._lock:
-            known = self._jobs.get(job.id)
-            if known is not None and known.state in RESTORE_FINAL:
-                raise errors.ParameterInvalid(
-                    f"restore job {job.id} is already {milvus_pb2.RestoreSnapshotState.Name(known.state)}")
-            copy = datacoord_pb2.RestoreJob()
-            copy.CopyFrom(job)
-            copy.update_time = int(self._clock())
-            self._catalog.restore_jobs.save(copy.id, copy)
-            self._jobs[copy.id] = copy
+        self._jobs.save(job)
 
     def jobs(self, job_id: int = 0, db_name: str = "", collection_name: str = "") -> list[datacoord_pb2.RestoreJob]:
-        with self._lock:
-            if job_id:
-                job = self._jobs.get(job_id)
-                if job is None:
-                    raise errors.ParameterInvalid(f"restore job {job_id} not found")
-                return [job]
-            chosen = [j for j in self._jobs.values() if (not db_name or j.db_name == db_name)
-                      and (not collection_name or j.collection_name == collection_name)]
-        return sorted(chosen, key=lambda j: j.id)
+        if job_id:
+            return [self._jobs.get(job_id)]
+        return [j for j in self._jobs.all() if (not db_name or j.db_name == db_name)
+                and (not collection_name or j.collection_name == collection_name)]
 
     def expire(self, retention: float, stall_timeout: float) -> None:
-        """Forget finished jobs after ``retention`` s; fail running ones not saved for
-        ``stall_timeout`` s; forget expired pins (and what only they held)."""
-        now = self._clock()
+        """Forget expired pins (and what only they held), finished restore jobs after
+        ``retention`` s; fail running ones not saved for ``stall_timeout`` s."""
         with self._lock:
             self._release_dropped()
-            for job in list(self._jobs.values()):
-                idle = now - job.update_time
-                if job.state in RESTORE_FINAL:
-                    if idle > retention:
-                        self._catalog.restore_jobs.remove(job.id)
-                        del self._jobs[job.id]
-                elif idle > stall_timeout:
-                    self._finish_failed(job, f"the restore stopped: its proxy did not report for {stall_timeout:g} s")
-
-    def _finish_failed(self, job: datacoord_pb2.RestoreJob, reason: str) -> None:
-        job.state = milvus_pb2.RestoreSnapshotFailed
-        job.reason = reason
-        job.update_time = int(self._clock())
-        self._catalog.restore_jobs.save(job.id, job)
+        self._jobs.expire(retention, stall_timeout,
+                          lambda _job, seconds: f"the restore stopped: its proxy did not report for {seconds:g} s")
 
 
 def listed(snapshots: Iterable[datacoord_pb2.Snapshot]) -> list[datacoord_pb2.Snapshot]:

@@ -15,8 +15,6 @@ data coordinator restarts and marks it failed (``milvus.datacoord.imports``).
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable, Sequence
 
@@ -28,6 +26,7 @@ from milvus.grpc_gen import common_pb2
 from milvus.proxy.callers import Caller
 from milvus.proxy.collections import KEY_MODE_PARTITION_NAMES, Collection, Collections
 from milvus.proxy.dml import Dml
+from milvus.proxy.jobs import JobFailed, JobQueue, insert_waiting
 from milvus.schema import fields_to_arrow
 from milvus.schema.import_files import (
     JSON,
@@ -44,12 +43,6 @@ from milvus.storage.base import ObjectNotFound, ObjectStorage, StorageError
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 5000  # rows per insert: a few MB of 768-dim vectors, far under the message limit
-_RATE_LIMITED_WAIT = 1.0
-_RATE_LIMITED_TRIES = 120
-
-
-class JobFailed(Exception):
-    """The job cannot go on; the message is its ``failed_reason``."""
 
 
 def _reason(exc: BaseException) -> str:
@@ -69,32 +62,17 @@ class Imports:
         self._node_id = node_id
         self._batch_rows = batch_rows
         self._wall_clock = wall_clock
-        self._queue: queue.Queue[datacoord_pb2.ImportJob | None] = queue.Queue()
-        self._stopping = threading.Event()
-        self._worker: threading.Thread | None = None
+        self._queue = JobQueue("proxy-import", self._run_one,
+                              lambda job: self._fail(job, "the proxy running the import stopped before it started"))
 
     # ---- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> None:
-        self._stopping.clear()
-        self._worker = threading.Thread(target=self._run, name="proxy-import", daemon=True)
-        self._worker.start()
+        self._queue.start()
 
     def stop(self) -> None:
         """Stop after the current batch; the jobs not finished are failed (saying so)."""
-        worker, self._worker = self._worker, None
-        if worker is None:
-            return
-        self._stopping.set()
-        self._queue.put(None)
-        worker.join()
-        while True:
-            try:
-                job = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if job is not None:
-                self._fail(job, "the proxy running the import stopped before it started")
+        self._queue.stop()
 
     # ---- the requests -------------------------------------------------------------------
 
@@ -136,21 +114,17 @@ class Imports:
 
     # ---- the worker ---------------------------------------------------------------------
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            job = self._queue.get()
-            if job is None:
-                continue
-            try:
-                self._execute(job)
-                job.state = common_pb2.ImportCompleted
-                self._save(job)
-                log.info("import job %d: %d rows imported", job.id, job.row_count)
-            except JobFailed as exc:
-                self._fail(job, str(exc))
-            except Exception as exc:  # noqa: BLE001 - a job's failure must not end the worker
-                log.exception("import job %d failed", job.id)
-                self._fail(job, _reason(exc))
+    def _run_one(self, job: datacoord_pb2.ImportJob) -> None:
+        try:
+            self._execute(job)
+            job.state = common_pb2.ImportCompleted
+            self._save(job)
+            log.info("import job %d: %d rows imported", job.id, job.row_count)
+        except JobFailed as exc:
+            self._fail(job, str(exc))
+        except Exception as exc:  # noqa: BLE001 - a job's failure must not end the worker
+            log.exception("import job %d failed", job.id)
+            self._fail(job, _reason(exc))
 
     def _fail(self, job: datacoord_pb2.ImportJob, reason: str) -> None:
         if job.row_count:
@@ -177,8 +151,6 @@ class Imports:
         self._save(job)
         batches = self._checked_batches(coll, table)
         for fields, num_rows in batches:
-            if self._stopping.is_set():
-                raise JobFailed("the proxy running the import stopped")
             self._insert(job, fields, num_rows)
             job.row_count += num_rows
             self._save(job)
@@ -217,16 +189,11 @@ class Imports:
         return out
 
     def _insert(self, job: datacoord_pb2.ImportJob, fields: list, num_rows: int) -> None:
-        for _ in range(_RATE_LIMITED_TRIES):
-            try:
-                self._dml.insert(job.db_name, job.collection_name, job.partition_name, fields, num_rows)
-                return
-            except errors.RateLimited:  # flow control: wait for the data path to catch up
-                if self._stopping.wait(_RATE_LIMITED_WAIT):
-                    break
-            except errors.MilvusError as exc:
-                raise JobFailed(_reason(exc)) from None
-        raise JobFailed("inserts stayed rate limited")
+        try:
+            insert_waiting(self._dml, self._queue.stopping, job.db_name, job.collection_name, job.partition_name,
+                           fields, num_rows)
+        except errors.MilvusError as exc:
+            raise JobFailed(_reason(exc)) from None
 
 
 def progress_percent(job: datacoord_pb2.ImportJob) -> int:

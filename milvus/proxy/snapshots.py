@@ -16,8 +16,6 @@ as usual.  A failed restore drops the collection it made.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable
 
@@ -34,6 +32,7 @@ from milvus.proxy.collections import Collections
 from milvus.proxy.ddl import Ddl
 from milvus.proxy.dml import Dml
 from milvus.proxy.indexes import Indexes
+from milvus.proxy.jobs import JobFailed, JobQueue, insert_waiting
 from milvus.proxy.load import Loads
 from milvus.schema import TIMESTAMP_FIELD, CollectionSchemaModel
 from milvus.schema.convert import arrow_to_fields
@@ -42,15 +41,9 @@ from milvus.storage.base import ObjectStorage
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 5000
-_RATE_LIMITED_WAIT = 1.0
-_RATE_LIMITED_TRIES = 120
 L0 = datacoord_pb2.SEGMENT_LEVEL_L0
 PENDING, EXECUTING = milvus_pb2.RestoreSnapshotPending, milvus_pb2.RestoreSnapshotExecuting
 COMPLETED, FAILED = milvus_pb2.RestoreSnapshotCompleted, milvus_pb2.RestoreSnapshotFailed
-
-
-class RestoreFailed(Exception):
-    """The restore cannot go on; the message is its reason."""
 
 
 class Snapshots:
@@ -68,31 +61,16 @@ class Snapshots:
         self._node_id = node_id
         self._batch_rows = batch_rows
         self._wall_clock = wall_clock
-        self._queue: queue.Queue[datacoord_pb2.RestoreJob | None] = queue.Queue()
-        self._stopping = threading.Event()
-        self._worker: threading.Thread | None = None
+        self._queue = JobQueue("proxy-restore", self._run_one,
+                              lambda job: self._fail(job, "the proxy running the restore stopped before it started"))
 
     # ---- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> None:
-        self._stopping.clear()
-        self._worker = threading.Thread(target=self._run, name="proxy-restore", daemon=True)
-        self._worker.start()
+        self._queue.start()
 
     def stop(self) -> None:
-        worker, self._worker = self._worker, None
-        if worker is None:
-            return
-        self._stopping.set()
-        self._queue.put(None)
-        worker.join()
-        while True:
-            try:
-                job = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if job is not None:
-                self._fail(job, "the proxy running the restore stopped before it started")
+        self._queue.stop()
 
     # ---- snapshots ----------------------------------------------------------------------
 
@@ -180,34 +158,30 @@ class Snapshots:
 
     # ---- the worker ---------------------------------------------------------------------
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            job = self._queue.get()
-            if job is None:
-                continue
-            created = False
-            try:
-                job.state = EXECUTING
-                self._save(job)
-                snapshot = self._datacoord("DescribeSnapshot", datacoord_pb2.SnapshotRequest(
-                    collection_id=job.source_collection_id, name=job.snapshot_name)).snapshots[0]
-                info = rootcoord_pb2.CollectionInfo.FromString(snapshot.collection)
-                self._create_collection(job, info)
-                created = True
-                self._create_indexes(job, snapshot)
-                self._insert_rows(job, snapshot, info)
-                self._loads.flush(job.db_name, [job.collection_name])
-                job.state, job.progress = COMPLETED, 100
-                job.time_cost = int(self._wall_clock() * 1000) - job.start_time
-                self._save(job)
-                log.info("restore job %d: %s.%s restored", job.id, job.db_name, job.collection_name)
-            except Exception as exc:  # noqa: BLE001 - a job's failure must not end the worker
-                if not isinstance(exc, (RestoreFailed, errors.MilvusError)):
-                    log.exception("restore job %d failed", job.id)
-                reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-                if created:
-                    reason += self._drop_target(job)
-                self._fail(job, reason)
+    def _run_one(self, job: datacoord_pb2.RestoreJob) -> None:
+        created = False
+        try:
+            job.state = EXECUTING
+            self._save(job)
+            snapshot = self._datacoord("DescribeSnapshot", datacoord_pb2.SnapshotRequest(
+                collection_id=job.source_collection_id, name=job.snapshot_name)).snapshots[0]
+            info = rootcoord_pb2.CollectionInfo.FromString(snapshot.collection)
+            self._create_collection(job, info)
+            created = True
+            self._create_indexes(job, snapshot)
+            self._insert_rows(job, snapshot, info)
+            self._loads.flush(job.db_name, [job.collection_name])
+            job.state, job.progress = COMPLETED, 100
+            job.time_cost = int(self._wall_clock() * 1000) - job.start_time
+            self._save(job)
+            log.info("restore job %d: %s.%s restored", job.id, job.db_name, job.collection_name)
+        except Exception as exc:  # noqa: BLE001 - a job's failure must not end the worker
+            if not isinstance(exc, (JobFailed, errors.MilvusError)):
+                log.exception("restore job %d failed", job.id)
+            reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            if created:
+                reason += self._drop_target(job)
+            self._fail(job, reason)
 
     def _drop_target(self, job: datacoord_pb2.RestoreJob) -> str:
         try:
@@ -286,13 +260,5 @@ class Snapshots:
         return self._storage.get(path)
 
     def _insert(self, job: datacoord_pb2.RestoreJob, partition: str, fields: list, num_rows: int) -> None:
-        for _ in range(_RATE_LIMITED_TRIES):
-            if self._stopping.is_set():
-                raise RestoreFailed("the proxy running the restore stopped")
-            try:
-                self._dml.insert(job.db_name, job.collection_name, partition, fields, num_rows, keep_ids=True)
-                return
-            except errors.RateLimited:  # flow control: wait for the data path to catch up
-                if self._stopping.wait(_RATE_LIMITED_WAIT):
-                    break
-        raise RestoreFailed("inserts stayed rate limited")
+        insert_waiting(self._dml, self._queue.stopping, job.db_name, job.collection_name, partition, fields, num_rows,
+                       keep_ids=True)
