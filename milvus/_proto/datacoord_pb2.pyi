@@ -804,7 +804,7 @@ class ListImportJobsResponse(_message.Message):
     def __init__(self, status: _Optional[_Union[_common_pb2.Status, _Mapping]] = ..., jobs: _Optional[_Iterable[_Union[ImportJob, _Mapping]]] = ...) -> None: ...
 
 class Snapshot(_message.Message):
-    __slots__ = ("id", "name", "description", "collection_id", "db_name", "create_ts", "collection", "indexes", "segments", "protect_until_ms", "dropped")
+    __slots__ = ("id", "name", "description", "collection_id", "db_name", "create_ts", "collection", "segment_ids", "manifest", "protect_until_ms", "dropped")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -812,8 +812,8 @@ class Snapshot(_message.Message):
     DB_NAME_FIELD_NUMBER: _ClassVar[int]
     CREATE_TS_FIELD_NUMBER: _ClassVar[int]
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
-    INDEXES_FIELD_NUMBER: _ClassVar[int]
-    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_IDS_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_FIELD_NUMBER: _ClassVar[int]
     PROTECT_UNTIL_MS_FIELD_NUMBER: _ClassVar[int]
     DROPPED_FIELD_NUMBER: _ClassVar[int]
     id: int
@@ -823,11 +823,19 @@ class Snapshot(_message.Message):
     db_name: str
     create_ts: int
     collection: bytes
-    indexes: _containers.RepeatedCompositeFieldContainer[FieldIndex]
-    segments: _containers.RepeatedCompositeFieldContainer[SegmentInfo]
+    segment_ids: _containers.RepeatedScalarFieldContainer[int]
+    manifest: str
     protect_until_ms: int
     dropped: bool
-    def __init__(self, id: _Optional[int] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., collection_id: _Optional[int] = ..., db_name: _Optional[str] = ..., create_ts: _Optional[int] = ..., collection: _Optional[bytes] = ..., indexes: _Optional[_Iterable[_Union[FieldIndex, _Mapping]]] = ..., segments: _Optional[_Iterable[_Union[SegmentInfo, _Mapping]]] = ..., protect_until_ms: _Optional[int] = ..., dropped: _Optional[bool] = ...) -> None: ...
+    def __init__(self, id: _Optional[int] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., collection_id: _Optional[int] = ..., db_name: _Optional[str] = ..., create_ts: _Optional[int] = ..., collection: _Optional[bytes] = ..., segment_ids: _Optional[_Iterable[int]] = ..., manifest: _Optional[str] = ..., protect_until_ms: _Optional[int] = ..., dropped: _Optional[bool] = ...) -> None: ...
+
+class SnapshotManifest(_message.Message):
+    __slots__ = ("segments", "indexes")
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    INDEXES_FIELD_NUMBER: _ClassVar[int]
+    segments: _containers.RepeatedCompositeFieldContainer[SegmentInfo]
+    indexes: _containers.RepeatedCompositeFieldContainer[FieldIndex]
+    def __init__(self, segments: _Optional[_Iterable[_Union[SegmentInfo, _Mapping]]] = ..., indexes: _Optional[_Iterable[_Union[FieldIndex, _Mapping]]] = ...) -> None: ...
 
 class SnapshotPin(_message.Message):
     __slots__ = ("id", "snapshot_id", "expires_ms")

@@ -42,7 +42,7 @@ from milvus.datacoord.imports import ImportJobs
 from milvus.datacoord.index_service import IndexService, IndexServiceParams
 from milvus.datacoord.params import DataCoordParams
 from milvus.datacoord.segments import DROPPED, FLUSHED, GROWING, L0, SEALED, SegmentManager, copy_segment
-from milvus.datacoord.snapshots import SnapshotBook, listed
+from milvus.datacoord.snapshots import SnapshotBook, manifest_key
 from milvus.kv.base import KV
 from milvus.metastore.datacoord_catalog import DataCoordCatalog
 from milvus.metastore.import_catalog import ImportCatalog
@@ -127,7 +127,8 @@ class DataCoord:
         self._index = IndexService(IndexCatalog(kv), segments=self._segment_snapshot, alloc_id=alloc_id,
                                    alloc_ts=alloc_ts, params=index_params)
         self._imports = ImportJobs(ImportCatalog(kv), wall_clock)  # bulk insert jobs (run by the proxies)
-        self._snapshots = SnapshotBook(SnapshotCatalog(kv), wall_clock)  # snapshots and restore jobs
+        # snapshots and restore jobs; a snapshot forgotten for good takes its manifest along
+        self._snapshots = SnapshotBook(SnapshotCatalog(kv), wall_clock, forget=self._remove_manifest)
         self._last_gc = clock()
         p = self._params
         self._compactions = Compactions(
@@ -760,20 +761,34 @@ class DataCoord:
         snapshot.CopyFrom(request.snapshot)
         if not snapshot.name or not snapshot.collection_id:
             raise errors.ParameterMissing("a snapshot needs a name and a collection")
+        if self._storage is None:
+            raise errors.Unimplemented("snapshots need the object storage (their manifests live there)")
         snapshot.id = self._alloc_id(1)
         # restores read its rows and deletes up to create_ts: a segment flushed between the
         # timestamp and the choice below adds nothing newer
         snapshot.create_ts = self._alloc_ts(1)
         with self._lock:
             kept = [s for s in self._segments.select(snapshot.collection_id) if s.state == FLUSHED]
-            del snapshot.segments[:]
-            snapshot.segments.extend(kept)
-        del snapshot.indexes[:]
-        snapshot.indexes.extend(self._index.field_indexes(snapshot.collection_id))
-        self._snapshots.create(snapshot, request.compaction_protection_seconds)
+        manifest = datacoord_pb2.SnapshotManifest(segments=kept,
+                                                  indexes=self._index.field_indexes(snapshot.collection_id))
+        snapshot.manifest = manifest_key(snapshot)
+        snapshot.segment_ids[:] = [s.id for s in kept]
+        self._storage.put(snapshot.manifest, manifest.SerializeToString())
+        try:
+            self._snapshots.create(snapshot, request.compaction_protection_seconds)
+        except Exception:
+            self._remove_manifest(snapshot)
+            raise
         log.info("snapshot %s of collection %d: %d segments at %d", snapshot.name, snapshot.collection_id,
-                 len(snapshot.segments), snapshot.create_ts)
+                 len(kept), snapshot.create_ts)
         return _OK
+
+    def _remove_manifest(self, snapshot: datacoord_pb2.Snapshot) -> None:
+        if self._storage is not None and snapshot.manifest:
+            try:
+                self._storage.remove(snapshot.manifest)
+            except Exception:  # noqa: BLE001 - an orphan manifest costs a few bytes
+                log.exception("cannot remove the manifest of snapshot %s", snapshot.name)
 
     @_answers
     def DropSnapshot(self, request: datacoord_pb2.SnapshotRequest):
@@ -788,7 +803,7 @@ class DataCoord:
     @_answers
     def ListSnapshots(self, request: datacoord_pb2.SnapshotRequest) -> datacoord_pb2.SnapshotResponse:
         found = self._snapshots.list(request.collection_id, request.db_name)
-        return datacoord_pb2.SnapshotResponse(status=_OK, snapshots=listed(found))
+        return datacoord_pb2.SnapshotResponse(status=_OK, snapshots=found)
 
     @_answers
     def PinSnapshot(self, request: datacoord_pb2.PinSnapshotRequest) -> datacoord_pb2.PinSnapshotResponse:

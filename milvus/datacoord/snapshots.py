@@ -1,9 +1,10 @@
 """Snapshots of collections, their pins and the book of restore jobs (the data coordinator's).
 
 A snapshot (Milvus 3.0's ``create_snapshot``) is metadata only: the collection as the root
-coordinator described it, its indexes, and its FLUSHED segments (L1 and L0) with their logs
-as they were when it was taken.  Rows not flushed yet are not in it (as in Milvus: flush
-first).  Its name is unique within its collection.  What it promises:
+coordinator described it, and a manifest in object storage (written by the data coordinator)
+of its indexes and its FLUSHED segments (L1 and L0) with their logs as they were when it was
+taken.  Rows not flushed yet are not in it (as in Milvus: flush first).  Its name is unique
+within its collection.  What it promises:
 
 * its segments' files stay: the GC keeps a DROPPED segment a snapshot names (its meta and
   files) until no snapshot or pin names it (``protected_segments``);
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from milvus import errors
 from milvus._proto import datacoord_pb2
@@ -36,14 +37,22 @@ DEFAULT_PIN_SECONDS = 3600
 RESTORE_FINAL = frozenset({milvus_pb2.RestoreSnapshotCompleted, milvus_pb2.RestoreSnapshotFailed})
 
 
+def manifest_key(snapshot: datacoord_pb2.Snapshot) -> str:
+    """Where a snapshot's manifest (SnapshotManifest) lives in object storage."""
+    return f"snapshots/{snapshot.collection_id}/{snapshot.id}/manifest.pb"
+
+
 def not_found(name: str, collection_id: int) -> errors.MilvusError:
     return errors.ParameterInvalid(f"snapshot {name} not found in collection {collection_id}")
 
 
 class SnapshotBook:
-    def __init__(self, catalog: SnapshotCatalog, clock: Callable[[], float] = time.time):
-        """``clock``: wall-clock seconds."""
+    def __init__(self, catalog: SnapshotCatalog, clock: Callable[[], float] = time.time,
+                 forget: Callable[[datacoord_pb2.Snapshot], None] = lambda _snapshot: None):
+        """``clock``: wall-clock seconds; ``forget(snapshot)`` is called once a snapshot is
+        gone for good (its manifest can go)."""
         self._catalog = catalog
+        self._forget = forget
         self._clock = clock
         self._lock = threading.Lock()
         self._snapshots: dict[int, datacoord_pb2.Snapshot] = {}
@@ -65,7 +74,7 @@ class SnapshotBook:
     # ---- snapshots ----------------------------------------------------------------------
 
     def create(self, snapshot: datacoord_pb2.Snapshot, protection_seconds: int) -> datacoord_pb2.Snapshot:
-        """Book ``snapshot`` (id, create_ts, segments and indexes filled by the caller)."""
+        """Book ``snapshot`` (id, create_ts, segment ids and manifest filled by the caller)."""
         if protection_seconds < 0:
             raise errors.ParameterInvalid("compaction_protection_seconds must not be negative")
         if protection_seconds:
@@ -121,6 +130,7 @@ class SnapshotBook:
             return
         self._catalog.snapshots.remove(snapshot.id)
         del self._snapshots[snapshot.id]
+        self._forget(snapshot)
 
     def _pinned(self, snapshot_id: int) -> bool:
         now_ms = self._clock() * 1000
@@ -159,6 +169,7 @@ class SnapshotBook:
         for snapshot in [s for s in self._snapshots.values() if s.dropped and not self._pinned(s.id)]:
             self._catalog.snapshots.remove(snapshot.id)
             del self._snapshots[snapshot.id]
+            self._forget(snapshot)
 
     # ---- what snapshots keep ------------------------------------------------------------
 
@@ -166,13 +177,13 @@ class SnapshotBook:
         """Segments a snapshot (live, or dropped but pinned) names: the GC keeps their files."""
         with self._lock:
             self._release_dropped()
-            return {seg.id for s in self._snapshots.values() for seg in s.segments}
+            return {sid for s in self._snapshots.values() for sid in s.segment_ids}
 
     def compaction_protected(self) -> set[int]:
         """Segments a snapshot protects from compaction now."""
         now_ms = self._clock() * 1000
         with self._lock:
-            return {seg.id for s in self._snapshots.values() if s.protect_until_ms > now_ms for seg in s.segments}
+            return {sid for s in self._snapshots.values() if s.protect_until_ms > now_ms for sid in s.segment_ids}
 
     # ---- restore jobs -------------------------------------------------------------------
 
@@ -193,15 +204,3 @@ class SnapshotBook:
             self._release_dropped()
         self._jobs.expire(retention, stall_timeout,
                           lambda _job, seconds: f"the restore stopped: its proxy did not report for {seconds:g} s")
-
-
-def listed(snapshots: Iterable[datacoord_pb2.Snapshot]) -> list[datacoord_pb2.Snapshot]:
-    """Snapshots as ListSnapshots answers them: without their segments and indexes."""
-    out = []
-    for snapshot in snapshots:
-        copy = datacoord_pb2.Snapshot()
-        copy.CopyFrom(snapshot)
-        del copy.segments[:]
-        del copy.indexes[:]
-        out.append(copy)
-    return out

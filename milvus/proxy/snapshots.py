@@ -98,7 +98,8 @@ class Snapshots:
         info = rootcoord_pb2.CollectionInfo.FromString(snapshot.collection)
         return milvus_pb2.DescribeSnapshotResponse(
             status=errors.OK, name=snapshot.name, description=snapshot.description, collection_name=info.name,
-            partition_names=[p.name for p in info.partitions], create_ts=snapshot.create_ts)
+            partition_names=[p.name for p in info.partitions], create_ts=snapshot.create_ts,
+            s3_location=snapshot.manifest)
 
     def _snapshot(self, db: str, collection_name: str, name: str) -> datacoord_pb2.Snapshot:
         coll = self._collections.get(db, collection_name)
@@ -166,10 +167,11 @@ class Snapshots:
             snapshot = self._datacoord("DescribeSnapshot", datacoord_pb2.SnapshotRequest(
                 collection_id=job.source_collection_id, name=job.snapshot_name)).snapshots[0]
             info = rootcoord_pb2.CollectionInfo.FromString(snapshot.collection)
+            manifest = datacoord_pb2.SnapshotManifest.FromString(self._read(snapshot.manifest))
             self._create_collection(job, info)
             created = True
-            self._create_indexes(job, snapshot)
-            self._insert_rows(job, snapshot, info)
+            self._create_indexes(job, manifest)
+            self._insert_rows(job, snapshot, manifest, info)
             self._loads.flush(job.db_name, [job.collection_name])
             job.state, job.progress = COMPLETED, 100
             job.time_cost = int(self._wall_clock() * 1000) - job.start_time
@@ -217,19 +219,19 @@ class Snapshots:
                     self._ddl.create_partition(milvus_pb2.CreatePartitionRequest(
                         db_name=job.db_name, collection_name=job.collection_name, partition_name=partition.name))
 
-    def _create_indexes(self, job: datacoord_pb2.RestoreJob, snapshot: datacoord_pb2.Snapshot) -> None:
-        for index in snapshot.indexes:
+    def _create_indexes(self, job: datacoord_pb2.RestoreJob, manifest: datacoord_pb2.SnapshotManifest) -> None:
+        for index in manifest.indexes:
             params = index.user_index_params or index.index_params
             self._indexes.create(job.db_name, milvus_pb2.CreateIndexRequest(
                 db_name=job.db_name, collection_name=job.collection_name, field_name=index.field_name,
                 index_name=index.index_name, extra_params=params))
 
     def _insert_rows(self, job: datacoord_pb2.RestoreJob, snapshot: datacoord_pb2.Snapshot,
-                     info: rootcoord_pb2.CollectionInfo) -> None:
+                     manifest: datacoord_pb2.SnapshotManifest, info: rootcoord_pb2.CollectionInfo) -> None:
         source = CollectionSchemaModel(schema_pb2.CollectionSchema.FromString(info.schema))
         pk = source.primary_field
         deletes = StoredDeletes()
-        for segment in snapshot.segments:
+        for segment in manifest.segments:
             scope = segment.partition_id if segment.partition_id > 0 else ALL_PARTITIONS
             for path in log_paths(segment.deltalogs):
                 pks, ts = read_delta_log(self._read(path))
@@ -237,7 +239,7 @@ class Snapshots:
         target = self._collections.get(job.db_name, job.collection_name)
         names = [f.name for f in target.schema.fields if not f.is_function_output]
         partition_names = {p.id: p.name for p in info.partitions}
-        rows = [s for s in snapshot.segments if s.level != L0 and log_paths(s.binlogs)]
+        rows = [s for s in manifest.segments if s.level != L0 and log_paths(s.binlogs)]
         total, done = sum(s.num_of_rows for s in rows) or 1, 0
         for segment in sorted(rows, key=lambda s: s.id):
             parts = [conform(read_insert_log(self._read(p)), source.arrow_schema) for p in log_paths(segment.binlogs)]

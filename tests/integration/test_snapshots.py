@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from pymilvus import DataType, Function, FunctionType, MilvusClient, MilvusException
 
+from milvus._proto import datacoord_pb2
 from milvus.binlog.format import log_paths
 from tests.conftest import wait_for
 from tests.integration.cluster import running_stack
@@ -82,15 +83,11 @@ def refused(call, fragment: str) -> None:
     assert fragment in err.value.message, err.value.message
 
 
-def snapshot_files(stack, name: str, snapshot: str) -> list[str]:
-    """The insert and delta log paths the snapshot names (read from the data coordinator)."""
-    from milvus._proto import datacoord_pb2
-
-    coll_id = stack.cluster.proxy.cache.get("default", name).id
-    response = stack.cluster.datacoord.DescribeSnapshot(
-        datacoord_pb2.SnapshotRequest(collection_id=coll_id, name=snapshot))
-    (snap,) = response.snapshots
-    return [p for s in snap.segments for p in [*log_paths(s.binlogs), *log_paths(s.deltalogs)]]
+def snapshot_files(stack, client: MilvusClient, name: str, snapshot: str) -> list[str]:
+    """The insert and delta log paths the snapshot names (its manifest, in object storage)."""
+    manifest = datacoord_pb2.SnapshotManifest.FromString(
+        stack.storage.get(client.describe_snapshot(snapshot, name).s3_location))
+    return [p for s in manifest.segments for p in [*log_paths(s.binlogs), *log_paths(s.deltalogs)]]
 
 
 def test_a_restore_sees_the_snapshot_s_moment_and_its_files_outlive_compaction(stack, client):
@@ -124,7 +121,7 @@ def test_a_restore_sees_the_snapshot_s_moment_and_its_files_outlive_compaction(s
     wait_for(lambda: client.get_compaction_state(compaction) == "Completed", timeout=60, message="compaction")
     coll_id = client.describe_collection("src")["collection_id"]
     assert len(persistent_l1(stack.cluster, coll_id)) == 2  # the sources were dropped
-    files = snapshot_files(stack, "src", "s1")
+    files = snapshot_files(stack, client, "src", "s1")
     stack.cluster.datacoord.collect_garbage()
     assert all(stack.storage.exists(p) for p in files)  # the snapshot keeps them
 
@@ -144,8 +141,10 @@ def test_a_restore_sees_the_snapshot_s_moment_and_its_files_outlive_compaction(s
     refused(lambda: client.restore_snapshot("nope", "src", "dst2"), "snapshot nope not found")
     refused(lambda: client.describe_snapshot("nope", "src"), "snapshot nope not found")
 
+    manifest = client.describe_snapshot("s1", "src").s3_location
+    assert manifest.startswith("snapshots/") and stack.storage.exists(manifest)
     client.drop_snapshot("s1", "src")
-    assert client.list_snapshots(collection_name="src") == []
+    assert client.list_snapshots(collection_name="src") == [] and not stack.storage.exists(manifest)
     refused(lambda: client.drop_snapshot("s1", "src"), "snapshot s1 not found")
     stack.cluster.datacoord.collect_garbage()
     dropped = [p for p in files if not stack.storage.exists(p)]
@@ -161,7 +160,7 @@ def test_a_pin_keeps_a_dropped_snapshot_s_files_until_released(stack, client):
     client.insert("pinned", rows(30, "b"))
     client.flush("pinned")
     client.create_snapshot("s", "pinned")
-    files = snapshot_files(stack, "pinned", "s")
+    files = snapshot_files(stack, client, "pinned", "s")
     pin = client.pin_snapshot_data("s", "pinned", ttl_seconds=600)
     compaction = client.compact("pinned")
     wait_for(lambda: client.get_compaction_state(compaction) == "Completed", timeout=60, message="compaction")

@@ -22,11 +22,15 @@ class Clock:
         return self.now
 
 
+FORGOTTEN: list[str] = []
+
+
 @pytest.fixture
 def env(tmp_path):
     kv = LocalKV(str(tmp_path / "meta.db"), durable=False)
     clock = Clock()
-    book = SnapshotBook(SnapshotCatalog(kv), clock)
+    FORGOTTEN.clear()
+    book = SnapshotBook(SnapshotCatalog(kv), clock, forget=lambda s: FORGOTTEN.append(s.manifest))
     book.recover()
     yield kv, clock, book
     kv.close()
@@ -34,7 +38,7 @@ def env(tmp_path):
 
 def snapshot(snapshot_id: int, name: str, collection_id: int = 1, segments=(10, 11), db: str = "default"):
     return datacoord_pb2.Snapshot(id=snapshot_id, name=name, collection_id=collection_id, db_name=db,
-                                  segments=[datacoord_pb2.SegmentInfo(id=s) for s in segments])
+                                  segment_ids=segments, manifest=f"m{snapshot_id}")
 
 
 def test_names_are_unique_per_collection_and_listed_by_collection_or_database(env):
@@ -51,7 +55,7 @@ def test_names_are_unique_per_collection_and_listed_by_collection_or_database(en
         book.get(1, "b")
     assert book.protected_segments() == {10, 11, 20}
     book.drop(1, "a")
-    assert book.protected_segments() == {20}
+    assert book.protected_segments() == {20} and FORGOTTEN == ["m1"]
     book.create(snapshot(4, "a"), 0)  # the name is free again
 
 
@@ -74,11 +78,11 @@ def test_a_pin_keeps_a_dropped_snapshot_until_released_or_expired(env):
     book.pin(1, "b", 30, pin_id=101)
     book.drop(1, "a")
     book.drop_collection(1)
-    assert book.list() == [] and book.protected_segments() == {10, 11, 12}
+    assert book.list() == [] and book.protected_segments() == {10, 11, 12} and FORGOTTEN == []
     with pytest.raises(errors.MilvusError, match="not found"):
         book.pin(1, "a", 10, pin_id=102)  # a dropped snapshot is not pinned again
     clock.now += 31  # the pin of b expires
-    assert book.protected_segments() == {10, 11}
+    assert book.protected_segments() == {10, 11} and FORGOTTEN == ["m2"]
     again = SnapshotBook(SnapshotCatalog(kv), clock)  # a restart keeps the dropped-but-pinned one
     again.recover()
     assert again.protected_segments() == {10, 11}
