@@ -259,6 +259,18 @@ class MilvusServiceAdapter:
         self._proxy.data.schema_changes.drop_function(_with_db(request, call))
         return _OK
 
+    # Milvus 2.6's calls for a function over fields a collection already has: Milvus 3.0 answers
+    # them as unsupported (a function comes with its output field: add_function_field)
+    def AddCollectionFunction(self, request: milvus_pb2.AddCollectionFunctionRequest,
+                              call: CallInfo = NO_CALL_INFO):
+        raise errors.Unimplemented("adding a function on its own is not supported: use add_function_field, "
+                                   "which adds the function with its output field")
+
+    def AlterCollectionFunction(self, request: milvus_pb2.AlterCollectionFunctionRequest,
+                                call: CallInfo = NO_CALL_INFO):
+        raise errors.Unimplemented("altering a function is not supported: drop it (drop_function_field) and "
+                                   "add it again (add_function_field)")
+
     def RenameCollection(self, request: milvus_pb2.RenameCollectionRequest, call: CallInfo = NO_CALL_INFO):
         self._ddl.rename_collection(_with_db(request, call))
         return _OK

@@ -123,6 +123,13 @@ def test_refusals(client):
     refused(lambda: add_bm25(client, name, function_type=FunctionType.MINHASH, output_type=DataType.BINARY_VECTOR,
                              dim=64, index=_minhash_index(client)), "only a BM25 function")
     refused(lambda: add_bm25(client, name, index=bm25_index(client, metric="IP")), "BM25")
+    # Milvus 2.6's calls for a function over existing fields: unsupported, as in Milvus 3.0
+    bm25 = Function("bm25", FunctionType.BM25, input_field_names=["text"], output_field_names=["sparse"])
+    for call, words in ((lambda: client.add_collection_function(name, bm25), "use add_function_field"),
+                        (lambda: client.alter_collection_function(name, "bm25", bm25), "drop_function_field")):
+        with pytest.raises(MilvusException) as info:
+            call()
+        assert info.value.code == 10 and words in info.value.message, info.value
     assert client.describe_collection(name)["fields"] == before
     client.drop_collection(name)
 
