@@ -9,7 +9,7 @@ within its collection.  What it promises:
 * its segments' files stay: the GC keeps a DROPPED segment a snapshot names (its meta and
   files) until no snapshot or pin names it (``protected_segments``);
 * for ``compaction_protection_seconds`` after it was taken, its segments are not compacted
-  (``compaction_protected``);
+  (``compaction_protected``: no plan is made for a channel holding one of them);
 * a pin (``pin``: for ``ttl`` seconds, or until released) keeps its files even when the
   snapshot is dropped meanwhile: a dropped snapshot with a live pin is listed nowhere and
   forgotten when its last pin ends.
@@ -67,7 +67,7 @@ class SnapshotBook:
         known to still run them)."""
         snapshots = {s.id: s for s in self._catalog.snapshots.list()}
         pins = {p.id: p for p in self._catalog.pins.list()}
-        self._jobs.recover(lambda _job: "the restore was interrupted by a data coordinator restart")
+        self._jobs.recover(lambda job: "the restore was interrupted by a data coordinator restart" + _partial(job))
         with self._lock:
             self._snapshots, self._pins = snapshots, pins
 
@@ -203,4 +203,12 @@ class SnapshotBook:
         with self._lock:
             self._release_dropped()
         self._jobs.expire(retention, stall_timeout,
-                          lambda _job, seconds: f"the restore stopped: its proxy did not report for {seconds:g} s")
+                          lambda job, seconds: f"the restore stopped: its proxy did not report for {seconds:g} s"
+                          + _partial(job))
+
+
+def _partial(job: datacoord_pb2.RestoreJob) -> str:
+    """What a restore cut short may have left (its proxy drops the collection only when it sees
+    the failure itself)."""
+    return (f"; the collection {job.collection_name} it was making may exist with part of the rows"
+            if job.state == milvus_pb2.RestoreSnapshotExecuting else "")
