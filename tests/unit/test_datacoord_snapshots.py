@@ -12,6 +12,8 @@ from milvus.datacoord.snapshots import SnapshotBook
 from milvus.grpc_gen import milvus_pb2
 from milvus.kv.local import LocalKV
 from milvus.metastore.snapshot_catalog import SnapshotCatalog
+from tests.unit.test_compaction import flushed_segment
+from tests.unit.test_datacoord import COLL, Cluster, ok, watch
 
 
 class Clock:
@@ -112,3 +114,26 @@ def test_restore_jobs_final_stay_final_and_running_ones_fail_on_restart(env):
     clock.now += 100
     again.expire(retention=50, stall_timeout=1000)
     assert again.jobs() == []
+
+
+def test_a_dropped_partition_s_files_stay_while_a_snapshot_names_them(tmp_path):
+    cluster = Cluster(tmp_path)
+    dc = cluster.coord(gc_drop_tolerance=0.0)
+    watch(dc)
+    flushed_segment(cluster, dc, 1, [1, 2, 3], [10, 10, 10], cluster.storage)
+    dc.stop()
+    dc = cluster.coord(gc_drop_tolerance=0.0)
+    files = sorted(info.key for info in cluster.storage.list("insert_log/"))
+    assert files
+    ok(dc.CreateSnapshot(datacoord_pb2.CreateSnapshotRequest(snapshot=datacoord_pb2.Snapshot(
+        name="s", collection_id=COLL, db_name="default"))))
+    (snap,) = ok(dc.DescribeSnapshot(datacoord_pb2.SnapshotRequest(collection_id=COLL, name="s"))).snapshots
+    assert list(snap.segment_ids) == [1] and cluster.storage.exists(snap.manifest)
+    ok(dc.DropPartition(datacoord_pb2.DropPartitionRequest(collectionID=COLL, partitionID=1)))
+    dc.collect_garbage()
+    assert sorted(info.key for info in cluster.storage.list("insert_log/")) == files
+    ok(dc.DropSnapshot(datacoord_pb2.SnapshotRequest(collection_id=COLL, name="s")))
+    assert not cluster.storage.exists(snap.manifest)
+    dc.collect_garbage()
+    assert list(cluster.storage.list("insert_log/")) == []
+    cluster.close()
