@@ -40,15 +40,16 @@ from milvus.datacoord.compaction import Compactions, MetaView
 from milvus.datacoord.gc import GarbageCollector
 from milvus.datacoord.imports import ImportJobs
 from milvus.datacoord.index_service import IndexService, IndexServiceParams
+from milvus.datacoord.job_rpcs import JobRpcs
 from milvus.datacoord.params import DataCoordParams
+from milvus.datacoord.rpc import answers as _answers
 from milvus.datacoord.segments import DROPPED, FLUSHED, GROWING, L0, SEALED, SegmentManager, copy_segment
-from milvus.datacoord.snapshots import SnapshotBook, manifest_key
+from milvus.datacoord.snapshots import SnapshotBook
 from milvus.kv.base import KV
 from milvus.metastore.datacoord_catalog import DataCoordCatalog
 from milvus.metastore.import_catalog import ImportCatalog
 from milvus.metastore.index_catalog import IndexCatalog
 from milvus.metastore.snapshot_catalog import SnapshotCatalog
-from milvus.rpc.answers import rpc_answers
 from milvus.rpc.health import probe
 from milvus.rpc.memory_reports import MemoryReports
 from milvus.storage.base import ObjectStorage
@@ -56,17 +57,10 @@ from milvus.tso import compose_ts, parse_ts
 
 log = logging.getLogger(__name__)
 
-SERVICE = datacoord_pb2.DESCRIPTOR.services_by_name["DataCoord"]
 _OK = errors.OK
 _ID_BATCH = 64  # segment ids fetched from the allocator at a time
 
 
-_answers = rpc_answers(
-    SERVICE,
-    ready=lambda self: self._serving,
-    not_ready=lambda self: "service not ready[datacoord]",
-    log=log,
-)
 
 
 def _add_ms(ts: int, ms: int) -> int:
@@ -81,7 +75,7 @@ def _stripped(segment: datacoord_pb2.SegmentInfo) -> datacoord_pb2.SegmentInfo:
     return out
 
 
-class DataCoord:
+class DataCoord(JobRpcs):
     """Segments, channels and checkpoints of one cluster."""
 
     name = "datacoord"
@@ -739,91 +733,6 @@ class DataCoord:
                            ) -> datacoord_pb2.GetCompactionStateResponse:
         self._compactions.poll()
         return self._compactions.state(request.compactionID)
-
-    # ---- bulk insert jobs (milvus.datacoord.imports) -------------------------------------------
-
-    @_answers
-    def SaveImportJob(self, request: datacoord_pb2.SaveImportJobRequest):
-        self._imports.save(request.job)
-        return _OK
-
-    @_answers
-    def ListImportJobs(self, request: datacoord_pb2.ListImportJobsRequest) -> datacoord_pb2.ListImportJobsResponse:
-        jobs = self._imports.list(request.job_id, request.collection_id, request.limit)
-        return datacoord_pb2.ListImportJobsResponse(status=_OK, jobs=jobs)
-
-    # ---- snapshots and restore jobs (milvus.datacoord.snapshots) -------------------------------
-
-    @_answers
-    def CreateSnapshot(self, request: datacoord_pb2.CreateSnapshotRequest):
-        """Book a snapshot of the collection's FLUSHED segments now (rows not flushed are not in it)."""
-        snapshot = datacoord_pb2.Snapshot()
-        snapshot.CopyFrom(request.snapshot)
-        if not snapshot.name or not snapshot.collection_id:
-            raise errors.ParameterMissing("a snapshot needs a name and a collection")
-        if self._storage is None:
-            raise errors.Unimplemented("snapshots need the object storage (their manifests live there)")
-        snapshot.id = self._alloc_id(1)
-        # restores read its rows and deletes up to create_ts: a segment flushed between the
-        # timestamp and the choice below adds nothing newer
-        snapshot.create_ts = self._alloc_ts(1)
-        with self._lock:
-            kept = [s for s in self._segments.select(snapshot.collection_id) if s.state == FLUSHED]
-        manifest = datacoord_pb2.SnapshotManifest(segments=kept,
-                                                  indexes=self._index.field_indexes(snapshot.collection_id))
-        snapshot.manifest = manifest_key(snapshot)
-        snapshot.segment_ids[:] = [s.id for s in kept]
-        self._storage.put(snapshot.manifest, manifest.SerializeToString())
-        try:
-            self._snapshots.create(snapshot, request.compaction_protection_seconds)
-        except Exception:
-            self._remove_manifest(snapshot)
-            raise
-        log.info("snapshot %s of collection %d: %d segments at %d", snapshot.name, snapshot.collection_id,
-                 len(kept), snapshot.create_ts)
-        return _OK
-
-    def _remove_manifest(self, snapshot: datacoord_pb2.Snapshot) -> None:
-        if self._storage is not None and snapshot.manifest:
-            try:
-                self._storage.remove(snapshot.manifest)
-            except Exception:  # noqa: BLE001 - an orphan manifest costs a few bytes
-                log.exception("cannot remove the manifest of snapshot %s", snapshot.name)
-
-    @_answers
-    def DropSnapshot(self, request: datacoord_pb2.SnapshotRequest):
-        self._snapshots.drop(request.collection_id, request.name)
-        return _OK
-
-    @_answers
-    def DescribeSnapshot(self, request: datacoord_pb2.SnapshotRequest) -> datacoord_pb2.SnapshotResponse:
-        return datacoord_pb2.SnapshotResponse(status=_OK,
-                                              snapshots=[self._snapshots.get(request.collection_id, request.name)])
-
-    @_answers
-    def ListSnapshots(self, request: datacoord_pb2.SnapshotRequest) -> datacoord_pb2.SnapshotResponse:
-        found = self._snapshots.list(request.collection_id, request.db_name)
-        return datacoord_pb2.SnapshotResponse(status=_OK, snapshots=found)
-
-    @_answers
-    def PinSnapshot(self, request: datacoord_pb2.PinSnapshotRequest) -> datacoord_pb2.PinSnapshotResponse:
-        pin_id = self._snapshots.pin(request.collection_id, request.name, request.ttl_seconds, self._alloc_id(1))
-        return datacoord_pb2.PinSnapshotResponse(status=_OK, pin_id=pin_id)
-
-    @_answers
-    def UnpinSnapshot(self, request: datacoord_pb2.UnpinSnapshotRequest):
-        self._snapshots.unpin(request.pin_id)
-        return _OK
-
-    @_answers
-    def SaveRestoreJob(self, request: datacoord_pb2.SaveRestoreJobRequest):
-        self._snapshots.save_job(request.job)
-        return _OK
-
-    @_answers
-    def ListRestoreJobs(self, request: datacoord_pb2.ListRestoreJobsRequest) -> datacoord_pb2.ListRestoreJobsResponse:
-        jobs = self._snapshots.jobs(request.job_id, request.db_name, request.collection_name)
-        return datacoord_pb2.ListRestoreJobsResponse(status=_OK, jobs=jobs)
 
 
 def _truncated_away(segment: datacoord_pb2.SegmentInfo, truncated_ts: int) -> bool:
