@@ -6,11 +6,12 @@ vchannels), ``alloc_id(n)`` for replica ids, and query node clients through ``ad
 
 ``LoadCollection``/``LoadPartitions`` only record what must be loaded (and its replicas) in
 the meta store; a background loop — the checker — refreshes each loaded collection's target
-from the data coordinator, reads every node's distribution, and runs the tasks that close
-the gap (watch channels, load flushed segments on the replica members ``segdist`` assigns
-them to, release what no node or leader view needs), then syncs each channel's leader view
-(which node serves each sealed segment) to the nodes watching it.  So a restart, a new
-flushed segment or a node that lost its state all converge the same way.
+from the data coordinator, reads every node's distribution (and, where a compaction result
+replaces served segments through results no node served, names them: ``lineage``), and runs
+the tasks that close the gap (watch channels, load flushed segments on the replica members
+``segdist`` assigns them to, release what no node or leader view needs), then syncs each
+channel's leader view (which node serves each sealed segment) to the nodes watching it.  So
+a restart, a new flushed segment or a node that lost its state all converge the same way.
 ``GetLoadState`` reports how much of the target is served.
 
 Query nodes belong to resource groups (``resource``) and a replica serves on nodes of its
@@ -24,10 +25,10 @@ this module keeps the shared state, the lifecycle, the query nodes and the check
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from milvus import errors
@@ -36,6 +37,7 @@ from milvus.kv.base import KV
 from milvus.metastore.querycoord_catalog import QueryCoordCatalog
 from milvus.querycoord import balance, checker, placement
 from milvus.querycoord.checker import Loaded, NodeDist
+from milvus.querycoord.lineage import Lineage
 from milvus.querycoord.loads import LoadRpcs
 from milvus.querycoord.meta import LoadMeta
 from milvus.querycoord.resource import ResourceManager
@@ -49,7 +51,7 @@ from milvus.rpc.memory_reports import MemoryReports
 __all__ = ["SERVICE", "QueryCoord"]
 
 
-@dataclass
+@dataclasses.dataclass
 class _Node:
     node_id: int
     client: Any
@@ -75,6 +77,7 @@ class QueryCoord(LoadRpcs, ServingRpcs, ResourceGroupRpcs):
         self._node_grace = node_grace
         self._started_at = 0.0
         self._targets = TargetManager(datacoord, rootcoord)
+        self._lineage = Lineage(datacoord)
         self._alloc_id = alloc_id
         self._interval = check_interval
         self._node_id = node_id
@@ -284,6 +287,7 @@ class QueryCoord(LoadRpcs, ServingRpcs, ResourceGroupRpcs):
                     self._place(coll, groups, alive, reachable)
             collections = self._loaded(refresh=False)
             dist = self._distribution()
+            collections = [self._with_lineage(coll, dist) for coll in collections]
             rebalance = self._balancer is not None
             tasks = checker.check(collections, dist, stopping, rebalance)
             if self._balancer is not None:
@@ -303,6 +307,24 @@ class QueryCoord(LoadRpcs, ServingRpcs, ResourceGroupRpcs):
             with self._nodes_lock:
                 self._fresh -= set(alive)
             self._rounds += 1
+
+    def _with_lineage(self, coll: Loaded, dist: dict[int, NodeDist]) -> Loaded:
+        """``coll`` with its target's compaction results naming the served segments they
+        replace through unserved ones (``lineage``); as it was when the data coordinator cannot say."""
+        target = coll.target
+        if target is None:
+            return coll
+        cid = coll.info.collectionID
+        served = {seg_id for nd in dist.values() for seg_id in nd.sealed_of(cid)}
+        try:
+            expanded = self._lineage.expand(target, served)
+        except Exception as exc:  # noqa: BLE001 - the next round asks again
+            log.warning("compaction lineage of collection %d not known: %s", cid, exc)
+            return coll
+        if expanded is target:
+            return coll
+        self._targets.put(expanded, replacing=target)
+        return dataclasses.replace(coll, target=expanded)
 
     def _place(self, coll: Loaded, groups: dict[str, set[int]], alive: list[int], reachable: set[int]) -> None:
         """Keep a collection's replica members in line with the resource groups (``placement``),

@@ -130,6 +130,12 @@ class TargetManager:
         with self._lock:
             return self._targets.get(collection_id)
 
+    def put(self, target: CollectionTarget, replacing: CollectionTarget) -> None:
+        """Keep ``target`` instead of ``replacing`` (unless a refresh replaced that already)."""
+        with self._lock:
+            if self._targets.get(target.collection_id) is replacing:
+                self._targets[target.collection_id] = target
+
     def remove(self, collection_id: int) -> None:
         with self._lock:
             self._targets.pop(collection_id, None)

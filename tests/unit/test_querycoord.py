@@ -51,6 +51,14 @@ class FakeDataCoord:
                 resp.segments.append(seg)
         return resp
 
+    def GetSegmentInfo(self, request):
+        resp = datacoord_pb2.GetSegmentInfoResponse(status=OK)
+        for seg_id in request.segmentIDs:
+            seg = self.segments.get(seg_id)
+            if seg is not None and (seg.state != datacoord_pb2.DROPPED or request.includeUnHealthy):
+                resp.infos.append(seg)
+        return resp
+
 
 class FakeRootCoord:
     def __init__(self, schema):
@@ -204,6 +212,33 @@ def test_compacted_segments_are_replaced_without_gap(cluster):
     assert sorted(s.id for s in _dist(cluster.nodes[1]).segments) == [8]
     assert cluster.nodes[1].Query(querynode_pb2.ShardRequest(collectionID=COLL, channels=VCHS, guarantee_ts=200,
                                                              count_only=True)).count == 3
+
+
+def test_a_result_compacted_again_before_it_served_replaces_the_served_sources(cluster):
+    """5 + 6 -> 7 -> 8 between two rounds (7 never served): 8 names only 7, yet replaces the
+    served 5 and 6, whose rows it holds; the leader must never read 8 beside them, also while
+    the channel's view is incomplete (9 cannot load yet)."""
+    cluster.flush(5, VCHS[0], [1, 2], 100)
+    cluster.flush(6, VCHS[0], [3], 100)
+    cluster.tick(200)
+    cluster.qc.LoadCollection(querycoord_pb2.LoadCollectionRequest(collectionID=COLL))
+    cluster.qc.check_once()
+    assert cluster.query(200) == [1, 2, 3]
+    for s in (5, 6):
+        cluster.datacoord.segments[s].state = datacoord_pb2.DROPPED
+    cluster.flush(7, VCHS[0], [1, 2, 3], 100).compaction_from.extend([5, 6])
+    cluster.datacoord.segments[7].state = datacoord_pb2.DROPPED
+    cluster.flush(8, VCHS[0], [1, 2, 3], 100).compaction_from.extend([7])
+    unloadable = cluster.flush(9, VCHS[0], [4], 100)
+    cluster.storage.remove(unloadable.binlogs[0].binlogs[0].log_path)
+    cluster.qc.check_once()  # loads 8; 9 fails
+    assert sorted(s.id for s in _dist(cluster.nodes[1]).segments if s.sealed) == [5, 6, 8]
+    assert cluster.query(200) == [1, 2, 3]
+    assert cluster.nodes[1].Query(querynode_pb2.ShardRequest(collectionID=COLL, channels=VCHS, guarantee_ts=200,
+                                                             count_only=True)).count == 3
+    cluster.qc.check_once()  # the view is still incomplete (9): 5 and 6 stay, unread
+    assert cluster.query(200) == [1, 2, 3]
+    assert list(cluster.qc._targets.get(COLL).sealed[8].compaction_from) == [7, 5, 6]
 
 
 def test_release_collection(cluster):
