@@ -11,6 +11,14 @@ from pathlib import Path
 
 MD_START = "<!-- milvus bench: start -->"
 MD_END = "<!-- milvus bench: end -->"
+DEFAULT_SET = (100_000, 128)  # rows, dim: the data set of the targets, in the markers above
+
+
+def markers(rows: int, dim: int) -> tuple[str, str]:
+    """The markers around one data set's results section (other sets than the default get their own)."""
+    if (rows, dim) == DEFAULT_SET:
+        return MD_START, MD_END
+    return f"<!-- milvus bench {rows}x{dim}: start -->", f"<!-- milvus bench {rows}x{dim}: end -->"
 
 # (label, workload, key, format); the ceiling has no figure for some rows
 ROWS = [
@@ -101,7 +109,8 @@ def terminal(report: dict) -> str:
 def markdown(report: dict) -> str:
     header, table = rows(report)
     cfg, m = report["config"], report["machine"]
-    out = [MD_START, "",
+    start, end = markers(cfg["rows"], cfg["dim"])
+    out = [start, "",
            f"`{cfg['command']}` ({report['date']}; {m['cores']} cores of {m['cpu']}, {m['mem_gib']} GiB, "
            f"Python {m['python']}; pymilvus {report['pymilvus']} client for every server). {cfg['rows']:,} x "
            f"{cfg['dim']} float32, Gaussian mixture (seed {cfg['seed']}); {cfg['index_type']} "
@@ -112,16 +121,23 @@ def markdown(report: dict) -> str:
     notes = report.get("notes") or []
     if notes:
         out += [""] + [f"- {n}" for n in notes]
-    out += ["", MD_END]
+    out += ["", end]
     return "\n".join(out)
 
 
 def write_markdown(path: Path, report: dict) -> None:
+    """Replace the report's data set's results section; a new one goes after the default
+    set's section (or at the end)."""
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     section = markdown(report)
-    pattern = re.compile(re.escape(MD_START) + ".*?" + re.escape(MD_END), re.S)
+    cfg = report["config"]
+    start, end = markers(cfg["rows"], cfg["dim"])
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
     if pattern.search(text):
         text = pattern.sub(lambda _m: section, text)
+    elif start != MD_START and MD_END in text:
+        heading = f"### {cfg['rows']:,} x {cfg['dim']}"
+        text = text.replace(MD_END, f"{MD_END}\n\n{heading}\n\n{section}", 1)
     else:
         text = text.rstrip() + "\n\n## `milvus bench`: HNSW through pymilvus beside the in-process ceiling\n\n" + \
             section + "\n"

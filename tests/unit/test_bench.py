@@ -36,7 +36,32 @@ def test_bench_tiny_runs_every_workload(tmp_path, capsys):
     assert {"index_build", "search_serial", "search_batch", "search_filter_1%"} <= set(result["ceiling"])
     assert result["machine"]["cores"]
     text = md.read_text()
-    assert "kept" in text and report.MD_START in text and "serial search QPS" in text and "batch mean less client CPU" in text
+    assert "kept" in text and "serial search QPS" in text and "batch mean less client CPU" in text
+    assert report.markers(2000, 16)[0] in text and report.MD_START not in text  # a set of its own
     assert "ours / ceiling" in capsys.readouterr().out
     # the ground truth is cached: a second load finds the file
     assert list((tmp_path / "cache").glob("truth-2000x16-*.npz"))
+
+
+def _report(rows: int, dim: int, qps: float) -> dict:
+    return {"date": "2026-12-07", "pymilvus": "3.0.2",
+            "machine": {"cpu": "cpu", "cores": 2, "mem_gib": 24, "python": "3.11"},
+            "config": {"command": "milvus bench", "rows": rows, "dim": dim, "seed": 42, "index_type": "HNSW",
+                       "build": {}, "search": {}, "seconds": 1},
+            "servers": {"ours": {"search_serial": {"qps": qps}}}}
+
+
+def test_each_data_set_keeps_its_own_results_section(tmp_path):
+    md = tmp_path / "BENCH.md"
+    md.write_text("# Benchmarks\n\nbefore\n\n" + report.markdown(_report(100_000, 128, 1.0)) + "\n\nafter\n")
+    report.write_markdown(md, _report(1_000_000, 128, 2.0))  # a new set: right after the default one
+    report.write_markdown(md, _report(1_000_000, 128, 3.0))  # again: replaced in place
+    report.write_markdown(md, _report(100_000, 128, 4.0))
+    text = md.read_text()
+    assert text.startswith("# Benchmarks\n\nbefore\n") and text.rstrip().endswith("after")
+    start, end = report.markers(1_000_000, 128)
+    assert text.count(start) == text.count(end) == 1 and text.count(report.MD_START) == 1
+    assert text.index(report.MD_END) < text.index("### 1,000,000 x 128") < text.index(start) < text.index("after")
+    default = text[text.index(report.MD_START):text.index(report.MD_END)]
+    large = text[text.index(start):text.index(end)]
+    assert "| 4.0 |" in default and "| 3.0 |" in large and "2.0" not in text and "| 1.0 |" not in text
