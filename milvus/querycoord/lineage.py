@@ -46,8 +46,9 @@ def served_ancestors(target: CollectionTarget, served: Iterable[int],
                 for seg_id, info in target.sealed.items()}
     frontier = {seg_id: middles for seg_id, middles in frontier.items() if middles}
     seen: set[int] = set()
+    missing = set(orphans)  # not found yet: once every orphan is, the walk ends
     for _ in range(max_depth):
-        if not frontier:
+        if not frontier or not missing:
             break
         wanted = sorted({s for middles in frontier.values() for s in middles} - seen)
         lineage = dict(sources_of(wanted)) if wanted else {}
@@ -58,6 +59,7 @@ def served_ancestors(target: CollectionTarget, served: Iterable[int],
                 for source in lineage.get(middle, ()):
                     if source in orphans:
                         found.setdefault(seg_id, set()).add(source)
+                        missing.discard(source)
                     elif source not in served and source not in target.sealed:
                         nxt.setdefault(seg_id, set()).add(source)
         frontier = nxt

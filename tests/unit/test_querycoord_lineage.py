@@ -43,6 +43,9 @@ def test_a_chain_deeper_than_the_limit_or_gone_from_the_data_coordinator_stops()
     assert served_ancestors(target, served={1}, sources_of=lookups, max_depth=2) == {}
     assert served_ancestors(target, served={1}, sources_of=lookups) == {9: (1,)}
     assert served_ancestors(target, served={1}, sources_of=Lookups({7: (6,)})) == {}  # 6 was collected
+    lookups = Lookups({7: (1, 6), 6: (2,)})
+    assert served_ancestors(target, served={1}, sources_of=lookups) == {9: (1,)}
+    assert lookups.asked == [[7]]  # every served segment found: the walk ends there
 
 
 def test_expand_adds_the_served_ancestors_and_asks_once_per_segment():
