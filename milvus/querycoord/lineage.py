@@ -15,9 +15,11 @@ Lineage is immutable, so the walk's lookups are cached by the caller (``Lineage`
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from milvus._proto import datacoord_pb2
 from milvus.querycoord.target import CollectionTarget, check
@@ -69,7 +71,7 @@ def served_ancestors(target: CollectionTarget, served: Iterable[int],
 class Lineage:
     """The data coordinator's record of dropped segments' sources, asked once per segment."""
 
-    def __init__(self, datacoord):
+    def __init__(self, datacoord: Any):
         self._datacoord = datacoord
         self._lock = threading.Lock()
         self._sources: dict[int, tuple[int, ...]] = {}
@@ -104,5 +106,4 @@ class Lineage:
             sealed[seg_id] = info
         log.info("collection %d: compaction results replace served segments through unserved ones: %s",
                  target.collection_id, extra)
-        return CollectionTarget(target.collection_id, target.schema, target.channels, sealed, target.unflushed,
-                                target.indexes, target.collection)
+        return dataclasses.replace(target, sealed=sealed)

@@ -191,7 +191,8 @@ def test_new_flushed_segment_is_handed_off(cluster):
                                                              count_only=True)).count == 3
 
 
-def test_compacted_segments_are_replaced_without_gap(cluster):
+def _serve_then_compact_away_5_and_6(cluster):
+    """Segments 5 and 6 (keys 1, 2, 3) loaded and served, then dropped by a compaction."""
     cluster.flush(5, VCHS[0], [1, 2], 100)
     cluster.flush(6, VCHS[0], [3], 100)
     cluster.tick(200)
@@ -200,6 +201,10 @@ def test_compacted_segments_are_replaced_without_gap(cluster):
     assert cluster.query(200) == [1, 2, 3]
     for s in (5, 6):
         cluster.datacoord.segments[s].state = datacoord_pb2.DROPPED
+
+
+def test_compacted_segments_are_replaced_without_gap(cluster):
+    _serve_then_compact_away_5_and_6(cluster)
     cluster.flush(8, VCHS[0], [1, 2, 3], 100)
     # plan only: the new segment loads first, the old ones go only once it serves
     dist = {1: chk.NodeDist.from_proto(1, _dist(cluster.nodes[1]))}
@@ -218,14 +223,7 @@ def test_a_result_compacted_again_before_it_served_replaces_the_served_sources(c
     """5 + 6 -> 7 -> 8 between two rounds (7 never served): 8 names only 7, yet replaces the
     served 5 and 6, whose rows it holds; the leader must never read 8 beside them, also while
     the channel's view is incomplete (9 cannot load yet)."""
-    cluster.flush(5, VCHS[0], [1, 2], 100)
-    cluster.flush(6, VCHS[0], [3], 100)
-    cluster.tick(200)
-    cluster.qc.LoadCollection(querycoord_pb2.LoadCollectionRequest(collectionID=COLL))
-    cluster.qc.check_once()
-    assert cluster.query(200) == [1, 2, 3]
-    for s in (5, 6):
-        cluster.datacoord.segments[s].state = datacoord_pb2.DROPPED
+    _serve_then_compact_away_5_and_6(cluster)
     cluster.flush(7, VCHS[0], [1, 2, 3], 100).compaction_from.extend([5, 6])
     cluster.datacoord.segments[7].state = datacoord_pb2.DROPPED
     cluster.flush(8, VCHS[0], [1, 2, 3], 100).compaction_from.extend([7])
