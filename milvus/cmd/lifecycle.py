@@ -19,6 +19,8 @@ from typing import Any, Protocol, runtime_checkable
 
 log = logging.getLogger(__name__)
 
+SIGNAL_CHECK = 0.5  # seconds: how long a waiting main thread may leave a signal unhandled
+
 
 @runtime_checkable
 class Component(Protocol):
@@ -157,11 +159,20 @@ class Runner:
         self._stop_requests.put((reason, failure))
 
     def wait(self, timeout: float | None = None) -> tuple[str, bool] | None:
-        """Block until a stop is requested: ``(reason, failure)``, or None after ``timeout``."""
-        try:
-            return self._stop_requests.get(timeout=timeout)
-        except queue.Empty:
-            return None
+        """Block until a stop is requested: ``(reason, failure)``, or None after ``timeout``.
+
+        The wait wakes every ``SIGNAL_CHECK`` seconds.  Python runs a signal's handler in the
+        main thread, and only when that thread runs; the kernel may hand a process's SIGTERM
+        to any of its threads, and then nothing wakes a main thread that blocks in a lock.  A
+        restarted data node was seen so: SIGTERM, no handler, killed 40 s later."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            step = SIGNAL_CHECK if deadline is None else max(0.0, min(SIGNAL_CHECK, deadline - time.monotonic()))
+            try:
+                return self._stop_requests.get(timeout=step)
+            except queue.Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return None
 
     def run(self, on_ready: Callable[[], None] | None = None) -> int:
         """Start, call ``on_ready``, wait for a stop request, stop.  The process exit code:

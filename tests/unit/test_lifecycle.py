@@ -186,3 +186,22 @@ def test_signal_handlers_request_a_stop_and_are_restored(sig):
         os.kill(os.getpid(), sig)
         assert runner.wait(timeout=5.0) == (f"received {sig.name}", False)
     assert signal.getsignal(sig) is before
+
+
+def test_a_signal_another_thread_received_still_stops_a_waiting_main_thread():
+    """The kernel may deliver a process's SIGTERM to any thread; its Python handler runs only
+    in the main thread, which must wake up for it while it waits."""
+    runner = Runner("test", 1.0)
+    with install_signal_handlers(runner):
+        def send_to_self() -> None:
+            time.sleep(0.3)  # let the main thread block in ``wait`` first (nothing to wait on for that)
+            signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+
+        other = threading.Thread(target=send_to_self)
+        start = time.monotonic()
+        other.start()
+        try:
+            assert runner.wait(timeout=30.0) == ("received SIGTERM", False)
+        finally:
+            other.join()
+        assert time.monotonic() - start < 10.0  # within a few checks, not at the timeout
