@@ -51,6 +51,15 @@ from milvus.rpc.memory_reports import MemoryReports
 __all__ = ["SERVICE", "QueryCoord"]
 
 
+def _served_by_collection(dist: dict[int, NodeDist]) -> dict[int, set[int]]:
+    """Collection -> the sealed segments some node serves (one pass over every node's report)."""
+    served: dict[int, set[int]] = {}
+    for nd in dist.values():
+        for cid, seg_id in nd.sealed:
+            served.setdefault(cid, set()).add(seg_id)
+    return served
+
+
 @dataclasses.dataclass
 class _Node:
     node_id: int
@@ -287,7 +296,9 @@ class QueryCoord(LoadRpcs, ServingRpcs, ResourceGroupRpcs):
                     self._place(coll, groups, alive, reachable)
             collections = self._loaded(refresh=False)
             dist = self._distribution()
-            collections = [self._with_lineage(coll, dist) for coll in collections]
+            served = _served_by_collection(dist)
+            collections = [self._with_lineage(coll, served.get(coll.info.collectionID, set()))
+                           for coll in collections]
             rebalance = self._balancer is not None
             tasks = checker.check(collections, dist, stopping, rebalance)
             if self._balancer is not None:
@@ -308,14 +319,13 @@ class QueryCoord(LoadRpcs, ServingRpcs, ResourceGroupRpcs):
                 self._fresh -= set(alive)
             self._rounds += 1
 
-    def _with_lineage(self, coll: Loaded, dist: dict[int, NodeDist]) -> Loaded:
+    def _with_lineage(self, coll: Loaded, served: set[int]) -> Loaded:
         """``coll`` with its target's compaction results naming the served segments they
         replace through unserved ones (``lineage``); as it was when the data coordinator cannot say."""
         target = coll.target
         if target is None:
             return coll
         cid = coll.info.collectionID
-        served = {seg_id for nd in dist.values() for seg_id in nd.sealed_of(cid)}
         try:
             expanded = self._lineage.expand(target, served)
         except Exception as exc:  # noqa: BLE001 - the next round asks again
