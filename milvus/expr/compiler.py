@@ -5,6 +5,7 @@ turns ``pk in [..]`` / ``pk == v`` into a primary-key lookup."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +23,8 @@ from milvus.expr.values import template_values
 from milvus.expr.vectorized import evaluate
 from milvus.schema import CollectionSchemaModel, FieldInfo
 
+_KEY_LIMIT = 4096  # characters of a plan's text above which its masks are not cached
+
 
 class CompiledFilter:
     """A checked filter: call it with a table of the stored schema for its bool mask."""
@@ -32,6 +35,14 @@ class CompiledFilter:
 
     def __repr__(self) -> str:
         return f"CompiledFilter({self.expr!r})"
+
+    @functools.cached_property
+    def cache_key(self) -> str | None:
+        """The plan's full text (types, casts, constants: ``1`` and ``True`` differ), for the
+        query node's per-segment filter masks; None for a very long plan (a large term list
+        is unlikely to come again)."""
+        text = repr(self.plan)
+        return text if len(text) <= _KEY_LIMIT else None
 
     def __call__(self, table: pa.Table, indexes: Mapping[str, Any] | None = None) -> np.ndarray:
         """The mask over ``table``; ``indexes``: scalar indexes over exactly its rows, by column."""

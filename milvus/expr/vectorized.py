@@ -257,7 +257,7 @@ class Evaluator:
         over those rows only (the others get a definite false, which cannot change them)."""
         if open_rows is None or _cost(item) < _SUBSET_COST:
             return self.eval(item)
-        count = int(open_rows.sum())
+        count = int(np.count_nonzero(open_rows))
         decoded = all(name in self._docs for name in _columns(item, json_only=True))
         if count > _SUBSET_SHARE * self.n or decoded:
             return self.eval(item)

@@ -248,9 +248,10 @@ class HiddenRows:
     def covers(self, rows: int, logs: Sequence[DeleteSnapshot]) -> bool:
         return self.rows >= rows and all(self.applied.get(log.epoch, -1) >= len(log) for log in logs)
 
-    def visible(self, row_ts: np.ndarray, ts: int) -> np.ndarray:
-        """Rows (the first ``len(row_ts)``) visible at ``ts``: inserted by then, not yet hidden."""
-        mask = row_ts <= np.uint64(ts)
+    def visible(self, row_ts: np.ndarray, ts: int, inserted: bool = False) -> np.ndarray:
+        """Rows (the first ``len(row_ts)``) visible at ``ts``: inserted by then, not yet hidden.
+        ``inserted``: the caller knows every row was inserted by ``ts`` (no comparison needed)."""
+        mask = np.ones(len(row_ts), dtype=bool) if inserted else row_ts <= np.uint64(ts)
         if self.first <= ts:
             hidden = self.hidden_from[:len(row_ts)]
             mask[:len(hidden)] &= hidden > np.uint64(ts)

@@ -10,6 +10,9 @@ bad expression; any other exception is reported as an invalid expression too.
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -21,6 +24,10 @@ from milvus.errors import MilvusError, ParameterInvalid
 from milvus.schema import CollectionSchemaModel
 
 RowFilter = Callable[[pa.Table], "np.ndarray | pa.Array | pa.ChunkedArray"]
+# a row filter may have ``cache_key``: a hashable that equals another filter's only when both
+# keep the same rows of any table (None: not to be cached)
+
+MASKS_KEPT = 4  # filter masks a sealed segment keeps (one bool per row each)
 
 
 class FilterCompiler(Protocol):
@@ -58,3 +65,34 @@ def evaluate(row_filter: RowFilter, table: pa.Table, indexes: Mapping[str, Any] 
     if mask.shape != (table.num_rows,):
         raise ParameterInvalid(f"filter returned {mask.shape} values for {table.num_rows} rows")
     return mask
+
+
+class MaskCache:
+    """The masks of the filters read last over one sealed segment's rows, so that a filter
+    repeated across requests (a tenant's, a category's) is evaluated once per segment, as a
+    search engine caches its filters per segment.  An entry is tied to the table it was
+    evaluated on: a segment whose table was replaced (an added field backfilled) misses."""
+
+    def __init__(self, capacity: int = MASKS_KEPT):
+        self._capacity = capacity
+        self._lock = threading.Lock()
+        self._items: OrderedDict[Any, tuple[weakref.ref, np.ndarray]] = OrderedDict()
+
+    def get(self, key: Any, table: pa.Table, build: Callable[[], np.ndarray]) -> np.ndarray:
+        """The mask of ``key`` over ``table``, read-only: kept, or ``build()`` and kept."""
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None and item[0]() is table:
+                self._items.move_to_end(key)
+                return item[1]
+        mask = np.array(build(), dtype=bool)  # its own copy: the evaluator's array may be shared
+        mask.flags.writeable = False
+        with self._lock:
+            self._items[key] = (weakref.ref(table), mask)
+            self._items.move_to_end(key)
+            while len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+        return mask
+
+    def __len__(self) -> int:
+        return len(self._items)

@@ -23,7 +23,7 @@ class QueryHits:
 
 
 def count(segments: list[SegmentRows]) -> int:
-    return int(sum(rows.visible if rows.visible is not None else int(rows.mask.sum()) for rows in segments))
+    return int(sum(rows.visible if rows.visible is not None else int(np.count_nonzero(rows.mask)) for rows in segments))
 
 
 def query(segments: list[SegmentRows], pk_name: str, pk_type: pa.DataType, limit: int, offset: int) -> QueryHits:

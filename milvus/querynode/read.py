@@ -239,17 +239,28 @@ def _visible_rows(schema: CollectionSchemaModel, segments, deletes: Sequence[Del
             # every row visible (the usual search of a sealed segment): no per-row work
             out.append(SegmentRows(view, every_row(view), view.num_rows))
             continue
-        mask = hidden.visible(view.ts(), read_ts)
+        mask = hidden.visible(view.ts(), read_ts, inserted=_max_ts(view) <= read_ts)
         if partial:
             mask &= view.ts() > np.uint64(cut)
         if wanted_pks is not None and mask.any():
             pks = view.pk(pk_name)
             mask &= pc.is_in(pks, value_set=wanted_pks).to_numpy(zero_copy_only=False)
         if row_filter is not None and mask.any():
-            mask &= evaluate(row_filter, view.table, filter_indexes(view, schema))
+            mask &= _filter_mask(schema, view, row_filter)
         if mask.any():
             out.append(SegmentRows(view, mask))
     return out
+
+
+def _filter_mask(schema: CollectionSchemaModel, view: SegmentView, row_filter: Any) -> np.ndarray:
+    """The filter's mask over the view's rows; for a sealed segment (rows that never change)
+    kept in the segment's ``filter_masks`` and shared (read-only)."""
+    def build() -> np.ndarray:
+        return evaluate(row_filter, view.table, filter_indexes(view, schema))
+    key = getattr(row_filter, "cache_key", None)
+    if key is None or not view.sealed:
+        return build()
+    return view.segment.filter_masks.get(key, view.table, build)
 
 
 def output_table(schema: CollectionSchemaModel, names: list[str], hits: list[tuple[SegmentView, np.ndarray]],

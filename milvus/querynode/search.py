@@ -207,7 +207,7 @@ def _segment_candidates(plan: SearchPlan, rows: SegmentRows) -> list[tuple[np.nd
         mask, visible = rows.mask, rows.visible  # no null vector to leave out: the mask as it is
     else:
         mask = rows.mask & view.vector_valid(plan.field)
-        visible = int(mask.sum())
+        visible = int(np.count_nonzero(mask))
     if not visible:
         return []
     index = _usable_index(plan, rows, visible)

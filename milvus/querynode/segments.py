@@ -16,6 +16,7 @@ import pyarrow as pa
 from milvus.grpc_gen import schema_pb2
 from milvus.querynode.deletes import SegmentDeletes
 from milvus.querynode.distance import DenseVectors
+from milvus.querynode.filters import MaskCache
 from milvus.querynode.vectors import SparseMatrix, dense_matrix, sparse_matrix, valid_rows
 from milvus.schema import TIMESTAMP_FIELD, FieldInfo
 from milvus.schema.evolve import (
@@ -229,7 +230,8 @@ class GrowingSegment(Segment):
 
 class SealedSegment(Segment):
     """Rows loaded from a flushed segment's insert logs (immutable), and the indexes of its
-    fields (``milvus.querynode.indexes.SegmentIndex`` by field id), replaced as a whole."""
+    fields (``milvus.querynode.indexes.SegmentIndex`` by field id), replaced as a whole; the
+    masks of the filters read last (``filter_masks``)."""
 
     sealed = True
 
@@ -241,6 +243,7 @@ class SealedSegment(Segment):
         self._table = table.combine_chunks()
         self._indexes: Mapping[int, Any] = MappingProxyType({})
         self.backfilled = backfilled
+        self.filter_masks = MaskCache()
         self.set_indexes(indexes or {})
 
     def upgrade(self, schema: pa.Schema) -> None:
