@@ -297,8 +297,10 @@ class QueryCoord(LoadRpcs, ServingRpcs, ResourceGroupRpcs):
             collections = self._loaded(refresh=False)
             dist = self._distribution()
             served = _served_by_collection(dist)
+            loaded = collections
+            # a collection whose lineage is not known this round is held back: no task, no view
             collections = [self._with_lineage(coll, served.get(coll.info.collectionID, set()))
-                           for coll in collections]
+                           for coll in loaded]
             rebalance = self._balancer is not None
             tasks = checker.check(collections, dist, stopping, rebalance)
             if self._balancer is not None:
@@ -311,8 +313,8 @@ class QueryCoord(LoadRpcs, ServingRpcs, ResourceGroupRpcs):
             dist = self._distribution()
             for coll in collections:
                 self._sync_views(coll, dist, stopping, rebalance)
-            for coll in collections:
-                self._update_progress(coll, dist)
+            for coll, planned in zip(loaded, collections, strict=True):
+                self._update_progress(planned if planned.target is not None else coll, dist)
             with self._state_lock:
                 self._last_dist = dist
             with self._nodes_lock:
@@ -321,7 +323,10 @@ class QueryCoord(LoadRpcs, ServingRpcs, ResourceGroupRpcs):
 
     def _with_lineage(self, coll: Loaded, served: set[int]) -> Loaded:
         """``coll`` with its target's compaction results naming the served segments they
-        replace through unserved ones (``lineage``); as it was when the data coordinator cannot say."""
+        replace through unserved ones (``lineage``).  When the data coordinator cannot say, and
+        some served segment may be replaced so, ``coll`` without a target: held back this round
+        (no load, no release, no view), since a result loaded or synced without its served
+        ancestors would be read beside them, and a later round would not resend that view."""
         target = coll.target
         if target is None:
             return coll
@@ -329,8 +334,9 @@ class QueryCoord(LoadRpcs, ServingRpcs, ResourceGroupRpcs):
         try:
             expanded = self._lineage.expand(target, served)
         except Exception as exc:  # noqa: BLE001 - the next round asks again
-            log.warning("compaction lineage of collection %d not known: %s", cid, exc)
-            return coll
+            log.warning("compaction lineage of collection %d not known, collection held back this round: %s",
+                        cid, exc)
+            return dataclasses.replace(coll, target=None)
         if expanded is target:
             return coll
         self._targets.put(expanded, replacing=target)

@@ -239,6 +239,40 @@ def test_a_result_compacted_again_before_it_served_replaces_the_served_sources(c
     assert list(cluster.qc._targets.get(COLL).sealed[8].compaction_from) == [7, 5, 6]
 
 
+def test_a_round_that_cannot_learn_the_lineage_holds_the_collection_back(cluster, monkeypatch):
+    """5 + 6 -> 7 -> 8 between two rounds, and the data coordinator cannot give 7's sources in
+    the next one: 8 must not be loaded or synced naming only 7 (read beside 5 and 6 and never
+    resent); the round leaves the collection as it is, and a later round replaces 5 and 6."""
+    cluster.flush(5, VCHS[0], [1, 2], 100)
+    cluster.flush(6, VCHS[0], [3], 100)
+    cluster.tick(200)
+    cluster.qc.LoadCollection(querycoord_pb2.LoadCollectionRequest(collectionID=COLL))
+    cluster.qc.check_once()
+    assert cluster.state().progress == 100
+    for s in (5, 6):
+        cluster.datacoord.segments[s].state = datacoord_pb2.DROPPED
+    cluster.flush(7, VCHS[0], [1, 2, 3], 100).compaction_from.extend([5, 6])
+    cluster.datacoord.segments[7].state = datacoord_pb2.DROPPED
+    cluster.flush(8, VCHS[0], [1, 2, 3], 100).compaction_from.extend([7])
+
+    def unavailable(request):
+        return datacoord_pb2.GetSegmentInfoResponse(status=errors.to_status(errors.ServiceUnavailable("down")))
+
+    monkeypatch.setattr(cluster.datacoord, "GetSegmentInfo", unavailable)
+    cluster.qc.check_once()
+    assert sorted(s.id for s in _dist(cluster.nodes[1]).segments if s.sealed) == [5, 6]
+    assert cluster.nodes[1].Query(querynode_pb2.ShardRequest(collectionID=COLL, channels=VCHS, guarantee_ts=200,
+                                                             count_only=True)).count == 3
+    assert cluster.state().progress == 100
+    monkeypatch.undo()
+    cluster.qc.check_once()
+    cluster.qc.check_once()
+    assert sorted(s.id for s in _dist(cluster.nodes[1]).segments if s.sealed) == [8]
+    assert cluster.query(200) == [1, 2, 3]
+    assert cluster.nodes[1].Query(querynode_pb2.ShardRequest(collectionID=COLL, channels=VCHS, guarantee_ts=200,
+                                                             count_only=True)).count == 3
+
+
 def test_release_collection(cluster):
     cluster.flush(5, VCHS[0], [1], 100)
     cluster.qc.LoadCollection(querycoord_pb2.LoadCollectionRequest(collectionID=COLL))
