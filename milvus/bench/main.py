@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import statistics
 import sys
 import tempfile
 import warnings
@@ -40,8 +41,29 @@ def parser(prog: str = "milvus bench") -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, help="write the results as JSON here")
     p.add_argument("--write-md", type=Path, metavar="FILE", help="replace the results section of this markdown "
                    "file (BENCHMARKS.md)")
+    p.add_argument("--rounds", type=int, default=1, help="run every server and the ceiling this many times, "
+                   "the order reversed each round, and report each figure's median (every round is kept in "
+                   "the JSON): on a shared machine whose speed drifts, no server gets only its slow hours")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
+
+
+def median_figures(results: list[dict]) -> dict:
+    """One result from several rounds of the same workloads: per figure the median of the
+    rounds that have it (numbers), whether all of them hold (booleans), else the first."""
+    out: dict = {}
+    for key in dict.fromkeys(k for r in results for k in r):
+        values = [r[key] for r in results if key in r]
+        first = values[0]
+        if isinstance(first, dict):
+            out[key] = median_figures([v for v in values if isinstance(v, dict)])
+        elif isinstance(first, bool):
+            out[key] = all(values)
+        elif isinstance(first, (int, float)):
+            out[key] = statistics.median(values)
+        else:
+            out[key] = first
+    return out
 
 
 def _prefixed(bar: report.Bar, label: str):
@@ -77,33 +99,51 @@ def main(argv: Sequence[str] | None = None, prog: str = "milvus bench") -> int:
                             "search": dict(settings.search), "seconds": args.seconds,
                             "threads": list(settings.threads), "procs": settings.procs},
                  "servers": {}, "ceiling": {}, "notes": []}
+    if args.rounds < 1:
+        sys.stderr.write(f"milvus bench: --rounds must be at least 1, got {args.rounds}\n")
+        return 2
+    rounds: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory(prefix="milvus-bench-") as tmp:
         work = Path(tmp)
         targets = [("server" if args.uri else "ours", None)] + [(p, p) for p in peers]
-        for label, peer in targets:
-            server = None
-            try:
-                if args.uri and peer is None:
-                    server = servers.Server("server", args.uri)
-                elif peer is None:
-                    server = servers.start_ours(work)
-                else:
-                    bar(f"{peer}: venv")
-                    venv = Path(venvs[peer]) if peer in venvs else servers.peer_venv(peer, args.cache_dir)
-                    start = servers.start_lite if peer == "milvus-lite" else servers.start_milvus235
-                    server = start(venv, work)
-                out["servers"][label] = workloads.run(server.uri, ds, settings, _prefixed(bar, label),
-                                                      server.rss_mb)
-            except Exception as exc:  # noqa: BLE001 - a peer that fails is reported, the others still run
-                if peer is None:
-                    raise
-                out["notes"].append(f"{label}: failed: {type(exc).__name__}: {str(exc)[:300]}")
-            finally:
-                if server is not None:
-                    server.stop()
-        if not args.no_ceiling:
-            out["ceiling"] = ceiling.run(ds, settings, bar)
+        targets += [] if args.no_ceiling else [("ceiling", "")]
+        for number in range(args.rounds):
+            for label, peer in targets if number % 2 == 0 else targets[::-1]:
+                tag = label if args.rounds == 1 else f"{label} {number + 1}/{args.rounds}"
+                if peer == "":
+                    rounds.setdefault(label, []).append(ceiling.run(ds, settings, _prefixed(bar, tag)))
+                    continue
+                server = None
+                try:
+                    if args.uri and peer is None:
+                        server = servers.Server("server", args.uri)
+                    elif peer is None:
+                        server = servers.start_ours(work)
+                    else:
+                        bar(f"{peer}: venv")
+                        venv = Path(venvs[peer]) if peer in venvs else servers.peer_venv(peer, args.cache_dir)
+                        start = servers.start_lite if peer == "milvus-lite" else servers.start_milvus235
+                        server = start(venv, work)
+                    rounds.setdefault(label, []).append(workloads.run(server.uri, ds, settings,
+                                                                      _prefixed(bar, tag), server.rss_mb))
+                except Exception as exc:  # noqa: BLE001 - a peer that fails is reported, the others still run
+                    if peer is None:
+                        raise
+                    out["notes"].append(f"{tag}: failed: {type(exc).__name__}: {str(exc)[:300]}")
+                finally:
+                    if server is not None:
+                        server.stop()
     bar.done()
+    for label, results in rounds.items():
+        merged = median_figures(results)
+        if label == "ceiling":
+            out["ceiling"] = merged
+        else:
+            out["servers"][label] = merged
+    if args.rounds > 1:
+        out["rounds"] = rounds
+        out["notes"].append(f"each figure is the median of {args.rounds} rounds; the servers and the ceiling "
+                            f"ran in turn, the order reversed each round")
     raw_mb = rows * dim * 4 / 2**20
     index_mb = out["ceiling"].get("index_bytes", {}).get("mb")
     out["sizes"] = {"raw_vectors_mb": raw_mb, "faiss_index_mb": index_mb}

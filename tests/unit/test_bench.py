@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from milvus.bench import main as main_module
 from milvus.bench import report
 from milvus.cmd import cli
 
@@ -65,3 +66,41 @@ def test_each_data_set_keeps_its_own_results_section(tmp_path):
     default = text[text.index(report.MD_START):text.index(report.MD_END)]
     large = text[text.index(start):text.index(end)]
     assert "| 4.0 |" in default and "| 3.0 |" in large and "2.0" not in text and "| 1.0 |" not in text
+
+
+def test_median_figures_of_several_rounds():
+    rounds = [{"serial": {"qps": 10.0, "recall": 0.9, "correct": True}, "rss": {"mb": 200}, "note": "a"},
+              {"serial": {"qps": 30.0, "recall": 0.8, "correct": False}, "rss": {"mb": 100}, "note": "b"},
+              {"serial": {"qps": 20.0, "recall": 0.7, "correct": True}, "extra": {"s": 1.5}}]
+    merged = main_module.median_figures(rounds)
+    assert merged == {"serial": {"qps": 20.0, "recall": 0.8, "correct": False}, "rss": {"mb": 150.0},
+                      "note": "a", "extra": {"s": 1.5}}
+
+
+def test_rounds_reverse_the_order_and_report_the_medians(tmp_path, monkeypatch):
+    order: list[str] = []
+    qps = iter([100.0, 300.0, 200.0])
+    ceiling_qps = iter([1000.0, 3000.0, 2000.0])
+
+    def run_server(uri, ds, settings, progress, rss):
+        order.append("server")
+        return {"search_serial": {"qps": next(qps)}, "rss": {"mb": rss()}}
+
+    def run_ceiling(ds, settings, progress):
+        order.append("ceiling")
+        return {"search_serial": {"qps": next(ceiling_qps)}}
+
+    monkeypatch.setattr(main_module.workloads, "run", run_server)
+    monkeypatch.setattr(main_module.ceiling, "run", run_ceiling)
+    monkeypatch.setattr(main_module.servers.Server, "rss_mb", lambda self: 42.0)
+    out = tmp_path / "bench.json"
+    args = ["--rows", "200", "--dim", "8", "--nq", "10", "--quiet", "--uri", "http://127.0.0.1:1",
+            "--cache-dir", str(tmp_path / "cache"), "--json", str(out)]
+    assert main_module.main(args + ["--rounds", "3"]) == 0
+    assert order == ["server", "ceiling", "ceiling", "server", "server", "ceiling"]
+    result = json.loads(out.read_text())
+    assert result["servers"]["server"] == {"search_serial": {"qps": 200.0}, "rss": {"mb": 42.0}}
+    assert result["ceiling"]["search_serial"]["qps"] == 2000.0
+    assert [r["search_serial"]["qps"] for r in result["rounds"]["server"]] == [100.0, 300.0, 200.0]
+    assert any("median of 3 rounds" in n for n in result["notes"])
+    assert main_module.main(args + ["--rounds", "0"]) == 2
