@@ -104,12 +104,13 @@ def main(argv: Sequence[str] | None = None, prog: str = "milvus bench") -> int:
         return 2
     rounds: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory(prefix="milvus-bench-") as tmp:
-        work = Path(tmp)
         targets = [("server" if args.uri else "ours", None)] + [(p, p) for p in peers]
         targets += [] if args.no_ceiling else [("ceiling", "")]
         for number in range(args.rounds):
             for label, peer in targets if number % 2 == 0 else targets[::-1]:
                 tag = label if args.rounds == 1 else f"{label} {number + 1}/{args.rounds}"
+                work = Path(tmp) / f"round-{number + 1}"  # every server starts on empty folders
+                work.mkdir(exist_ok=True)
                 if peer == "":
                     rounds.setdefault(label, []).append(ceiling.run(ds, settings, _prefixed(bar, tag)))
                     continue

@@ -53,6 +53,24 @@ class Server:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+        # the server's own children (Milvus 2.3.5's binary, etcd, MinIO) may outlive the launcher
+        # and hold fixed ports that the next start of the same server needs
+        deadline = time.monotonic() + 30
+        while _group_alive(self.proc.pid):
+            if time.monotonic() > deadline:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                break
+            time.sleep(0.1)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def tree_rss_mb(pid: int) -> float:
