@@ -105,7 +105,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "milvus bench") -> int:
     rounds: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory(prefix="milvus-bench-") as tmp:
         targets = [("server" if args.uri else "ours", None)] + [(p, p) for p in peers]
-        targets += [] if args.no_ceiling else [("ceiling", "")]
+        targets += [] if args.no_ceiling else [("ceiling", "")]  # "": the in-process ceiling, no server
         for number in range(args.rounds):
             for label, peer in targets if number % 2 == 0 else targets[::-1]:
                 tag = label if args.rounds == 1 else f"{label} {number + 1}/{args.rounds}"
