@@ -107,10 +107,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "milvus bench") -> int:
         targets = [("server" if args.uri else "ours", None)] + [(p, p) for p in peers]
         targets += [] if args.no_ceiling else [("ceiling", "")]  # "": the in-process ceiling, no server
         for number in range(args.rounds):
+            work = Path(tmp) / f"round-{number + 1}"  # every server starts on empty folders
+            work.mkdir()
             for label, peer in targets if number % 2 == 0 else targets[::-1]:
                 tag = label if args.rounds == 1 else f"{label} {number + 1}/{args.rounds}"
-                work = Path(tmp) / f"round-{number + 1}"  # every server starts on empty folders
-                work.mkdir(exist_ok=True)
                 if peer == "":
                     rounds.setdefault(label, []).append(ceiling.run(ds, settings, _prefixed(bar, tag)))
                     continue

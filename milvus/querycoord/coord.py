@@ -297,24 +297,23 @@ class QueryCoord(LoadRpcs, ServingRpcs, ResourceGroupRpcs):
             collections = self._loaded(refresh=False)
             dist = self._distribution()
             served = _served_by_collection(dist)
-            loaded = collections
             # a collection whose lineage is not known this round is held back: no task, no view
-            collections = [self._with_lineage(coll, served.get(coll.info.collectionID, set()))
-                           for coll in loaded]
+            planned = [self._with_lineage(coll, served.get(coll.info.collectionID, set()))
+                       for coll in collections]
             rebalance = self._balancer is not None
-            tasks = checker.check(collections, dist, stopping, rebalance)
+            tasks = checker.check(planned, dist, stopping, rebalance)
             if self._balancer is not None:
-                tasks, switched = self._balancer.step(collections, dist, alive, stopping, tasks)
+                tasks, switched = self._balancer.step(planned, dist, alive, stopping, tasks)
                 if switched:  # a move's target serves its channel now: it leads it
                     self._meta.put_replicas(switched)
                     log.info("shard leaders moved: %s", [(r.id, checker.leaders(r)) for r in switched])
             for task in tasks:
                 self._run(task)
             dist = self._distribution()
-            for coll in collections:
+            for coll in planned:
                 self._sync_views(coll, dist, stopping, rebalance)
-            for coll, planned in zip(loaded, collections, strict=True):
-                self._update_progress(planned if planned.target is not None else coll, dist)
+            for coll, plan in zip(collections, planned, strict=True):
+                self._update_progress(plan if plan.target is not None else coll, dist)
             with self._state_lock:
                 self._last_dist = dist
             with self._nodes_lock:

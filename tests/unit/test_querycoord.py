@@ -203,6 +203,13 @@ def _serve_then_compact_away_5_and_6(cluster):
         cluster.datacoord.segments[s].state = datacoord_pb2.DROPPED
 
 
+def _compact_again_unserved(cluster):
+    """5 + 6 -> 7 -> 8 with 7 dropped before any node served it: 8 names only 7."""
+    cluster.flush(7, VCHS[0], [1, 2, 3], 100).compaction_from.extend([5, 6])
+    cluster.datacoord.segments[7].state = datacoord_pb2.DROPPED
+    cluster.flush(8, VCHS[0], [1, 2, 3], 100).compaction_from.extend([7])
+
+
 def test_compacted_segments_are_replaced_without_gap(cluster):
     _serve_then_compact_away_5_and_6(cluster)
     cluster.flush(8, VCHS[0], [1, 2, 3], 100)
@@ -224,9 +231,7 @@ def test_a_result_compacted_again_before_it_served_replaces_the_served_sources(c
     served 5 and 6, whose rows it holds; the leader must never read 8 beside them, also while
     the channel's view is incomplete (9 cannot load yet)."""
     _serve_then_compact_away_5_and_6(cluster)
-    cluster.flush(7, VCHS[0], [1, 2, 3], 100).compaction_from.extend([5, 6])
-    cluster.datacoord.segments[7].state = datacoord_pb2.DROPPED
-    cluster.flush(8, VCHS[0], [1, 2, 3], 100).compaction_from.extend([7])
+    _compact_again_unserved(cluster)
     unloadable = cluster.flush(9, VCHS[0], [4], 100)
     cluster.storage.remove(unloadable.binlogs[0].binlogs[0].log_path)
     cluster.qc.check_once()  # loads 8; 9 fails
@@ -243,17 +248,9 @@ def test_a_round_that_cannot_learn_the_lineage_holds_the_collection_back(cluster
     """5 + 6 -> 7 -> 8 between two rounds, and the data coordinator cannot give 7's sources in
     the next one: 8 must not be loaded or synced naming only 7 (read beside 5 and 6 and never
     resent); the round leaves the collection as it is, and a later round replaces 5 and 6."""
-    cluster.flush(5, VCHS[0], [1, 2], 100)
-    cluster.flush(6, VCHS[0], [3], 100)
-    cluster.tick(200)
-    cluster.qc.LoadCollection(querycoord_pb2.LoadCollectionRequest(collectionID=COLL))
-    cluster.qc.check_once()
+    _serve_then_compact_away_5_and_6(cluster)
     assert cluster.state().progress == 100
-    for s in (5, 6):
-        cluster.datacoord.segments[s].state = datacoord_pb2.DROPPED
-    cluster.flush(7, VCHS[0], [1, 2, 3], 100).compaction_from.extend([5, 6])
-    cluster.datacoord.segments[7].state = datacoord_pb2.DROPPED
-    cluster.flush(8, VCHS[0], [1, 2, 3], 100).compaction_from.extend([7])
+    _compact_again_unserved(cluster)
 
     def unavailable(request):
         return datacoord_pb2.GetSegmentInfoResponse(status=errors.to_status(errors.ServiceUnavailable("down")))
