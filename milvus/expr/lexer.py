@@ -25,6 +25,7 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _KEYWORDS = {w: w for w in ("and", "or", "not", "in", "like", "exists")}
 _KEYWORDS.update({w.upper(): w for w in list(_KEYWORDS)})
 _BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+KEYWORDS_AND_BOOLS = frozenset(_KEYWORDS) | frozenset(_BOOLS)  # words that never name a field
 _OPERATORS = ("**", "<=", ">=", "==", "!=", "&&", "||", "<<", ">>", "=~", "!~",
               "(", ")", "[", "]", "{", "}", ",", "+", "-", "*", "/", "%", "<", ">", "!", "~", "&", "|", "^", "=")
 _OP_ALIASES = {"&&": "and", "||": "or", "!": "not"}

@@ -9,7 +9,8 @@ from pymilvus.client.prepare import Prepare
 from pymilvus.grpc_gen import schema_pb2 as spb
 
 from milvus import errors
-from milvus.expr import compile_filter, pk_terms
+from milvus.expr import compile_filter, compiler, field_terms, pk_terms
+from milvus.expr.compiler import _simple_terms
 from milvus.schema import CollectionSchemaModel
 from tests.exprdata import field, make_schema, make_table
 
@@ -293,6 +294,46 @@ def test_pk_terms_finds_whole_primary_key_lookups_only():
     for expr in ("id > 1", "id in [1] and i8 == 1", "id not in [1]", "i8 in [1]", "id in ['a']", "id in [1,",
                  "id == 1.5", ""):
         assert pk_terms(expr, pk) is None, expr
+
+
+def _general(fn, *args):
+    """``fn`` (``pk_terms``/``field_terms``) with its shortcut for plain lists turned off: the
+    answer of the tokenizer and parser."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(compiler, "_simple_terms", lambda expr: None)
+        return fn(*args)
+
+
+def test_pk_terms_reads_plain_lists_without_the_parser_to_the_parsers_answer():
+    """pymilvus' ``get``/``delete`` by ids send ``id in [1,2,3]`` / ``pk in ['a','b']``: read by a
+    pattern, never differently from the general path."""
+    pk = SCHEMA.primary_field
+    s = SCHEMA.get_field("s")
+    top = 2**63 - 1
+    simple = ["id in [1,2,3]", "id in [7]", " id\tIN\n[ -5 , 0,12 ]  ", f"id in [{top}, -{top}]",
+              "s in ['a','b']", 's in ["a b", \'c"d\', ""]', "i8 in [1, 2]", "id in ['a']", "s in [1]", "idx in [1]"]
+    general = ["id in []", "id in [1,]", "id in [017]", "id in [0x1F]", "id in [1.5]", "id in [+1]",
+               "id in [- 1]", f"id in [{top + 1}]", f"id in [-{top + 1}]", "s in ['a\\'b']", "s in [r'a']",
+               "in in [1]", "not in [1]", "true in [1]", "id not in [1]", "id in [[1]]", "id in [1] and i8 == 1",
+               "id in {ids}", "(id in [1])", "id in [1, 2", "$meta in [1]", "id  in [1]x", "idin [1]",
+               "id in [true]", "s in ['a\nb']"]
+    for expr in simple + general:
+        assert (_simple_terms(expr) is not None) == (expr in simple), expr
+        for target in (pk, s, "id", "s"):
+            assert pk_terms(expr, target) == _general(pk_terms, expr, target), (expr, target)
+            if not isinstance(target, str):
+                assert field_terms(expr, target) == _general(field_terms, expr, target), (expr, target)
+    assert pk_terms("id in [1,2,3]", pk) == [1, 2, 3]
+    assert pk_terms("s in ['a','b']", s) == ["a", "b"]
+    assert pk_terms("id in [1,2]", pk, {"x": 1}) == [1, 2]  # template values given: the general path
+    rng = np.random.default_rng(7)
+    for _ in range(300):  # random plain lists, random spacing: the same keys either way
+        keys = rng.integers(-(2**63) + 1, 2**63 - 1, size=int(rng.integers(1, 20)), dtype=np.int64).tolist()
+        spaces = [" " * int(k) for k in rng.integers(0, 3, size=2 * len(keys) + 2)]
+        body = ",".join(f"{spaces[2 * i]}{k}{spaces[2 * i + 1]}" for i, k in enumerate(keys))
+        expr = f"id{spaces[-1] or ' '}in{spaces[-2]}[{body}]"
+        assert _simple_terms(expr) == ("id", keys), expr
+        assert pk_terms(expr, pk) == _general(pk_terms, expr, pk) == keys, expr
 
 
 def test_text_match_tokenizes_rows_and_query_with_the_field_analyzer():
