@@ -352,7 +352,7 @@ class Dql:
             return self._search_iterator(coll, shard, out, shape.kv, shape.ranges, limit, round_decimal)
         shard.topk = limit + offset
         results = self._fan_out(coll, "Search", shard)
-        if len(results) == 1 and not offset and round_decimal < 0 and not out.fields:
+        if len(results) == 1 and not offset and round_decimal < 0:
             response = self._search_passthrough(coll, results[0], out, limit)
             if response is not None:
                 return response
@@ -383,12 +383,20 @@ class Dql:
     def _search_passthrough(coll: Collection, result: querynode_pb2.ShardSearchResults, out,
                             limit: int) -> milvus_pb2.SearchResults | None:
         """One shard leader's hits as they are: already ranked (best first, ties by primary
-        key), at most ``limit`` per query, no output field to gather (None: not that case)."""
+        key), at most ``limit`` per query, their output fields (if any) in the same order
+        (None: not that case)."""
         pk = coll.schema.primary_field
         want = coll.id_field
         kind = result.ids.WhichOneof("id_field")
         if kind != want and len(result.scores):
             return None  # keys to convert: the general path
+        table = None
+        if out.fields:
+            table = _read_arrow(result.arrow_fields)
+            if table is None or not table.num_rows:
+                table = coll.schema.arrow_schema_for([f.name for f in out.fields]).empty_table()
+            if table.num_rows != len(result.scores):
+                return None
         # built in place (a message passed to a constructor is copied)
         response = milvus_pb2.SearchResults(status=errors.OK, collection_name=coll.name, session_ts=result.read_ts)
         data = response.results
@@ -402,6 +410,8 @@ class Dql:
             data.ids.CopyFrom(result.ids)
         else:  # no hit: empty keys of the collection's kind
             getattr(data.ids, want).SetInParent()
+        if table is not None:
+            data.fields_data.extend(arrow_to_fields(coll.schema, table, out.names))
         return response
 
     def _search_grouped(self, coll: Collection, shard: querynode_pb2.ShardRequest, out, group_field: str,

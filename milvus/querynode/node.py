@@ -437,8 +437,11 @@ class QueryNode:
                       segment: np.ndarray, offset: np.ndarray) -> pa.Table | None:
         if not names:
             return None
+        segments = np.unique(segment)
+        if len(segments) == 1:  # the hits of one segment: its offsets in hit order already
+            return output_table(schema, names, [(rows[int(segments[0])].view, offset)])
         hits, positions = [], []
-        for s in np.unique(segment):
+        for s in segments:
             pos = np.flatnonzero(segment == s)
             hits.append((rows[int(s)].view, offset[pos]))
             positions.append(pos)
