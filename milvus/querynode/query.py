@@ -30,6 +30,13 @@ def query(segments: list[SegmentRows], pk_name: str, pk_type: pa.DataType, limit
     if not segments:
         return QueryHits(pa.array([], type=pk_type), segments, np.zeros(0, np.int64), np.zeros(0, np.int64),
                          np.zeros(0, np.uint64))
+    if pa.types.is_integer(pk_type):
+        return _query_int_keys(segments, pk_name, pk_type, limit, offset)
+    return _query_arrow(segments, pk_name, pk_type, limit, offset)
+
+
+def _query_arrow(segments: list[SegmentRows], pk_name: str, pk_type: pa.DataType, limit: int,
+                 offset: int) -> QueryHits:
     pks, ts, seg, off = [], [], [], []
     for s, rows in enumerate(segments):
         idx = np.flatnonzero(rows.mask)
@@ -56,6 +63,34 @@ def query(segments: list[SegmentRows], pk_name: str, pk_type: pa.DataType, limit
         segment=table["seg"].to_numpy(),
         offset=table["off"].to_numpy(),
         ts=table["ts"].to_numpy(),
+    )
+
+
+def _query_int_keys(segments: list[SegmentRows], pk_name: str, pk_type: pa.DataType, limit: int,
+                    offset: int) -> QueryHits:
+    """``query`` for integer keys, in numpy: the same order (key ascending, newest row first)
+    and the same rows kept."""
+    pks, ts, seg, off = [], [], [], []
+    for s, rows in enumerate(segments):
+        idx = np.flatnonzero(rows.mask)
+        pks.append(rows.view.pk(pk_name).to_numpy(zero_copy_only=False)[idx])
+        ts.append(rows.view.ts()[idx])
+        seg.append(np.full(len(idx), s, dtype=np.int64))
+        off.append(idx.astype(np.int64))
+    keys, stamps = np.concatenate(pks), np.concatenate(ts)
+    order = np.lexsort((~stamps, keys))  # ~: the newest row of a key first (uint64)
+    keys = keys[order]
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    picked = order[first]
+    start = max(offset, 0)
+    picked = picked[start:] if limit <= 0 else picked[start:start + limit]
+    return QueryHits(
+        pks=pa.array(keys[first][start:start + len(picked)], type=pk_type),
+        segment_rows=segments,
+        segment=np.concatenate(seg)[picked],
+        offset=np.concatenate(off)[picked],
+        ts=stamps[picked],
     )
 
 

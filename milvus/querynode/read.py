@@ -243,13 +243,44 @@ def _visible_rows(schema: CollectionSchemaModel, segments, deletes: Sequence[Del
         if partial:
             mask &= view.ts() > np.uint64(cut)
         if wanted_pks is not None and mask.any():
-            pks = view.pk(pk_name)
-            mask &= pc.is_in(pks, value_set=wanted_pks).to_numpy(zero_copy_only=False)
+            mask &= _pk_mask(view, pk_name, wanted_pks)
         if row_filter is not None and mask.any():
             mask &= _filter_mask(schema, view, row_filter)
         if mask.any():
             out.append(SegmentRows(view, mask))
     return out
+
+
+def _sorted_keys(keys: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
+    """Integer keys in ascending order, with the row of each (None: the rows are in key order
+    already, as the keys a client numbers in turn usually are; nothing is copied then)."""
+    values = keys.to_numpy(zero_copy_only=False)
+    if len(values) < 2 or bool(np.all(values[1:] >= values[:-1])):
+        return values, None
+    order = np.argsort(values, kind="stable").astype(np.int32 if len(values) < 2**31 else np.int64)
+    return values[order], order
+
+
+def _pk_mask(view: SegmentView, pk_name: str, wanted: pa.Array) -> np.ndarray:
+    """The rows of the view whose primary key is one of ``wanted``.  A sealed segment with
+    integer keys finds them by binary search in its keys sorted once (kept on the segment);
+    otherwise every row's key is looked up in ``wanted``."""
+    pks = view.pk(pk_name)
+    if not view.sealed or not pa.types.is_integer(pks.type) or len(wanted) * 16 > len(pks):
+        return pc.is_in(pks, value_set=wanted).to_numpy(zero_copy_only=False)
+    keys, order = view.derived(("sorted_pks", pk_name), lambda t: _sorted_keys(view.pk(pk_name)))
+    targets = wanted.to_numpy(zero_copy_only=False)
+    lo, hi = np.searchsorted(keys, targets, "left"), np.searchsorted(keys, targets, "right")
+    found = hi - lo
+    if found.max(initial=0) <= 1:
+        at = lo[found == 1]
+    else:  # a key on several rows (a sealed segment may hold a key twice): every one of them
+        counts = found[found > 0]
+        first = np.repeat(lo[found > 0], counts)
+        at = first + np.arange(len(first)) - np.repeat(np.cumsum(counts) - counts, counts)
+    mask = np.zeros(len(pks), dtype=bool)
+    mask[at if order is None else order[at]] = True
+    return mask
 
 
 def _filter_mask(schema: CollectionSchemaModel, view: SegmentView, row_filter: Any) -> np.ndarray:
