@@ -50,6 +50,9 @@ ROWS = [
     ("filtered 50% QPS", "search_filter_50%", "qps", "{:,.1f}"),
     ("filtered 50% recall@10", "search_filter_50%", "recall", "{:.3f}"),
     ("query by filter QPS", "query_filter", "qps", "{:,.1f}"),
+    ("search with 2 output fields QPS", "search_output", "qps", "{:,.1f}"),
+    ("get by 10 ids (calls/s)", "get_ids", "qps", "{:,.1f}"),
+    ("delete 100 ids (calls/s)", "delete_ids", "qps", "{:,.1f}"),
     ("server RSS (MB)", "rss", "mb", "{:,.0f}"),
 ]
 

@@ -54,27 +54,80 @@ def _ids(hits) -> list[int]:
 
 
 def _serial(client: MilvusClient, ds: Dataset, settings: Settings, progress: Progress, label: str,
-            expr: str = "", truth: np.ndarray | None = None) -> dict:
+            expr: str = "", truth: np.ndarray | None = None, output_fields: list[str] | None = None) -> dict:
+    """Serial nq=1 searches; with ``output_fields`` (of ``cat`` and ``price``) every hit's
+    values are checked against the data set (``correct``)."""
     truth = ds.truth if truth is None else truth
     nq = len(ds.queries)
     lat, cpu, found, rows = [], [], [], []
+    correct = True
     start = time.perf_counter()
     deadline = start + settings.seconds
     i = 0
     while time.perf_counter() < deadline or i == 0:
         q = ds.queries[i % nq]
         c, t = time.process_time(), time.perf_counter()
-        res = client.search(COLLECTION, data=[q], limit=K, filter=expr, search_params=settings.search_params)
+        res = client.search(COLLECTION, data=[q], limit=K, filter=expr, search_params=settings.search_params,
+                            output_fields=output_fields)
         lat.append(time.perf_counter() - t)
         cpu.append(time.process_time() - c)
         if i < nq:
             found.append(_ids(res[0]))
             rows.append(i)
+            if output_fields:
+                correct = correct and all(_row_matches(ds, h["id"], h["entity"], output_fields) for h in res[0])
         i += 1
         if i % 32 == 0:
             progress(label, min(1.0, (time.perf_counter() - start) / settings.seconds))
     out = _latency(lat, time.perf_counter() - start, cpu)
     out["recall"] = recall(found, truth[rows])
+    if output_fields:
+        out["correct"] = correct
+    return out
+
+
+def _row_matches(ds: Dataset, key: int, entity: dict, fields: list[str]) -> bool:
+    expected = {"cat": int(ds.cat[key]), "price": float(np.float32(ds.price[key]))}
+    return all(abs(entity.get(f, float("nan")) - expected[f]) <= 1e-6 * max(1.0, abs(expected[f])) for f in fields)
+
+
+def _get(client: MilvusClient, ds: Dataset, settings: Settings, progress: Progress, keys: int = 10) -> dict:
+    """``get`` of ``keys`` random rows by primary key per call, with two scalar fields; every
+    answer checked."""
+    rng = np.random.default_rng(17)
+    lat, correct = [], True
+    start = time.perf_counter()
+    while time.perf_counter() < start + settings.seconds or not lat:
+        ids = rng.choice(ds.rows, size=min(keys, ds.rows), replace=False).tolist()
+        t = time.perf_counter()
+        res = client.get(COLLECTION, ids=ids, output_fields=["cat", "price"])
+        lat.append(time.perf_counter() - t)
+        correct = correct and sorted(r["id"] for r in res) == sorted(ids) and all(
+            _row_matches(ds, r["id"], r, ["cat", "price"]) for r in res)
+        progress(f"get by {keys} ids", min(1.0, (time.perf_counter() - start) / settings.seconds))
+    out = _latency(lat, time.perf_counter() - start)
+    out.update(keys=keys, correct=correct)
+    return out
+
+
+def _delete(client: MilvusClient, ds: Dataset, settings: Settings, progress: Progress, keys: int = 100) -> dict:
+    """``delete`` of ``keys`` existing rows by primary key per call, from the highest key down
+    (at most half of the rows); then the first batch deleted must be gone (a Strong query)."""
+    lat, batches = [], []
+    top = ds.rows
+    start = time.perf_counter()
+    while (time.perf_counter() < start + settings.seconds or not lat) and top - keys >= ds.rows // 2:
+        ids = list(range(top - keys, top))
+        top -= keys
+        t = time.perf_counter()
+        client.delete(COLLECTION, ids=ids)
+        lat.append(time.perf_counter() - t)
+        batches.append(ids)
+        progress(f"delete {keys} ids", min(1.0, (time.perf_counter() - start) / settings.seconds))
+    out = _latency(lat, time.perf_counter() - start)
+    left = client.query(COLLECTION, filter=f"id in {batches[0]}", output_fields=["id"],
+                        consistency_level="Strong") if batches else []
+    out.update(keys=keys, correct=not left)
     return out
 
 
@@ -260,7 +313,11 @@ def run(uri: str, ds: Dataset, settings: Settings, progress: Progress, rss: Call
         out[f"search_filter_{label}"] = _serial(client, ds, settings, progress, f"filtered search {label}", expr,
                                                 ds.filtered_truth[label])
     out["query_filter"] = _query(client, ds, settings, progress)
+    out["search_output"] = _serial(client, ds, settings, progress, "search with output fields",
+                                   output_fields=["cat", "price"])
+    out["get_ids"] = _get(client, ds, settings, progress)
     out["rss"] = {"mb": rss()}
+    out["delete_ids"] = _delete(client, ds, settings, progress)  # last: it changes the collection
     client.drop_collection(COLLECTION)
     client.close()
     return out

@@ -10,7 +10,7 @@ from milvus.cmd import cli
 
 WORKLOADS = ["insert_1k", "insert_10k", "flush", "index_build", "load", "search_serial", "search_batch",
              "search_threads_1", "search_threads_4", "search_procs_2", "search_filter_1%", "search_filter_10%",
-             "search_filter_50%", "query_filter", "rss"]
+             "search_filter_50%", "query_filter", "search_output", "get_ids", "rss", "delete_ids"]
 SEARCHES = [w for w in WORKLOADS if w.startswith("search_")]
 
 
@@ -28,7 +28,9 @@ def test_bench_tiny_runs_every_workload(tmp_path, capsys):
         assert ours[name]["qps"] > 0
         assert 0.0 <= ours[name]["recall"] <= 1.0
     assert ours["search_serial"]["recall"] > 0.9
-    assert ours["query_filter"]["correct"]
+    for name in ("query_filter", "search_output", "get_ids", "delete_ids"):  # every answer checked
+        assert ours[name]["correct"] is True, name
+        assert ours[name]["qps"] > 0
     for name in ("search_serial", "search_batch"):  # what the server and transport took, beside the client
         figures = ours[name]
         assert 0 < figures["client_cpu_ms"] and figures["less_client_ms"] < figures["mean_ms"]
@@ -38,6 +40,7 @@ def test_bench_tiny_runs_every_workload(tmp_path, capsys):
     assert result["machine"]["cores"]
     text = md.read_text()
     assert "kept" in text and "serial search QPS" in text and "batch mean less client CPU" in text
+    assert "get by 10 ids" in text and "delete 100 ids" in text
     assert report.markers(2000, 16)[0] in text and report.MD_START not in text  # a set of its own
     assert "ours / ceiling" in capsys.readouterr().out
     # the ground truth is cached: a second load finds the file
