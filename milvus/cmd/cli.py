@@ -26,6 +26,7 @@ from milvus.cmd.standalone import COMPONENTS
 from milvus.config import Config, ConfigError, render_yaml
 from milvus.index.memory import arrow_without_pandas, configure_allocators
 from milvus.localsvc import die_with_parent
+from milvus.util.blas import single_thread_own_pool_blas
 from milvus.util.log import check_format, parse_level, setup_logging
 from milvus.util.tracing import check_exporter
 
@@ -105,6 +106,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
     configure_allocators()  # before the roles start threads: freed memory can go back to the OS
     arrow_without_pandas()
+    single_thread_own_pool_blas()  # numpy's BLAS threads would contend with faiss' OpenMP team
     process = build_process(args.role, config, {**COMPONENTS, **CLUSTER_COMPONENTS})
 
     def ready() -> None:
