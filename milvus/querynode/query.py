@@ -69,15 +69,23 @@ def _query_arrow(segments: list[SegmentRows], pk_name: str, pk_type: pa.DataType
 def _query_int_keys(segments: list[SegmentRows], pk_name: str, pk_type: pa.DataType, limit: int,
                     offset: int) -> QueryHits:
     """``query`` for integer keys, in numpy: the same order (key ascending, newest row first)
-    and the same rows kept."""
-    pks, ts, seg, off = [], [], [], []
-    for s, rows in enumerate(segments):
-        idx = np.flatnonzero(rows.mask)
-        pks.append(rows.view.pk(pk_name).to_numpy(zero_copy_only=False)[idx])
-        ts.append(rows.view.ts()[idx])
-        seg.append(np.full(len(idx), s, dtype=np.int64))
-        off.append(idx.astype(np.int64))
-    keys, stamps = np.concatenate(pks), np.concatenate(ts)
+    and the same rows kept.  Only the keys of every visible row are gathered; timestamps,
+    segments and offsets only for the rows a page can hold (see ``_candidates``)."""
+    rows_of = [np.flatnonzero(rows.mask) for rows in segments]
+    keys = np.concatenate([rows.view.pk(pk_name).to_numpy(zero_copy_only=False)[idx]
+                           for rows, idx in zip(segments, rows_of, strict=True)])
+    bounds = np.cumsum([len(idx) for idx in rows_of])
+    positions = _candidates(keys, offset + limit if limit > 0 else 0)
+    segment = np.searchsorted(bounds, positions, side="right")
+    offsets = np.empty(len(positions), dtype=np.int64)
+    stamps = np.empty(len(positions), dtype=np.uint64)
+    for s, (rows, idx) in enumerate(zip(segments, rows_of, strict=True)):
+        here = np.flatnonzero(segment == s)
+        if len(here):
+            at = idx[positions[here] - (bounds[s] - len(idx))]
+            offsets[here] = at
+            stamps[here] = rows.view.ts()[at]
+    keys = keys[positions]
     order = np.lexsort((~stamps, keys))  # ~: the newest row of a key first (uint64)
     keys = keys[order]
     first = np.ones(len(keys), dtype=bool)
@@ -88,10 +96,23 @@ def _query_int_keys(segments: list[SegmentRows], pk_name: str, pk_type: pa.DataT
     return QueryHits(
         pks=pa.array(keys[first][start:start + len(picked)], type=pk_type),
         segment_rows=segments,
-        segment=np.concatenate(seg)[picked],
-        offset=np.concatenate(off)[picked],
+        segment=segment[picked].astype(np.int64),
+        offset=offsets[picked],
         ts=stamps[picked],
     )
+
+
+def _candidates(keys: np.ndarray, need: int) -> np.ndarray:
+    """The positions of the rows a page of the ``need`` smallest distinct keys comes from: all
+    rows, or (a small page of many rows) every row of a key up to the ``need``-th smallest
+    row's, found by a partition, when those hold ``need`` distinct keys (keys held twice can
+    leave fewer)."""
+    if 0 < need < len(keys) // 4:
+        kth = np.partition(keys, need - 1)[need - 1]
+        candidates = np.flatnonzero(keys <= kth)
+        if len(np.unique(keys[candidates])) >= need:
+            return candidates
+    return np.arange(len(keys))
 
 
 def _first_of_runs(sorted_pks: pa.Array) -> np.ndarray:
