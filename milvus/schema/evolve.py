@@ -180,7 +180,12 @@ def union_schema(schemas: Sequence[pa.Schema]) -> pa.Schema:
 def same_shape(a: pa.Schema, b: pa.Schema) -> bool:
     """Whether rows of ``a`` and of ``b`` can be put together as they are: the same columns
     of the same fields (names, types, nullability and field ids; other metadata aside)."""
-    return a.equals(b, check_metadata=False) and all(field_id(x) == field_id(y) for x, y in zip(a, b, strict=True))
+    if a is b:
+        return True
+    if not a.equals(b, check_metadata=False):
+        return False
+    # equal metadata (a growing segment's next batch, usually) holds equal field ids
+    return a.equals(b, check_metadata=True) or all(field_id(x) == field_id(y) for x, y in zip(a, b, strict=True))
 
 
 def needs_upgrade(current: pa.Schema, other: pa.Schema) -> bool:

@@ -33,6 +33,8 @@ def shard_of(pks: np.ndarray | Sequence[str], shards: int) -> np.ndarray:
     """The shard index (0..shards-1) of every key; int64 keys or strings."""
     if shards <= 0:
         raise ValueError("shards must be positive")
+    if shards == 1:  # the usual collection: no key to hash
+        return np.zeros(len(pks), dtype=np.int64)
     arr = pks if isinstance(pks, np.ndarray) else None
     if arr is not None and arr.dtype.kind in "iu":
         h = hash_int64(arr)

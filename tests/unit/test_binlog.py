@@ -119,3 +119,5 @@ def test_shard_of_is_stable_and_spread():
     assert (np.bincount(shards) > 2000).all()
     assert (shard_of(keys, 4) == shards).all()
     assert shard_of(["a", "b", "a"], 3)[0] == shard_of(["a"], 3)[0]
+    for one in (keys, ["a", "b"], np.zeros(0, np.int64)):  # one shard: every key in it
+        assert shard_of(one, 1).tolist() == [0] * len(one) and shard_of(one, 1).dtype == np.int64
