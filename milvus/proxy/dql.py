@@ -224,7 +224,10 @@ class Dql:
             return compose_ts(max(0, self._oracle_now_ms() - self.params.graceful_time_ms), 0)
         if level == _EVENTUALLY:
             return 0
-        return given if given > 1 else 0  # Session, Customized: the client's timestamp
+        if given > 1:  # Session, Customized: the client's timestamp (its last write)
+            self._writer.kick_past(given)
+            return given
+        return 0
 
     def _oracle_now_ms(self) -> int:
         """The oracle's physical time now: one timestamp asked for at most every

@@ -39,9 +39,13 @@ def test_bounded_reads_ask_the_oracle_once_a_second():
 def test_strong_reads_always_ask_the_oracle():
     class _Writer:
         kicks = 0
+        past: list = []
 
         def kick(self) -> None:
             self.kicks += 1
+
+        def kick_past(self, ts: int) -> None:
+            self.past.append(ts)
 
     oracle, writer = _Oracle(2_000_000), _Writer()
     dql = Dql(None, lambda *_: None, None, writer, oracle, clock=lambda: 0.0)  # type: ignore[arg-type]
@@ -50,3 +54,5 @@ def test_strong_reads_always_ask_the_oracle():
     assert oracle.calls == 3 and writer.kicks == 3
     assert dql.guarantee_ts(None, Level.Eventually, False, 0) == 0
     assert dql.guarantee_ts(None, Level.Session, False, 77) == 77
+    assert writer.past == [77]  # a Session read asks for a tick past its client's last write
+    assert dql.guarantee_ts(None, Level.Session, False, 0) == 0 and writer.past == [77]

@@ -305,6 +305,26 @@ def test_writes_wait_for_an_accepted_tick_and_stop_when_refused():
     assert len(mq.log(A)) == 1
 
 
+def test_a_write_asks_for_no_tick_and_a_session_read_past_the_reported_tick_does():
+    reports = []
+    writer = ChannelWriter(MemoryMQ(), _tso(), reports.append, interval=3600)  # no periodic tick in the test
+    writer.tick()  # the first report: writes are accepted from here on
+    assert reports and not reports[0].immediate
+    ts = writer.write([A], lambda t: {A: [("v", _insert(t))]})
+    assert ts > reports[0].default_timestamp
+    assert not writer._kick.is_set()  # noqa: SLF001 - the write set off no tick round
+    writer.kick_past(reports[0].default_timestamp)  # a read of what a reported tick covers: no tick
+    assert not writer._kick.is_set()  # noqa: SLF001
+    writer.kick_past(ts)  # a Session read of the write: an immediate tick, once the loop runs
+    assert writer._kick.is_set()  # noqa: SLF001
+    writer.start()
+    try:
+        wait_for(lambda: any(r.immediate and r.default_timestamp >= ts for r in reports),
+                 message="an immediate tick past the write")
+    finally:
+        writer.stop()
+
+
 class _LocalProxy:
     def __init__(self, writer: ChannelWriter):
         self._writer = writer
