@@ -41,6 +41,13 @@ def select_groups(ranked: np.ndarray, codes: np.ndarray, *, offset: int, limit: 
     ``codes[row]`` its group), each with its best ``group_size`` hits."""
     if not len(ranked):
         return Grouped(np.zeros(0, dtype=np.int64), True)
+    if len(ranked) <= _SMALL:
+        return _select_groups_small(ranked, codes, offset, limit, group_size, exhausted)
+    return _select_groups_vectorized(ranked, codes, offset, limit, group_size, exhausted)
+
+
+def _select_groups_vectorized(ranked: np.ndarray, codes: np.ndarray, offset: int, limit: int, group_size: int,
+                              exhausted: bool) -> Grouped:
     c = codes[ranked]
     uniq, first = np.unique(c, return_index=True)
     group_order = uniq[np.argsort(first, kind="stable")]  # groups by their best hit
@@ -61,6 +68,27 @@ def select_groups(ranked: np.ndarray, codes: np.ndarray, *, offset: int, limit: 
     if not complete:
         sizes = np.bincount(rank_of_group, minlength=len(wanted)) if len(wanted) else np.zeros(0, np.int64)
         complete = len(group_order) >= offset + limit and bool((sizes >= group_size).all())
+    return Grouped(ranked[picked], complete)
+
+
+_SMALL = 512  # hits up to which a Python loop beats a dozen numpy calls (a search asks for 64 or so)
+
+
+def _select_groups_small(ranked: np.ndarray, codes: np.ndarray, offset: int, limit: int, group_size: int,
+                         exhausted: bool) -> Grouped:
+    """``select_groups`` for a short ranking, one pass in Python (the same answer)."""
+    order: list[int] = []  # groups by their best hit
+    hits: dict[int, list[int]] = {}
+    for i, g in enumerate(codes[ranked].tolist()):
+        mine = hits.get(g)
+        if mine is None:
+            order.append(g)
+            hits[g] = [i]
+        elif len(mine) < group_size:
+            mine.append(i)
+    wanted = order[offset:offset + limit]
+    picked = np.asarray([i for g in wanted for i in hits[g]], dtype=np.int64)
+    complete = exhausted or (len(order) >= offset + limit and all(len(hits[g]) >= group_size for g in wanted))
     return Grouped(ranked[picked], complete)
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from milvus.proxy.search_select import IteratorState, IteratorStates, group_codes, next_state, select_groups
+from milvus.proxy.search_select import (
+    IteratorState,
+    IteratorStates,
+    _select_groups_small,
+    _select_groups_vectorized,
+    group_codes,
+    next_state,
+    select_groups,
+)
 
 
 def test_group_codes_treat_null_as_a_group():
@@ -31,6 +39,21 @@ def test_incomplete_until_groups_fill_or_the_ranking_is_exhausted():
     assert not select_groups(ranked, codes, offset=0, limit=2, group_size=2, exhausted=False).complete
     done = select_groups(ranked, codes, offset=0, limit=3, group_size=2, exhausted=True)
     assert done.complete and done.rows.tolist() == [0, 2, 1]
+
+
+def test_short_rankings_pick_the_groups_the_vectorized_path_picks():
+    """A short ranking is grouped in one Python pass: the same rows, the same completeness."""
+    rng = np.random.default_rng(3)
+    for _ in range(400):
+        n = int(rng.integers(1, 80))
+        ranked = rng.permutation(200)[:n]
+        codes = rng.integers(-1, int(rng.integers(1, 12)), size=200)
+        args = (int(rng.integers(0, 4)), int(rng.integers(1, 6)), int(rng.integers(1, 4)), bool(rng.integers(0, 2)))
+        small, vectorized = _select_groups_small(ranked, codes, *args), _select_groups_vectorized(ranked, codes, *args)
+        assert small.rows.tolist() == vectorized.rows.tolist() and small.complete == vectorized.complete, args
+    long = np.arange(2000)  # past the short path's length: the vectorized one answers
+    got = select_groups(long, np.arange(2000) % 7, offset=0, limit=3, group_size=2, exhausted=False)
+    assert got.rows.tolist() == [0, 7, 1, 8, 2, 9] and got.complete
 
 
 def test_iterator_state_remembers_hits_tied_with_the_bound():
