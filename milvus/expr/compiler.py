@@ -149,9 +149,12 @@ def field_terms(expr: str, field: FieldInfo, template_values: Mapping[str, Any] 
     return found
 
 
+_TERM_SIGNS = re.compile(r"==|\b(?:in|IN)\b")  # a term is ``in`` or ``==``: neither, no term
+
+
 def _parsed(expr: str, template_values: Mapping[str, Any] | None) -> tuple[n.Node, dict] | None:
-    if not expr.strip():
-        return None
+    if not expr.strip() or not _TERM_SIGNS.search(expr):
+        return None  # not parsed just to learn that (a range filter, say) it names no term
     try:
         return parse(expr), (template_values and _templates(expr, template_values) or {})
     except (ExprError, ParameterInvalid):
