@@ -6,8 +6,10 @@ server computes small products with it for every search over rows that have no i
 segments, small or unindexed sealed ones): ``nq x dim`` queries times ``dim x rows`` vectors.
 Next to faiss' OpenMP threads searching an index in the same request, the two pools take the
 same cores from each other: through pymilvus on 2 cores, nq=10 searches of 100k x 128 HNSW
-plus 1,000 growing rows fell from 361 to 83 per second; with numpy's BLAS on one thread they
-ran at 255 (nq=1 moved less: a single query is a matrix-vector product, run on one thread).
+fell from 361 to 83 per second once 1,000 single-row inserts had made a growing segment.  Two
+standalones side by side (50k x 128 HNSW plus 500 growing rows, nq=10): 91 -> 287 QPS and
+20.7 -> 5.5 ms of server CPU per call with numpy's BLAS on one thread; nq=1 searches did not
+move (a single query is a matrix-vector product, which OpenBLAS runs on one thread anyway).
 
 ``single_thread_own_pool_blas`` (once per server process, before its roles start) sets every
 loaded BLAS library with a thread pool of its own to one thread.  A BLAS threaded by OpenMP
