@@ -93,11 +93,7 @@ def start(label: str, work: Path, cache: Path, tree: Path | None) -> servers.Ser
     if label == "base":
         if tree is None:
             raise SystemExit("server 'base' needs --tree")
-        servers.REPO = tree  # the checkout whose `milvus run standalone` is started
-        try:
-            return servers.start_ours(work)
-        finally:
-            servers.REPO = Path(__file__).resolve().parent.parent
+        return servers.start_ours(work, repo=tree)
     if label == "milvus-2.3.5":
         return servers.start_milvus235(servers.peer_venv(label, cache), work)
     raise SystemExit(f"unknown server {label!r}")

@@ -113,13 +113,14 @@ def _port_open(port: int) -> bool:
         return False
 
 
-def start_ours(work: Path) -> Server:
+def start_ours(work: Path, repo: Path = REPO) -> Server:
+    """Our standalone, ``milvus run standalone`` of the checkout ``repo`` (this one by default)."""
     port, mport = free_port(), free_port()
     log = work / "ours.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MILVUS_")}
     proc = subprocess.Popen([sys.executable, "-m", "milvus", "run", "standalone", "--port", str(port),
                              "--metrics-port", str(mport), "--data-dir", str(work / "ours")],
-                            cwd=REPO, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,
+                            cwd=repo, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,
                             start_new_session=True)
 
     def healthy() -> bool:
